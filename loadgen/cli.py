@@ -1,0 +1,105 @@
+"""Command line: run, validate, list. The one place that turns a LoadgenError into `error: …` + exit code."""
+
+import argparse
+import sys
+from pathlib import Path
+
+from rich.console import Console
+
+from loadgen import __version__
+from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="loadgen", description="Load generator for the Hyper database.")
+    parser.add_argument("--version", action="version", version=f"loadgen {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    run = commands.add_parser("run", help="run a scenario and write a results folder")
+    run.add_argument("scenario", help="scenario YAML file")
+    run.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override a scenario key, e.g. workers=2, rows=1000000, insert_arrow.method=rows (repeatable)",
+    )
+    run.add_argument("--results-dir", help="parent folder for the run folder (overrides output.dir)")
+    run.add_argument("--quiet", action="store_true", help="no live progress line")
+
+    validate = commands.add_parser("validate", help="check scenario files; report every mistake with file:line")
+    validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
+    validate.add_argument("--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE")
+
+    listing = commands.add_parser("list", help="list the scenarios in a folder with their descriptions")
+    listing.add_argument("folder", nargs="?", default="scenarios")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    args = build_parser().parse_args(argv)
+    # a log file or CI gets the full-width table instead of rich's 80-column default
+    width = None if sys.stdout.isatty() else 200
+    console = Console(highlight=False, soft_wrap=True, width=width)
+    errors = Console(stderr=True, highlight=False, soft_wrap=True, width=width)
+    try:
+        return COMMANDS[args.command](args, console, argv)
+    except ScenarioError as exc:
+        for problem in exc.problems:
+            errors.print(f"error: {problem}", markup=False)
+        return exc.exit_code
+    except LoadgenError as exc:
+        errors.print(f"error: {exc}", markup=False)
+        return exc.exit_code
+
+
+def cmd_run(args, console: Console, argv) -> int:
+    from loadgen.run import run  # imports tableauhyperapi; keep `validate` and `list` light
+    from loadgen.scenario import load_scenario
+
+    overrides = list(args.overrides)
+    if args.results_dir:
+        overrides.append(f"output.dir={args.results_dir}")
+    scenario = load_scenario(args.scenario, overrides)
+    return run(scenario, console, ["loadgen", *argv], quiet=args.quiet)
+
+
+def cmd_validate(args, console: Console, _argv) -> int:
+    from loadgen.scenario import load_scenario
+
+    problems = []
+    for path in args.scenarios:
+        try:
+            scenario = load_scenario(path, args.overrides)
+        except ScenarioError as exc:
+            problems.extend(exc.problems)
+            continue
+        console.print(f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers)")
+    if problems:
+        raise ScenarioError(problems)
+    return EXIT_OK
+
+
+def cmd_list(args, console: Console, _argv) -> int:
+    import yaml
+
+    folder = Path(args.folder)
+    files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
+    if not files:
+        raise ScenarioError(f"{folder}: no scenario files (*.yaml) here")
+    for path in files:
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+            description = str(data.get("description", "")).strip().splitlines()
+        except (yaml.YAMLError, OSError, AttributeError):
+            description = ["(cannot read; run `loadgen validate` on it)"]
+        console.print(f"{path.stem:24} {description[0] if description else ''}", markup=False)
+    return EXIT_OK
+
+
+COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list}
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,45 @@
+"""Error kinds. The CLI turns each into `error: …` and the exit code it carries."""
+
+EXIT_OK = 0
+EXIT_RUN_FAILED = 1
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+
+
+class LoadgenError(Exception):
+    """Base class: a message meant for the user, and the exit code that goes with it."""
+
+    exit_code = EXIT_RUN_FAILED
+
+
+class ScenarioError(LoadgenError):
+    """Bad scenario file, override or usage. Raised before anything starts or is written.
+
+    `problems` holds one line per mistake so that a file's mistakes are reported together.
+    """
+
+    exit_code = EXIT_USAGE
+
+    def __init__(self, problems):
+        if isinstance(problems, str):
+            problems = [problems]
+        self.problems = list(problems)
+        super().__init__("\n".join(self.problems))
+
+
+class ServerError(LoadgenError):
+    """hyperd could not be started, reached, or died during the run."""
+
+
+class WorkerError(LoadgenError):
+    """A worker process raised or died."""
+
+
+class VerificationError(LoadgenError):
+    """The data in Hyper does not match what the workload wrote or expected to read."""
+
+
+class Interrupted(LoadgenError):
+    """SIGINT or SIGTERM reached the coordinator."""
+
+    exit_code = EXIT_INTERRUPTED

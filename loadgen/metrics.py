@@ -1,0 +1,235 @@
+"""Per-operation latency histograms, per-worker counters and per-phase aggregation.
+
+Workers record into HdrHistograms and ship them encoded; the coordinator merges them. Percentiles are
+always read from the merged histogram, never averaged across workers.
+"""
+
+import time
+from dataclasses import dataclass, field
+
+from hdrh.histogram import HdrHistogram
+
+from loadgen.data import BYTES_PER_ROW, MIB
+
+# Latencies are recorded in microseconds from 1 µs to 1 hour with 3 significant digits (0.1% error).
+HIST_LOWEST_US = 1
+HIST_HIGHEST_US = 3_600_000_000
+HIST_DIGITS = 3
+PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
+MAX_KEPT_ERRORS = 5
+
+
+def new_histogram() -> HdrHistogram:
+    return HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_DIGITS)
+
+
+@dataclass
+class OpStats:
+    histogram: HdrHistogram = field(default_factory=new_histogram)
+    errors: int = 0
+    first_errors: list = field(default_factory=list)
+
+
+class Recorder:
+    """Collects one worker's measurements for one phase. `progress` is this worker's slot in shared memory
+    (rows done, operations done) that the coordinator reads for the live progress line."""
+
+    def __init__(self, progress=None):
+        self.ops: dict[str, OpStats] = {}
+        self.rows = 0
+        self.progress = progress
+        self.start_ns = 0
+        self.end_ns = 0
+
+    def start(self) -> None:
+        self.start_ns = time.perf_counter_ns()
+
+    def stop(self) -> None:
+        self.end_ns = time.perf_counter_ns()
+
+    def _op(self, name: str) -> OpStats:
+        stats = self.ops.get(name)
+        if stats is None:
+            stats = self.ops[name] = OpStats()
+        return stats
+
+    def record(self, op: str, latency_ns: int, rows: int = 0) -> None:
+        us = min(max(latency_ns // 1000, HIST_LOWEST_US), HIST_HIGHEST_US)
+        self._op(op).histogram.record_value(us)
+        self.rows += rows
+        if self.progress is not None:
+            self.progress[0] += rows
+            self.progress[1] += 1
+
+    def error(self, op: str, message: str) -> None:
+        stats = self._op(op)
+        stats.errors += 1
+        if len(stats.first_errors) < MAX_KEPT_ERRORS:
+            stats.first_errors.append(message)
+
+    def to_dict(self) -> dict:
+        """Plain data that crosses the process boundary."""
+        return {
+            "start_ns": self.start_ns,
+            "end_ns": self.end_ns,
+            "rows": self.rows,
+            "ops": {
+                name: {
+                    "histogram": s.histogram.encode(),
+                    "errors": s.errors,
+                    "first_errors": list(s.first_errors),
+                }
+                for name, s in self.ops.items()
+            },
+        }
+
+
+def merge_encoded(encoded: list[bytes]) -> HdrHistogram:
+    merged = new_histogram()
+    for blob in encoded:
+        merged.add(HdrHistogram.decode(blob))
+    return merged
+
+
+def latency_ms(histogram: HdrHistogram) -> dict:
+    """count, min, percentiles, max and mean of a histogram in milliseconds (empty → zeros)."""
+    count = histogram.get_total_count()
+    out = {"count": count}
+    if count == 0:
+        out.update({"min_ms": 0.0, "max_ms": 0.0, "mean_ms": 0.0})
+        out.update({percentile_column(p): 0.0 for p in PERCENTILES})
+        return out
+    out["min_ms"] = histogram.get_min_value() / 1000
+    for p in PERCENTILES:
+        out[percentile_column(p)] = histogram.get_value_at_percentile(p) / 1000
+    out["max_ms"] = histogram.get_max_value() / 1000
+    out["mean_ms"] = histogram.get_mean_value() / 1000
+    return out
+
+
+def percentile_column(p: float) -> str:
+    return "p" + (f"{p:g}".replace(".", "_")) + "_ms"  # 99.9 → p99_9_ms
+
+
+@dataclass(frozen=True)
+class WorkerTiming:
+    worker: int
+    start_ns: int
+    end_ns: int
+    rows: int
+
+    @property
+    def busy_s(self) -> float:
+        return (self.end_ns - self.start_ns) / 1e9
+
+
+@dataclass(frozen=True)
+class PhaseTiming:
+    """Wall = last worker end − first worker start; parallelism = Σ busy ÷ wall (as in the seed benchmark)."""
+
+    wall_s: float
+    rows: int
+    rows_per_s: float
+    mib_per_s: float
+    parallelism: float
+    start_skew_ms: float
+
+
+def phase_timing(workers: list[WorkerTiming]) -> PhaseTiming:
+    if not workers:
+        return PhaseTiming(0.0, 0, 0.0, 0.0, 0.0, 0.0)
+    first_start = min(w.start_ns for w in workers)
+    wall_s = (max(w.end_ns for w in workers) - first_start) / 1e9
+    rows = sum(w.rows for w in workers)
+    busy = sum(w.busy_s for w in workers)
+    skew_ms = (max(w.start_ns for w in workers) - first_start) / 1e6
+    if wall_s <= 0:
+        return PhaseTiming(wall_s, rows, 0.0, 0.0, 0.0, skew_ms)
+    return PhaseTiming(
+        wall_s=wall_s,
+        rows=rows,
+        rows_per_s=rows / wall_s,
+        mib_per_s=rows * BYTES_PER_ROW / MIB / wall_s,
+        parallelism=busy / wall_s,
+        start_skew_ms=skew_ms,
+    )
+
+
+# ------------------------------------------------------------------------------------ phase aggregation
+
+
+def sample_stats(samples, phase: str) -> dict:
+    """Mean CPU % and peak RSS per process group (hyperd, workers, coordinator) during one phase."""
+    groups: dict[str, dict[str, list[float]]] = {}
+    for s in samples:
+        if s.phase != phase:
+            continue
+        group = "workers" if s.process.startswith("worker-") else s.process
+        entry = groups.setdefault(group, {"cpu": [], "rss": []})
+        entry["cpu"].append(s.cpu_pct)
+        entry["rss"].append(s.rss_mib)
+    out = {}
+    for group in ("hyperd", "workers", "coordinator"):
+        entry = groups.get(group)
+        # workers: the mean over all worker samples is the average worker's CPU %, comparable to 100%
+        out[f"{group}_cpu_pct_mean"] = sum(entry["cpu"]) / len(entry["cpu"]) if entry else ""
+        out[f"{group}_rss_mib_peak"] = max(entry["rss"]) if entry else ""
+    return out
+
+
+def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, status, error="") -> dict:
+    """summary row, worker rows and latency rows of one phase, from the workers' plain-data results."""
+    timings = [WorkerTiming(m["worker"], m["start_ns"], m["end_ns"], m["rows"]) for m in messages]
+    timing = phase_timing(timings)
+    per_op: dict[str, dict] = {}
+    all_ops = new_histogram()
+    worker_rows = []
+    verified = "ok" if messages else "unchecked"
+    for message, wt in zip(messages, timings, strict=True):
+        worker_hist = new_histogram()
+        worker_errors = 0
+        for name, op in message["ops"].items():
+            hist = HdrHistogram.decode(op["histogram"])
+            worker_hist.add(hist)
+            worker_errors += op["errors"]
+            entry = per_op.setdefault(name, {"histogram": new_histogram(), "errors": 0, "first_errors": []})
+            entry["histogram"].add(hist)
+            entry["errors"] += op["errors"]
+            entry["first_errors"].extend(op["first_errors"])
+        all_ops.add(worker_hist)
+        check = message.get("verification", {})
+        state = check.get("verified", "unchecked")
+        if state == "failed":
+            verified = "failed"
+        elif state == "unchecked" and verified == "ok":
+            verified = "unchecked"
+        lat = latency_ms(worker_hist)
+        busy = wt.busy_s
+        worker_rows.append({
+            "run_id": run_id, "phase": phase.name, "worker": wt.worker, "pid": message.get("pid", ""),
+            "status": status if state != "failed" else "failed",
+            "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "rows": wt.rows,
+            "rows_per_s": wt.rows / busy if busy > 0 else 0.0,
+            "mib_per_s": wt.rows * BYTES_PER_ROW / MIB / busy if busy > 0 else 0.0,
+            "ops": lat["count"], "errors": worker_errors, "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
+            "verified": state, "expected_rows": check.get("expected_rows", ""),
+            "counted_rows": check.get("counted_rows", ""), "detail": check.get("detail", ""),
+        })  # fmt: skip
+    latency_rows = []
+    for name, entry in per_op.items():
+        latency_rows.append({
+            "run_id": run_id, "phase": phase.name, "operation": name, "errors": entry["errors"],
+            **latency_ms(entry["histogram"]), "first_error": (entry["first_errors"] or [""])[0],
+        })  # fmt: skip
+    overall = latency_ms(all_ops)
+    summary = {
+        "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "workload": phase.workload,
+        "method": getattr(phase, "method", ""), "workers": scenario.workers, "status": status,
+        "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * BYTES_PER_ROW / MIB,
+        "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
+        "start_skew_ms": timing.start_skew_ms, "ops": overall["count"],
+        "errors": sum(e["errors"] for e in per_op.values()),
+        "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
+        **sample_stats(samples, phase.name), "verified": verified, "error": error,
+    }  # fmt: skip
+    return {"summary": summary, "workers": worker_rows, "latency": latency_rows}

@@ -1,0 +1,144 @@
+"""The run folder and its files: fixed CSV columns, atomic writes, environment metadata.
+
+A run folder is created with an exclusive mkdir, so it is never reused; every file is written to a temporary
+name and renamed into place, so a reader (or a killed run) never sees half a file.
+"""
+
+import csv
+import datetime as dt
+import io
+import json
+import os
+import platform
+import socket
+import sys
+from importlib import metadata
+from pathlib import Path
+
+import psutil
+
+from loadgen.errors import ScenarioError
+from loadgen.metrics import PERCENTILES, percentile_column
+
+SUMMARY_COLUMNS = [
+    "run_id", "scenario", "phase", "workload", "method", "workers", "status", "started_utc",
+    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
+    "ops", "errors", "p50_ms", "p95_ms", "p99_ms",
+    "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
+    "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "verified", "error",
+]  # fmt: skip
+WORKER_COLUMNS = [
+    "run_id", "phase", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows", "rows_per_s",
+    "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows", "detail",
+]  # fmt: skip
+LATENCY_COLUMNS = (
+    ["run_id", "phase", "operation", "count", "errors", "min_ms"]
+    + [percentile_column(p) for p in PERCENTILES]
+    + ["max_ms", "mean_ms", "first_error"]
+)
+SAMPLE_COLUMNS = ["run_id", "t_s", "utc", "phase", "process", "pid", "cpu_pct", "rss_mib"]
+
+
+def utc_stamp(moment: dt.datetime | None = None) -> str:
+    return (moment or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
+
+
+def iso_utc(epoch_s: float) -> str:
+    return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def check_writable(output_dir: str) -> None:
+    """Refuse early (exit 2, nothing created) when the results folder cannot be created or written."""
+    path = Path(output_dir).resolve()
+    probe = path
+    while not probe.exists():
+        probe = probe.parent
+    if not probe.is_dir():
+        raise ScenarioError(f"output.dir: {output_dir}: {probe} is not a folder")
+    if not os.access(probe, os.W_OK | os.X_OK):
+        raise ScenarioError(f"output.dir: {output_dir}: no permission to write in {probe}")
+
+
+def create_run_dir(output_dir: str, scenario: str) -> tuple[str, Path]:
+    """A new folder results/<scenario>/<UTC stamp>[-N]; returns (run_id, path)."""
+    parent = Path(output_dir) / scenario
+    parent.mkdir(parents=True, exist_ok=True)
+    stamp = utc_stamp()
+    for n in range(1, 1000):
+        name = stamp if n == 1 else f"{stamp}-{n}"
+        try:
+            (parent / name).mkdir()
+        except FileExistsError:
+            continue
+        return f"{scenario}-{name}", parent / name
+    raise OSError(f"cannot create a new run folder under {parent}")
+
+
+def write_atomic(path: Path, text: str) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    with open(tmp, "w", encoding="utf-8", newline="") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)
+
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="raise", lineterminator="\n")
+    writer.writeheader()
+    for row in rows:
+        writer.writerow({k: format_value(row.get(k, "")) for k in columns})
+    return out.getvalue()
+
+
+def format_value(value):
+    """Plain numbers a spreadsheet reads: no thousands separators, floats with up to 6 decimals."""
+    if isinstance(value, float):
+        return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
+    return value
+
+
+def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
+    write_atomic(path, csv_text(columns, rows))
+
+
+def write_json(path: Path, payload: dict) -> None:
+    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+
+
+def package_version(name: str) -> str:
+    try:
+        return metadata.version(name)
+    except metadata.PackageNotFoundError:
+        return ""
+
+
+def cpu_model() -> str:
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as handle:
+            for line in handle:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def environment(run_id: str, argv: list[str]) -> dict:
+    return {
+        "run_id": run_id,
+        "command": argv,
+        "host": socket.gethostname(),
+        "os": platform.platform(),
+        "cpu_model": cpu_model(),
+        "cpu_logical": psutil.cpu_count(logical=True),
+        "cpu_physical": psutil.cpu_count(logical=False),
+        "memory_total_mib": round(psutil.virtual_memory().total / 2**20),
+        "python": sys.version.split()[0],
+        "packages": {
+            name: package_version(name)
+            for name in ("loadgen", "tableauhyperapi", "pyarrow", "numpy", "psycopg", "psutil", "pydantic")
+        },
+        "hyperd_version": "",
+    }

@@ -1,0 +1,198 @@
+"""One run, start to end: results folder → hyperd → workers → phases → CSVs → final table.
+
+Whatever happens (worker failure, verification failure, Ctrl-C, SIGTERM), the `finally` path stops and reaps
+the workers, stops the sampler, shuts hyperd down and writes what was measured with the run's status.
+"""
+
+import contextlib
+import os
+import signal
+import sys
+import time
+
+import psutil
+from rich.console import Console
+
+from loadgen import results, server
+from loadgen.coordinator import WorkerPool
+from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
+from loadgen.metrics import aggregate_phase
+from loadgen.report import Progress, phase_table
+from loadgen.sampler import Sampler
+from loadgen.scenario import Scenario, dump_resolved
+from loadgen.worker import WorkerSpec
+
+
+class RunFiles:
+    """The run folder's files, rewritten atomically after every phase so a killed run keeps what it had."""
+
+    def __init__(self, run_id: str, run_dir, scenario: Scenario):
+        self.run_id = run_id
+        self.dir = run_dir
+        self.scenario = scenario
+        self.summary: list[dict] = []
+        self.workers: list[dict] = []
+        self.latency: list[dict] = []
+        self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
+        self.start_ns = time.perf_counter_ns()
+
+    def utc(self, perf_ns: int) -> str:
+        return results.iso_utc(self.wall_at_perf + perf_ns / 1e9)
+
+    def add_phase(self, phase_result: dict) -> None:
+        self.summary.append(phase_result["summary"])
+        self.workers.extend(phase_result["workers"])
+        self.latency.extend(phase_result["latency"])
+        self.write_tables()
+
+    def write_tables(self) -> None:
+        results.write_csv(self.dir / "summary.csv", results.SUMMARY_COLUMNS, self.summary)
+        results.write_csv(self.dir / "workers.csv", results.WORKER_COLUMNS, self.workers)
+        results.write_csv(self.dir / "latency.csv", results.LATENCY_COLUMNS, self.latency)
+
+    def write_samples(self, samples) -> None:
+        rows = [
+            {
+                "run_id": self.run_id, "t_s": (s.t_ns - self.start_ns) / 1e9, "utc": self.utc(s.t_ns),
+                "phase": s.phase, "process": s.process, "pid": s.pid, "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
+            }
+            for s in samples
+        ]  # fmt: skip
+        results.write_csv(self.dir / "samples.csv", results.SAMPLE_COLUMNS, rows)
+
+    def write_status(self, status: str, error: str = "", exit_code: int | None = None) -> None:
+        results.write_json(
+            self.dir / "run.json",
+            {
+                "run_id": self.run_id, "scenario": self.scenario.name, "status": status, "error": error,
+                "exit_code": exit_code, "started_utc": self.utc(self.start_ns),
+                "finished_utc": self.utc(time.perf_counter_ns()) if status != "running" else "",
+                "phases_completed": [s["phase"] for s in self.summary if s["status"] == "ok"],
+            },
+        )  # fmt: skip
+
+
+def raise_interrupted(signum, _frame):
+    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+
+
+def run(scenario: Scenario, console: Console, argv: list[str] | None = None, quiet: bool = False) -> int:
+    """Run a validated scenario. Returns the exit code; the run folder holds the outcome either way."""
+    results.check_writable(scenario.output.dir)
+    if scenario.server.endpoint:
+        server.check_endpoint(scenario.server.endpoint)
+    run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
+    files = RunFiles(run_id, run_dir, scenario)
+    environment = results.environment(run_id, argv or sys.argv)
+    results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
+    results.write_json(run_dir / "environment.json", environment)
+    files.write_status("running")
+    console.print(f"run [bold]{run_id}[/] → {run_dir}", highlight=False)
+
+    status, error, exit_code = "ok", "", 0
+    sampler = Sampler(scenario.sampling.interval_ms)
+    sampler.watch("coordinator", os.getpid())
+    pool: WorkerPool | None = None
+    hyperd: server.Server | None = None
+    progress = Progress(console, quiet)
+    previous_handlers = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, raise_interrupted),
+        signal.SIGINT: signal.signal(signal.SIGINT, raise_interrupted),
+    }
+    current_phase, release_ns = None, 0
+    try:
+        hyperd = server.Server(scenario.server, scenario.workers, str(run_dir / "hyperd"), scenario.timeouts.shutdown_s)
+        hyperd.start()
+        environment["hyperd_version"] = hyperd.version
+        environment["endpoint"] = hyperd.descriptor if not scenario.server.endpoint else "external"
+        results.write_json(run_dir / "environment.json", environment)
+        sampler.watch("hyperd", hyperd.pid)
+        if scenario.sampling.enabled:
+            sampler.start()
+        specs = [
+            WorkerSpec(w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid())
+            for w in range(scenario.workers)
+        ]
+        pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.shutdown_s)
+        pool.start()
+        for number, pid in pool.pids().items():
+            sampler.watch(f"worker-{number}", pid)
+        for phase in scenario.phases:
+            current_phase = phase
+            release_ns = pool.release(phase.name)
+            sampler.phase = phase.name
+            progress.begin(phase.name, getattr(phase, "rows", None) or 0)
+
+            def tick():
+                check_hyperd(hyperd)
+                rows, ops, _ = pool.progress_totals()
+                progress.tick(rows, ops)
+
+            messages = pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
+            progress.end()
+            sampler.phase = "setup"
+            outcome = aggregate_phase(run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok")
+            outcome["summary"]["started_utc"] = files.utc(release_ns)
+            if outcome["summary"]["verified"] == "failed":
+                outcome["summary"]["status"] = "failed"
+                details = "; ".join(f"worker {w['worker']}: {w['detail']}" for w in outcome["workers"] if w["detail"])
+                outcome["summary"]["error"] = f"verification failed: {details}"
+                files.add_phase(outcome)
+                current_phase = None
+                raise VerificationError(f"phase {phase.name}: verification failed: {details}")
+            files.add_phase(outcome)
+            current_phase = None
+    except (Interrupted, KeyboardInterrupt) as exc:
+        signal.signal(signal.SIGINT, force_exit_handler(pool, hyperd))
+        status, exit_code = "interrupted", EXIT_INTERRUPTED
+        error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
+    except LoadgenError as exc:
+        status, error, exit_code = "failed", str(exc), exc.exit_code
+    finally:
+        progress.end()
+        notes = pool.shutdown() if pool else []
+        sampler.stop()
+        if current_phase is not None and pool is not None:
+            # what the workers that finished the failed phase measured, marked with the run's status
+            partial = aggregate_phase(
+                run_id, scenario, current_phase, pool.partial, release_ns, sampler.snapshot(), status, error
+            )
+            files.add_phase(partial)
+        if hyperd is not None:
+            hyperd_code = hyperd.exit_code()
+            hyperd.close()
+            if hyperd_code is not None and status == "ok":
+                status, exit_code, error = "failed", 1, f"hyperd exited with code {hyperd_code}"
+        files.write_samples(sampler.snapshot())
+        files.write_status(status, error, exit_code)
+        for sig, handler in previous_handlers.items():
+            signal.signal(sig, handler)
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    if files.summary:
+        console.print(phase_table(files.summary, f"{scenario.name} — {run_id}"))
+    if error:
+        console.print(f"[bold red]error:[/] {error}", highlight=False)
+    console.print(f"results: {run_dir}", highlight=False)
+    return exit_code
+
+
+def check_hyperd(hyperd: server.Server | None) -> None:
+    code = hyperd.exit_code() if hyperd else None
+    if code is not None:
+        raise server.ServerError(f"hyperd exited with code {code}")
+
+
+def force_exit_handler(pool, hyperd):
+    """A second Ctrl-C: kill the children at once and exit 130, without waiting for a graceful stop."""
+
+    def handler(_signum, _frame):
+        for process in pool.processes if pool else []:
+            with contextlib.suppress(Exception):
+                process.kill()
+        if hyperd is not None and hyperd.pid:
+            with contextlib.suppress(psutil.Error):
+                psutil.Process(hyperd.pid).kill()
+        os._exit(EXIT_INTERRUPTED)
+
+    return handler

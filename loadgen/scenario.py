@@ -1,0 +1,352 @@
+"""YAML scenario → validated, frozen model. Every mistake is reported as `FILE:LINE: key.path: message`.
+
+The YAML is parsed once into a node tree (which knows line numbers) and into plain data; pydantic validates the
+data and each error location is mapped back to the node it came from. All errors of a file are reported
+together, and nothing here starts a process or writes a file.
+"""
+
+import difflib
+import string
+import typing
+from pathlib import Path
+from typing import Annotated, Literal
+
+import yaml
+from pydantic import BaseModel, Field, ValidationError, field_validator
+
+from loadgen.errors import ScenarioError
+from loadgen.workloads import PHASE_MODELS, PhaseModel
+from loadgen.workloads.base import StrictModel
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+TABLE_PLACEHOLDERS = ("worker",)
+
+
+class ServerConfig(StrictModel):
+    endpoint: str | None = Field(
+        default=None,
+        pattern=r"^tab\.(tcp|domain)://.+",
+        description="Existing hyperd to use (tab.tcp://host:port or tab.domain://dir/domain/name); "
+        "default: start a private hyperd for the run.",
+    )
+    transport: Literal["domain", "tcp"] = Field(
+        default="domain", description="How the embedded hyperd listens: a domain socket or TCP on localhost."
+    )
+    database: Literal["shared", "per_worker"] = Field(
+        default="shared", description="One database file for all workers, or one per worker."
+    )
+    database_dir: str | None = Field(
+        default=None, description="Where database files are created (default: a fresh temp folder)."
+    )
+    keep_database: bool = Field(default=False, description="Keep the database files after the run.")
+    parameters: dict[str, str] = Field(
+        default_factory=dict, description="Extra hyperd parameters for the embedded server."
+    )
+
+
+class SamplingConfig(StrictModel):
+    enabled: bool = True
+    interval_ms: int = Field(default=100, ge=10, le=60_000)
+
+
+class TimeoutsConfig(StrictModel):
+    barrier_s: float = Field(default=120.0, gt=0, description="How long anyone waits at a phase barrier.")
+    phase_s: float = Field(default=3600.0, gt=0, description="Maximum duration of a phase.")
+    shutdown_s: float = Field(default=10.0, gt=0, description="How long workers and hyperd get to exit.")
+
+
+class OutputConfig(StrictModel):
+    dir: str = Field(default="results", description="Parent folder of the run folders.")
+
+
+class Scenario(StrictModel):
+    name: str = Field(pattern=NAME_PATTERN)
+    description: str = ""
+    workers: int = Field(default=1, ge=1, le=256)
+    rows: int | None = Field(
+        default=None, ge=1, description="Default total rows for insert phases that do not set their own."
+    )
+    table: str = Field(default="measurements_{worker}", min_length=1, max_length=120)
+    server: ServerConfig = Field(default_factory=ServerConfig)
+    sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+    timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+    output: OutputConfig = Field(default_factory=OutputConfig)
+    phases: list[Annotated[PhaseModel, Field(discriminator="workload")]] = Field(min_length=1)
+
+    @field_validator("table")
+    @classmethod
+    def _table_placeholders(cls, value: str) -> str:
+        check_placeholders(value, TABLE_PLACEHOLDERS)
+        return value
+
+    def table_name(self, worker: int) -> str:
+        return self.table.format(worker=worker)
+
+    def phase(self, name: str):
+        return next(p for p in self.phases if p.name == name)
+
+
+def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
+    """Reject `{unknown}` placeholders and broken braces in a template string."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad braces in {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    for name in fields:
+        if name not in allowed:
+            shown = ", ".join("{" + a + "}" for a in allowed)
+            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {shown})")
+
+
+# ----------------------------------------------------------------------------------------------- loading
+
+
+class Source:
+    """Where values came from: the YAML node tree (for line numbers) and any --set overrides."""
+
+    def __init__(self, path: str, root: yaml.Node | None, overrides: dict[tuple, str] | None = None):
+        self.path = path
+        self.root = root
+        self.overrides = overrides or {}
+
+    def where(self, loc: tuple) -> str:
+        for prefix, text in self.overrides.items():
+            if loc[: len(prefix)] == prefix:
+                return f"{self.path}: --set {text}"
+        return f"{self.path}:{locate_line(self.root, loc)}"
+
+
+def locate_line(node: yaml.Node | None, loc: tuple) -> int:
+    """1-based line of the deepest YAML node on the path `loc` (pydantic's error location).
+
+    Parts that are not in the YAML (a union's tag, for example) are skipped. When the path ends on a key,
+    the key's own line is returned.
+    """
+    if node is None:
+        return 1
+    line = node.start_mark.line
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            match = next(((k, v) for k, v in node.value if k.value == part), None)
+            if match is None:
+                continue  # a tag or a missing key: stay on this mapping
+            line = match[0].start_mark.line
+            node = match[1]
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line
+    return line + 1
+
+
+def parse_yaml(text: str, path: str):
+    """Parse once into (data, node tree). Duplicate keys are errors (PyYAML would silently keep the last)."""
+    try:
+        loader = yaml.SafeLoader(text)
+        try:
+            root = loader.get_single_node()
+            if root is None:
+                raise ScenarioError(f"{path}:1: the file is empty; a scenario needs at least name and phases")
+            problems = list(duplicate_keys(root, path))
+            if problems:
+                raise ScenarioError(problems)
+            data = loader.construct_document(root)
+        finally:
+            loader.dispose()
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
+        line = mark.line + 1 if mark else 1
+        problem = getattr(exc, "problem", None) or str(exc)
+        raise ScenarioError(f"{path}:{line}: YAML syntax error: {problem}") from None
+    if not isinstance(data, dict):
+        raise ScenarioError(
+            f"{path}:{root.start_mark.line + 1}: a scenario must be a mapping of keys "
+            f"(name, workers, phases, …), not a {type(data).__name__}"
+        )
+    return data, root
+
+
+def duplicate_keys(node: yaml.Node, path: str):
+    if isinstance(node, yaml.MappingNode):
+        seen = {}
+        for key, value in node.value:
+            if isinstance(key, yaml.ScalarNode):
+                if key.value in seen:
+                    yield (
+                        f"{path}:{key.start_mark.line + 1}: {key.value}: duplicate key "
+                        f"(first on line {seen[key.value]})"
+                    )
+                else:
+                    seen[key.value] = key.start_mark.line + 1
+            yield from duplicate_keys(value, path)
+    elif isinstance(node, yaml.SequenceNode):
+        for item in node.value:
+            yield from duplicate_keys(item, path)
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise ScenarioError(f"{path}: no such scenario file") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+    data, root = parse_yaml(text, path)
+    override_locs = apply_overrides(data, overrides, path)
+    return validate(data, Source(path, root, override_locs))
+
+
+def apply_overrides(data: dict, overrides: list[str], path: str) -> dict[tuple, str]:
+    """Apply `key.path=value` overrides in place; the first key may name a phase (`insert_arrow.rows=10`).
+
+    Values are parsed as YAML scalars, so `--set workers=8` gives an int. Returns the data location of
+    each override so that validation errors point at the --set, not at a line of the file.
+    """
+    locs: dict[tuple, str] = {}
+    problems = []
+    for text in overrides:
+        key, sep, raw = text.partition("=")
+        parts = [p for p in key.strip().split(".") if p]
+        if not sep or not parts:
+            problems.append(f"{path}: --set {text}: expected KEY=VALUE, e.g. workers=4 or insert_arrow.rows=1000")
+            continue
+        try:
+            value = yaml.safe_load(raw) if raw.strip() else ""
+        except yaml.YAMLError as exc:
+            problems.append(f"{path}: --set {text}: value is not valid YAML: {exc}")
+            continue
+        loc: tuple = ()
+        target = data
+        phases = data.get("phases") if isinstance(data.get("phases"), list) else []
+        phase_index = next((i for i, p in enumerate(phases) if isinstance(p, dict) and p.get("name") == parts[0]), None)
+        if phase_index is not None and len(parts) > 1:
+            target, loc, parts = phases[phase_index], ("phases", phase_index), parts[1:]
+        for part in parts[:-1]:
+            nxt = target.get(part)
+            if nxt is None:
+                nxt = target[part] = {}
+            if not isinstance(nxt, dict):
+                problems.append(f"{path}: --set {text}: {'.'.join(loc + (part,))} is not a mapping")
+                break
+            target, loc = nxt, loc + (part,)
+        else:
+            target[parts[-1]] = value
+            locs[loc + (parts[-1],)] = text
+    if problems:
+        raise ScenarioError(problems)
+    return locs
+
+
+def validate(data: dict, source: Source) -> Scenario:
+    try:
+        scenario = Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError([format_error(err, source) for err in exc.errors()]) from None
+    problems = [f"{source.where(loc)}: {dotted(loc)}: {msg}" for loc, msg in cross_checks(scenario)]
+    if problems:
+        raise ScenarioError(problems)
+    return resolve(scenario)
+
+
+def cross_checks(scenario: Scenario):
+    """Rules that involve more than one key. Yields (location, message)."""
+    seen = {}
+    for i, phase in enumerate(scenario.phases):
+        if phase.name in seen:
+            yield (
+                ("phases", i, "name"),
+                f"duplicate phase name {phase.name!r} (also phases[{seen[phase.name]}])",
+            )
+        seen.setdefault(phase.name, i)
+        yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
+    if scenario.server.endpoint and scenario.server.parameters:
+        yield (
+            ("server", "parameters"),
+            "hyperd parameters apply only to the embedded server, not to an endpoint",
+        )
+    if "{worker}" not in scenario.table and scenario.workers > 1:
+        yield (
+            ("table",),
+            "with more than one worker the table name needs {worker} so that each has its own table",
+        )
+
+
+def resolve(scenario: Scenario) -> Scenario:
+    """Fill defaults that depend on other keys (phase rows from the scenario's rows)."""
+    phases = [p.resolved(scenario) for p in scenario.phases]
+    return scenario.model_copy(update={"phases": phases})
+
+
+def dotted(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        out += f"[{part}]" if isinstance(part, int) else (("." if out else "") + str(part))
+    return out or "(top level)"
+
+
+def format_error(err: dict, source: Source) -> str:
+    loc = tuple(err["loc"])
+    kind = err["type"]
+    ctx = err.get("ctx") or {}
+    # drop union tags (e.g. 'insert' in phases.0.insert.rows) from what the user sees
+    shown = tuple(p for p in loc if not (isinstance(p, str) and p in PHASE_MODELS and p != loc[-1]))
+    where = source.where(loc)
+    if kind == "extra_forbidden":
+        allowed = allowed_keys(loc[:-1])
+        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
+        msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        return f"{where}: {dotted(shown)}: {msg}; allowed: {', '.join(allowed)}"
+    if kind == "missing":
+        return f"{where}: {dotted(shown)}: required key is missing"
+    if kind == "union_tag_invalid":
+        return (
+            f"{where}: {dotted(shown)}.workload: unknown workload {ctx.get('tag')!r}; "
+            f"allowed: {', '.join(PHASE_MODELS)}"
+        )
+    if kind == "union_tag_not_found":
+        return f"{where}: {dotted(shown)}: required key 'workload' is missing; allowed: {', '.join(PHASE_MODELS)}"
+    if kind == "literal_error":
+        return (
+            f"{where}: {dotted(shown)}: {err['input']!r} is not allowed; "
+            f"allowed: {ctx.get('expected', '').replace(chr(39), '')}"
+        )
+    message = err["msg"]
+    if kind == "value_error":
+        message = str(ctx.get("error", message))
+    return f"{where}: {dotted(shown)}: {message} (got {err['input']!r})"
+
+
+def allowed_keys(loc: tuple) -> list[str]:
+    """The keys a mapping at `loc` accepts, for 'unknown key' messages."""
+    model: typing.Any = Scenario
+    for part in loc:
+        model = step_into(model, part)
+        if model is None:
+            return []
+    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
+
+
+def step_into(model, part):
+    if isinstance(part, str) and part in PHASE_MODELS:
+        return PHASE_MODELS[part]
+    if isinstance(model, type) and issubclass(model, BaseModel):
+        field = model.model_fields.get(part) if isinstance(part, str) else None
+        return unwrap(field.annotation) if field else None
+    if typing.get_origin(model) is list and isinstance(part, int):
+        return unwrap(typing.get_args(model)[0])
+    return None
+
+
+def unwrap(annotation):
+    while typing.get_origin(annotation) is Annotated:
+        annotation = typing.get_args(annotation)[0]
+    args = [a for a in typing.get_args(annotation) if a is not type(None)]
+    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        if len(args) == 1:
+            return unwrap(args[0])
+    return annotation
+
+
+def dump_resolved(scenario: Scenario) -> str:
+    """The scenario as it ran, with every default filled in."""
+    return yaml.safe_dump(scenario.model_dump(mode="json"), sort_keys=False)

@@ -1,0 +1,198 @@
+"""hyperd for a run: start a private one (or use an endpoint), create the databases, always shut down.
+
+Also the connection helpers workers use: a tableauhyperapi Connection from an endpoint string, and a psycopg
+connection to the same hyperd over its PostgreSQL protocol.
+"""
+
+import contextlib
+import os
+import shutil
+import tempfile
+import time
+
+import psutil
+from tableauhyperapi import (
+    Connection,
+    CreateMode,
+    Endpoint,
+    HyperException,
+    HyperProcess,
+    Telemetry,
+    escape_name,
+)
+
+from loadgen.errors import ScenarioError, ServerError
+
+USER_AGENT = "loadgen"
+HYPERD_NAMES = ("hyperd", "hyperdMain")
+PG_USER = "tableau_internal_user"
+
+
+def endpoint(descriptor: str) -> Endpoint:
+    return Endpoint(descriptor, USER_AGENT)
+
+
+def connect(descriptor: str, database: str | None = None) -> Connection:
+    return Connection(endpoint(descriptor), database, CreateMode.NONE)
+
+
+def pg_params(descriptor: str) -> dict:
+    """libpq host/port for a Hyper endpoint. tab.domain://DIR/domain/.s.PGSQL.N is the socket DIR/.s.PGSQL.N."""
+    if descriptor.startswith("tab.tcp://"):
+        host, _, port = descriptor[len("tab.tcp://") :].rpartition(":")
+        return {"host": host.strip("[]"), "port": port}
+    if descriptor.startswith("tab.domain://"):
+        path = descriptor[len("tab.domain://") :]
+        directory, _, name = path.rpartition("/")
+        if directory.endswith("/domain"):
+            directory = directory[: -len("/domain")]
+        return {"host": directory, "port": name.rpartition(".")[2]}
+    raise ValueError(f"not a Hyper endpoint: {descriptor!r}")
+
+
+def pg_connect(descriptor: str, database: str | None, timeout_s: float = 10):
+    import psycopg  # only the arrow_stream paths need it
+
+    params = pg_params(descriptor)
+    return psycopg.connect(
+        **params, user=PG_USER, dbname=database or "", autocommit=True, connect_timeout=max(1, int(timeout_s))
+    )
+
+
+def check_endpoint(descriptor: str) -> None:
+    """Fail early (exit 2, nothing written) when an external endpoint cannot be reached."""
+    try:
+        with connect(descriptor) as connection:
+            connection.execute_scalar_query("SELECT 1")
+    except HyperException as exc:
+        raise ScenarioError(f"server.endpoint: cannot connect to {descriptor}: {first_line(exc)}") from None
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__
+
+
+class Server:
+    """One hyperd for one run. Use as a context manager: whatever happens, hyperd is shut down and the
+    database files we created are removed (unless keep_database)."""
+
+    def __init__(self, config, workers: int, log_dir: str, shutdown_s: float):
+        self.config = config
+        self.workers = workers
+        self.log_dir = log_dir
+        self.shutdown_s = shutdown_s
+        self.process: HyperProcess | None = None
+        self.descriptor = config.endpoint
+        self.pid: int | None = None
+        self.version = ""
+        self._own_dir: str | None = None
+        self.databases: list[str] = []
+
+    # ------------------------------------------------------------------ lifecycle
+    def __enter__(self):
+        try:
+            self.start()
+        except BaseException:
+            self.close()
+            raise
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+        return False
+
+    def start(self) -> None:
+        if self.descriptor is None:
+            params = {"log_dir": self.log_dir, **self.config.parameters}
+            if self.config.transport == "tcp":
+                params.setdefault("listen_connection", "tab.tcp://localhost:auto")
+            os.makedirs(self.log_dir, exist_ok=True)
+            try:
+                self.process = HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, USER_AGENT, parameters=params)
+            except HyperException as exc:
+                raise ServerError(f"hyperd did not start: {first_line(exc)}") from None
+            self.descriptor = self.process.endpoint.connection_descriptor
+            self.pid = find_hyperd_pid()
+        self._create_databases()
+
+    def _create_databases(self) -> None:
+        directory = self.config.database_dir
+        if directory is None:
+            directory = self._own_dir = tempfile.mkdtemp(prefix="loadgen-db-")
+        if self.config.database == "shared":
+            self.databases = [os.path.join(directory, "loadgen.hyper")] * self.workers
+        else:
+            self.databases = [os.path.join(directory, f"loadgen_worker_{w}.hyper") for w in range(self.workers)]
+        try:
+            with connect(self.descriptor) as connection:
+                self.version = connection.execute_scalar_query("SELECT version()")
+                for path in dict.fromkeys(self.databases):
+                    connection.execute_command(f"DROP DATABASE IF EXISTS {escape_name(path)}")
+                    connection.execute_command(f"CREATE DATABASE {escape_name(path)}")
+        except HyperException as exc:
+            raise ServerError(f"cannot create the database in {directory}: {first_line(exc)}") from None
+
+    def database_for(self, worker: int) -> str:
+        return self.databases[worker]
+
+    def exit_code(self) -> int | None:
+        """hyperd's exit code if the embedded hyperd died, else None."""
+        if self.pid is None:
+            return None
+        try:
+            proc = psutil.Process(self.pid)
+            if proc.status() != psutil.STATUS_ZOMBIE:
+                return None
+            return proc.wait(timeout=0)
+        except psutil.NoSuchProcess:
+            return -1
+        except psutil.TimeoutExpired:
+            return None
+
+    def close(self) -> None:
+        if self.descriptor and self.databases and not self.config.keep_database and self.exit_code() is None:
+            with contextlib.suppress(HyperException), connect(self.descriptor) as connection:
+                for path in dict.fromkeys(self.databases):
+                    connection.execute_command(f"DROP DATABASE IF EXISTS {escape_name(path)}")
+        if self.process is not None:
+            process, self.process = self.process, None
+            try:
+                process.shutdown(timeout_ms=int(self.shutdown_s * 1000))
+            except HyperException:
+                pass
+            finally:
+                kill_if_alive(self.pid, self.shutdown_s)
+        if self._own_dir and not self.config.keep_database:
+            shutil.rmtree(self._own_dir, ignore_errors=True)
+            self._own_dir = None
+
+
+def find_hyperd_pid() -> int | None:
+    """The hyperd child of this process (tableauhyperapi starts it; it shows up as hyperdMain)."""
+    candidates = [p for p in psutil.Process().children() if safe_name(p) in HYPERD_NAMES]
+    if not candidates:
+        return None
+    return max(candidates, key=lambda p: p.create_time()).pid
+
+
+def safe_name(proc: psutil.Process) -> str:
+    try:
+        return proc.name()
+    except psutil.Error:
+        return ""
+
+
+def kill_if_alive(pid: int | None, timeout_s: float) -> None:
+    if pid is None:
+        return
+    try:
+        proc = psutil.Process(pid)
+        deadline = time.monotonic() + timeout_s
+        while proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE and time.monotonic() < deadline:
+            time.sleep(0.05)
+        if proc.is_running() and proc.status() != psutil.STATUS_ZOMBIE:
+            proc.kill()
+        proc.wait(timeout=timeout_s)
+    except (psutil.NoSuchProcess, psutil.TimeoutExpired):
+        pass

@@ -1,0 +1,19 @@
+"""The workload registry: the value of a phase's `workload:` key → (phase model, workload class).
+
+Adding a workload is one module in this package plus one line below.
+"""
+
+from typing import Union
+
+from loadgen.workloads import insert
+
+WORKLOADS = {
+    "insert": (insert.InsertPhase, insert.InsertWorkload),
+}
+
+PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}
+PhaseModel = Union[tuple(PHASE_MODELS.values())]  # noqa: UP007 - built from the registry at import time
+
+
+def workload_for(phase, ctx):
+    return WORKLOADS[phase.workload][1](phase, ctx)

@@ -1,0 +1,147 @@
+"""Bulk insert of the canonical rows into the worker's own table (re-created at the start of the phase).
+
+Methods (DESIGN.md §3):
+  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch
+  arrow         Arrow IPC stream staged in a tmpfs file, then COPY t FROM 'file' WITH (FORMAT arrowstream)
+  arrow_stream  Arrow IPC over the PostgreSQL protocol: COPY t FROM STDIN WITH (FORMAT arrowstream)
+Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
+"""
+
+import time
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import Field
+from tableauhyperapi import Inserter, escape_string_literal
+
+from loadgen import data, staging
+from loadgen.workloads.base import PhaseBase, Workload
+
+
+class InsertPhase(PhaseBase):
+    workload: Literal["insert"]
+    method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
+    rows: int | None = Field(default=None, ge=1, description="Total rows over all workers (default: scenario rows).")
+    batch_rows: int = Field(default=16_384, ge=1, le=10_000_000, description="Rows per record batch / add_rows call.")
+    rows_per_copy: int = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
+    staging_dir: str | None = Field(default=None, description="Folder for staged Arrow files (default /dev/shm).")
+
+    def cross_check(self, scenario):
+        rows = self.rows or scenario.rows
+        if rows is None:
+            yield ("rows",), "required key is missing (set it here or as the scenario's top-level rows)"
+        elif rows < scenario.workers:
+            yield (
+                ("rows",),
+                f"{rows} rows cannot be split over {scenario.workers} workers; need rows >= workers",
+            )
+
+    def resolved(self, scenario):
+        return self if self.rows is not None else self.model_copy(update={"rows": scenario.rows})
+
+
+class InsertWorkload(Workload):
+    name = "insert"
+
+    def setup(self) -> None:
+        ctx = self.ctx
+        self.rows = data.worker_range(ctx.worker, ctx.workers, self.phase.rows)
+        ctx.state.pop("rows", None)  # the table is about to hold something else
+        ctx.connection.execute_command(f"DROP TABLE IF EXISTS {ctx.table_sql}")
+        ctx.connection.execute_command(f"CREATE TABLE {ctx.table_sql} ({data.COLUMNS_SQL})")
+        if self.phase.method == "arrow_stream":
+            ctx.pg_connection()  # connect before the barrier so the timed part measures only the COPYs
+        elif self.phase.method == "arrow":
+            needed = min(self.phase.rows_per_copy, self.rows.count) * data.BYTES_PER_ROW * 2
+            self.staging_dir = staging.choose_dir(self.phase.staging_dir, needed)
+
+    def run(self, recorder) -> None:
+        getattr(self, "_run_" + self.phase.method)(recorder)
+
+    def _chunks(self, size: int):
+        for start in range(self.rows.start, self.rows.stop, size):
+            if self.ctx.stop.is_set():
+                return
+            yield data.RowRange(start, min(size, self.rows.stop - start))
+
+    def _run_rows(self, recorder) -> None:
+        with Inserter(self.ctx.connection, self.ctx.table) as inserter:
+            for chunk in self._chunks(self.phase.batch_rows):
+                t0 = time.perf_counter_ns()
+                inserter.add_rows(data.python_rows(chunk.start, chunk.count))
+                recorder.record("add_rows", time.perf_counter_ns() - t0, chunk.count)
+            t0 = time.perf_counter_ns()
+            inserter.execute()
+            recorder.record("execute", time.perf_counter_ns() - t0)
+
+    def _run_arrow(self, recorder) -> None:
+        connection, table_sql = self.ctx.connection, self.ctx.table_sql
+        for chunk in self._chunks(self.phase.rows_per_copy):
+            t0 = time.perf_counter_ns()
+            with staging.staged_file(self.staging_dir) as path:
+                with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
+                    for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
+                        writer.write_batch(batch)
+                connection.execute_command(
+                    f"COPY {table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+                )
+            recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
+
+    def _run_arrow_stream(self, recorder) -> None:
+        pg = self.ctx.pg_connection()
+        sql = f"COPY {self.ctx.table_sql} FROM STDIN WITH (FORMAT arrowstream)"
+        with pg.cursor() as cursor:
+            for chunk in self._chunks(self.phase.rows_per_copy):
+                t0 = time.perf_counter_ns()
+                with cursor.copy(sql) as copy:
+                    sink = pa.PythonFile(CopyWriter(copy), mode="w")
+                    with pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
+                        for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
+                            writer.write_batch(batch)
+                recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
+
+    def verify(self) -> dict:
+        result = verify_table(self.ctx.connection, self.ctx.table_sql, self.rows)
+        if result["verified"] == "ok":
+            self.ctx.state["rows"] = self.rows  # later query phases check their results against this
+        return result
+
+
+class CopyWriter:
+    """A write-only file object that forwards pyarrow's IPC bytes into a psycopg COPY."""
+
+    closed = False
+
+    def __init__(self, copy):
+        self._copy = copy
+
+    def write(self, buffer) -> int:
+        self._copy.write(buffer)
+        return len(buffer)
+
+    def flush(self) -> None:
+        pass
+
+    def writable(self) -> bool:
+        return True
+
+
+def verify_table(connection, table_sql: str, rows: data.RowRange) -> dict:
+    """COUNT(*), SUM(id) and per-sensor counts against the closed forms for the ids the table should hold."""
+    want = data.expected(rows)
+    count, sum_id = connection.execute_list_query(f"SELECT COUNT(*), SUM(id) FROM {table_sql}")[0]
+    per_sensor = dict(connection.execute_list_query(f"SELECT sensor_id, COUNT(*) FROM {table_sql} GROUP BY sensor_id"))
+    got_per_sensor = tuple(per_sensor.get(s, 0) for s in range(data.SENSORS))
+    problems = []
+    if count != want.count:
+        problems.append(f"COUNT(*) = {count}, expected {want.count}")
+    if (sum_id or 0) != want.sum_id:
+        problems.append(f"SUM(id) = {sum_id}, expected {want.sum_id}")
+    if got_per_sensor != want.per_sensor or set(per_sensor) - set(range(data.SENSORS)):
+        problems.append(f"per-sensor counts {dict(per_sensor)}, expected {dict(enumerate(want.per_sensor))}")
+    return {
+        "verified": "failed" if problems else "ok",
+        "detail": "; ".join(problems),
+        "expected_rows": want.count,
+        "counted_rows": count,
+    }
