@@ -9,7 +9,8 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
-from loadgen.data import BYTES_PER_ROW, MIB
+from loadgen.data import MIB
+from loadgen.workloads.base import WARMUP_SUFFIX
 
 # Latencies are recorded in microseconds from 1 µs to 1 hour with 3 significant digits (0.1% error).
 HIST_LOWEST_US = 1
@@ -135,7 +136,7 @@ class PhaseTiming:
     start_skew_ms: float
 
 
-def phase_timing(workers: list[WorkerTiming]) -> PhaseTiming:
+def phase_timing(workers: list[WorkerTiming], row_bytes: int) -> PhaseTiming:
     if not workers:
         return PhaseTiming(0.0, 0, 0.0, 0.0, 0.0, 0.0)
     first_start = min(w.start_ns for w in workers)
@@ -149,7 +150,7 @@ def phase_timing(workers: list[WorkerTiming]) -> PhaseTiming:
         wall_s=wall_s,
         rows=rows,
         rows_per_s=rows / wall_s,
-        mib_per_s=rows * BYTES_PER_ROW / MIB / wall_s,
+        mib_per_s=rows * row_bytes / MIB / wall_s,
         parallelism=busy / wall_s,
         start_skew_ms=skew_ms,
     )
@@ -180,7 +181,8 @@ def sample_stats(samples, phase: str) -> dict:
 def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, status, error="") -> dict:
     """summary row, worker rows and latency rows of one phase, from the workers' plain-data results."""
     timings = [WorkerTiming(m["worker"], m["start_ns"], m["end_ns"], m["rows"]) for m in messages]
-    timing = phase_timing(timings)
+    row_bytes = phase.nominal_row_bytes()
+    timing = phase_timing(timings, row_bytes)
     per_op: dict[str, dict] = {}
     all_ops = new_histogram()
     worker_rows = []
@@ -190,8 +192,9 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         worker_errors = 0
         for name, op in message["ops"].items():
             hist = HdrHistogram.decode(op["histogram"])
-            worker_hist.add(hist)
-            worker_errors += op["errors"]
+            if not name.endswith(WARMUP_SUFFIX):
+                worker_hist.add(hist)
+                worker_errors += op["errors"]
             entry = per_op.setdefault(name, {"histogram": new_histogram(), "errors": 0, "first_errors": []})
             entry["histogram"].add(hist)
             entry["errors"] += op["errors"]
@@ -210,7 +213,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
             "status": status if state != "failed" else "failed",
             "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "rows": wt.rows,
             "rows_per_s": wt.rows / busy if busy > 0 else 0.0,
-            "mib_per_s": wt.rows * BYTES_PER_ROW / MIB / busy if busy > 0 else 0.0,
+            "mib_per_s": wt.rows * row_bytes / MIB / busy if busy > 0 else 0.0,
             "ops": lat["count"], "errors": worker_errors, "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
             "verified": state, "expected_rows": check.get("expected_rows", ""),
             "counted_rows": check.get("counted_rows", ""), "detail": check.get("detail", ""),
@@ -225,10 +228,11 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
     summary = {
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "workload": phase.workload,
         "method": getattr(phase, "method", ""), "workers": scenario.workers, "status": status,
-        "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * BYTES_PER_ROW / MIB,
+        "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
         "start_skew_ms": timing.start_skew_ms, "ops": overall["count"],
-        "errors": sum(e["errors"] for e in per_op.values()),
+        "ops_per_s": overall["count"] / timing.wall_s if timing.wall_s > 0 else 0.0,
+        "errors": sum(e["errors"] for name, e in per_op.items() if not name.endswith(WARMUP_SUFFIX)),
         "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
         **sample_stats(samples, phase.name), "verified": verified, "error": error,
     }  # fmt: skip

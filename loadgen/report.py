@@ -16,7 +16,7 @@ def phase_table(summaries: list[dict], title: str = "loadgen results") -> Table:
     table = Table(title=title, title_justify="left")
     for name, justify in [
         ("Phase", "left"), ("Method", "left"), ("Workers", "right"), ("Wall (s)", "right"),
-        ("Rows/s", "right"), ("MiB/s", "right"), ("Parallel", "right"), ("p99 op (ms)", "right"),
+        ("Rows/s", "right"), ("MiB/s", "right"), ("Ops/s", "right"), ("Parallel", "right"), ("p99 op (ms)", "right"),
         ("hyperd CPU %", "right"), ("hyperd peak RSS (MiB)", "right"), ("Worker CPU %", "right"),
         ("Verified", "left"), ("Status", "left"),
     ]:  # fmt: skip
@@ -31,6 +31,7 @@ def phase_table(summaries: list[dict], title: str = "loadgen results") -> Table:
             fmt(s["wall_s"], ".3f"),
             fmt(s["rows_per_s"]),
             fmt(s["mib_per_s"], ",.1f"),
+            fmt(s["ops_per_s"], ",.1f"),
             fmt(s["parallelism"], ".2f") + "x",
             fmt(s["p99_ms"], ",.2f"),
             fmt(s["hyperd_cpu_pct_mean"], ".0f"),

@@ -23,7 +23,7 @@ from loadgen.metrics import PERCENTILES, percentile_column
 SUMMARY_COLUMNS = [
     "run_id", "scenario", "phase", "workload", "method", "workers", "status", "started_utc",
     "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
-    "ops", "errors", "p50_ms", "p95_ms", "p99_ms",
+    "ops", "ops_per_s", "errors", "p50_ms", "p95_ms", "p99_ms",
     "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
     "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "verified", "error",
 ]  # fmt: skip

@@ -6,7 +6,6 @@ together, and nothing here starts a process or writes a file.
 """
 
 import difflib
-import string
 import typing
 from pathlib import Path
 from typing import Annotated, Literal
@@ -16,7 +15,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from loadgen.errors import ScenarioError
 from loadgen.workloads import PHASE_MODELS, PhaseModel
-from loadgen.workloads.base import StrictModel
+from loadgen.workloads.base import StrictModel, check_placeholders
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 TABLE_PLACEHOLDERS = ("worker",)
@@ -84,18 +83,6 @@ class Scenario(StrictModel):
 
     def phase(self, name: str):
         return next(p for p in self.phases if p.name == name)
-
-
-def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
-    """Reject `{unknown}` placeholders and broken braces in a template string."""
-    try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
-    except ValueError as exc:
-        raise ValueError(f"bad braces in {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
-    for name in fields:
-        if name not in allowed:
-            shown = ", ".join("{" + a + "}" for a in allowed)
-            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {shown})")
 
 
 # ----------------------------------------------------------------------------------------------- loading
@@ -241,7 +228,7 @@ def validate(data: dict, source: Source) -> Scenario:
     try:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError([format_error(err, source) for err in exc.errors()]) from None
+        raise ScenarioError(sorted((format_error(err, source) for err in exc.errors()), key=line_order)) from None
     problems = [f"{source.where(loc)}: {dotted(loc)}: {msg}" for loc, msg in cross_checks(scenario)]
     if problems:
         raise ScenarioError(problems)
@@ -277,6 +264,13 @@ def resolve(scenario: Scenario) -> Scenario:
     return scenario.model_copy(update={"phases": phases})
 
 
+def line_order(problem: str) -> tuple:
+    """Sort messages by their line number (FILE:LINE: …); --set messages last."""
+    head = problem.split(": ", 1)[0]
+    line = head.rpartition(":")[2]
+    return (0, int(line)) if line.isdigit() else (1, 0)
+
+
 def dotted(loc: tuple) -> str:
     out = ""
     for part in loc:
@@ -288,9 +282,9 @@ def format_error(err: dict, source: Source) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
     ctx = err.get("ctx") or {}
-    # drop union tags (e.g. 'insert' in phases.0.insert.rows) from what the user sees
+    # drop union tags (e.g. 'insert' in phases.0.insert.rows): they are not in the file
     shown = tuple(p for p in loc if not (isinstance(p, str) and p in PHASE_MODELS and p != loc[-1]))
-    where = source.where(loc)
+    where = source.where(shown + ("workload",) if kind == "union_tag_invalid" else shown)
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

@@ -116,6 +116,7 @@ def main(spec: WorkerSpec, barrier, queue, stop, progress) -> None:
             barrier.wait(timeout=scenario.timeouts.barrier_s)
             slot[0] = slot[1] = 0
             recorder = Recorder(slot)
+            workload.warmup(recorder)
             recorder.start()
             workload.run(recorder)
             recorder.stop()

@@ -5,10 +5,11 @@ Adding a workload is one module in this package plus one line below.
 
 from typing import Union
 
-from loadgen.workloads import insert
+from loadgen.workloads import insert, query
 
 WORKLOADS = {
     "insert": (insert.InsertPhase, insert.InsertWorkload),
+    "query": (query.QueryPhase, query.QueryWorkload),
 }
 
 PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}

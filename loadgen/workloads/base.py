@@ -1,10 +1,15 @@
 """What every workload shares: the phase model fields and the worker-side interface."""
 
+import string
 from typing import ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from loadgen.data import BYTES_PER_ROW
+
 PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+# operations recorded with this suffix are warmup: listed in latency.csv, left out of the phase's statistics
+WARMUP_SUFFIX = ":warmup"
 
 
 class StrictModel(BaseModel):
@@ -28,6 +33,10 @@ class PhaseBase(StrictModel):
         """This phase with defaults that depend on the scenario filled in."""
         return self
 
+    def nominal_row_bytes(self) -> int:
+        """Bytes per row for MiB/s: the canonical row's nominal width, the same for every method."""
+        return BYTES_PER_ROW
+
 
 class Workload:
     """One phase as a worker runs it. `setup` and `verify` are untimed; `run` is the timed part.
@@ -46,9 +55,24 @@ class Workload:
     def setup(self) -> None:
         pass
 
+    def warmup(self, recorder) -> None:
+        """Untimed by the phase clock; record operations named with WARMUP_SUFFIX."""
+
     def run(self, recorder) -> None:
         raise NotImplementedError
 
     def verify(self) -> dict:
         """Return {"verified": "ok" | "failed" | "unchecked", "detail": str, ...}."""
         return {"verified": "unchecked", "detail": ""}
+
+
+def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
+    """Reject `{unknown}` placeholders and broken braces in a template string."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad braces in {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    for name in fields:
+        if name not in allowed:
+            shown = ", ".join("{" + a + "}" for a in allowed)
+            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {shown})")

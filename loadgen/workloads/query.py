@@ -1,0 +1,223 @@
+"""Streaming queries against the worker's own table, each one fully consumed and checked.
+
+Shapes (DESIGN.md §2) or user SQL with a {table} placeholder; fetch methods (DESIGN.md §3):
+  rows          Connection.execute_query, iterate every row in Python and checksum the first column
+  arrow         COPY (q) TO 'file' WITH (FORMAT arrowstream) on tmpfs, memory-mapped and read batch by batch
+  arrow_stream  COPY (q) TO STDOUT WITH (FORMAT arrowstream) over the PostgreSQL protocol, decoded as it streams
+Every fetch produces the same digest (row count, Σ first column, and the rows themselves when there are few),
+which is compared with the closed forms of data.py when the table holds a known set of rows.
+"""
+
+import io
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from pydantic import Field
+from tableauhyperapi import escape_string_literal
+
+from loadgen import data, staging
+from loadgen.workloads.base import WARMUP_SUFFIX, PhaseBase, Workload, check_placeholders
+
+SHAPES = {
+    "full_scan": "SELECT id, sensor_id, value, timestamp FROM {table}",
+    "filtered": "SELECT id, value FROM {table} WHERE sensor_id = 5",
+    "aggregation": "SELECT sensor_id, COUNT(*), SUM(value) FROM {table} GROUP BY sensor_id",
+}
+# nominal result bytes per row, for MiB/s: the column widths each shape returns
+SHAPE_ROW_BYTES = {"full_scan": 24, "filtered": 12, "aggregation": 20}
+FILTER_SENSOR = 5
+KEEP_ROWS = 100  # a result this small is kept whole in the digest (aggregation: 10 rows)
+WARMUP_OP = "query" + WARMUP_SUFFIX
+
+
+class QueryPhase(PhaseBase):
+    workload: Literal["query"]
+    shape: Literal["full_scan", "filtered", "aggregation"] | None = None
+    sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
+    method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
+    iterations: int | None = Field(default=None, ge=1, description="Queries per worker (default 1).")
+    duration_s: float | None = Field(default=None, gt=0, description="Run queries for this long instead.")
+    warmup: int = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
+    staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
+
+    def cross_check(self, scenario):
+        if self.shape and self.sql:
+            yield ("sql",), "give either shape or sql, not both"
+        if self.sql:
+            try:
+                check_placeholders(self.sql, ("table",))
+            except ValueError as exc:
+                yield ("sql",), str(exc)
+        if self.iterations is not None and self.duration_s is not None:
+            yield ("duration_s",), "give either iterations or duration_s, not both"
+
+    def resolved(self, scenario):
+        update = {}
+        if not self.sql and not self.shape:
+            update["shape"] = "full_scan"
+        if self.iterations is None and self.duration_s is None:
+            update["iterations"] = 1
+        return self.model_copy(update=update) if update else self
+
+    def nominal_row_bytes(self) -> int:
+        return SHAPE_ROW_BYTES.get(self.shape or "", data.BYTES_PER_ROW)
+
+    def query_text(self, table_sql: str) -> str:
+        return (self.sql or SHAPES[self.shape]).format(table=table_sql)
+
+
+@dataclass
+class Digest:
+    rows: int = 0
+    first_sum: float = 0  # Σ of the first column (int stays exact in Python and in pyarrow's int64 sum)
+    kept: list = field(default_factory=list)  # the rows, while there are at most KEEP_ROWS of them
+
+    def add_python_row(self, row) -> None:
+        self.rows += 1
+        self.first_sum += row[0] or 0
+        if self.rows <= KEEP_ROWS:
+            self.kept.append(tuple(row))
+
+    def add_batch(self, batch: pa.RecordBatch) -> None:
+        if batch.num_rows == 0:
+            return
+        self.first_sum += pc.sum(batch.column(0)).as_py() or 0
+        if self.rows + batch.num_rows <= KEEP_ROWS:
+            self.kept.extend(tuple(r.values()) for r in batch.to_pylist())
+        self.rows += batch.num_rows
+
+
+def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) -> str:
+    """'' when the digest matches what this shape must return from a table holding `rows`, else why not."""
+    want = data.expected(rows)
+    if shape == "full_scan":
+        if digest.rows != want.count or digest.first_sum != want.sum_id:
+            return f"full_scan: {digest.rows} rows, Σid {digest.first_sum}; expected {want.count}, {want.sum_id}"
+    elif shape == "filtered":
+        count = want.per_sensor[FILTER_SENSOR]
+        total = data.sum_with_remainder(rows.start, rows.stop, FILTER_SENSOR)
+        if digest.rows != count or digest.first_sum != total:
+            return f"filtered: {digest.rows} rows, Σid {digest.first_sum}; expected {count}, {total}"
+    elif shape == "aggregation":
+        groups = {int(r[0]): (int(r[1]), float(r[2] or 0)) for r in digest.kept}
+        for sensor in range(data.SENSORS):
+            count, total = groups.get(sensor, (0, 0.0))
+            if count != want.per_sensor[sensor] or not math.isclose(
+                total, want.sum_value_per_sensor[sensor], rel_tol=1e-9, abs_tol=1e-6
+            ):
+                return (
+                    f"aggregation: sensor {sensor} has COUNT {count}, SUM(value) {total}; expected "
+                    f"{want.per_sensor[sensor]}, {want.sum_value_per_sensor[sensor]}"
+                )
+        if digest.rows != (data.SENSORS if rows.count >= data.SENSORS else len(groups)):
+            return f"aggregation: {digest.rows} groups, expected {data.SENSORS}"
+    return ""
+
+
+class QueryWorkload(Workload):
+    name = "query"
+
+    def setup(self) -> None:
+        ctx = self.ctx
+        self.sql = self.phase.query_text(ctx.table_sql)
+        self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
+        self.checked = 0
+        self.problem = ""
+        if self.phase.method == "arrow_stream":
+            ctx.pg_connection()
+        elif self.phase.method == "arrow":
+            table_rows = self.rows_in_table.count if self.rows_in_table else 1_000_000
+            self.staging_dir = staging.choose_dir(self.phase.staging_dir, table_rows * data.BYTES_PER_ROW)
+        self.fetch = getattr(self, "_fetch_" + self.phase.method)
+
+    def warmup(self, recorder) -> None:
+        for _ in range(self.phase.warmup):
+            if self.ctx.stop.is_set():
+                return
+            t0 = time.perf_counter_ns()
+            self.fetch()
+            recorder.record(WARMUP_OP, time.perf_counter_ns() - t0)
+
+    def run(self, recorder) -> None:
+        phase = self.phase
+        deadline = time.perf_counter() + phase.duration_s if phase.duration_s else None
+        done = 0
+        while not self.ctx.stop.is_set():
+            if deadline is None and done >= phase.iterations:
+                break
+            if deadline is not None and time.perf_counter() >= deadline:
+                break
+            t0 = time.perf_counter_ns()
+            digest = self.fetch()
+            recorder.record("query", time.perf_counter_ns() - t0, digest.rows)
+            done += 1
+            self._check(digest)
+
+    def _check(self, digest: Digest) -> None:
+        if self.rows_in_table is None or self.phase.sql or self.problem:
+            return
+        self.checked += 1
+        self.problem = expected_digest_problems(self.phase.shape, self.rows_in_table, digest)
+
+    def verify(self) -> dict:
+        if self.problem:
+            return {"verified": "failed", "detail": self.problem}
+        if self.checked == 0:
+            reason = "user SQL" if self.phase.sql else "the table was not loaded by a verified insert phase"
+            return {"verified": "unchecked", "detail": f"not checked: {reason}"}
+        return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
+
+    # ------------------------------------------------------------------ fetch methods
+    def _fetch_rows(self) -> Digest:
+        digest = Digest()
+        with self.ctx.connection.execute_query(self.sql) as result:
+            for row in result:
+                digest.add_python_row(row)
+        return digest
+
+    def _fetch_arrow(self) -> Digest:
+        digest = Digest()
+        with staging.staged_file(self.staging_dir) as path:
+            self.ctx.connection.execute_command(
+                f"COPY ({self.sql}) TO {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+            )
+            with pa.memory_map(path) as source, pa.ipc.open_stream(source) as reader:
+                for batch in reader:
+                    digest.add_batch(batch)
+        return digest
+
+    def _fetch_arrow_stream(self) -> Digest:
+        digest = Digest()
+        with self.ctx.pg_connection().cursor() as cursor:
+            with cursor.copy(f"COPY ({self.sql}) TO STDOUT WITH (FORMAT arrowstream)") as copy:
+                source = pa.PythonFile(CopyReader(copy), mode="r")
+                with pa.ipc.open_stream(source) as reader:
+                    for batch in reader:
+                        digest.add_batch(batch)
+        return digest
+
+
+class CopyReader(io.RawIOBase):
+    """A readable file over a psycopg COPY TO STDOUT, so pyarrow decodes batches as the bytes arrive."""
+
+    def __init__(self, copy):
+        self._chunks = iter(copy)
+        self._buffer = memoryview(b"")
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, target) -> int:
+        while not self._buffer:
+            chunk = next(self._chunks, None)
+            if chunk is None:
+                return 0
+            self._buffer = memoryview(chunk)
+        n = min(len(target), len(self._buffer))
+        target[:n] = self._buffer[:n]
+        self._buffer = self._buffer[n:]
+        return n
