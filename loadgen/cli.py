@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     console = Console(highlight=False, soft_wrap=True, width=width)
     errors = Console(stderr=True, highlight=False, soft_wrap=True, width=width)
     try:
-        return COMMANDS[args.command](args, console, argv)
+        return COMMANDS[args.command](args, console, errors, argv)
     except ScenarioError as exc:
         for problem in exc.problems:
             errors.print(f"error: {problem}", markup=False)
@@ -55,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         return exc.exit_code
 
 
-def cmd_run(args, console: Console, argv) -> int:
+def cmd_run(args, console: Console, errors: Console, argv) -> int:
     from loadgen.run import run  # imports tableauhyperapi; keep `validate` and `list` light
     from loadgen.scenario import load_scenario
 
@@ -63,10 +63,10 @@ def cmd_run(args, console: Console, argv) -> int:
     if args.results_dir:
         overrides.append(f"output.dir={args.results_dir}")
     scenario = load_scenario(args.scenario, overrides)
-    return run(scenario, console, ["loadgen", *argv], quiet=args.quiet)
+    return run(scenario, console, errors, ["loadgen", *argv], quiet=args.quiet)
 
 
-def cmd_validate(args, console: Console, _argv) -> int:
+def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
     from loadgen.scenario import load_scenario
 
     problems = []
@@ -82,7 +82,7 @@ def cmd_validate(args, console: Console, _argv) -> int:
     return EXIT_OK
 
 
-def cmd_list(args, console: Console, _argv) -> int:
+def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
     import yaml
 
     folder = Path(args.folder)

@@ -88,6 +88,9 @@ def csv_text(columns: list[str], rows: list[dict]) -> str:
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="raise", lineterminator="\n")
     writer.writeheader()
     for row in rows:
+        unknown = set(row) - set(columns)
+        if unknown:
+            raise ValueError(f"columns not in the file's fixed list: {sorted(unknown)}")
         writer.writerow({k: format_value(row.get(k, "")) for k in columns})
     return out.getvalue()
 

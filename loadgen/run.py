@@ -76,7 +76,9 @@ def raise_interrupted(signum, _frame):
     raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
 
 
-def run(scenario: Scenario, console: Console, argv: list[str] | None = None, quiet: bool = False) -> int:
+def run(
+    scenario: Scenario, console: Console, errors: Console, argv: list[str] | None = None, quiet: bool = False
+) -> int:
     """Run a validated scenario. Returns the exit code; the run folder holds the outcome either way."""
     results.check_writable(scenario.output.dir)
     if scenario.server.endpoint:
@@ -157,6 +159,7 @@ def run(scenario: Scenario, console: Console, argv: list[str] | None = None, qui
             partial = aggregate_phase(
                 run_id, scenario, current_phase, pool.partial, release_ns, sampler.snapshot(), status, error
             )
+            partial["summary"]["started_utc"] = files.utc(release_ns) if release_ns else ""
             files.add_phase(partial)
         if hyperd is not None:
             hyperd_code = hyperd.exit_code()
@@ -172,7 +175,7 @@ def run(scenario: Scenario, console: Console, argv: list[str] | None = None, qui
     if files.summary:
         console.print(phase_table(files.summary, f"{scenario.name} — {run_id}"))
     if error:
-        console.print(f"[bold red]error:[/] {error}", highlight=False)
+        errors.print(f"error: {error}", markup=False)
     console.print(f"results: {run_dir}", highlight=False)
     return exit_code
 

@@ -15,16 +15,17 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from loadgen.errors import ScenarioError
 from loadgen.workloads import PHASE_MODELS, PhaseModel
-from loadgen.workloads.base import StrictModel, check_placeholders
+from loadgen.workloads.base import PHASE_NAME_PATTERN, StrictModel, check_placeholders
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+ENDPOINT_PATTERN = r"^tab\.(tcp|domain)://.+"
 TABLE_PLACEHOLDERS = ("worker",)
 
 
 class ServerConfig(StrictModel):
     endpoint: str | None = Field(
         default=None,
-        pattern=r"^tab\.(tcp|domain)://.+",
+        pattern=ENDPOINT_PATTERN,
         description="Existing hyperd to use (tab.tcp://host:port or tab.domain://dir/domain/name); "
         "default: start a private hyperd for the run.",
     )
@@ -304,10 +305,43 @@ def format_error(err: dict, source: Source) -> str:
             f"{where}: {dotted(shown)}: {err['input']!r} is not allowed; "
             f"allowed: {ctx.get('expected', '').replace(chr(39), '')}"
         )
-    message = err["msg"]
+    if kind in ("model_type", "model_attributes_type", "dict_type"):
+        allowed = allowed_keys(loc)
+        keys = f" ({', '.join(allowed)})" if allowed else ""
+        return f"{where}: {dotted(shown)}: must be a mapping of keys{keys}, got {err['input']!r}"
     if kind == "value_error":
-        message = str(ctx.get("error", message))
+        return f"{where}: {dotted(shown)}: {ctx.get('error', err['msg'])} (got {err['input']!r})"
+    template = PLAIN_MESSAGES.get(kind)
+    if kind == "string_pattern_mismatch":
+        template = PATTERN_MEANINGS.get(ctx.get("pattern"), template)
+    message = template.format(**ctx) if template else err["msg"]
     return f"{where}: {dotted(shown)}: {message} (got {err['input']!r})"
+
+
+# pydantic's error kinds in the words of this tool
+PLAIN_MESSAGES = {
+    "greater_than_equal": "must be >= {ge}",
+    "greater_than": "must be > {gt}",
+    "less_than_equal": "must be <= {le}",
+    "less_than": "must be < {lt}",
+    "int_parsing": "must be a whole number",
+    "int_type": "must be a whole number",
+    "int_from_float": "must be a whole number",
+    "float_parsing": "must be a number",
+    "float_type": "must be a number",
+    "bool_parsing": "must be true or false",
+    "bool_type": "must be true or false",
+    "string_type": "must be a string",
+    "list_type": "must be a list",
+    "too_short": "needs at least {min_length} item(s)",
+    "string_too_short": "must not be empty",
+    "string_too_long": "must be at most {max_length} characters",
+}
+PATTERN_MEANINGS = {
+    NAME_PATTERN: "must start with a letter or digit and use only letters, digits, _ . -",
+    PHASE_NAME_PATTERN: "must start with a letter and use only letters, digits and _",
+    ENDPOINT_PATTERN: "must be an endpoint like tab.tcp://host:port or tab.domain://DIR/domain/NAME",
+}
 
 
 def allowed_keys(loc: tuple) -> list[str]:

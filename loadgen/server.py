@@ -69,8 +69,9 @@ def check_endpoint(descriptor: str) -> None:
 
 
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+    """A one-line message; for Hyper errors its main message (str() adds context lines and positions)."""
+    text = (getattr(exc, "message", None) or str(exc)).strip()
+    return text.splitlines()[0].rstrip(": ") if text else type(exc).__name__
 
 
 class Server:

@@ -1,0 +1,105 @@
+import pytest
+
+from loadgen import metrics
+from loadgen.data import BYTES_PER_ROW, MIB
+from loadgen.sampler import Sample
+from loadgen.scenario import Scenario
+
+
+def recorder_with(latencies_ms, op="copy", rows_each=10):
+    rec = metrics.Recorder()
+    for ms in latencies_ms:
+        rec.record(op, int(ms * 1e6), rows_each)
+    return rec
+
+
+def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
+    fast = recorder_with([1] * 99)
+    slow = recorder_with([100])
+    merged = metrics.merge_encoded(
+        [fast.to_dict()["ops"]["copy"]["histogram"], slow.to_dict()["ops"]["copy"]["histogram"]]
+    )
+    lat = metrics.latency_ms(merged)
+    assert lat["count"] == 100
+    assert lat["p50_ms"] == pytest.approx(1, rel=0.01)
+    assert lat["max_ms"] == pytest.approx(100, rel=0.01)
+    # averaging the two workers' p99 would give ~50 ms; the merged p99 is the true one
+    assert lat["p99_ms"] == pytest.approx(1, rel=0.01)
+
+
+def test_latency_columns_are_ordered():
+    lat = metrics.latency_ms(metrics.merge_encoded([recorder_with(range(1, 500)).ops["copy"].histogram.encode()]))
+    values = [lat["min_ms"]] + [lat[metrics.percentile_column(p)] for p in metrics.PERCENTILES] + [lat["max_ms"]]
+    assert values == sorted(values)
+    assert metrics.percentile_column(99.9) == "p99_9_ms"
+
+
+def test_phase_timing_wall_parallelism_and_skew():
+    workers = [
+        metrics.WorkerTiming(0, start_ns=0, end_ns=2_000_000_000, rows=100),
+        metrics.WorkerTiming(1, start_ns=500_000_000, end_ns=1_500_000_000, rows=300),
+    ]
+    timing = metrics.phase_timing(workers, BYTES_PER_ROW)
+    assert timing.wall_s == 2.0
+    assert timing.rows == 400 and timing.rows_per_s == 200
+    assert timing.parallelism == pytest.approx(1.5)  # (2 s + 1 s) busy over 2 s wall
+    assert timing.start_skew_ms == 500
+    assert timing.mib_per_s == pytest.approx(400 * BYTES_PER_ROW / MIB / 2)
+
+
+def scenario_with_query():
+    return Scenario.model_validate(
+        {
+            "name": "t",
+            "workers": 2,
+            "phases": [{"name": "scan", "workload": "query", "shape": "full_scan", "iterations": 3}],
+        }
+    )
+
+
+def test_aggregate_phase_adds_up_and_leaves_warmup_out():
+    scenario = scenario_with_query()
+    phase = scenario.phases[0]
+    messages = []
+    for w in range(2):
+        rec = metrics.Recorder()
+        rec.record("query:warmup", 50_000_000)
+        rec.start_ns, rec.end_ns = 1_000 + w, 1_000_000_000
+        for _ in range(3):
+            rec.record("query", 2_000_000, 1000)
+        messages.append({"worker": w, "pid": 100 + w, "verification": {"verified": "ok"}, **rec.to_dict()})
+    samples = [
+        Sample(1, "scan", "hyperd", 9, 150.0, 300.0),
+        Sample(2, "scan", "hyperd", 9, 50.0, 400.0),
+        Sample(1, "scan", "worker-0", 100, 90.0, 80.0),
+        Sample(1, "other", "hyperd", 9, 999.0, 999.0),
+    ]
+    out = metrics.aggregate_phase("run", scenario, phase, messages, 1_000, samples, "ok")
+    summary = out["summary"]
+    assert summary["ops"] == 6 and summary["rows"] == 6000 and summary["errors"] == 0
+    assert summary["p99_ms"] == pytest.approx(2, rel=0.01)  # the 50 ms warmups are not in the statistics
+    assert summary["hyperd_cpu_pct_mean"] == 100.0 and summary["hyperd_rss_mib_peak"] == 400.0
+    assert summary["workers_cpu_pct_mean"] == 90.0
+    assert summary["verified"] == "ok"
+    assert [r["worker"] for r in out["workers"]] == [0, 1]
+    by_op = {r["operation"]: r for r in out["latency"]}
+    assert by_op["query"]["count"] == 6 and by_op["query:warmup"]["count"] == 2
+    assert summary["mib_per_s"] == pytest.approx(6000 * 24 / MIB / summary["wall_s"])
+
+
+def test_a_failed_verification_marks_the_phase_and_the_worker():
+    scenario = scenario_with_query()
+    rec = metrics.Recorder()
+    rec.start_ns, rec.end_ns = 0, 10
+    msg = {"worker": 0, "verification": {"verified": "failed", "detail": "COUNT(*) = 1"}, **rec.to_dict()}
+    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "ok")
+    assert out["summary"]["verified"] == "failed"
+    assert out["workers"][0]["status"] == "failed" and out["workers"][0]["detail"] == "COUNT(*) = 1"
+
+
+def test_errors_are_counted_with_first_messages_kept():
+    rec = metrics.Recorder()
+    for i in range(10):
+        rec.error("query", f"boom {i}")
+    op = rec.to_dict()["ops"]["query"]
+    assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(metrics.MAX_KEPT_ERRORS)]

@@ -1,0 +1,38 @@
+from loadgen import data
+from loadgen.workloads.query import Digest, expected_digest_problems
+
+
+def digest_of(shape, start, count):
+    ids, sensors, values, _ = data.columns(start, count)
+    d = Digest()
+    if shape == "full_scan":
+        for i in ids.tolist():
+            d.add_python_row((i,))
+    elif shape == "filtered":
+        for i in ids[sensors == 5].tolist():
+            d.add_python_row((i,))
+    else:
+        for s in range(10):
+            d.add_python_row((s, int((sensors == s).sum()), float(values[sensors == s].sum())))
+    return d
+
+
+def test_correct_results_pass_for_every_shape():
+    rows = data.RowRange(1000, 5003)
+    for shape in ("full_scan", "filtered", "aggregation"):
+        assert expected_digest_problems(shape, rows, digest_of(shape, 1000, 5003)) == ""
+
+
+def test_a_lost_row_is_noticed_for_every_shape():
+    rows = data.RowRange(1000, 5003)
+    for shape in ("full_scan", "filtered", "aggregation"):
+        short = digest_of(shape, 1000, 5003 - 10)  # ten fewer ids: every sensor loses one
+        assert expected_digest_problems(shape, rows, short) != "", shape
+
+
+def test_arrow_batches_and_python_rows_give_the_same_digest():
+    from_rows = digest_of("full_scan", 0, 300)
+    from_batches = Digest()
+    for batch in data.iter_record_batches(data.RowRange(0, 300), 64):
+        from_batches.add_batch(batch)
+    assert (from_rows.rows, from_rows.first_sum) == (from_batches.rows, from_batches.first_sum)

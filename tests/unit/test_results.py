@@ -1,0 +1,44 @@
+import csv
+
+import pytest
+
+from loadgen import results
+from loadgen.errors import ScenarioError
+
+
+def test_run_folders_are_never_reused(tmp_path):
+    first = results.create_run_dir(str(tmp_path), "demo")
+    second = results.create_run_dir(str(tmp_path), "demo")
+    assert first[1] != second[1]
+    assert first[1].parent == tmp_path / "demo"
+    assert second[0].startswith("demo-")
+
+
+def test_csv_has_fixed_columns_and_plain_numbers(tmp_path):
+    path = tmp_path / "x.csv"
+    results.write_csv(
+        path,
+        ["run_id", "rows", "rows_per_s", "note"],
+        [{"run_id": "r", "rows": 1234567, "rows_per_s": 1.5e6, "note": "a,b"}],
+    )
+    rows = list(csv.reader(path.open()))
+    assert rows == [["run_id", "rows", "rows_per_s", "note"], ["r", "1234567", "1500000", "a,b"]]
+    assert [p.name for p in tmp_path.iterdir()] == ["x.csv"]  # no temp file left
+
+
+def test_unknown_column_is_a_bug_not_silently_dropped(tmp_path):
+    with pytest.raises(ValueError):
+        results.write_csv(tmp_path / "x.csv", ["a"], [{"a": 1, "b": 2}])
+
+
+def test_results_dir_under_a_file_is_refused(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(ScenarioError, match="is not a folder"):
+        results.check_writable(str(blocker / "results"))
+    assert not (blocker.parent / "results").exists()
+
+
+def test_environment_names_the_versions():
+    env = results.environment("run", ["loadgen"])
+    assert env["packages"]["tableauhyperapi"] and env["cpu_logical"] >= 1 and env["memory_total_mib"] > 0
