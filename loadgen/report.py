@@ -1,50 +1,69 @@
-"""What the terminal shows: a live progress line while a phase runs and the final table (rich)."""
+"""What the terminal shows: a live progress line while a phase runs, and the final tables (rich).
+
+The final report has one table per workload, titled like the seed benchmark's (PARALLEL INSERT,
+PARALLEL QUERY): path or shape | Wall (s) | Rows/s | MiB/s | Parallel, plus what a load tester wants next to it.
+"""
 
 import time
 
 from rich.console import Console
 from rich.table import Table
 
+# (header, summary column, format) per workload; the first column names the phase and its method or shape
+COMMON_TAIL = [
+    ("hyperd CPU %", "hyperd_cpu_pct_mean", ".0f"),
+    ("hyperd peak RSS (MiB)", "hyperd_rss_mib_peak", ",.0f"),
+    ("worker CPU %", "workers_cpu_pct_mean", ".0f"),
+]
+COLUMNS = {
+    "insert": [
+        ("Wall (s)", "wall_s", ".3f"),
+        ("Rows/s", "rows_per_s", ",.0f"),
+        ("MiB/s", "mib_per_s", ",.1f"),
+        ("Parallel", "parallelism", ".2f"),
+        ("p99 op (ms)", "p99_ms", ",.1f"),
+    ],
+    "query": [
+        ("Wall (s)", "wall_s", ".3f"),
+        ("Rows/s", "rows_per_s", ",.0f"),
+        ("MiB/s", "mib_per_s", ",.1f"),
+        ("Parallel", "parallelism", ".2f"),
+        ("Queries/s", "ops_per_s", ",.1f"),
+        ("p50 (ms)", "p50_ms", ",.2f"),
+        ("p99 (ms)", "p99_ms", ",.2f"),
+    ],
+}
 
-def fmt(value, spec: str = ",.0f") -> str:
+
+def fmt(value, spec: str) -> str:
     if value in ("", None):
         return "-"
     return format(value, spec)
 
 
-def phase_table(summaries: list[dict], title: str = "loadgen results") -> Table:
-    table = Table(title=title, title_justify="left")
-    for name, justify in [
-        ("Phase", "left"), ("Method", "left"), ("Workers", "right"), ("Wall (s)", "right"),
-        ("Rows/s", "right"), ("MiB/s", "right"), ("Ops/s", "right"), ("Parallel", "right"), ("p99 op (ms)", "right"),
-        ("hyperd CPU %", "right"), ("hyperd peak RSS (MiB)", "right"), ("Worker CPU %", "right"),
-        ("Verified", "left"), ("Status", "left"),
-    ]:  # fmt: skip
-        table.add_column(name, justify=justify)
-    for s in summaries:
-        status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
-        verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
-        table.add_row(
-            s["phase"],
-            s["method"],
-            str(s["workers"]),
-            fmt(s["wall_s"], ".3f"),
-            fmt(s["rows_per_s"]),
-            fmt(s["mib_per_s"], ",.1f"),
-            fmt(s["ops_per_s"], ",.1f"),
-            fmt(s["parallelism"], ".2f") + "x",
-            fmt(s["p99_ms"], ",.2f"),
-            fmt(s["hyperd_cpu_pct_mean"], ".0f"),
-            fmt(s["hyperd_rss_mib_peak"], ",.0f"),
-            fmt(s["workers_cpu_pct_mean"], ".0f"),
-            verified,
-            status,
-        )
-    return table
+def phase_tables(summaries: list[dict]) -> list[Table]:
+    tables = []
+    for workload in dict.fromkeys(s["workload"] for s in summaries):
+        rows = [s for s in summaries if s["workload"] == workload]
+        columns = COLUMNS.get(workload, COLUMNS["insert"]) + COMMON_TAIL
+        table = Table(title=f"PARALLEL {workload.upper()}", title_justify="left")
+        table.add_column("Phase (method)", justify="left")
+        table.add_column("Workers", justify="right")
+        for header, _, _ in columns:
+            table.add_column(header, justify="right")
+        table.add_column("Verified")
+        table.add_column("Status")
+        for s in rows:
+            status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
+            verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
+            cells = [fmt(s[key], spec) for _, key, spec in columns]
+            table.add_row(f"{s['phase']} ({s['method']})", str(s["workers"]), *cells, verified, status)
+        tables.append(table)
+    return tables
 
 
 class Progress:
-    """One status line per second: a rewritten line on a terminal, plain lines every 5 s otherwise."""
+    """One status line per second: rewritten in place on a terminal, a plain line every 5 s otherwise."""
 
     def __init__(self, console: Console, quiet: bool = False):
         self.console = console
@@ -59,25 +78,27 @@ class Progress:
         self.phase, self.total_rows, self.started = phase, total_rows, time.monotonic()
         self._last_plain = self.started
 
+    def line(self, rows: int, ops: int, elapsed: float) -> str:
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        text = f"{self.phase}: {rows:,} rows"
+        if self.total_rows:
+            text += f" / {self.total_rows:,} ({100 * rows / self.total_rows:.0f}%)"
+        text += f"  {ops:,} ops  {rate:,.0f} rows/s  {elapsed:.1f} s"
+        if self.total_rows and rate > 0:
+            text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
+        return text
+
     def tick(self, rows: int, ops: int) -> None:
         if self.quiet:
             return
-        elapsed = time.monotonic() - self.started
-        rate = rows / elapsed if elapsed > 0 else 0.0
-        line = f"{self.phase}: {rows:,} rows"
-        if self.total_rows:
-            pct = 100 * rows / self.total_rows
-            eta = (self.total_rows - rows) / rate if rate > 0 else float("nan")
-            line += f" / {self.total_rows:,} ({pct:.0f}%)"
-        line += f"  {ops:,} ops  {rate:,.0f} rows/s  {elapsed:.1f} s"
-        if self.total_rows and rate > 0:
-            line += f"  ETA {eta:.0f} s"
+        now = time.monotonic()
+        text = self.line(rows, ops, now - self.started)
         if self.live:
-            self.console.file.write("\r\x1b[2K" + line)
+            self.console.file.write("\r\x1b[2K" + text)
             self.console.file.flush()
-        elif time.monotonic() - self._last_plain >= 5:
-            self._last_plain = time.monotonic()
-            self.console.print(line, highlight=False)
+        elif now - self._last_plain >= 5:
+            self._last_plain = now
+            self.console.print(text, markup=False)
 
     def end(self) -> None:
         if self.live and not self.quiet:

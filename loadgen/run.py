@@ -17,7 +17,7 @@ from loadgen import results, server
 from loadgen.coordinator import WorkerPool
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
 from loadgen.metrics import aggregate_phase
-from loadgen.report import Progress, phase_table
+from loadgen.report import Progress, phase_tables
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
 from loadgen.worker import WorkerSpec
@@ -172,8 +172,8 @@ def run(
             signal.signal(sig, handler)
     for note in notes:
         console.print(f"note: {note}", highlight=False)
-    if files.summary:
-        console.print(phase_table(files.summary, f"{scenario.name} — {run_id}"))
+    for table in phase_tables(files.summary):
+        console.print(table)
     if error:
         errors.print(f"error: {error}", markup=False)
     console.print(f"results: {run_dir}", highlight=False)
