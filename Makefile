@@ -24,8 +24,8 @@ test: venv
 	$(BIN)/python -m pytest -q
 
 lint: venv
-	$(BIN)/ruff check loadgen tests benchmarks
-	$(BIN)/ruff format --check loadgen tests benchmarks
+	$(BIN)/ruff check loadgen tests $(wildcard benchmarks)
+	$(BIN)/ruff format --check loadgen tests $(wildcard benchmarks)
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py $(ARGS)
