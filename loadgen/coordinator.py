@@ -1,27 +1,30 @@
-"""Worker processes: spawn, release each phase through a barrier, supervise, collect, and always reap.
+"""Worker processes: spawn, start each phase together, supervise, collect, and always reap.
 
-No tableauhyperapi here: workers open their own connections. Failure handling in one sentence: whoever
-notices a problem (a worker that raises, the supervisor thread seeing a worker exit, a timeout) breaks the
-barrier, so nobody waits forever, and `shutdown` stops and reaps every worker in bounded time.
+Why pipes and not multiprocessing.Barrier/Event: their Condition makes a notifier wait for every sleeper to
+acknowledge, so one worker killed while waiting hangs the coordinator forever. Here each worker has its own
+pipe. The start barrier is: every worker sends "ready", then the coordinator sends "go" to all. The coordinator
+waits on the pipes and the process sentinels together, so a worker that raises (an "error" message) or dies
+(its sentinel) is noticed at once, whatever step it was in. The stop flag and progress counters are lock-free
+shared memory, so a dying process can never leave a lock held.
+
+No tableauhyperapi here: workers open their own connections.
 """
 
 import multiprocessing as mp
-import queue as queue_module
 import signal
-import threading
 import time
-from multiprocessing.connection import wait as wait_for_sentinels
-from threading import BrokenBarrierError
+from multiprocessing.connection import wait as wait_for_ready
 
 from loadgen import staging, worker
 from loadgen.errors import WorkerError
 
 POLL_S = 0.1
+DRAIN_S = 0.5  # after a failure, how long to listen for the first worker's own error message
 
 
 def describe_exit(code: int | None) -> str:
     if code is None:
-        return "is still running"
+        return "exited (exit code unknown)"
     if code < 0:
         try:
             return f"was killed by {signal.Signals(-code).name}"
@@ -31,50 +34,41 @@ def describe_exit(code: int | None) -> str:
 
 
 class WorkerPool:
-    def __init__(self, specs: list, barrier_s: float, shutdown_s: float):
+    def __init__(self, specs: list, barrier_s: float, stop_s: float):
         ctx = mp.get_context("spawn")  # never fork: a forked child can keep hyperd alive after we die
         self.specs = specs
         self.barrier_s = barrier_s
-        self.shutdown_s = shutdown_s
-        self.barrier = ctx.Barrier(len(specs) + 1)
-        self.queue = ctx.Queue()
-        self.stop_event = ctx.Event()
+        self.stop_s = stop_s
+        self.stop_flag = worker.StopFlag(ctx.RawValue("b", 0))
         # one writer per slot (rows done, operations done), read approximately for progress: no lock needed
         self.progress = ctx.RawArray("q", 2 * len(specs))
-        self.processes = [
-            ctx.Process(
-                target=worker.main,
-                args=(spec, self.barrier, self.queue, self.stop_event, self.progress),
-                name=f"loadgen-worker-{spec.worker}",
+        self.links = []
+        self._child_ends = []
+        self.processes = []
+        for spec in specs:
+            mine, theirs = ctx.Pipe(duplex=True)
+            self.links.append(mine)
+            self._child_ends.append(theirs)
+            self.processes.append(
+                ctx.Process(
+                    target=worker.main,
+                    args=(spec, theirs, self.stop_flag.raw, self.progress),
+                    name=f"loadgen-worker-{spec.worker}",
+                )
             )
-            for spec in specs
-        ]
-        self.errors: list[dict] = []  # error messages from workers
+        self.errors: list[dict] = []  # error messages from workers, first one first
         self.deaths: dict[int, int] = {}  # worker → exit code, for exits nobody asked for
         self.partial: list[dict] = []  # results of the phase that failed, from workers that finished it
-        self._closing = threading.Event()
-        self._supervisor = threading.Thread(target=self._supervise, name="loadgen-supervisor", daemon=True)
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         for process in self.processes:
             process.start()
-        self._supervisor.start()
+        for end in self._child_ends:
+            end.close()  # only the worker holds its end now, so its death reads as EOF here
 
     def pids(self) -> dict[int, int]:
         return {spec.worker: p.pid for spec, p in zip(self.specs, self.processes, strict=True)}
-
-    def _supervise(self) -> None:
-        """Notice a worker that exits before the run is over, and break the barrier so nobody waits for it."""
-        alive = {p.sentinel: (spec.worker, p) for spec, p in zip(self.specs, self.processes, strict=True)}
-        while alive and not self._closing.is_set():
-            for sentinel in wait_for_sentinels(list(alive), timeout=POLL_S):
-                number, process = alive.pop(sentinel)
-                process.join(timeout=1)
-                if process.exitcode != worker.EXIT_DONE and not self._closing.is_set():
-                    self.deaths[number] = process.exitcode
-                    self.barrier.abort()
-                    self.stop_event.set()
 
     def progress_totals(self) -> tuple[int, int, list[int]]:
         values = list(self.progress)
@@ -83,76 +77,125 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str) -> int:
-        """Wait for every worker at the start barrier; return the release time (perf_counter_ns)."""
-        try:
-            self.barrier.wait(timeout=self.barrier_s)
-        except BrokenBarrierError:
-            raise self.failure(
-                phase, f"workers did not all reach the start barrier within {self.barrier_s:g} s"
-            ) from None
-        return time.perf_counter_ns()
+        """The start barrier: wait until every worker is ready, then let them all go. Returns the release time."""
+        self._receive(phase, "ready", self.barrier_s, None, "reach the start barrier")
+        released = time.perf_counter_ns()
+        for number, link in enumerate(self.links):
+            try:
+                link.send({"kind": "go", "phase": phase})
+            except OSError:
+                self._note_death(number)
+        if self.deaths:
+            raise self.failure(phase)
+        return released
 
     def collect(self, phase: str, timeout_s: float, on_tick=None) -> list[dict]:
         """The result of every worker for this phase, or a WorkerError; never waits past timeout_s."""
-        results: dict[int, dict] = {}
+        results = self._receive(phase, "result", timeout_s, on_tick, "finish")
+        return [results[w] for w in sorted(results)]
+
+    def _receive(self, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict[int, dict]:
+        got: dict[int, dict] = {}
+        try:
+            return self._receive_into(got, phase, kind, timeout_s, on_tick, doing)
+        except WorkerError:
+            if kind == "result":
+                self.partial = list(got.values())  # what the workers that finished did measure
+            raise
+
+    def _receive_into(self, got: dict, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict:
         deadline = time.monotonic() + timeout_s
         next_tick = 0.0
-        while len(results) < len(self.specs):
+        sentinels = {p.sentinel: n for n, p in enumerate(self.processes)}
+        links = {id(link): n for n, link in enumerate(self.links)}
+        while len(got) < len(self.specs):
             now = time.monotonic()
             if on_tick and now >= next_tick:
                 on_tick()
                 next_tick = now + 1.0
             if now > deadline:
-                self.partial = list(results.values())
-                missing = sorted(set(range(len(self.specs))) - set(results))
-                raise WorkerError(
-                    f"phase {phase}: timed out after {timeout_s:g} s waiting for worker(s) {missing} "
-                    f"(raise timeouts.phase_s or the phase's timeout_s)"
-                )
-            try:
-                message = self.queue.get(timeout=POLL_S)
-            except queue_module.Empty:
-                if self.deaths:
-                    self.partial = list(results.values())
-                    raise self.failure(phase, "a worker exited") from None
-                continue
-            if message["kind"] == "error":
-                self.errors.append(message)
-                self.partial = list(results.values())
-                raise self.failure(phase, message["message"])
-            results[message["worker"]] = message
-        return [results[w] for w in sorted(results)]
+                missing = sorted(set(range(len(self.specs))) - set(got))
+                raise self.failure(phase, f"worker(s) {missing} did not {doing} within {timeout_s:g} s")
+            waiting = [self.links[n] for n in range(len(self.specs)) if n not in got and n not in self.deaths]
+            waiting += [self.processes[n].sentinel for n in range(len(self.specs)) if n not in self.deaths]
+            for ready in wait_for_ready(waiting, timeout=min(POLL_S, max(0.0, deadline - now))):
+                if ready not in sentinels:  # pipes first: a worker's last message explains its exit
+                    self._take(links[id(ready)], phase, kind, got)
+            for number in range(len(self.processes)):
+                if number not in self.deaths and number not in got and self._exited(number):
+                    while number not in got and number not in self.deaths and self.links[number].poll(0):
+                        self._take(number, phase, kind, got)  # what it sent before it exited
+                    if number not in got:
+                        self._note_death(number)
+                        raise self.failure(phase)
+        return got
 
-    def failure(self, phase: str, fallback: str) -> WorkerError:
-        """The most telling explanation: a worker's own error message, else how a worker died."""
-        self.stop_event.set()
-        self.barrier.abort()
-        deadline = time.monotonic() + 1.0
+    def _take(self, number: int, phase: str, kind: str, got: dict) -> None:
+        """Read one message from a worker: keep the awaited one, turn an error into a failure."""
+        message = self._recv(number)
+        if message is None or message["kind"] == "error":  # None: its pipe closed, the worker is gone
+            raise self.failure(phase)
+        if message["kind"] == kind and message["phase"] == phase:
+            got[number] = message
+
+    def _exited(self, number: int) -> bool:
+        """Whether a worker's process has ended: its sentinel is readable. Unlike is_alive(), this holds even
+        if something else in the process already reaped the child."""
+        return bool(wait_for_ready([self.processes[number].sentinel], timeout=0))
+
+    def _recv(self, number: int) -> dict | None:
+        try:
+            message = self.links[number].recv()
+        except (EOFError, OSError):
+            self._note_death(number)
+            return None
+        if message["kind"] == "error":
+            self.errors.append(message)
+        return message
+
+    def _drain(self, number: int) -> None:
+        """Read what a worker sent before it exited (its error message, if any)."""
+        link = self.links[number]
+        try:
+            while link.poll(0):
+                if self._recv(number) is None:
+                    return
+        except (EOFError, OSError):
+            return
+
+    def _note_death(self, number: int) -> None:
+        process = self.processes[number]
+        process.join(timeout=1)
+        self.deaths.setdefault(number, process.exitcode)
+
+    def failure(self, phase: str, fallback: str = "a worker stopped") -> WorkerError:
+        """Stop everyone, then name the cause: the first worker's own error, else how a worker died."""
+        self.stop_flag.set()
+        deadline = time.monotonic() + DRAIN_S
         while not self.errors and time.monotonic() < deadline:
-            try:
-                message = self.queue.get(timeout=POLL_S)
-            except queue_module.Empty:
-                continue
-            if message["kind"] == "error":
-                self.errors.append(message)
-            elif message["phase"] == phase:
-                self.partial.append(message)
+            for number in range(len(self.links)):
+                self._drain(number)
+            time.sleep(0.02)
         if self.errors:
             first = self.errors[0]
             return WorkerError(f"worker {first['worker']} failed in phase {first['phase']}: {first['message']}")
-        if self.deaths:
-            number, code = sorted(self.deaths.items())[0]
+        crashes = {n: c for n, c in self.deaths.items() if c not in (worker.EXIT_ABORTED, worker.EXIT_DONE)}
+        if crashes or self.deaths:
+            number, code = sorted((crashes or self.deaths).items())[0]
             return WorkerError(f"worker {number} {describe_exit(code)} during phase {phase}")
         return WorkerError(f"phase {phase}: {fallback}")
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:
         """Stop and reap every worker in bounded time: ask, then SIGTERM, then SIGKILL. Returns notes."""
-        self._closing.set()
-        self.stop_event.set()
-        self.barrier.abort()
+        self.stop_flag.set()
+        for link in self.links:
+            try:
+                link.send({"kind": "stop"})
+            except OSError:
+                pass
         notes = []
-        deadline = time.monotonic() + self.shutdown_s
+        deadline = time.monotonic() + self.stop_s
         for process in self.processes:
             if process.pid is not None:
                 process.join(timeout=max(0.0, deadline - time.monotonic()))
@@ -163,10 +206,9 @@ class WorkerPool:
             if process.pid is not None and process.is_alive():
                 process.kill()
                 process.join(timeout=5)
-                notes.append(f"{process.name} (pid {process.pid}) had to be killed")
+                notes.append(f"{process.name} (pid {process.pid}) did not stop and was killed")
             if process.pid is not None:
                 staging.remove_leftovers(process.pid)
-        self._supervisor.join(timeout=2)
-        self.queue.close()
-        self.queue.cancel_join_thread()  # the workers are gone; never block on unread data
+        for link in self.links:
+            link.close()
         return notes

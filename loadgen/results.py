@@ -47,16 +47,15 @@ def iso_utc(epoch_s: float) -> str:
     return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-def check_writable(output_dir: str) -> None:
-    """Refuse early (exit 2, nothing created) when the results folder cannot be created or written."""
-    path = Path(output_dir).resolve()
-    probe = path
+def check_writable(folder: str, key: str) -> None:
+    """Refuse early (exit 2, nothing created) when a folder cannot be created or written."""
+    probe = Path(folder).resolve()
     while not probe.exists():
         probe = probe.parent
     if not probe.is_dir():
-        raise ScenarioError(f"output.dir: {output_dir}: {probe} is not a folder")
+        raise ScenarioError(f"{key}: {folder}: {probe} is not a folder")
     if not os.access(probe, os.W_OK | os.X_OK):
-        raise ScenarioError(f"output.dir: {output_dir}: no permission to write in {probe}")
+        raise ScenarioError(f"{key}: {folder}: no permission to write in {probe}")
 
 
 def create_run_dir(output_dir: str, scenario: str) -> tuple[str, Path]:

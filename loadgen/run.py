@@ -14,7 +14,7 @@ import psutil
 from rich.console import Console
 
 from loadgen import results, server
-from loadgen.coordinator import WorkerPool
+from loadgen.coordinator import WorkerPool, describe_exit
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
 from loadgen.metrics import aggregate_phase
 from loadgen.report import Progress, phase_tables
@@ -80,9 +80,11 @@ def run(
     scenario: Scenario, console: Console, errors: Console, argv: list[str] | None = None, quiet: bool = False
 ) -> int:
     """Run a validated scenario. Returns the exit code; the run folder holds the outcome either way."""
-    results.check_writable(scenario.output.dir)
+    results.check_writable(scenario.output.dir, "output.dir")
     if scenario.server.endpoint:
         server.check_endpoint(scenario.server.endpoint)
+    elif scenario.server.database_dir:
+        results.check_writable(scenario.server.database_dir, "server.database_dir")
     run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
     files = RunFiles(run_id, run_dir, scenario)
     environment = results.environment(run_id, argv or sys.argv)
@@ -103,7 +105,9 @@ def run(
     }
     current_phase, release_ns = None, 0
     try:
-        hyperd = server.Server(scenario.server, scenario.workers, str(run_dir / "hyperd"), scenario.timeouts.shutdown_s)
+        hyperd = server.Server(
+            scenario.server, scenario.workers, str(run_dir / "hyperd"), scenario.timeouts.hyperd_stop_s
+        )
         hyperd.start()
         environment["hyperd_version"] = hyperd.version
         environment["endpoint"] = hyperd.descriptor if not scenario.server.endpoint else "external"
@@ -115,7 +119,7 @@ def run(
             WorkerSpec(w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid())
             for w in range(scenario.workers)
         ]
-        pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.shutdown_s)
+        pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s)
         pool.start()
         for number, pid in pool.pids().items():
             sampler.watch(f"worker-{number}", pid)
@@ -145,31 +149,53 @@ def run(
             files.add_phase(outcome)
             current_phase = None
     except (Interrupted, KeyboardInterrupt) as exc:
-        signal.signal(signal.SIGINT, force_exit_handler(pool, hyperd))
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
     except LoadgenError as exc:
         status, error, exit_code = "failed", str(exc), exc.exit_code
+        death = hyperd_death(hyperd)
+        if death and death not in error:  # workers lose their connections: name the cause first
+            error = f"{death} ({error})"
     finally:
-        progress.end()
-        notes = pool.shutdown() if pool else []
-        sampler.stop()
-        if current_phase is not None and pool is not None:
-            # what the workers that finished the failed phase measured, marked with the run's status
-            partial = aggregate_phase(
-                run_id, scenario, current_phase, pool.partial, release_ns, sampler.snapshot(), status, error
-            )
-            partial["summary"]["started_utc"] = files.utc(release_ns) if release_ns else ""
-            files.add_phase(partial)
-        if hyperd is not None:
-            hyperd_code = hyperd.exit_code()
-            hyperd.close()
-            if hyperd_code is not None and status == "ok":
-                status, exit_code, error = "failed", 1, f"hyperd exited with code {hyperd_code}"
-        files.write_samples(sampler.snapshot())
-        files.write_status(status, error, exit_code)
-        for sig, handler in previous_handlers.items():
-            signal.signal(sig, handler)
+        # a second Ctrl-C or SIGTERM during cleanup forces the exit, but still kills the children
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, force_exit_handler(pool, hyperd))
+        notes: list[str] = []
+
+        def stop_workers():
+            notes.extend(pool.shutdown() if pool else [])
+
+        def write_partial_phase():
+            if current_phase is not None and pool is not None:
+                # what the workers that finished the failed phase measured, marked with the run's status
+                partial = aggregate_phase(
+                    run_id, scenario, current_phase, pool.partial, release_ns, sampler.snapshot(), status, error
+                )
+                partial["summary"]["started_utc"] = files.utc(release_ns) if release_ns else ""
+                files.add_phase(partial)
+
+        def stop_hyperd():
+            nonlocal status, exit_code, error
+            if hyperd is not None:
+                death = hyperd_death(hyperd)
+                hyperd.close()
+                if death and status == "ok":
+                    status, exit_code, error = "failed", 1, death
+
+        def restore_signals():
+            for sig, handler in previous_handlers.items():
+                signal.signal(sig, handler)
+
+        run_all(
+            progress.end,
+            stop_workers,
+            sampler.stop,
+            write_partial_phase,
+            stop_hyperd,
+            lambda: files.write_samples(sampler.snapshot()),
+            lambda: files.write_status(status, error, exit_code),
+            restore_signals,
+        )
     for note in notes:
         console.print(f"note: {note}", highlight=False)
     for table in phase_tables(files.summary):
@@ -180,10 +206,28 @@ def run(
     return exit_code
 
 
-def check_hyperd(hyperd: server.Server | None) -> None:
+def run_all(*steps) -> None:
+    """Run every cleanup step even if one fails; then raise the first failure."""
+    first = None
+    for step in steps:
+        try:
+            step()
+        except BaseException as exc:  # noqa: BLE001 - the remaining steps must still run
+            first = first or exc
+    if first is not None:
+        raise first
+
+
+def hyperd_death(hyperd: server.Server | None) -> str:
+    """'hyperd exited with code …' when the private hyperd is gone, else ''."""
     code = hyperd.exit_code() if hyperd else None
-    if code is not None:
-        raise server.ServerError(f"hyperd exited with code {code}")
+    return "" if code is None else f"hyperd {describe_exit(code)}"
+
+
+def check_hyperd(hyperd: server.Server | None) -> None:
+    death = hyperd_death(hyperd)
+    if death:
+        raise server.ServerError(death)
 
 
 def force_exit_handler(pool, hyperd):

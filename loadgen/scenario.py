@@ -52,7 +52,10 @@ class SamplingConfig(StrictModel):
 class TimeoutsConfig(StrictModel):
     barrier_s: float = Field(default=120.0, gt=0, description="How long anyone waits at a phase barrier.")
     phase_s: float = Field(default=3600.0, gt=0, description="Maximum duration of a phase.")
-    shutdown_s: float = Field(default=10.0, gt=0, description="How long workers and hyperd get to exit.")
+    worker_stop_s: float = Field(
+        default=2.0, gt=0, description="How long workers get to stop by themselves before SIGTERM, then SIGKILL."
+    )
+    hyperd_stop_s: float = Field(default=30.0, gt=0, description="How long hyperd gets to shut down before SIGKILL.")
 
 
 class OutputConfig(StrictModel):

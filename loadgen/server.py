@@ -121,6 +121,8 @@ class Server:
         directory = self.config.database_dir
         if directory is None:
             directory = self._own_dir = tempfile.mkdtemp(prefix="loadgen-db-")
+        elif self.process is not None:
+            os.makedirs(directory, exist_ok=True)
         if self.config.database == "shared":
             self.databases = [os.path.join(directory, "loadgen.hyper")] * self.workers
         else:

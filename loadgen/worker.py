@@ -1,8 +1,9 @@
 """The worker process: connect, then for each phase set up, meet at the barrier, run, verify, report.
 
-Everything sent to the coordinator is plain data on one queue:
-  {"kind": "result", "worker", "phase", ...Recorder.to_dict(), "verification": {...}}
-  {"kind": "error", "worker", "phase", "message", "traceback"}
+Everything crosses the worker's pipe as plain data (dicts):
+  to the coordinator:  {"kind": "ready", "phase"}, {"kind": "result", "worker", "phase", ...Recorder.to_dict(),
+                       "verification": {...}}, {"kind": "error", "worker", "phase", "message", "traceback"}
+  from it:             {"kind": "go", "phase"} (the start barrier), {"kind": "stop"}
 """
 
 import contextlib
@@ -12,11 +13,10 @@ import threading
 import time
 import traceback
 from dataclasses import dataclass, field
-from threading import BrokenBarrierError
 
 from tableauhyperapi import TableName
 
-from loadgen import server
+from loadgen import faults, server
 from loadgen.metrics import Recorder
 from loadgen.workloads import workload_for
 
@@ -25,6 +25,21 @@ EXIT_DONE = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 3  # the barrier was broken by someone else: the coordinator is already handling it
 EXIT_ORPHANED = 4  # the coordinator disappeared
+STOP_POLL_S = 0.05
+
+
+class StopFlag:
+    """Set by the coordinator to end a phase early. A lock-free shared byte: a process that dies can never
+    leave it locked (multiprocessing.Event can deadlock its setter when a waiter dies)."""
+
+    def __init__(self, raw):
+        self.raw = raw
+
+    def is_set(self) -> bool:
+        return bool(self.raw.value)
+
+    def set(self) -> None:
+        self.raw.value = 1
 
 
 @dataclass
@@ -61,7 +76,7 @@ class WorkerContext:
     table: TableName
     endpoint: str
     database: str
-    stop: object  # multiprocessing.Event: set by the coordinator to end a phase early
+    stop: StopFlag
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
     _pg: object = None
 
@@ -90,10 +105,23 @@ def watch_coordinator(coordinator_pid: int) -> None:
             os._exit(EXIT_ORPHANED)
 
 
-def main(spec: WorkerSpec, barrier, queue, stop, progress) -> None:
+def cancel_on_stop(ctx: WorkerContext) -> None:
+    """When the coordinator says stop (failure, timeout, Ctrl-C), cancel whatever statement is running in
+    hyperd, so that a long query does not keep the server busy after the run has ended."""
+    while not ctx.stop.is_set():
+        time.sleep(STOP_POLL_S)
+    with contextlib.suppress(Exception):
+        ctx.connection.cancel()
+    with contextlib.suppress(Exception):
+        if ctx._pg is not None:
+            ctx._pg.cancel_safe(timeout=1)
+
+
+def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     # Ctrl-C in a terminal reaches the whole process group: the coordinator decides what happens.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     threading.Thread(target=watch_coordinator, args=(spec.coordinator_pid,), daemon=True).start()
+    stop = StopFlag(stop_raw)
     scenario = spec.scenario
     phase_name = "connect"
     ctx = None
@@ -108,20 +136,27 @@ def main(spec: WorkerSpec, barrier, queue, stop, progress) -> None:
             database=spec.database,
             stop=stop,
         )
+        threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
         for phase in scenario.phases:
             phase_name = phase.name
             workload = workload_for(phase, ctx)
+            faults.inject(spec.worker, phase.name, "setup")
             workload.setup()
-            barrier.wait(timeout=scenario.timeouts.barrier_s)
+            faults.inject(spec.worker, phase.name, "barrier")
+            if not wait_for_go(link, phase.name, scenario.timeouts.barrier_s):
+                exit_now(EXIT_ABORTED, ctx)
             slot[0] = slot[1] = 0
             recorder = Recorder(slot)
+            faults.inject(spec.worker, phase.name, "run")
             workload.warmup(recorder)
             recorder.start()
             workload.run(recorder)
             recorder.stop()
+            if stop.is_set():  # the coordinator is ending the run: no verification, no result
+                exit_now(EXIT_ABORTED, ctx)
             verification = workload.verify()
-            queue.put(
+            link.send(
                 {
                     "kind": "result",
                     "worker": spec.worker,
@@ -131,29 +166,37 @@ def main(spec: WorkerSpec, barrier, queue, stop, progress) -> None:
                     **recorder.to_dict(),
                 }
             )
-    except BrokenBarrierError:
-        exit_now(EXIT_ABORTED, ctx, queue)
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported, then the barrier is broken
-        queue.put(
-            {
-                "kind": "error",
-                "worker": spec.worker,
-                "phase": phase_name,
-                "pid": os.getpid(),
-                "message": f"{type(exc).__name__}: {server.first_line(exc)}",
-                "traceback": traceback.format_exc(),
-            }
-        )
-        barrier.abort()
-        exit_now(EXIT_FAILED, ctx, queue)
+    except (EOFError, BrokenPipeError):  # the coordinator is gone
+        exit_now(EXIT_ORPHANED, ctx)
+    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator
+        if stop.is_set():  # e.g. a statement cancelled because the run is ending: not the cause
+            exit_now(EXIT_ABORTED, ctx)
+        with contextlib.suppress(OSError):
+            link.send(
+                {
+                    "kind": "error",
+                    "worker": spec.worker,
+                    "phase": phase_name,
+                    "pid": os.getpid(),
+                    "message": f"{type(exc).__name__}: {server.first_line(exc)}",
+                    "traceback": traceback.format_exc(),
+                }
+            )
+        exit_now(EXIT_FAILED, ctx)
     if ctx is not None:
         ctx.close()
 
 
-def exit_now(code: int, ctx, queue) -> None:
-    """Close the connections, flush what was queued (earlier phases' results, the error), and exit."""
+def wait_for_go(link, phase: str, timeout_s: float) -> bool:
+    """The worker's side of the start barrier: say ready, wait for go. False: stop (or no word in time)."""
+    link.send({"kind": "ready", "phase": phase})
+    if not link.poll(timeout_s):
+        return False
+    message = link.recv()
+    return message.get("kind") == "go" and message.get("phase") == phase
+
+
+def exit_now(code: int, ctx) -> None:
     if ctx is not None:
         ctx.close()
-    queue.close()
-    queue.join_thread()
     os._exit(code)

@@ -35,7 +35,7 @@ def test_results_dir_under_a_file_is_refused(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("x")
     with pytest.raises(ScenarioError, match="is not a folder"):
-        results.check_writable(str(blocker / "results"))
+        results.check_writable(str(blocker / "results"), "output.dir")
     assert not (blocker.parent / "results").exists()
 
 
