@@ -168,8 +168,9 @@ class WorkerPool:
         process.join(timeout=1)
         self.deaths.setdefault(number, process.exitcode)
 
-    def failure(self, phase: str, fallback: str = "a worker stopped") -> WorkerError:
-        """Stop everyone, then name the cause: the first worker's own error, else how a worker died."""
+    def failure(self, phase: str, cause: str = "") -> WorkerError:
+        """Stop everyone, then name the cause: the first worker's own error, else the cause the caller saw
+        (a timeout), else how a worker died. Workers that exit because they were told to stop are no cause."""
         self.stop_flag.set()
         deadline = time.monotonic() + DRAIN_S
         while not self.errors and time.monotonic() < deadline:
@@ -179,11 +180,13 @@ class WorkerPool:
         if self.errors:
             first = self.errors[0]
             return WorkerError(f"worker {first['worker']} failed in phase {first['phase']}: {first['message']}")
-        crashes = {n: c for n, c in self.deaths.items() if c not in (worker.EXIT_ABORTED, worker.EXIT_DONE)}
-        if crashes or self.deaths:
-            number, code = sorted((crashes or self.deaths).items())[0]
+        if cause:
+            return WorkerError(f"phase {phase}: {cause}")
+        crashes = {n: c for n, c in self.deaths.items() if c != worker.EXIT_ABORTED} or self.deaths
+        if crashes:
+            number, code = sorted(crashes.items())[0]
             return WorkerError(f"worker {number} {describe_exit(code)} during phase {phase}")
-        return WorkerError(f"phase {phase}: {fallback}")
+        return WorkerError(f"phase {phase}: a worker stopped")
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:

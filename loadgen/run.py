@@ -81,8 +81,9 @@ def run(
 ) -> int:
     """Run a validated scenario. Returns the exit code; the run folder holds the outcome either way."""
     results.check_writable(scenario.output.dir, "output.dir")
+    auth = server.credentials(scenario.server)
     if scenario.server.endpoint:
-        server.check_endpoint(scenario.server.endpoint)
+        server.check_endpoint(scenario.server.endpoint, auth)
     elif scenario.server.database_dir:
         results.check_writable(scenario.server.database_dir, "server.database_dir")
     run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)

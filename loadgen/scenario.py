@@ -39,6 +39,12 @@ class ServerConfig(StrictModel):
         default=None, description="Where database files are created (default: a fresh temp folder)."
     )
     keep_database: bool = Field(default=False, description="Keep the database files after the run.")
+    user: str | None = Field(default=None, min_length=1, description="User name for the endpoint, if it needs one.")
+    password_env: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+        description="Name of the environment variable that holds the password (never the password itself).",
+    )
     parameters: dict[str, str] = Field(
         default_factory=dict, description="Extra hyperd parameters for the embedded server."
     )

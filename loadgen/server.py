@@ -32,8 +32,21 @@ def endpoint(descriptor: str) -> Endpoint:
     return Endpoint(descriptor, USER_AGENT)
 
 
-def connect(descriptor: str, database: str | None = None) -> Connection:
-    return Connection(endpoint(descriptor), database, CreateMode.NONE)
+def credentials(config) -> dict:
+    """user/password connection parameters from server.user and the variable named by server.password_env.
+    The password is read from the environment where it is used and is never written anywhere."""
+    out = {}
+    if config.user:
+        out["user"] = config.user
+    if config.password_env:
+        if config.password_env not in os.environ:
+            raise ScenarioError(f"server.password_env: environment variable {config.password_env} is not set")
+        out["password"] = os.environ[config.password_env]
+    return out
+
+
+def connect(descriptor: str, database: str | None = None, auth: dict | None = None) -> Connection:
+    return Connection(endpoint(descriptor), database, CreateMode.NONE, parameters=auth or None)
 
 
 def pg_params(descriptor: str) -> dict:
@@ -50,19 +63,24 @@ def pg_params(descriptor: str) -> dict:
     raise ValueError(f"not a Hyper endpoint: {descriptor!r}")
 
 
-def pg_connect(descriptor: str, database: str | None, timeout_s: float = 10):
+def pg_connect(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
     import psycopg  # only the arrow_stream paths need it
 
-    params = pg_params(descriptor)
+    auth = auth or {}
     return psycopg.connect(
-        **params, user=PG_USER, dbname=database or "", autocommit=True, connect_timeout=max(1, int(timeout_s))
+        **pg_params(descriptor),
+        user=auth.get("user", PG_USER),
+        password=auth.get("password"),
+        dbname=database or "",
+        autocommit=True,
+        connect_timeout=max(1, int(timeout_s)),
     )
 
 
-def check_endpoint(descriptor: str) -> None:
+def check_endpoint(descriptor: str, auth: dict) -> None:
     """Fail early (exit 2, nothing written) when an external endpoint cannot be reached."""
     try:
-        with connect(descriptor) as connection:
+        with connect(descriptor, None, auth) as connection:
             connection.execute_scalar_query("SELECT 1")
     except HyperException as exc:
         raise ScenarioError(f"server.endpoint: cannot connect to {descriptor}: {first_line(exc)}") from None
@@ -89,6 +107,7 @@ class Server:
         self.version = ""
         self._own_dir: str | None = None
         self.databases: list[str] = []
+        self.auth = credentials(config)
 
     # ------------------------------------------------------------------ lifecycle
     def __enter__(self):
@@ -128,7 +147,7 @@ class Server:
         else:
             self.databases = [os.path.join(directory, f"loadgen_worker_{w}.hyper") for w in range(self.workers)]
         try:
-            with connect(self.descriptor) as connection:
+            with connect(self.descriptor, None, self.auth) as connection:
                 self.version = connection.execute_scalar_query("SELECT version()")
                 for path in dict.fromkeys(self.databases):
                     connection.execute_command(f"DROP DATABASE IF EXISTS {escape_name(path)}")
@@ -155,7 +174,7 @@ class Server:
 
     def close(self) -> None:
         if self.descriptor and self.databases and not self.config.keep_database and self.exit_code() is None:
-            with contextlib.suppress(HyperException), connect(self.descriptor) as connection:
+            with contextlib.suppress(HyperException), connect(self.descriptor, None, self.auth) as connection:
                 for path in dict.fromkeys(self.databases):
                     connection.execute_command(f"DROP DATABASE IF EXISTS {escape_name(path)}")
         if self.process is not None:

@@ -77,6 +77,7 @@ class WorkerContext:
     endpoint: str
     database: str
     stop: StopFlag
+    auth: dict = field(default_factory=dict)  # user/password, if the endpoint needs them
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
     _pg: object = None
 
@@ -86,7 +87,7 @@ class WorkerContext:
 
     def pg_connection(self):
         if self._pg is None:
-            self._pg = server.pg_connect(self.endpoint, self.database)
+            self._pg = server.pg_connect(self.endpoint, self.database, self.auth)
         return self._pg
 
     def close(self) -> None:
@@ -126,7 +127,8 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     phase_name = "connect"
     ctx = None
     try:
-        connection = server.connect(spec.endpoint, spec.database)
+        auth = server.credentials(scenario.server)
+        connection = server.connect(spec.endpoint, spec.database, auth)
         ctx = WorkerContext(
             worker=spec.worker,
             workers=spec.workers,
@@ -135,6 +137,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             endpoint=spec.endpoint,
             database=spec.database,
             stop=stop,
+            auth=auth,
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
