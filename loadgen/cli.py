@@ -34,6 +34,12 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the scenarios in a folder with their descriptions")
     listing.add_argument("folder", nargs="?", default="scenarios")
+
+    commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
+
+    comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the % change")
+    comparing.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first is the baseline")
+    comparing.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
     return parser
 
 
@@ -99,7 +105,37 @@ def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"run": cmd_run, "validate": cmd_validate, "list": cmd_list}
+def cmd_schema(_args, console: Console, _errors: Console, _argv) -> int:
+    import json
+
+    from loadgen.scenario import Scenario
+
+    console.file.write(json.dumps(Scenario.model_json_schema(), indent=2) + "\n")
+    return EXIT_OK
+
+
+def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
+    from loadgen import compare
+
+    if len(args.runs) < 2:
+        raise ScenarioError("compare needs at least two run folders")
+    ids, rows = compare.compare(args.runs)
+    if args.format == "markdown":
+        console.file.write(compare.render_markdown(ids, rows))
+    elif args.format == "csv":
+        console.file.write(compare.render_csv(ids, rows))
+    else:
+        console.print(compare.render_table(ids, rows))
+    return EXIT_OK
+
+
+COMMANDS = {
+    "run": cmd_run,
+    "validate": cmd_validate,
+    "list": cmd_list,
+    "schema": cmd_schema,
+    "compare": cmd_compare,
+}
 
 if __name__ == "__main__":
     sys.exit(main())

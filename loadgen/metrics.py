@@ -4,6 +4,7 @@ Workers record into HdrHistograms and ship them encoded; the coordinator merges 
 always read from the merged histogram, never averaged across workers.
 """
 
+import statistics
 import time
 from dataclasses import dataclass, field
 
@@ -159,11 +160,11 @@ def phase_timing(workers: list[WorkerTiming], row_bytes: int) -> PhaseTiming:
 # ------------------------------------------------------------------------------------ phase aggregation
 
 
-def sample_stats(samples, phase: str) -> dict:
+def sample_stats(samples, phase: str, repetition: int = 1) -> dict:
     """Mean CPU % and peak RSS per process group (hyperd, workers, coordinator) during one phase."""
     groups: dict[str, dict[str, list[float]]] = {}
     for s in samples:
-        if s.phase != phase:
+        if s.phase != phase or s.repetition != repetition:
             continue
         group = "workers" if s.process.startswith("worker-") else s.process
         entry = groups.setdefault(group, {"cpu": [], "rss": []})
@@ -178,7 +179,7 @@ def sample_stats(samples, phase: str) -> dict:
     return out
 
 
-def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, status, error="") -> dict:
+def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, status, error="", repetition=1) -> dict:
     """summary row, worker rows and latency rows of one phase, from the workers' plain-data results."""
     timings = [WorkerTiming(m["worker"], m["start_ns"], m["end_ns"], m["rows"]) for m in messages]
     row_bytes = phase.nominal_row_bytes()
@@ -209,7 +210,8 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         lat = latency_ms(worker_hist)
         busy = wt.busy_s
         worker_rows.append({
-            "run_id": run_id, "phase": phase.name, "worker": wt.worker, "pid": message.get("pid", ""),
+            "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
+            "pid": message.get("pid", ""),
             "status": status if state != "failed" else "failed",
             "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "rows": wt.rows,
             "rows_per_s": wt.rows / busy if busy > 0 else 0.0,
@@ -221,12 +223,14 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
     latency_rows = []
     for name, entry in per_op.items():
         latency_rows.append({
-            "run_id": run_id, "phase": phase.name, "operation": name, "errors": entry["errors"],
+            "run_id": run_id, "phase": phase.name, "repetition": repetition, "operation": name,
+            "errors": entry["errors"],
             **latency_ms(entry["histogram"]), "first_error": (entry["first_errors"] or [""])[0],
         })  # fmt: skip
     overall = latency_ms(all_ops)
     summary = {
-        "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "workload": phase.workload,
+        "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
+        "workload": phase.workload,
         "method": getattr(phase, "method", ""), "workers": scenario.workers, "status": status,
         "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
@@ -234,6 +238,40 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         "ops_per_s": overall["count"] / timing.wall_s if timing.wall_s > 0 else 0.0,
         "errors": sum(e["errors"] for name, e in per_op.items() if not name.endswith(WARMUP_SUFFIX)),
         "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
-        **sample_stats(samples, phase.name), "verified": verified, "error": error,
+        **sample_stats(samples, phase.name, repetition), "verified": verified, "error": error,
     }  # fmt: skip
     return {"summary": summary, "workers": worker_rows, "latency": latency_rows}
+
+
+# ----------------------------------------------------------------------------------------- repetitions
+MEDIAN_COLUMNS = (
+    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "ops", "ops_per_s",
+    "errors", "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
+    "workers_rss_mib_peak", "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak",
+)  # fmt: skip
+
+
+def coefficient_of_variation_pct(values: list[float]) -> float:
+    """Sample standard deviation ÷ mean, in %; 0 for fewer than two values."""
+    if len(values) < 2:
+        return 0.0
+    mean = statistics.fmean(values)
+    return 100 * statistics.stdev(values) / mean if mean else 0.0
+
+
+def median_row(rows: list[dict]) -> dict:
+    """One summary row for a phase repeated N times: medians, plus min, max and CV of the rows/s."""
+    out = dict(rows[0])
+    out["repetition"] = "median"
+    for column in MEDIAN_COLUMNS:
+        values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
+        out[column] = statistics.median(values) if values else ""
+    rates = [float(r["rows_per_s"]) for r in rows]
+    out["rows_per_s_min"], out["rows_per_s_max"] = min(rates), max(rates)
+    out["rows_per_s_cv_pct"] = coefficient_of_variation_pct(rates)
+    out["started_utc"] = rows[0].get("started_utc", "")
+    out["status"] = (
+        "ok" if all(r["status"] == "ok" for r in rows) else next(r["status"] for r in rows if r["status"] != "ok")
+    )
+    out["verified"] = "failed" if any(r["verified"] == "failed" for r in rows) else rows[-1]["verified"]
+    return out

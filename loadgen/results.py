@@ -21,22 +21,23 @@ from loadgen.errors import ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
 SUMMARY_COLUMNS = [
-    "run_id", "scenario", "phase", "workload", "method", "workers", "status", "started_utc",
+    "run_id", "scenario", "phase", "repetition", "workload", "method", "workers", "status", "started_utc",
     "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
     "ops", "ops_per_s", "errors", "p50_ms", "p95_ms", "p99_ms",
     "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
     "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "verified", "error",
+    "rows_per_s_min", "rows_per_s_max", "rows_per_s_cv_pct",
 ]  # fmt: skip
 WORKER_COLUMNS = [
-    "run_id", "phase", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows", "rows_per_s",
+    "run_id", "phase", "repetition", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows", "rows_per_s",
     "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows", "detail",
 ]  # fmt: skip
 LATENCY_COLUMNS = (
-    ["run_id", "phase", "operation", "count", "errors", "min_ms"]
+    ["run_id", "phase", "repetition", "operation", "count", "errors", "min_ms"]
     + [percentile_column(p) for p in PERCENTILES]
     + ["max_ms", "mean_ms", "first_error"]
 )
-SAMPLE_COLUMNS = ["run_id", "t_s", "utc", "phase", "process", "pid", "cpu_pct", "rss_mib"]
+SAMPLE_COLUMNS = ["run_id", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib"]
 
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:
@@ -144,3 +145,18 @@ def environment(run_id: str, argv: list[str]) -> dict:
         },
         "hyperd_version": "",
     }
+
+
+HISTORY_COLUMNS = SUMMARY_COLUMNS
+
+
+def append_history(output_dir: str, rows: list[dict]) -> None:
+    """Add this run's final rows to <output dir>/history.csv (rewritten atomically, never half-written)."""
+    if not rows:
+        return
+    path = Path(output_dir) / "history.csv"
+    existing: list[dict] = []
+    if path.exists():
+        with open(path, newline="", encoding="utf-8") as handle:
+            existing = [{k: v for k, v in r.items() if k in HISTORY_COLUMNS} for r in csv.DictReader(handle)]
+    write_csv(path, HISTORY_COLUMNS, existing + rows)

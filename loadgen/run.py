@@ -13,10 +13,10 @@ import time
 import psutil
 from rich.console import Console
 
-from loadgen import results, server
+from loadgen import results, server, thresholds
 from loadgen.coordinator import WorkerPool, describe_exit
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
-from loadgen.metrics import aggregate_phase
+from loadgen.metrics import aggregate_phase, median_row
 from loadgen.report import Progress, phase_tables
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
@@ -33,6 +33,8 @@ class RunFiles:
         self.summary: list[dict] = []
         self.workers: list[dict] = []
         self.latency: list[dict] = []
+        self.threshold_lines: list[str] = []
+        self.thresholds_result: list[dict] = []
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
         self.start_ns = time.perf_counter_ns()
 
@@ -45,6 +47,37 @@ class RunFiles:
         self.latency.extend(phase_result["latency"])
         self.write_tables()
 
+    def add_medians(self) -> None:
+        """With repeat > 1: a `median` row per phase (medians, min/max/CV of rows/s) after the repetitions."""
+        if self.scenario.repeat > 1:
+            for phase in self.scenario.phases:
+                rows = [r for r in self.summary if r["phase"] == phase.name]
+                self.summary.append(median_row(rows))
+            self.write_tables()
+
+    def final_rows(self) -> list[dict]:
+        """One row per phase: its median row when repeated, else its only row (the last one, if it failed)."""
+        by_phase: dict[str, dict] = {}
+        for row in self.summary:
+            if self.scenario.repeat == 1 or row["repetition"] == "median" or row["status"] != "ok":
+                by_phase[row["phase"]] = row
+        return list(by_phase.values())
+
+    def check_thresholds(self) -> list[str]:
+        """Evaluate `thresholds:`; remember the printed lines; return the missed ones."""
+        parsed = [thresholds.parse(k, v) for k, v in self.scenario.thresholds.items()]
+        outcome = thresholds.evaluate(parsed, {r["phase"]: r for r in self.final_rows()})
+        missed = []
+        for t, value, passed in outcome:
+            shown = "no value" if value is None else f"{value:g}"
+            self.threshold_lines.append(f"threshold {'ok    ' if passed else 'MISSED'} {t.text} (measured {shown})")
+            if not passed:
+                missed.append(f"{t.text} (measured {shown})")
+        self.thresholds_result = [
+            {"threshold": t.text, "measured": value, "passed": passed} for t, value, passed in outcome
+        ]
+        return missed
+
     def write_tables(self) -> None:
         results.write_csv(self.dir / "summary.csv", results.SUMMARY_COLUMNS, self.summary)
         results.write_csv(self.dir / "workers.csv", results.WORKER_COLUMNS, self.workers)
@@ -54,7 +87,8 @@ class RunFiles:
         rows = [
             {
                 "run_id": self.run_id, "t_s": (s.t_ns - self.start_ns) / 1e9, "utc": self.utc(s.t_ns),
-                "phase": s.phase, "process": s.process, "pid": s.pid, "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
+                "phase": s.phase, "repetition": s.repetition, "process": s.process, "pid": s.pid,
+                "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
             }
             for s in samples
         ]  # fmt: skip
@@ -67,7 +101,8 @@ class RunFiles:
                 "run_id": self.run_id, "scenario": self.scenario.name, "status": status, "error": error,
                 "exit_code": exit_code, "started_utc": self.utc(self.start_ns),
                 "finished_utc": self.utc(time.perf_counter_ns()) if status != "running" else "",
-                "phases_completed": [s["phase"] for s in self.summary if s["status"] == "ok"],
+                "phases_completed": [s["phase"] for s in self.final_rows() if s["status"] == "ok"],
+                "thresholds": self.thresholds_result,
             },
         )  # fmt: skip
 
@@ -124,31 +159,40 @@ def run(
         pool.start()
         for number, pid in pool.pids().items():
             sampler.watch(f"worker-{number}", pid)
-        for phase in scenario.phases:
-            current_phase = phase
-            release_ns = pool.release(phase.name)
-            sampler.phase = phase.name
-            progress.begin(phase.name, getattr(phase, "rows", None) or 0)
+        for repetition in range(1, scenario.repeat + 1):
+            for phase in scenario.phases:
+                current_phase = phase
+                release_ns = pool.release(phase.name)
+                sampler.phase, sampler.repetition = phase.name, repetition
+                label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
+                progress.begin(label, getattr(phase, "rows", None) or 0)
 
-            def tick():
-                check_hyperd(hyperd)
-                rows, ops, _ = pool.progress_totals()
-                progress.tick(rows, ops)
+                def tick():
+                    check_hyperd(hyperd)
+                    rows, ops, _ = pool.progress_totals()
+                    progress.tick(rows, ops)
 
-            messages = pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
-            progress.end()
-            sampler.phase = "setup"
-            outcome = aggregate_phase(run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok")
-            outcome["summary"]["started_utc"] = files.utc(release_ns)
-            if outcome["summary"]["verified"] == "failed":
-                outcome["summary"]["status"] = "failed"
-                details = "; ".join(f"worker {w['worker']}: {w['detail']}" for w in outcome["workers"] if w["detail"])
-                outcome["summary"]["error"] = f"verification failed: {details}"
-                files.add_phase(outcome)
+                messages = pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
+                progress.end()
+                sampler.phase = "setup"
+                outcome = aggregate_phase(
+                    run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok", repetition=repetition
+                )
+                outcome["summary"]["started_utc"] = files.utc(release_ns)
                 current_phase = None
-                raise VerificationError(f"phase {phase.name}: verification failed: {details}")
-            files.add_phase(outcome)
-            current_phase = None
+                summary = outcome["summary"]
+                if summary["verified"] == "failed":
+                    details = "; ".join(
+                        f"worker {w['worker']}: {w['detail']}" for w in outcome["workers"] if w["detail"]
+                    )
+                    summary["status"], summary["error"] = "failed", f"verification failed: {details}"
+                files.add_phase(outcome)
+                if summary["status"] == "failed":
+                    raise VerificationError(f"phase {phase.name}: {summary['error']}")
+        files.add_medians()
+        missed = files.check_thresholds()
+        if missed:
+            status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
     except (Interrupted, KeyboardInterrupt) as exc:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
@@ -170,7 +214,15 @@ def run(
             if current_phase is not None and pool is not None:
                 # what the workers that finished the failed phase measured, marked with the run's status
                 partial = aggregate_phase(
-                    run_id, scenario, current_phase, pool.partial, release_ns, sampler.snapshot(), status, error
+                    run_id,
+                    scenario,
+                    current_phase,
+                    pool.partial,
+                    release_ns,
+                    sampler.snapshot(),
+                    status,
+                    error,
+                    repetition=sampler.repetition,
                 )
                 partial["summary"]["started_utc"] = files.utc(release_ns) if release_ns else ""
                 files.add_phase(partial)
@@ -195,16 +247,39 @@ def run(
             stop_hyperd,
             lambda: files.write_samples(sampler.snapshot()),
             lambda: files.write_status(status, error, exit_code),
+            lambda: results.append_history(scenario.output.dir, files.final_rows()),
             restore_signals,
         )
     for note in notes:
         console.print(f"note: {note}", highlight=False)
-    for table in phase_tables(files.summary):
+    for table in phase_tables(files.final_rows()):
         console.print(table)
+    for line in files.threshold_lines:
+        console.print(line, markup=False)
+    for warning in suspect_results(files.final_rows()):
+        console.print(f"warning: {warning}", markup=False)
     if error:
         errors.print(f"error: {error}", markup=False)
     console.print(f"results: {run_dir}", highlight=False)
     return exit_code
+
+
+def suspect_results(rows: list[dict]) -> list[str]:
+    """Why a result may not mean what it seems: noisy repetitions, a saturated client, a ragged start."""
+    out = []
+    for r in rows:
+        cv = r.get("rows_per_s_cv_pct")
+        if cv not in ("", None) and float(cv) >= 10:
+            out.append(f"{r['phase']}: rows/s varies by {float(cv):.0f}% across repetitions (CV >= 10%)")
+        cpu = r.get("workers_cpu_pct_mean")
+        if cpu not in ("", None) and float(cpu) >= 90:
+            out.append(f"{r['phase']}: workers at {float(cpu):.0f}% CPU: the client may be the bottleneck")
+        wall, skew = float(r.get("wall_s") or 0), float(r.get("start_skew_ms") or 0)
+        if wall > 0 and skew / 1000 >= 0.05 * wall:
+            out.append(
+                f"{r['phase']}: workers started {skew:.1f} ms apart, {100 * skew / 1000 / wall:.0f}% of the wall time"
+            )
+    return out
 
 
 def run_all(*steps) -> None:

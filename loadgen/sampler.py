@@ -22,6 +22,7 @@ class Sample:
     pid: int
     cpu_pct: float
     rss_mib: float
+    repetition: int = 1
 
 
 class CpuClock:
@@ -43,7 +44,7 @@ def host_busy_s() -> float:
     return sum(times) - times.idle - getattr(times, "iowait", 0.0)
 
 
-def take_sample(processes: dict[str, psutil.Process], clock: CpuClock, phase: str) -> list[Sample]:
+def take_sample(processes: dict[str, psutil.Process], clock: CpuClock, phase: str, repetition: int = 1) -> list[Sample]:
     """One sample of each live process plus the host. Processes that are gone are skipped."""
     now = time.perf_counter_ns()
     out = []
@@ -56,11 +57,11 @@ def take_sample(processes: dict[str, psutil.Process], clock: CpuClock, phase: st
             continue
         pct = clock.percent(label, cpu.user + cpu.system, now)
         if pct is not None:
-            out.append(Sample(now, phase, label, proc.pid, pct, rss / MIB))
+            out.append(Sample(now, phase, label, proc.pid, pct, rss / MIB, repetition))
     pct = clock.percent("host", host_busy_s(), now)
     if pct is not None:
         memory = psutil.virtual_memory()
-        out.append(Sample(now, phase, "host", 0, pct, (memory.total - memory.available) / MIB))
+        out.append(Sample(now, phase, "host", 0, pct, (memory.total - memory.available) / MIB, repetition))
     return out
 
 
@@ -68,6 +69,7 @@ class Sampler:
     def __init__(self, interval_ms: int):
         self.interval_s = interval_ms / 1000
         self.phase = "setup"
+        self.repetition = 1
         self.samples: list[Sample] = []
         self._processes: dict[str, psutil.Process] = {}
         self._lock = threading.Lock()
@@ -93,7 +95,7 @@ class Sampler:
         while not self._stop.is_set():
             with self._lock:
                 processes = dict(self._processes)
-            batch = take_sample(processes, self._clock, self.phase)
+            batch = take_sample(processes, self._clock, self.phase, self.repetition)
             with self._lock:
                 self.samples.extend(batch)
             # fixed-rate schedule: a slow sample does not shift every later one

@@ -13,6 +13,7 @@ from typing import Annotated, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
+from loadgen import thresholds
 from loadgen.errors import ScenarioError
 from loadgen.workloads import PHASE_MODELS, PhaseModel
 from loadgen.workloads.base import PHASE_NAME_PATTERN, StrictModel, check_placeholders
@@ -81,6 +82,10 @@ class Scenario(StrictModel):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     phases: list[Annotated[PhaseModel, Field(discriminator="workload")]] = Field(min_length=1)
+    repeat: int = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
+    thresholds: dict[str, str] = Field(
+        default_factory=dict, description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6"}; a miss exits 1.'
+    )
 
     @field_validator("table")
     @classmethod
@@ -256,6 +261,15 @@ def cross_checks(scenario: Scenario):
             )
         seen.setdefault(phase.name, i)
         yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
+    names = {p.name for p in scenario.phases}
+    for key, expression in scenario.thresholds.items():
+        try:
+            threshold = thresholds.parse(key, expression)
+        except ValueError as exc:
+            yield ("thresholds", key), str(exc)
+            continue
+        if threshold.phase not in names:
+            yield ("thresholds", key), f"no phase named {threshold.phase!r}; phases: {', '.join(sorted(names))}"
     if scenario.server.endpoint and scenario.server.parameters:
         yield (
             ("server", "parameters"),

@@ -141,7 +141,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
-        for phase in scenario.phases:
+        for phase in [p for _ in range(scenario.repeat) for p in scenario.phases]:
             phase_name = phase.name
             workload = workload_for(phase, ctx)
             faults.inject(spec.worker, phase.name, "setup")

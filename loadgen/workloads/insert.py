@@ -7,7 +7,10 @@ Methods (DESIGN.md §3):
 Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
 """
 
+import contextlib
+import os
 import time
+from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import pyarrow as pa
@@ -75,17 +78,32 @@ class InsertWorkload(Workload):
             recorder.record("execute", time.perf_counter_ns() - t0)
 
     def _run_arrow(self, recorder) -> None:
+        """Stage the next file on a helper thread while hyperd copies the current one (numpy, pyarrow and the
+        COPY call all release the GIL), so the client's work hides behind the server's. At most two staged files
+        exist at a time. Each COPY statement is one `copy` operation."""
         connection, table_sql = self.ctx.connection, self.ctx.table_sql
-        for chunk in self._chunks(self.phase.rows_per_copy):
-            t0 = time.perf_counter_ns()
-            with staging.staged_file(self.staging_dir) as path:
-                with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
-                    for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
-                        writer.write_batch(batch)
+        with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
+            chunks = self._chunks(self.phase.rows_per_copy)
+            chunk = next(chunks, None)
+            staged = stager.submit(self._stage, files, chunk) if chunk else None
+            while staged is not None:
+                path = staged.result()
+                upcoming = next(chunks, None)
+                staged_next = stager.submit(self._stage, files, upcoming) if upcoming else None
+                t0 = time.perf_counter_ns()
                 connection.execute_command(
                     f"COPY {table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
                 )
-            recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
+                recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
+                os.unlink(path)
+                chunk, staged = upcoming, staged_next
+
+    def _stage(self, files: contextlib.ExitStack, chunk: data.RowRange) -> str:
+        path = files.enter_context(staging.staged_file(self.staging_dir))  # removed at the end, whatever happens
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
+            for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
+                writer.write_batch(batch)
+        return path
 
     def _run_arrow_stream(self, recorder) -> None:
         pg = self.ctx.pg_connection()

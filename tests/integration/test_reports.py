@@ -1,0 +1,82 @@
+"""Repetitions, thresholds, history, compare and schema through the CLI with a real hyperd."""
+
+import csv
+import json
+
+from tests.conftest import write_scenario
+
+SCENARIO = """\
+name: repeated
+workers: 2
+rows: 20000
+repeat: 3
+phases:
+  - {name: load, workload: insert, method: arrow}
+  - {name: agg, workload: query, shape: aggregation, method: rows, iterations: 5}
+thresholds:
+  load.rows_per_s: "> 1"
+"""
+
+
+def read(path):
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def test_repeat_thresholds_history_and_compare(cli, tmp_path):
+    path = write_scenario(tmp_path / "r.yaml", SCENARIO)
+    first = cli("run", path, "--results-dir", tmp_path / "results")
+    assert first.code == 0, first.stderr
+    assert "threshold ok     load.rows_per_s > 1" in first.stdout
+    run_a = sorted((tmp_path / "results" / "repeated").iterdir())[0]
+    summary = read(run_a / "summary.csv")
+    assert [(r["phase"], r["repetition"]) for r in summary] == [
+        ("load", "1"), ("agg", "1"), ("load", "2"), ("agg", "2"), ("load", "3"), ("agg", "3"),
+        ("load", "median"), ("agg", "median"),
+    ]  # fmt: skip
+    median = summary[6]
+    rates = sorted(float(r["rows_per_s"]) for r in summary[:6:2])
+    assert float(median["rows_per_s"]) == rates[1]
+    assert (float(median["rows_per_s_min"]), float(median["rows_per_s_max"])) == (rates[0], rates[2])
+    assert median["rows_per_s_cv_pct"] != ""
+    assert len(read(run_a / "workers.csv")) == 2 * 2 * 3
+    assert {r["repetition"] for r in read(run_a / "samples.csv")} >= {"1", "2", "3"}
+    status = json.loads((run_a / "run.json").read_text())
+    assert status["thresholds"] == [
+        {"threshold": "load.rows_per_s > 1", "measured": float(median["rows_per_s"]), "passed": True}
+    ]
+
+    strict = cli("run", path, "--results-dir", tmp_path / "results", "--set", "thresholds.agg.p99_ms=< 0.000001")
+    assert strict.code == 1
+    assert "threshold MISSED agg.p99_ms < 1e-06" in strict.stdout
+    assert "error: threshold missed: agg.p99_ms < 1e-06 (measured " in strict.stderr
+    run_b = sorted((tmp_path / "results" / "repeated").iterdir())[1]
+    assert json.loads((run_b / "run.json").read_text())["status"] == "failed"
+
+    history = read(tmp_path / "results" / "history.csv")
+    assert [(r["run_id"].split("-")[0], r["phase"], r["repetition"]) for r in history] == [
+        ("repeated", "load", "median"), ("repeated", "agg", "median"),
+    ] * 2  # fmt: skip
+
+    compared = cli("compare", run_a, run_b, "--format", "csv")
+    assert compared.code == 0, compared.stderr
+    lines = list(csv.reader(compared.stdout.splitlines()))
+    assert lines[0][:2] == ["phase", "metric"] and len(lines[0]) == 6
+    assert {row[0] for row in lines[1:]} == {"load", "agg"}
+
+
+def test_schema_describes_the_scenario_format(cli):
+    res = cli("schema")
+    assert res.code == 0
+    schema = json.loads(res.stdout)
+    assert {"name", "workers", "phases", "server", "thresholds", "repeat"} <= set(schema["properties"])
+    assert "InsertPhase" in json.dumps(schema) and "QueryPhase" in json.dumps(schema)
+
+
+def test_list_shows_the_shipped_scenarios(cli, tmp_path):
+    from tests.conftest import ROOT
+
+    res = cli("list", ROOT / "scenarios")
+    assert res.code == 0
+    names = [line.split()[0] for line in res.stdout.splitlines()]
+    assert {"parallel_insert", "parallel_query", "seed_benchmark"} <= set(names)
