@@ -214,34 +214,49 @@ def summary_rows(run_dir: Path) -> dict[str, dict]:
         return {r["phase"]: r for r in csv.DictReader(handle)}
 
 
-def loadgen_paths(endpoint: str, workers: int, rows: int, row_api_rows: int, folder: Path) -> dict[str, float]:
-    """One loadgen run of every path. Its database is kept in folder/lg_wN so that the bare small-query loop
-    can query the very table loadgen queried."""
-    (folder / f"lg_w{workers}").mkdir(exist_ok=True)  # an endpoint's database_dir must exist on its host
-    text = f"""\
-name: bench_w{workers}
-workers: {workers}
-server: {{endpoint: "{endpoint}", database_dir: "{folder / f"lg_w{workers}"}", keep_database: true}}
-phases:
+def loadgen_run_kept(endpoint: str, name: str, workers: int, phases: str, folder: Path) -> dict[str, dict]:
+    """One loadgen run whose database is kept in folder/NAME, so a hand-written client can then read the very
+    table loadgen read, on the same hyperd, in the same state."""
+    (folder / name).mkdir(exist_ok=True)  # an endpoint's database_dir must exist on its host
+    text = (
+        f"name: {name}\nworkers: {workers}\n"
+        f'server: {{endpoint: "{endpoint}", database_dir: "{folder / name}", keep_database: true}}\n'
+        f"phases:\n{phases}"
+    )
+    run_dir, _ = run_loadgen(text, folder, name)
+    return summary_rows(run_dir)
+
+
+def loadgen_paths(hyper, endpoint: str, workers: int, rows: int, row_api_rows: int, folder: Path, add) -> None:
+    """loadgen's numbers for every path at `workers` workers, and (for 1 worker) the hand-written readers on
+    loadgen's own tables right after: the last table state of each run is what the hand client reads."""
+    bulk = loadgen_run_kept(endpoint, f"bulk_w{workers}", workers, f"""\
+  - {{name: stream_insert, workload: insert, method: arrow_stream, rows: {rows}}}
   - {{name: arrow_insert, workload: insert, method: arrow, rows: {rows}}}
   - {{name: arrow_fetch, workload: query, shape: full_scan, method: arrow, iterations: 3, warmup: 1}}
-  - {{name: stream_insert, workload: insert, method: arrow_stream, rows: {rows}}}
+""", folder)  # fmt: skip
+    small = loadgen_run_kept(endpoint, f"small_w{workers}", workers, f"""\
   - {{name: rows_insert, workload: insert, method: rows, rows: {row_api_rows}}}
   - {{name: rows_fetch, workload: query, shape: full_scan, method: rows, warmup: 1}}
   - {{name: small_table, workload: insert, method: arrow, rows: {SMALL_TABLE_ROWS * workers}}}
   - {{name: small_query, workload: query, method: rows, sql: "SELECT COUNT(*) FROM {{table}}", \
 iterations: {SMALL_QUERIES}, warmup: 20}}
-"""
-    run_dir, _ = run_loadgen(text, folder, f"bench_w{workers}")
-    s = summary_rows(run_dir)
-    return {
-        "arrow_insert": float(s["arrow_insert"]["rows_per_s"]),
-        "arrow_fetch": float(s["arrow_fetch"]["rows_per_s"]),
-        "stream_insert": float(s["stream_insert"]["rows_per_s"]),
-        "rows_insert": float(s["rows_insert"]["rows_per_s"]),
-        "rows_fetch": float(s["rows_fetch"]["rows_per_s"]),
-        "small_query_p50_ms": float(s["small_query"]["p50_ms"]),
-    }
+""", folder)  # fmt: skip
+    for key, summary, phase, column in (
+        ("arrow_insert", bulk, "arrow_insert", "rows_per_s"),
+        ("stream_insert", bulk, "stream_insert", "rows_per_s"),
+        ("arrow_fetch", bulk, "arrow_fetch", "rows_per_s"),
+        ("rows_insert", small, "rows_insert", "rows_per_s"),
+        ("rows_fetch", small, "rows_fetch", "rows_per_s"),
+        ("small_query_p50_ms", small, "small_query", "p50_ms"),
+    ):
+        add(f"lg{workers}_{key}", float(summary[phase][column]))
+    if workers == 1:
+        table = str(TableName("measurements_0"))
+        with Connection(hyper.endpoint, str(folder / "bulk_w1" / "loadgen.hyper")) as conn:
+            add("hand_copy_to", hand_copy_to_mmap(conn, table, rows))
+        with Connection(hyper.endpoint, str(folder / "small_w1" / "loadgen.hyper")) as conn:
+            add("hand_small_p50_ms", hand_small_queries_p50_ms(conn, table))
 
 
 def loadgen_memory(rows: int, folder: Path) -> dict[str, float]:
@@ -326,19 +341,10 @@ def main(argv=None) -> int:
                 add("ceiling", ceiling(conn, args.rows))
                 add("hand_copy", hand_staged_copy(conn, args.rows))
                 add("hand_pg_copy", hand_pg_copy(endpoint, database, conn, args.rows))
-                add("hand_copy_to", hand_copy_to_mmap(conn, str(TableName("hand_copy")), args.rows))
                 add("hand_add_row", hand_add_row(conn, args.row_api_rows))
                 add("hand_row_fetch", hand_row_fetch(conn, str(TableName("hand_add_row")), args.row_api_rows))
                 for workers in (1, 2):  # the same total rows whatever the worker count
-                    for key, value in loadgen_paths(endpoint, workers, args.rows, args.row_api_rows, folder).items():
-                        add(f"lg{workers}_{key}", value)
-                    if workers == 1:  # the bare loop on the table loadgen just queried, same hyperd
-                        lg_db = str(folder / "lg_w1" / "loadgen.hyper")
-                        with Connection(hyper.endpoint, lg_db) as lg_conn:
-                            add(
-                                "hand_small_p50_ms",
-                                hand_small_queries_p50_ms(lg_conn, str(TableName("measurements_0"))),
-                            )
+                    loadgen_paths(hyper, endpoint, workers, args.rows, args.row_api_rows, folder, add)
                 add("pantab_to", pantab_to(args.rows, str(folder)))
                 add("pantab_from", pantab_from(args.rows, str(folder)))
                 add("startup_s", loadgen_startup_s(folder))
