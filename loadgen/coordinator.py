@@ -41,7 +41,7 @@ class WorkerPool:
         self.stop_s = stop_s
         self.stop_flag = worker.StopFlag(ctx.RawValue("b", 0))
         # one writer per slot (rows done, operations done), read approximately for progress: no lock needed
-        self.progress = ctx.RawArray("q", 2 * len(specs))
+        self.progress = ctx.RawArray("q", worker.PROGRESS_SLOTS * len(specs))
         self.links = []
         self._child_ends = []
         self.processes = []
@@ -70,10 +70,11 @@ class WorkerPool:
     def pids(self) -> dict[int, int]:
         return {spec.worker: p.pid for spec, p in zip(self.specs, self.processes, strict=True)}
 
-    def progress_totals(self) -> tuple[int, int, list[int]]:
+    def progress_totals(self) -> tuple[int, int, int]:
+        """Rows, operations and errors so far in the running phase, over all workers."""
         values = list(self.progress)
-        rows = values[0::2]
-        return sum(rows), sum(values[1::2]), rows
+        n = worker.PROGRESS_SLOTS
+        return sum(values[0::n]), sum(values[1::n]), sum(values[2::n])
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str) -> int:
@@ -82,7 +83,7 @@ class WorkerPool:
         released = time.perf_counter_ns()
         for number, link in enumerate(self.links):
             try:
-                link.send({"kind": "go", "phase": phase})
+                link.send({"kind": "go", "phase": phase, "released_ns": released})
             except OSError:
                 self._note_death(number)
         if self.deaths:

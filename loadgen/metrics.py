@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from hdrh.histogram import HdrHistogram
 
 from loadgen.data import MIB
-from loadgen.workloads.base import WARMUP_SUFFIX
+from loadgen.workloads.base import is_primary
 
 # Latencies are recorded in microseconds from 1 µs to 1 hour with 3 significant digits (0.1% error).
 HIST_LOWEST_US = 1
@@ -21,8 +21,20 @@ PERCENTILES = (50.0, 90.0, 95.0, 99.0, 99.9)
 MAX_KEPT_ERRORS = 5
 
 
-def new_histogram() -> HdrHistogram:
-    return HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, HIST_DIGITS)
+def new_histogram(digits: int = HIST_DIGITS) -> HdrHistogram:
+    return HdrHistogram(HIST_LOWEST_US, HIST_HIGHEST_US, digits)
+
+
+# time-series buckets keep 2 significant digits (1% error): one histogram per second per worker must stay small
+BUCKET_DIGITS = 2
+
+
+@dataclass
+class Bucket:
+    ops: int = 0
+    rows: int = 0
+    errors: int = 0
+    histogram: HdrHistogram = field(default_factory=lambda: new_histogram(BUCKET_DIGITS))
 
 
 @dataclass
@@ -36,12 +48,23 @@ class Recorder:
     """Collects one worker's measurements for one phase. `progress` is this worker's slot in shared memory
     (rows done, operations done) that the coordinator reads for the live progress line."""
 
-    def __init__(self, progress=None):
+    def __init__(self, progress=None, origin_ns: int = 0, bucket_ns: int = 1_000_000_000):
         self.ops: dict[str, OpStats] = {}
         self.rows = 0
         self.progress = progress
         self.start_ns = 0
         self.end_ns = 0
+        # time series: buckets of bucket_ns since origin_ns (the coordinator's release of the phase)
+        self.origin_ns = origin_ns
+        self.bucket_ns = bucket_ns
+        self.buckets: dict[int, Bucket] = {}
+
+    def _bucket(self) -> Bucket:
+        index = max(0, (time.perf_counter_ns() - self.origin_ns) // self.bucket_ns)
+        bucket = self.buckets.get(index)
+        if bucket is None:
+            bucket = self.buckets[index] = Bucket()
+        return bucket
 
     def start(self) -> None:
         self.start_ns = time.perf_counter_ns()
@@ -56,18 +79,30 @@ class Recorder:
         return stats
 
     def record(self, op: str, latency_ns: int, rows: int = 0) -> None:
+        """One operation. Side records (OP:warmup, OP:from_intended) only go into their own histogram, not into
+        the counts, progress or time series."""
         us = min(max(latency_ns // 1000, HIST_LOWEST_US), HIST_HIGHEST_US)
         self._op(op).histogram.record_value(us)
+        if not is_primary(op):
+            return
         self.rows += rows
         if self.progress is not None:
             self.progress[0] += rows
             self.progress[1] += 1
+        bucket = self._bucket()
+        bucket.ops += 1
+        bucket.rows += rows
+        bucket.histogram.record_value(us)
 
     def error(self, op: str, message: str) -> None:
         stats = self._op(op)
         stats.errors += 1
         if len(stats.first_errors) < MAX_KEPT_ERRORS:
             stats.first_errors.append(message)
+        if is_primary(op):
+            if self.progress is not None:
+                self.progress[2] += 1
+            self._bucket().errors += 1
 
     def to_dict(self) -> dict:
         """Plain data that crosses the process boundary."""
@@ -82,6 +117,10 @@ class Recorder:
                     "first_errors": list(s.first_errors),
                 }
                 for name, s in self.ops.items()
+            },
+            "timeseries": {
+                index: {"ops": b.ops, "rows": b.rows, "errors": b.errors, "histogram": b.histogram.encode()}
+                for index, b in self.buckets.items()
             },
         }
 
@@ -193,7 +232,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         worker_errors = 0
         for name, op in message["ops"].items():
             hist = HdrHistogram.decode(op["histogram"])
-            if not name.endswith(WARMUP_SUFFIX):
+            if is_primary(name):
                 worker_hist.add(hist)
                 worker_errors += op["errors"]
             entry = per_op.setdefault(name, {"histogram": new_histogram(), "errors": 0, "first_errors": []})
@@ -228,6 +267,17 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
             **latency_ms(entry["histogram"]), "first_error": (entry["first_errors"] or [""])[0],
         })  # fmt: skip
     overall = latency_ms(all_ops)
+    total_errors = sum(e["errors"] for name, e in per_op.items() if is_primary(name))
+    schedules = [m.get("verification", {}).get("schedule") for m in messages]
+    schedules = [s for s in schedules if s]
+    schedule = {}
+    if schedules and any(s["target_rate_per_s"] for s in schedules):
+        done = overall["count"]
+        schedule = {
+            "target_rate_per_s": sum(s["target_rate_per_s"] for s in schedules),
+            "late_ops_pct": 100 * sum(s["late_ops"] for s in schedules) / done if done else 0.0,
+            "max_late_ms": max(s["max_late_ms"] for s in schedules),
+        }
     summary = {
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
         "workload": phase.workload,
@@ -236,11 +286,37 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
         "start_skew_ms": timing.start_skew_ms, "ops": overall["count"],
         "ops_per_s": overall["count"] / timing.wall_s if timing.wall_s > 0 else 0.0,
-        "errors": sum(e["errors"] for name, e in per_op.items() if not name.endswith(WARMUP_SUFFIX)),
+        "errors": total_errors,
+        "error_rate": total_errors / (overall["count"] + total_errors) if overall["count"] + total_errors else 0.0,
+        **schedule,
         "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
         **sample_stats(samples, phase.name, repetition), "verified": verified, "error": error,
     }  # fmt: skip
-    return {"summary": summary, "workers": worker_rows, "latency": latency_rows}
+    series = timeseries_rows(run_id, phase.name, repetition, messages, scenario.sampling.timeseries_interval_s)
+    return {"summary": summary, "workers": worker_rows, "latency": latency_rows, "timeseries": series}
+
+
+def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: float) -> list[dict]:
+    """Merge the workers' per-interval buckets: ops/s, rows/s, errors, p50 and p99 per interval."""
+    merged: dict[int, dict] = {}
+    for message in messages:
+        for index, b in message.get("timeseries", {}).items():
+            entry = merged.setdefault(index, {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)})
+            entry["ops"] += b["ops"]
+            entry["rows"] += b["rows"]
+            entry["errors"] += b["errors"]
+            entry["h"].add(HdrHistogram.decode(b["histogram"]))
+    out = []
+    for index in range(min(merged, default=0), max(merged, default=-1) + 1):
+        entry = merged.get(index, {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)})
+        lat = latency_ms(entry["h"])
+        out.append({
+            "run_id": run_id, "phase": phase, "repetition": repetition, "t_s": index * interval_s,
+            "interval_s": interval_s, "ops": entry["ops"], "ops_per_s": entry["ops"] / interval_s,
+            "rows_per_s": entry["rows"] / interval_s, "errors": entry["errors"],
+            "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
+        })  # fmt: skip
+    return out
 
 
 # ----------------------------------------------------------------------------------------- repetitions

@@ -23,6 +23,16 @@ COLUMNS = {
         ("Parallel", "parallelism", ".2f"),
         ("p99 op (ms)", "p99_ms", ",.1f"),
     ],
+    "mix": [
+        ("Wall (s)", "wall_s", ".3f"),
+        ("Ops/s", "ops_per_s", ",.1f"),
+        ("Target/s", "target_rate_per_s", ",.1f"),
+        ("Late %", "late_ops_pct", ".1f"),
+        ("Errors", "errors", ",.0f"),
+        ("p50 (ms)", "p50_ms", ",.2f"),
+        ("p99 (ms)", "p99_ms", ",.2f"),
+        ("Rows/s", "rows_per_s", ",.0f"),
+    ],
     "query": [
         ("Wall (s)", "wall_s", ".3f"),
         ("Rows/s", "rows_per_s", ",.0f"),
@@ -56,8 +66,14 @@ def phase_tables(summaries: list[dict]) -> list[Table]:
         for s in rows:
             status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
             verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
-            cells = [fmt(s[key], spec) for _, key, spec in columns]
-            table.add_row(f"{s['phase']} ({s['method']})", str(s["workers"]), *cells, verified, status)
+            cells = [fmt(s.get(key, ""), spec) for _, key, spec in columns]
+            table.add_row(
+                f"{s['phase']} ({s['method']})" if s["method"] else s["phase"],
+                str(s["workers"]),
+                *cells,
+                verified,
+                status,
+            )
         tables.append(table)
     return tables
 
@@ -73,26 +89,31 @@ class Progress:
         self.total_rows = 0
         self.started = 0.0
         self._last_plain = 0.0
+        self._last = (0, 0.0)
 
     def begin(self, phase: str, total_rows: int) -> None:
         self.phase, self.total_rows, self.started = phase, total_rows, time.monotonic()
         self._last_plain = self.started
+        self._last = (0, self.started)  # (ops, time) at the previous tick, for the current rate
 
-    def line(self, rows: int, ops: int, elapsed: float) -> str:
+    def line(self, rows: int, ops: int, errors: int, elapsed: float, ops_rate: float) -> str:
         rate = rows / elapsed if elapsed > 0 else 0.0
         text = f"{self.phase}: {rows:,} rows"
         if self.total_rows:
             text += f" / {self.total_rows:,} ({100 * rows / self.total_rows:.0f}%)"
-        text += f"  {ops:,} ops  {rate:,.0f} rows/s  {elapsed:.1f} s"
+        text += f"  {ops:,} ops ({ops_rate:,.0f}/s now)  {rate:,.0f} rows/s  {errors:,} errors  {elapsed:.1f} s"
         if self.total_rows and rate > 0:
             text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
         return text
 
-    def tick(self, rows: int, ops: int) -> None:
+    def tick(self, rows: int, ops: int, errors: int = 0) -> None:
         if self.quiet:
             return
         now = time.monotonic()
-        text = self.line(rows, ops, now - self.started)
+        last_ops, last_t = self._last
+        ops_rate = (ops - last_ops) / (now - last_t) if now > last_t else 0.0
+        self._last = (ops, now)
+        text = self.line(rows, ops, errors, now - self.started, ops_rate)
         if self.live:
             self.console.file.write("\r\x1b[2K" + text)
             self.console.file.flush()

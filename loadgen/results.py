@@ -23,7 +23,8 @@ from loadgen.metrics import PERCENTILES, percentile_column
 SUMMARY_COLUMNS = [
     "run_id", "scenario", "phase", "repetition", "workload", "method", "workers", "status", "started_utc",
     "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
-    "ops", "ops_per_s", "errors", "p50_ms", "p95_ms", "p99_ms",
+    "ops", "ops_per_s", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms",
+    "target_rate_per_s", "late_ops_pct", "max_late_ms",
     "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
     "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "verified", "error",
     "rows_per_s_min", "rows_per_s_max", "rows_per_s_cv_pct",
@@ -37,6 +38,10 @@ LATENCY_COLUMNS = (
     + [percentile_column(p) for p in PERCENTILES]
     + ["max_ms", "mean_ms", "first_error"]
 )
+TIMESERIES_COLUMNS = [
+    "run_id", "phase", "repetition", "t_s", "interval_s", "ops", "ops_per_s", "rows_per_s", "errors",
+    "p50_ms", "p99_ms",
+]  # fmt: skip
 SAMPLE_COLUMNS = ["run_id", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib"]
 
 

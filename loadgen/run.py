@@ -5,6 +5,7 @@ the workers, stops the sampler, shuts hyperd down and writes what was measured w
 """
 
 import contextlib
+import datetime as dt
 import os
 import signal
 import sys
@@ -13,7 +14,7 @@ import time
 import psutil
 from rich.console import Console
 
-from loadgen import results, server, thresholds
+from loadgen import hyperlog, results, server, thresholds
 from loadgen.coordinator import WorkerPool, describe_exit
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
 from loadgen.metrics import aggregate_phase, median_row
@@ -33,6 +34,7 @@ class RunFiles:
         self.summary: list[dict] = []
         self.workers: list[dict] = []
         self.latency: list[dict] = []
+        self.timeseries: list[dict] = []
         self.threshold_lines: list[str] = []
         self.thresholds_result: list[dict] = []
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
@@ -45,6 +47,7 @@ class RunFiles:
         self.summary.append(phase_result["summary"])
         self.workers.extend(phase_result["workers"])
         self.latency.extend(phase_result["latency"])
+        self.timeseries.extend(phase_result["timeseries"])
         self.write_tables()
 
     def add_medians(self) -> None:
@@ -82,6 +85,19 @@ class RunFiles:
         results.write_csv(self.dir / "summary.csv", results.SUMMARY_COLUMNS, self.summary)
         results.write_csv(self.dir / "workers.csv", results.WORKER_COLUMNS, self.workers)
         results.write_csv(self.dir / "latency.csv", results.LATENCY_COLUMNS, self.latency)
+        results.write_csv(self.dir / "timeseries.csv", results.TIMESERIES_COLUMNS, self.timeseries)
+
+    def write_hyper_log_tables(self) -> None:
+        """hyper_metrics.csv and query_stats.csv from the private hyperd's log (nothing for an endpoint)."""
+        windows = []
+        for r in self.summary:
+            if r.get("started_utc") and r["repetition"] != "median":
+                start = dt.datetime.fromisoformat(r["started_utc"].replace("Z", "+00:00")).timestamp()
+                windows.append((r["phase"], r["repetition"], start, start + float(r["wall_s"] or 0)))
+        metrics, stats = hyperlog.read(self.dir / "hyperd" / "hyperd.log", self.run_id, windows)
+        if (self.dir / "hyperd").exists():
+            results.write_csv(self.dir / "hyper_metrics.csv", hyperlog.METRIC_COLUMNS, metrics)
+            results.write_csv(self.dir / "query_stats.csv", hyperlog.QUERY_COLUMNS, stats)
 
     def write_samples(self, samples) -> None:
         rows = [
@@ -127,7 +143,7 @@ def run(
     results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
     results.write_json(run_dir / "environment.json", environment)
     files.write_status("running")
-    console.print(f"run [bold]{run_id}[/] → {run_dir}", highlight=False)
+    console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
 
     status, error, exit_code = "ok", "", 0
     sampler = Sampler(scenario.sampling.interval_ms)
@@ -169,8 +185,7 @@ def run(
 
                 def tick():
                     check_hyperd(hyperd)
-                    rows, ops, _ = pool.progress_totals()
-                    progress.tick(rows, ops)
+                    progress.tick(*pool.progress_totals())
 
                 messages = pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
                 progress.end()
@@ -186,6 +201,14 @@ def run(
                         f"worker {w['worker']}: {w['detail']}" for w in outcome["workers"] if w["detail"]
                     )
                     summary["status"], summary["error"] = "failed", f"verification failed: {details}"
+                budget = getattr(phase, "max_error_rate", None)
+                if budget is not None and summary["error_rate"] > budget:
+                    first = next((r["first_error"] for r in outcome["latency"] if r["first_error"]), "")
+                    summary["status"] = "failed"
+                    summary["error"] = (
+                        f"error budget exceeded: {summary['errors']} operations failed "
+                        f"({100 * summary['error_rate']:.2f}% > {100 * budget:g}%); first: {first}"
+                    )
                 files.add_phase(outcome)
                 if summary["status"] == "failed":
                     raise VerificationError(f"phase {phase.name}: {summary['error']}")
@@ -198,7 +221,7 @@ def run(
         error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
     except LoadgenError as exc:
         status, error, exit_code = "failed", str(exc), exc.exit_code
-        death = hyperd_death(hyperd)
+        death = hyperd_death(hyperd, wait_s=0.5)
         if death and death not in error:  # workers lose their connections: name the cause first
             error = f"{death} ({error})"
     finally:
@@ -246,6 +269,7 @@ def run(
             write_partial_phase,
             stop_hyperd,
             lambda: files.write_samples(sampler.snapshot()),
+            files.write_hyper_log_tables,
             lambda: files.write_status(status, error, exit_code),
             lambda: results.append_history(scenario.output.dir, files.final_rows()),
             restore_signals,
@@ -294,9 +318,9 @@ def run_all(*steps) -> None:
         raise first
 
 
-def hyperd_death(hyperd: server.Server | None) -> str:
+def hyperd_death(hyperd: server.Server | None, wait_s: float = 0) -> str:
     """'hyperd exited with code …' when the private hyperd is gone, else ''."""
-    code = hyperd.exit_code() if hyperd else None
+    code = hyperd.exit_code(wait_s) if hyperd else None
     return "" if code is None else f"hyperd {describe_exit(code)}"
 
 

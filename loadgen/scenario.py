@@ -6,6 +6,7 @@ together, and nothing here starts a process or writes a file.
 """
 
 import difflib
+import secrets
 import typing
 from pathlib import Path
 from typing import Annotated, Literal
@@ -54,6 +55,7 @@ class ServerConfig(StrictModel):
 class SamplingConfig(StrictModel):
     enabled: bool = True
     interval_ms: int = Field(default=100, ge=10, le=60_000)
+    timeseries_interval_s: float = Field(default=1.0, gt=0, le=3600, description="Bucket width of timeseries.csv.")
 
 
 class TimeoutsConfig(StrictModel):
@@ -82,6 +84,9 @@ class Scenario(StrictModel):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     phases: list[Annotated[PhaseModel, Field(discriminator="workload")]] = Field(min_length=1)
+    seed: int | None = Field(
+        default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
+    )
     repeat: int = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
     thresholds: dict[str, str] = Field(
         default_factory=dict, description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6"}; a miss exits 1.'
@@ -217,6 +222,8 @@ def apply_overrides(data: dict, overrides: list[str], path: str) -> dict[tuple, 
         except yaml.YAMLError as exc:
             problems.append(f"{path}: --set {text}: value is not valid YAML: {exc}")
             continue
+        if parts[0] == "thresholds" and len(parts) > 2:  # threshold keys hold a dot themselves: PHASE.METRIC
+            parts = ["thresholds", ".".join(parts[1:])]
         loc: tuple = ()
         target = data
         phases = data.get("phases") if isinstance(data.get("phases"), list) else []
@@ -285,7 +292,8 @@ def cross_checks(scenario: Scenario):
 def resolve(scenario: Scenario) -> Scenario:
     """Fill defaults that depend on other keys (phase rows from the scenario's rows)."""
     phases = [p.resolved(scenario) for p in scenario.phases]
-    return scenario.model_copy(update={"phases": phases})
+    seed = scenario.seed if scenario.seed is not None else secrets.randbelow(2**31)
+    return scenario.model_copy(update={"phases": phases, "seed": seed})
 
 
 def line_order(problem: str) -> tuple:

@@ -157,14 +157,18 @@ class Server:
     def database_for(self, worker: int) -> str:
         return self.databases[worker]
 
-    def exit_code(self) -> int | None:
-        """hyperd's exit code if the embedded hyperd died, else None."""
+    def exit_code(self, wait_s: float = 0) -> int | None:
+        """hyperd's exit code if the embedded hyperd died, else None. wait_s: how long to give a dying hyperd
+        to finish dying (its sockets close before it becomes a zombie, so a worker can notice first)."""
         if self.pid is None:
             return None
+        deadline = time.monotonic() + wait_s
         try:
             proc = psutil.Process(self.pid)
-            if proc.status() != psutil.STATUS_ZOMBIE:
-                return None
+            while proc.status() != psutil.STATUS_ZOMBIE:
+                if time.monotonic() >= deadline:
+                    return None
+                time.sleep(0.02)
             return proc.wait(timeout=0)
         except psutil.NoSuchProcess:
             return -1

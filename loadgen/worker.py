@@ -26,6 +26,7 @@ EXIT_FAILED = 1
 EXIT_ABORTED = 3  # the barrier was broken by someone else: the coordinator is already handling it
 EXIT_ORPHANED = 4  # the coordinator disappeared
 STOP_POLL_S = 0.05
+PROGRESS_SLOTS = 3  # rows, operations, errors
 
 
 class StopFlag:
@@ -55,11 +56,11 @@ class WorkerSpec:
 
 
 class ProgressSlot:
-    """This worker's two counters (rows, operations) in the shared progress array."""
+    """This worker's counters (rows, operations, errors) in the shared progress array."""
 
     def __init__(self, array, worker: int):
         self._array = array
-        self._base = 2 * worker
+        self._base = PROGRESS_SLOTS * worker
 
     def __getitem__(self, i):
         return self._array[self._base + i]
@@ -78,6 +79,8 @@ class WorkerContext:
     database: str
     stop: StopFlag
     auth: dict = field(default_factory=dict)  # user/password, if the endpoint needs them
+    seed: int = 0  # the scenario's seed; workloads derive their random streams from it and the worker number
+    owns_database: bool = True  # the one worker per database that creates shared objects in setup
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
     _pg: object = None
 
@@ -138,6 +141,8 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             database=spec.database,
             stop=stop,
             auth=auth,
+            seed=scenario.seed or 0,
+            owns_database=scenario.server.database == "per_worker" or spec.worker == 0,
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
@@ -147,10 +152,11 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             faults.inject(spec.worker, phase.name, "setup")
             workload.setup()
             faults.inject(spec.worker, phase.name, "barrier")
-            if not wait_for_go(link, phase.name, scenario.timeouts.barrier_s):
+            released_ns = wait_for_go(link, phase.name, scenario.timeouts.barrier_s)
+            if released_ns is None:
                 exit_now(EXIT_ABORTED, ctx)
-            slot[0] = slot[1] = 0
-            recorder = Recorder(slot)
+            slot[0] = slot[1] = slot[2] = 0
+            recorder = Recorder(slot, released_ns, int(scenario.sampling.timeseries_interval_s * 1e9))
             faults.inject(spec.worker, phase.name, "run")
             workload.warmup(recorder)
             recorder.start()
@@ -190,13 +196,16 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         ctx.close()
 
 
-def wait_for_go(link, phase: str, timeout_s: float) -> bool:
-    """The worker's side of the start barrier: say ready, wait for go. False: stop (or no word in time)."""
+def wait_for_go(link, phase: str, timeout_s: float) -> int | None:
+    """The worker's side of the start barrier: say ready, wait for go. Returns the coordinator's release time
+    (the origin of the time series), or None: stop (or no word in time)."""
     link.send({"kind": "ready", "phase": phase})
     if not link.poll(timeout_s):
-        return False
+        return None
     message = link.recv()
-    return message.get("kind") == "go" and message.get("phase") == phase
+    if message.get("kind") == "go" and message.get("phase") == phase:
+        return message["released_ns"]
+    return None
 
 
 def exit_now(code: int, ctx) -> None:

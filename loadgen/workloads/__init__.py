@@ -5,11 +5,12 @@ Adding a workload is one module in this package plus one line below.
 
 from typing import Union
 
-from loadgen.workloads import insert, query
+from loadgen.workloads import insert, mix, query
 
 WORKLOADS = {
     "insert": (insert.InsertPhase, insert.InsertWorkload),
     "query": (query.QueryPhase, query.QueryWorkload),
+    "mix": (mix.MixPhase, mix.MixWorkload),
 }
 
 PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}

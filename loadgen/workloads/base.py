@@ -8,8 +8,15 @@ from pydantic import BaseModel, ConfigDict, Field
 from loadgen.data import BYTES_PER_ROW
 
 PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
-# operations recorded with this suffix are warmup: listed in latency.csv, left out of the phase's statistics
+# Operation names with a ":" are side records: listed in latency.csv, left out of the phase's counts and
+# statistics. OP:warmup is an operation of the warmup; OP:from_intended is an operation's latency measured from
+# its intended start in an open-loop (rate-limited) phase.
 WARMUP_SUFFIX = ":warmup"
+FROM_INTENDED_SUFFIX = ":from_intended"
+
+
+def is_primary(op: str) -> bool:
+    return ":" not in op
 
 
 class StrictModel(BaseModel):

@@ -74,4 +74,5 @@ def test_validate_reports_every_file(cli, tmp_path):
     res = cli("validate", good, bad)
     assert res.code == 2
     assert f"ok: {good}" in res.stdout
-    assert res.stderr.strip() == f"error: {bad}:3: phases[0].workload: unknown workload 'nope'; allowed: insert, query"
+    allowed = "insert, query, mix"
+    assert res.stderr.strip() == f"error: {bad}:3: phases[0].workload: unknown workload 'nope'; allowed: {allowed}"
