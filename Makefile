@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NAME   ?= parallel_insert
 ARGS   ?=
 
-.PHONY: venv scenario test lint bench clean
+.PHONY: venv browser scenario test lint bench clean
 
 venv: $(STAMP)
 
@@ -20,7 +20,14 @@ $(STAMP): setup.cfg pyproject.toml
 scenario: venv
 	$(BIN)/loadgen run scenarios/$(NAME).yaml $(ARGS)
 
-test: venv
+# The HTML report test renders in headless Chromium, Debian's package; install it if it is missing.
+browser:
+	@command -v chromium >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
+	  { echo "make test needs Chromium for the HTML report test: apt-get install chromium"; exit 1; }
+
+test: venv browser
 	$(BIN)/python -m pytest -q
 
 lint: venv

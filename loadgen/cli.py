@@ -35,6 +35,9 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the scenarios in a folder with their descriptions")
     listing.add_argument("folder", nargs="?", default="scenarios")
 
+    reporting = commands.add_parser("report", help="write RUN/report.html with charts (and RUN/charts/*.png)")
+    reporting.add_argument("run", metavar="RUN", help="a run folder")
+
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
 
     comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the % change")
@@ -129,7 +132,15 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
     return EXIT_OK
 
 
+def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
+    from loadgen.charts import write_report
+
+    console.print(f"report: {write_report(args.run)}")
+    return EXIT_OK
+
+
 COMMANDS = {
+    "report": cmd_report,
     "run": cmd_run,
     "validate": cmd_validate,
     "list": cmd_list,
