@@ -16,6 +16,7 @@ import json
 from pathlib import Path
 
 from loadgen.errors import ScenarioError
+from loadgen.results import final_rows
 
 
 def read_csv(path: Path) -> list[dict]:
@@ -27,14 +28,6 @@ def read_csv(path: Path) -> list[dict]:
 
 def epoch(utc: str) -> float:
     return dt.datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
-
-
-def final_rows(summary: list[dict]) -> list[dict]:
-    by_phase: dict[str, dict] = {}
-    for row in summary:
-        if row["phase"] not in by_phase or row.get("repetition") == "median":
-            by_phase[row["phase"]] = row
-    return list(by_phase.values())
 
 
 def draw(run_dir: Path) -> dict[str, Path]:

@@ -8,6 +8,7 @@ import csv
 from pathlib import Path
 
 from loadgen.errors import ScenarioError
+from loadgen.results import final_rows
 
 METRICS = (
     "wall_s", "rows_per_s", "mib_per_s", "ops_per_s", "parallelism", "p50_ms", "p95_ms", "p99_ms",
@@ -28,13 +29,7 @@ def load_run(path: str) -> tuple[str, dict[str, dict]]:
         raise ScenarioError(f"{path}: not a run folder: {exc.strerror}") from None
     if not rows or "phase" not in rows[0]:
         raise ScenarioError(f"{path}: summary.csv has no phases")
-    final: dict[str, dict] = {}
-    for row in rows:
-        if row.get("repetition") in ("median", "1", None, "") or row["phase"] not in final:
-            final[row["phase"]] = row
-        if row.get("repetition") == "median":
-            final[row["phase"]] = row
-    return rows[0]["run_id"], final
+    return rows[0]["run_id"], {row["phase"]: row for row in final_rows(rows)}
 
 
 def compare(paths: list[str]) -> tuple[list[str], list[dict]]:

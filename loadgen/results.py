@@ -152,6 +152,20 @@ def environment(run_id: str, argv: list[str]) -> dict:
     }
 
 
+def final_rows(summary: list[dict]) -> list[dict]:
+    """One summary row per phase: its `median` row when repeated, else a failed one, else its last one."""
+
+    def rank(row: dict) -> int:
+        return 2 if row.get("repetition") == "median" else 1 if row.get("status") != "ok" else 0
+
+    by_phase: dict[str, dict] = {}
+    for row in summary:
+        kept = by_phase.get(row["phase"])
+        if kept is None or rank(row) >= rank(kept):
+            by_phase[row["phase"]] = row
+    return list(by_phase.values())
+
+
 HISTORY_COLUMNS = SUMMARY_COLUMNS
 
 

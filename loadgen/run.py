@@ -59,12 +59,7 @@ class RunFiles:
             self.write_tables()
 
     def final_rows(self) -> list[dict]:
-        """One row per phase: its median row when repeated, else its only row (the last one, if it failed)."""
-        by_phase: dict[str, dict] = {}
-        for row in self.summary:
-            if self.scenario.repeat == 1 or row["repetition"] == "median" or row["status"] != "ok":
-                by_phase[row["phase"]] = row
-        return list(by_phase.values())
+        return results.final_rows(self.summary)
 
     def check_thresholds(self) -> list[str]:
         """Evaluate `thresholds:`; remember the printed lines; return the missed ones."""

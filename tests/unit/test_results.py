@@ -42,3 +42,14 @@ def test_results_dir_under_a_file_is_refused(tmp_path):
 def test_environment_names_the_versions():
     env = results.environment("run", ["loadgen"])
     assert env["packages"]["tableauhyperapi"] and env["cpu_logical"] >= 1 and env["memory_total_mib"] > 0
+
+
+def test_final_rows_prefer_median_then_failure_then_last():
+    rows = [
+        {"phase": "a", "repetition": 1, "status": "ok"},
+        {"phase": "b", "repetition": 1, "status": "ok"},
+        {"phase": "a", "repetition": 2, "status": "ok"},
+        {"phase": "b", "repetition": 2, "status": "failed"},
+        {"phase": "a", "repetition": "median", "status": "ok"},
+    ]
+    assert [(r["phase"], r["repetition"]) for r in results.final_rows(rows)] == [("a", "median"), ("b", 2)]
