@@ -19,7 +19,7 @@ from loadgen import staging, worker
 from loadgen.errors import WorkerError
 
 POLL_S = 0.1
-DRAIN_S = 0.5  # after a failure, how long to listen for the first worker's own error message
+DRAIN_S = 0.25  # after a failure, how long to listen for the first worker's own error message
 
 
 def describe_exit(code: int | None) -> str:

@@ -216,7 +216,11 @@ def run(
         error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
     except LoadgenError as exc:
         status, error, exit_code = "failed", str(exc), exc.exit_code
-        death = hyperd_death(hyperd, wait_s=0.5)
+        # a killed hyperd closes its sockets before it is a zombie, so a worker may report first: if hyperd
+        # does not answer, give it a moment to finish dying, then name it as the cause
+        death = hyperd_death(hyperd)
+        if not death and hyperd is not None and hyperd.pid and not hyperd.responds():
+            death = hyperd_death(hyperd, wait_s=1.0)
         if death and death not in error:  # workers lose their connections: name the cause first
             error = f"{death} ({error})"
     finally:

@@ -175,6 +175,15 @@ class Server:
         except psutil.TimeoutExpired:
             return None
 
+    def responds(self) -> bool:
+        """Whether hyperd answers a trivial query right now."""
+        try:
+            with connect(self.descriptor, None, self.auth) as connection:
+                connection.execute_scalar_query("SELECT 1")
+            return True
+        except HyperException:
+            return False
+
     def close(self) -> None:
         # No DROP DATABASE here: hyperd 0.0.26963 was seen to crash (SIGSEGV) on a DROP DATABASE issued right
         # after the workers' connections closed the database. Deleting the files of the folder we created, once
