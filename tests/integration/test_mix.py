@@ -117,6 +117,7 @@ def test_a_stalled_server_shows_in_latency_from_the_intended_start(tmp_path):
 
 
 def test_hyper_metrics_and_query_stats_for_a_local_run(cli, tmp_path):
+    # hyperd writes resource-metrics once a second while it has work at that moment: keep the server busy
     path = write_scenario(
         tmp_path / "m.yaml",
         """\
@@ -126,10 +127,11 @@ seed: 3
 phases:
   - name: busy
     workload: mix
-    duration_s: 3
+    duration_s: 4
     preload_rows: 20000
-    bulk_rows: [20000, 50000]
-    operations: {bulk_insert: 2, aggregate: 1, join: 1}
+    bulk_rows: [1000, 5000]
+    operations: {bulk_insert: 1, join: 1, custom: 4}
+    custom_sql: "SELECT COUNT(*) FROM {table} t, generate_series(1, 1000) g(i) WHERE t.id % 7 = i % 7"
 """,
     )
     res = cli("run", path, "--results-dir", tmp_path / "results")
