@@ -132,6 +132,7 @@ def run(
         server.check_endpoint(scenario.server.endpoint, auth)
     elif scenario.server.database_dir:
         results.check_writable(scenario.server.database_dir, "server.database_dir")
+    server.sweep_stale()  # what an earlier run killed with SIGKILL left in the temp folder
     run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
     files = RunFiles(run_id, run_dir, scenario)
     environment = results.environment(run_id, argv or sys.argv)
@@ -297,6 +298,12 @@ def suspect_results(rows: list[dict]) -> list[str]:
         cpu = r.get("workers_cpu_pct_mean")
         if cpu not in ("", None) and float(cpu) >= 90:
             out.append(f"{r['phase']}: workers at {float(cpu):.0f}% CPU: the client may be the bottleneck")
+        late = r.get("late_ops_pct")
+        if late not in ("", None) and float(late) >= 10:
+            out.append(
+                f"{r['phase']}: {float(late):.0f}% of operations started more than 10 ms behind schedule: "
+                f"the target rate was not met as intended (max {float(r['max_late_ms']):.0f} ms late)"
+            )
         wall, skew = float(r.get("wall_s") or 0), float(r.get("start_skew_ms") or 0)
         if wall > 0 and skew / 1000 >= 0.05 * wall:
             out.append(

@@ -5,6 +5,7 @@ connection to the same hyperd over its PostgreSQL protocol.
 """
 
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -23,6 +24,8 @@ from tableauhyperapi import (
 from loadgen.errors import ScenarioError, ServerError
 
 USER_AGENT = "loadgen"
+DB_DIR_PREFIX = "loadgen-db-"  # + coordinator pid: lets a later run remove what a killed one left
+SOCKET_DIR = re.compile(r"^[0-9a-f]{32}$")  # tableauhyperapi's folder for hyperd's domain socket
 HYPERD_NAMES = ("hyperd", "hyperdMain")
 PG_USER = "tableau_internal_user"
 
@@ -138,7 +141,7 @@ class Server:
     def _create_databases(self) -> None:
         directory = self.config.database_dir
         if directory is None:
-            directory = self._own_dir = tempfile.mkdtemp(prefix="loadgen-db-")
+            directory = self._own_dir = tempfile.mkdtemp(prefix=f"{DB_DIR_PREFIX}{os.getpid()}-")
         elif self.process is not None:
             os.makedirs(directory, exist_ok=True)
         if self.config.database == "shared":
@@ -200,6 +203,33 @@ class Server:
         if self._own_dir and not self.config.keep_database:
             shutil.rmtree(self._own_dir, ignore_errors=True)
             self._own_dir = None
+
+
+def sweep_stale(temp_dir: str | None = None) -> list[str]:
+    """Remove what a run killed with SIGKILL could not: its database folder (named after its dead coordinator)
+    and tableauhyperapi's socket folder of its dead hyperd (socket `.s.PGSQL.<hyperd pid>`). Only folders whose
+    owner process is gone are touched. Returns what was removed."""
+    temp_dir = temp_dir or tempfile.gettempdir()
+    removed = []
+    try:
+        names = os.listdir(temp_dir)
+    except OSError:
+        return removed
+    for name in names:
+        path = os.path.join(temp_dir, name)
+        owner = None
+        if name.startswith(DB_DIR_PREFIX):
+            owner = name[len(DB_DIR_PREFIX) :].split("-", 1)[0]
+        elif SOCKET_DIR.match(name):
+            try:
+                sockets = [f for f in os.listdir(path) if f.startswith(".s.PGSQL.") and not f.endswith(".pid")]
+            except OSError:
+                continue
+            owner = sockets[0].rsplit(".", 1)[1] if len(sockets) == 1 else None
+        if owner and owner.isdigit() and not psutil.pid_exists(int(owner)):
+            shutil.rmtree(path, ignore_errors=True)
+            removed.append(path)
+    return removed
 
 
 def find_hyperd_pid() -> int | None:

@@ -68,6 +68,22 @@ def test_results_dir_that_cannot_be_created_exits_2(cli, tmp_path):
     assert "is not a folder" in res.stderr
 
 
+def test_database_dir_that_cannot_be_created_exits_2(cli, tmp_path):
+    (tmp_path / "file").write_text("not a folder")
+    path = write_scenario(
+        tmp_path / "db.yaml",
+        f"name: x\nserver: {{database_dir: '{tmp_path / 'file' / 'db'}'}}\nphases:\n"
+        "  - {name: load, workload: insert, rows: 10}\n",
+    )
+    res = cli("run", path, "--results-dir", tmp_path / "results")
+    assert res.code == 2
+    assert (
+        res.stderr.strip()
+        == f"error: server.database_dir: {tmp_path / 'file' / 'db'}: {tmp_path / 'file'} is not a folder"
+    )
+    assert not (tmp_path / "results").exists()
+
+
 def test_validate_reports_every_file(cli, tmp_path):
     good = write_scenario(tmp_path / "good.yaml", "name: x\nphases:\n  - {name: load, workload: insert, rows: 10}\n")
     bad = write_scenario(tmp_path / "bad.yaml", "name: x\nphases:\n  - {name: load, workload: nope}\n")

@@ -10,8 +10,10 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
+from pathlib import Path
 
 import psutil
 import pytest
@@ -193,6 +195,13 @@ def test_killed_coordinator_leaves_completed_phases_and_no_processes(tmp_path):
     rows = read_summary(run_dir)
     assert rows[0]["phase"] == "load" and rows[0]["status"] == "ok" and int(rows[0]["rows"]) == 100000
     assert json.loads((run_dir / "run.json").read_text())["status"] == "running"  # it never got to say more
+    # what only the dead coordinator could have removed is swept by the next run
+    stale = list(Path(tempfile.gettempdir()).glob(f"loadgen-db-{proc.pid}-*"))
+    assert stale
+    tiny = write_scenario(tmp_path / "tiny.yaml", "name: tiny\nphases:\n  - {name: load, workload: insert, rows: 10}\n")
+    subprocess.run([sys.executable, "-m", "loadgen", "run", str(tiny), "--results-dir", str(tmp_path / "r2")],
+                   capture_output=True, timeout=120, check=True)  # fmt: skip
+    assert not any(path.exists() for path in stale)
 
 
 def test_phase_timeout_cancels_a_stuck_statement(cli, tmp_path):
