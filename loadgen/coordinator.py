@@ -117,8 +117,10 @@ class WorkerPool:
             if now > deadline:
                 missing = sorted(set(range(len(self.specs))) - set(got))
                 raise self.failure(phase, f"worker(s) {missing} did not {doing} within {timeout_s:g} s")
-            waiting = [self.links[n] for n in range(len(self.specs)) if n not in got and n not in self.deaths]
-            waiting += [self.processes[n].sentinel for n in range(len(self.specs)) if n not in self.deaths]
+            # only the workers still owed a message: a finished worker's sentinel stays readable once it exits
+            # (normal after its last phase), and waiting on it would spin
+            pending = [n for n in range(len(self.specs)) if n not in got and n not in self.deaths]
+            waiting = [self.links[n] for n in pending] + [self.processes[n].sentinel for n in pending]
             for ready in wait_for_ready(waiting, timeout=min(POLL_S, max(0.0, deadline - now))):
                 if ready not in sentinels:  # pipes first: a worker's last message explains its exit
                     self._take(links[id(ready)], phase, kind, got)

@@ -103,3 +103,15 @@ def test_errors_are_counted_with_first_messages_kept():
         rec.error("query", f"boom {i}")
     op = rec.to_dict()["ops"]["query"]
     assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(metrics.MAX_KEPT_ERRORS)]
+
+
+def test_latency_rows_have_the_exact_mean():
+    scenario = scenario_with_query()
+    messages = []
+    for w, values in enumerate([[1, 2, 3], [10]]):
+        rec = recorder_with(values, op="query")
+        rec.start_ns, rec.end_ns = 0, 1_000_000_000
+        messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
+    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")
+    [row] = out["latency"]
+    assert row["count"] == 4 and row["mean_ms"] == pytest.approx(4.0)  # (1 + 2 + 3 + 10) / 4
