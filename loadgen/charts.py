@@ -6,6 +6,7 @@ as data URIs, so the one HTML file can be mailed or attached to a CI job:
   latency.png     p50 / p95 / p99 per phase (summary.csv)
   resources.png   CPU % and RSS of hyperd, each worker and the coordinator over the run (samples.csv)
   workers.png     rows/s of each worker per phase (workers.csv): imbalance shows at a glance
+  matrix.png      with a matrix: every phase's rows/s across the points (e.g. throughput vs workers)
 """
 
 import base64
@@ -63,12 +64,14 @@ def draw(run_dir: Path) -> dict[str, Path]:
 
     series = read_csv(run_dir / "timeseries.csv")
     fig, (rows_ax, ops_ax) = plt.subplots(2, 1, figsize=(10, 5), sharex=True)
-    starts = {
-        (r["phase"], r["repetition"]): epoch(r["started_utc"]) - run_start for r in summary if r.get("started_utc")
-    }
+
+    def key(r):
+        return r.get("point", ""), r["phase"], r["repetition"]
+
+    starts = {key(r): epoch(r["started_utc"]) - run_start for r in summary if r.get("started_utc")}
     for phase in dict.fromkeys(r["phase"] for r in series):
-        points = [r for r in series if r["phase"] == phase]
-        xs = [starts.get((r["phase"], r["repetition"]), 0) + float(r["t_s"]) for r in points]
+        points = [r for r in series if r["phase"] == phase]  # every point and repetition, each at its start
+        xs = [starts.get(key(r), 0) + float(r["t_s"]) for r in points]
         rows_ax.plot(xs, [float(r["rows_per_s"]) for r in points], marker=".", label=phase)
         ops_ax.plot(xs, [float(r["ops_per_s"]) for r in points], marker=".", label=phase)
     rows_ax.set_ylabel("rows/s")
@@ -81,7 +84,7 @@ def draw(run_dir: Path) -> dict[str, Path]:
 
     finals = final_rows(summary)
     fig, ax = plt.subplots(figsize=(10, 4))
-    names = [r["phase"] for r in finals]
+    names = [f"{r['phase']} [{r['parameters']}]" if r.get("parameters") else r["phase"] for r in finals]
     for i, column in enumerate(("p50_ms", "p95_ms", "p99_ms")):
         values = [float(r[column] or 0) for r in finals]
         ax.bar([x + (i - 1) * 0.27 for x in range(len(names))], values, width=0.27, label=column.replace("_ms", ""))
@@ -106,6 +109,18 @@ def draw(run_dir: Path) -> dict[str, Path]:
         shade(ax)
     save(fig, "resources")
 
+    points = list(dict.fromkeys(r.get("parameters", "") for r in finals))
+    if len(points) > 1:  # a matrix run: every phase's rows/s across the points
+        fig, ax = plt.subplots(figsize=(10, 4))
+        for phase in dict.fromkeys(r["phase"] for r in finals):
+            by_point = {r.get("parameters", ""): float(r["rows_per_s"] or 0) for r in finals if r["phase"] == phase}
+            ax.plot(range(len(points)), [by_point.get(p, float("nan")) for p in points], marker="o", label=phase)
+        ax.set_xticks(range(len(points)), points, rotation=20, fontsize=7)
+        ax.set_ylabel("rows/s")
+        ax.set_title("matrix: throughput per point", fontsize=9)
+        ax.legend(fontsize=7)
+        save(fig, "matrix")
+
     workers = read_csv(run_dir / "workers.csv")
     fig, ax = plt.subplots(figsize=(10, 4))
     phases = list(dict.fromkeys(r["phase"] for r in workers))
@@ -129,9 +144,9 @@ def draw(run_dir: Path) -> dict[str, Path]:
     return charts
 
 
-SUMMARY_SHOWN = ("phase", "repetition", "method", "workers", "status", "wall_s", "rows_per_s", "mib_per_s",
-                 "ops_per_s", "parallelism", "p50_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak",
-                 "verified")  # fmt: skip
+SUMMARY_SHOWN = ("point", "parameters", "phase", "repetition", "method", "workers", "status", "wall_s",
+                 "rows_per_s", "mib_per_s", "ops_per_s", "parallelism", "p50_ms", "p99_ms", "hyperd_cpu_pct_mean",
+                 "hyperd_rss_mib_peak", "verified")  # fmt: skip
 
 
 def write_report(run_dir: str) -> Path:

@@ -66,26 +66,29 @@ def main(argv: list[str] | None = None) -> int:
 
 def cmd_run(args, console: Console, errors: Console, argv) -> int:
     from loadgen.run import run  # imports tableauhyperapi; keep `validate` and `list` light
-    from loadgen.scenario import load_scenario
+    from loadgen.scenario import load_plan
 
     overrides = list(args.overrides)
     if args.results_dir:
         overrides.append(f"output.dir={args.results_dir}")
-    scenario = load_scenario(args.scenario, overrides)
-    return run(scenario, console, errors, ["loadgen", *argv], quiet=args.quiet)
+    base, plan = load_plan(args.scenario, overrides)
+    return run(plan, console, errors, ["loadgen", *argv], quiet=args.quiet, base=base)
 
 
 def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
-    from loadgen.scenario import load_scenario
+    from loadgen.scenario import load_plan
 
     problems = []
     for path in args.scenarios:
         try:
-            scenario = load_scenario(path, args.overrides)
+            scenario, plan = load_plan(path, args.overrides)
         except ScenarioError as exc:
             problems.extend(exc.problems)
             continue
-        console.print(f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers)")
+        points = f", {len(plan)} matrix points" if scenario.matrix else ""
+        console.print(
+            f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})"
+        )
     if problems:
         raise ScenarioError(problems)
     return EXIT_OK

@@ -29,7 +29,12 @@ def load_run(path: str) -> tuple[str, dict[str, dict]]:
         raise ScenarioError(f"{path}: not a run folder: {exc.strerror}") from None
     if not rows or "phase" not in rows[0]:
         raise ScenarioError(f"{path}: summary.csv has no phases")
-    return rows[0]["run_id"], {row["phase"]: row for row in final_rows(rows)}
+    return rows[0]["run_id"], {phase_label(row): row for row in final_rows(rows)}
+
+
+def phase_label(row: dict) -> str:
+    """The phase, with its matrix point's parameters when there are any: `load [workers=2]`."""
+    return f"{row['phase']} [{row['parameters']}]" if row.get("parameters") else row["phase"]
 
 
 def compare(paths: list[str]) -> tuple[list[str], list[dict]]:

@@ -12,12 +12,12 @@ import json
 from pathlib import Path
 
 METRIC_COLUMNS = [
-    "run_id", "utc", "phase", "repetition", "process_memory_mib", "system_memory_mib", "tracked_memory_mib",
+    "run_id", "point", "utc", "phase", "repetition", "process_memory_mib", "system_memory_mib", "tracked_memory_mib",
     "cpu_load", "overall_load", "memory_load",
 ]  # fmt: skip
 QUERY_COLUMNS = [
-    "run_id", "phase", "repetition", "statement", "count", "elapsed_s_total", "elapsed_ms_mean", "elapsed_ms_max",
-    "compilation_ms_mean", "rows_total",
+    "run_id", "point", "phase", "repetition", "statement", "count", "elapsed_s_total", "elapsed_ms_mean",
+    "elapsed_ms_max", "compilation_ms_mean", "rows_total",
 ]  # fmt: skip
 
 

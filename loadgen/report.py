@@ -67,8 +67,11 @@ def phase_tables(summaries: list[dict]) -> list[Table]:
             status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
             verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
             cells = [fmt(s.get(key, ""), spec) for _, key, spec in columns]
+            name = f"{s['phase']} ({s['method']})" if s["method"] else s["phase"]
+            if s.get("parameters"):  # a matrix point
+                name += f" [{s['parameters']}]"
             table.add_row(
-                f"{s['phase']} ({s['method']})" if s["method"] else s["phase"],
+                name,
                 str(s["workers"]),
                 *cells,
                 verified,

@@ -21,7 +21,8 @@ from loadgen.errors import ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
 SUMMARY_COLUMNS = [
-    "run_id", "scenario", "phase", "repetition", "workload", "method", "workers", "status", "started_utc",
+    "run_id", "scenario", "point", "parameters", "phase", "repetition", "workload", "method", "workers", "status",
+    "started_utc",
     "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
     "ops", "ops_per_s", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms",
     "target_rate_per_s", "late_ops_pct", "max_late_ms",
@@ -30,19 +31,20 @@ SUMMARY_COLUMNS = [
     "rows_per_s_min", "rows_per_s_max", "rows_per_s_cv_pct",
 ]  # fmt: skip
 WORKER_COLUMNS = [
-    "run_id", "phase", "repetition", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows", "rows_per_s",
-    "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows", "detail",
+    "run_id", "point", "phase", "repetition", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows",
+    "rows_per_s", "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows",
+    "detail",
 ]  # fmt: skip
 LATENCY_COLUMNS = (
-    ["run_id", "phase", "repetition", "operation", "count", "errors", "min_ms"]
+    ["run_id", "point", "phase", "repetition", "operation", "count", "errors", "min_ms"]
     + [percentile_column(p) for p in PERCENTILES]
     + ["max_ms", "mean_ms", "first_error"]
 )
 TIMESERIES_COLUMNS = [
-    "run_id", "phase", "repetition", "t_s", "interval_s", "ops", "ops_per_s", "rows_per_s", "errors",
+    "run_id", "point", "phase", "repetition", "t_s", "interval_s", "ops", "ops_per_s", "rows_per_s", "errors",
     "p50_ms", "p99_ms",
 ]  # fmt: skip
-SAMPLE_COLUMNS = ["run_id", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib"]
+SAMPLE_COLUMNS = ["run_id", "point", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib"]
 
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:
@@ -153,17 +155,24 @@ def environment(run_id: str, argv: list[str]) -> dict:
 
 
 def final_rows(summary: list[dict]) -> list[dict]:
-    """One summary row per phase: its `median` row when repeated, else a failed one, else its last one."""
+    """One summary row per phase (per matrix point): its `median` row when repeated, else a failed one, else
+    its last one."""
 
     def rank(row: dict) -> int:
         return 2 if row.get("repetition") == "median" else 1 if row.get("status") != "ok" else 0
 
-    by_phase: dict[str, dict] = {}
+    by_phase: dict[tuple, dict] = {}
     for row in summary:
-        kept = by_phase.get(row["phase"])
+        key = (str(row.get("point", "")), row["phase"])
+        kept = by_phase.get(key)
         if kept is None or rank(row) >= rank(kept):
-            by_phase[row["phase"]] = row
+            by_phase[key] = row
     return list(by_phase.values())
+
+
+def describe_parameters(params: dict) -> str:
+    """A matrix point's parameters as one cell: `workers=2 load.method=rows`."""
+    return " ".join(f"{k}={v}" for k, v in params.items())
 
 
 HISTORY_COLUMNS = SUMMARY_COLUMNS
@@ -178,4 +187,6 @@ def append_history(output_dir: str, rows: list[dict]) -> None:
     if path.exists():
         with open(path, newline="", encoding="utf-8") as handle:
             existing = [{k: v for k, v in r.items() if k in HISTORY_COLUMNS} for r in csv.DictReader(handle)]
+    # a matrix's param:KEY columns differ from run to run; history keeps them in `parameters`
+    rows = [{k: v for k, v in r.items() if k in HISTORY_COLUMNS} for r in rows]
     write_csv(path, HISTORY_COLUMNS, existing + rows)

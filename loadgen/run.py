@@ -25,16 +25,24 @@ from loadgen.worker import WorkerSpec
 
 
 class RunFiles:
-    """The run folder's files, rewritten atomically after every phase so a killed run keeps what it had."""
+    """The run folder's files, rewritten atomically after every phase so a killed run keeps what it had.
 
-    def __init__(self, run_id: str, run_dir, scenario: Scenario):
+    With a matrix, rows carry the point (0, 1, …) and its parameters; summary.csv has a `param:KEY` column per
+    matrix key."""
+
+    def __init__(self, run_id: str, run_dir, scenario: Scenario, matrix_keys: list[str]):
         self.run_id = run_id
         self.dir = run_dir
-        self.scenario = scenario
+        self.scenario = scenario  # the point running now
+        self.param_columns = [f"param:{k}" for k in matrix_keys]
+        self.point, self.parameters, self.param_values = 0, "", {}
         self.summary: list[dict] = []
         self.workers: list[dict] = []
         self.latency: list[dict] = []
         self.timeseries: list[dict] = []
+        self.samples: list[dict] = []
+        self.hyper_metrics: list[dict] = []
+        self.query_stats: list[dict] = []
         self.threshold_lines: list[str] = []
         self.thresholds_result: list[dict] = []
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
@@ -43,18 +51,30 @@ class RunFiles:
     def utc(self, perf_ns: int) -> str:
         return results.iso_utc(self.wall_at_perf + perf_ns / 1e9)
 
+    def start_point(self, index: int, params: dict, scenario: Scenario) -> None:
+        self.point, self.scenario = index, scenario
+        self.parameters = results.describe_parameters(params)
+        self.param_values = {f"param:{k}": v for k, v in params.items()}
+
+    def _mark(self, rows: list[dict]) -> list[dict]:
+        for row in rows:
+            row["point"] = self.point
+        return rows
+
     def add_phase(self, phase_result: dict) -> None:
-        self.summary.append(phase_result["summary"])
-        self.workers.extend(phase_result["workers"])
-        self.latency.extend(phase_result["latency"])
-        self.timeseries.extend(phase_result["timeseries"])
+        summary = self._mark([phase_result["summary"]])[0]
+        summary.update({"parameters": self.parameters, **self.param_values})
+        self.summary.append(summary)
+        self.workers.extend(self._mark(phase_result["workers"]))
+        self.latency.extend(self._mark(phase_result["latency"]))
+        self.timeseries.extend(self._mark(phase_result["timeseries"]))
         self.write_tables()
 
     def add_medians(self) -> None:
         """With repeat > 1: a `median` row per phase (medians, min/max/CV of rows/s) after the repetitions."""
         if self.scenario.repeat > 1:
             for phase in self.scenario.phases:
-                rows = [r for r in self.summary if r["phase"] == phase.name]
+                rows = [r for r in self.summary if r["phase"] == phase.name and r["point"] == self.point]
                 self.summary.append(median_row(rows))
             self.write_tables()
 
@@ -62,48 +82,53 @@ class RunFiles:
         return results.final_rows(self.summary)
 
     def check_thresholds(self) -> list[str]:
-        """Evaluate `thresholds:`; remember the printed lines; return the missed ones."""
+        """Evaluate `thresholds:` for every point; remember the printed lines; return the missed ones."""
         parsed = [thresholds.parse(k, v) for k, v in self.scenario.thresholds.items()]
-        outcome = thresholds.evaluate(parsed, {r["phase"]: r for r in self.final_rows()})
         missed = []
-        for t, value, passed in outcome:
-            shown = "no value" if value is None else f"{value:g}"
-            self.threshold_lines.append(f"threshold {'ok    ' if passed else 'MISSED'} {t.text} (measured {shown})")
-            if not passed:
-                missed.append(f"{t.text} (measured {shown})")
-        self.thresholds_result = [
-            {"threshold": t.text, "measured": value, "passed": passed} for t, value, passed in outcome
-        ]
+        points = dict.fromkeys(r["point"] for r in self.final_rows())
+        for point in points:
+            rows = [r for r in self.final_rows() if r["point"] == point]
+            where = f" [{rows[0]['parameters']}]" if rows and rows[0]["parameters"] else ""
+            for t, value, passed in thresholds.evaluate(parsed, {r["phase"]: r for r in rows}):
+                shown = "no value" if value is None else f"{value:g}"
+                text = f"{t.text}{where} (measured {shown})"
+                self.threshold_lines.append(f"threshold {'ok    ' if passed else 'MISSED'} {text}")
+                self.thresholds_result.append({"threshold": t.text + where, "measured": value, "passed": passed})
+                if not passed:
+                    missed.append(text)
         return missed
 
     def write_tables(self) -> None:
-        results.write_csv(self.dir / "summary.csv", results.SUMMARY_COLUMNS, self.summary)
+        results.write_csv(self.dir / "summary.csv", results.SUMMARY_COLUMNS + self.param_columns, self.summary)
         results.write_csv(self.dir / "workers.csv", results.WORKER_COLUMNS, self.workers)
         results.write_csv(self.dir / "latency.csv", results.LATENCY_COLUMNS, self.latency)
         results.write_csv(self.dir / "timeseries.csv", results.TIMESERIES_COLUMNS, self.timeseries)
 
-    def write_hyper_log_tables(self) -> None:
-        """hyper_metrics.csv and query_stats.csv from the private hyperd's log (nothing for an endpoint)."""
+    def add_hyper_log(self, log) -> None:
+        """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""
+        if not log.exists():
+            return
         windows = []
         for r in self.summary:
-            if r.get("started_utc") and r["repetition"] != "median":
+            if r.get("started_utc") and r["repetition"] != "median" and r["point"] == self.point:
                 start = dt.datetime.fromisoformat(r["started_utc"].replace("Z", "+00:00")).timestamp()
                 windows.append((r["phase"], r["repetition"], start, start + float(r["wall_s"] or 0)))
-        metrics, stats = hyperlog.read(self.dir / "hyperd" / "hyperd.log", self.run_id, windows)
-        if (self.dir / "hyperd").exists():
-            results.write_csv(self.dir / "hyper_metrics.csv", hyperlog.METRIC_COLUMNS, metrics)
-            results.write_csv(self.dir / "query_stats.csv", hyperlog.QUERY_COLUMNS, stats)
+        metrics, stats = hyperlog.read(log, self.run_id, windows)
+        self.hyper_metrics.extend(self._mark(metrics))
+        self.query_stats.extend(self._mark(stats))
+        results.write_csv(self.dir / "hyper_metrics.csv", hyperlog.METRIC_COLUMNS, self.hyper_metrics)
+        results.write_csv(self.dir / "query_stats.csv", hyperlog.QUERY_COLUMNS, self.query_stats)
 
-    def write_samples(self, samples) -> None:
-        rows = [
+    def add_samples(self, samples) -> None:
+        self.samples.extend(
             {
-                "run_id": self.run_id, "t_s": (s.t_ns - self.start_ns) / 1e9, "utc": self.utc(s.t_ns),
-                "phase": s.phase, "repetition": s.repetition, "process": s.process, "pid": s.pid,
-                "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
+                "run_id": self.run_id, "point": self.point, "t_s": (s.t_ns - self.start_ns) / 1e9,
+                "utc": self.utc(s.t_ns), "phase": s.phase, "repetition": s.repetition, "process": s.process,
+                "pid": s.pid, "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
             }
             for s in samples
-        ]  # fmt: skip
-        results.write_csv(self.dir / "samples.csv", results.SAMPLE_COLUMNS, rows)
+        )  # fmt: skip
+        results.write_csv(self.dir / "samples.csv", results.SAMPLE_COLUMNS, self.samples)
 
     def write_status(self, status: str, error: str = "", exit_code: int | None = None) -> None:
         results.write_json(
@@ -123,9 +148,16 @@ def raise_interrupted(signum, _frame):
 
 
 def run(
-    scenario: Scenario, console: Console, errors: Console, argv: list[str] | None = None, quiet: bool = False
+    plan: list[tuple[dict, Scenario]],
+    console: Console,
+    errors: Console,
+    argv: list[str] | None = None,
+    quiet: bool = False,
+    base: Scenario | None = None,
 ) -> int:
-    """Run a validated scenario. Returns the exit code; the run folder holds the outcome either way."""
+    """Run a validated plan: one point per matrix combination (one point without a matrix). Returns the exit
+    code; the run folder holds the outcome either way."""
+    scenario = base or plan[0][1]
     results.check_writable(scenario.output.dir, "output.dir")
     auth = server.credentials(scenario.server)
     if scenario.server.endpoint:
@@ -134,32 +166,72 @@ def run(
         results.check_writable(scenario.server.database_dir, "server.database_dir")
     server.sweep_stale()  # what an earlier run killed with SIGKILL left in the temp folder
     run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
-    files = RunFiles(run_id, run_dir, scenario)
+    files = RunFiles(run_id, run_dir, scenario, list(plan[0][0]))
     environment = results.environment(run_id, argv or sys.argv)
     results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
     results.write_json(run_dir / "environment.json", environment)
     files.write_status("running")
     console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
 
+    status, error, exit_code, notes = "ok", "", 0, []
+    previous_handlers = {
+        signal.SIGTERM: signal.signal(signal.SIGTERM, raise_interrupted),
+        signal.SIGINT: signal.signal(signal.SIGINT, raise_interrupted),
+    }
+    try:
+        for index, (params, point) in enumerate(plan):
+            if len(plan) > 1:
+                console.print(f"point {index + 1}/{len(plan)}: {results.describe_parameters(params)}", markup=False)
+            files.start_point(index, params, point)
+            hyperd_dir = run_dir / ("hyperd" if len(plan) == 1 else f"hyperd-{index}")
+            status, error, exit_code, point_notes = run_point(point, files, environment, hyperd_dir, console, quiet)
+            notes.extend(point_notes)
+            if status != "ok":
+                break
+        else:
+            missed = files.check_thresholds()
+            if missed:
+                status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
+    except (Interrupted, KeyboardInterrupt) as exc:  # between two points
+        status, exit_code = "interrupted", EXIT_INTERRUPTED
+        error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
+    finally:
+        run_all(
+            lambda: files.write_status(status, error, exit_code),
+            lambda: results.append_history(scenario.output.dir, files.final_rows()),
+            lambda: [signal.signal(sig, handler) for sig, handler in previous_handlers.items()],
+        )
+    for note in notes:
+        console.print(f"note: {note}", highlight=False)
+    for table in phase_tables(files.final_rows()):
+        console.print(table)
+    for line in files.threshold_lines:
+        console.print(line, markup=False)
+    for warning in suspect_results(files.final_rows()):
+        console.print(f"warning: {warning}", markup=False)
+    if error:
+        errors.print(f"error: {error}", markup=False)
+    console.print(f"results: {run_dir}", highlight=False)
+    return exit_code
+
+
+def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool):
+    """One scenario, start to end: hyperd → workers → phases → files. Returns (status, error, exit code,
+    notes). Whatever happens, workers are stopped and reaped, hyperd is shut down and what was measured is
+    written."""
     status, error, exit_code = "ok", "", 0
     sampler = Sampler(scenario.sampling.interval_ms)
     sampler.watch("coordinator", os.getpid())
     pool: WorkerPool | None = None
     hyperd: server.Server | None = None
     progress = Progress(console, quiet)
-    previous_handlers = {
-        signal.SIGTERM: signal.signal(signal.SIGTERM, raise_interrupted),
-        signal.SIGINT: signal.signal(signal.SIGINT, raise_interrupted),
-    }
     current_phase, release_ns = None, 0
     try:
-        hyperd = server.Server(
-            scenario.server, scenario.workers, str(run_dir / "hyperd"), scenario.timeouts.hyperd_stop_s
-        )
+        hyperd = server.Server(scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s)
         hyperd.start()
         environment["hyperd_version"] = hyperd.version
         environment["endpoint"] = hyperd.descriptor if not scenario.server.endpoint else "external"
-        results.write_json(run_dir / "environment.json", environment)
+        results.write_json(files.dir / "environment.json", environment)
         sampler.watch("hyperd", hyperd.pid)
         if scenario.sampling.enabled:
             sampler.start()
@@ -187,7 +259,7 @@ def run(
                 progress.end()
                 sampler.phase = "setup"
                 outcome = aggregate_phase(
-                    run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok", repetition=repetition
+                    files.run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok", repetition=repetition
                 )
                 outcome["summary"]["started_utc"] = files.utc(release_ns)
                 current_phase = None
@@ -209,9 +281,6 @@ def run(
                 if summary["status"] == "failed":
                     raise VerificationError(f"phase {phase.name}: {summary['error']}")
         files.add_medians()
-        missed = files.check_thresholds()
-        if missed:
-            status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
     except (Interrupted, KeyboardInterrupt) as exc:
         status, exit_code = "interrupted", EXIT_INTERRUPTED
         error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
@@ -237,7 +306,7 @@ def run(
             if current_phase is not None and pool is not None:
                 # what the workers that finished the failed phase measured, marked with the run's status
                 partial = aggregate_phase(
-                    run_id,
+                    files.run_id,
                     scenario,
                     current_phase,
                     pool.partial,
@@ -258,9 +327,9 @@ def run(
                 if death and status == "ok":
                     status, exit_code, error = "failed", 1, death
 
-        def restore_signals():
-            for sig, handler in previous_handlers.items():
-                signal.signal(sig, handler)
+        def listen_again():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                signal.signal(sig, raise_interrupted)
 
         run_all(
             progress.end,
@@ -268,30 +337,18 @@ def run(
             sampler.stop,
             write_partial_phase,
             stop_hyperd,
-            lambda: files.write_samples(sampler.snapshot()),
-            files.write_hyper_log_tables,
-            lambda: files.write_status(status, error, exit_code),
-            lambda: results.append_history(scenario.output.dir, files.final_rows()),
-            restore_signals,
+            lambda: files.add_samples(sampler.snapshot()),
+            lambda: files.add_hyper_log(hyperd_dir / "hyperd.log"),
+            listen_again,
         )
-    for note in notes:
-        console.print(f"note: {note}", highlight=False)
-    for table in phase_tables(files.final_rows()):
-        console.print(table)
-    for line in files.threshold_lines:
-        console.print(line, markup=False)
-    for warning in suspect_results(files.final_rows()):
-        console.print(f"warning: {warning}", markup=False)
-    if error:
-        errors.print(f"error: {error}", markup=False)
-    console.print(f"results: {run_dir}", highlight=False)
-    return exit_code
+    return status, error, exit_code, notes
 
 
 def suspect_results(rows: list[dict]) -> list[str]:
     """Why a result may not mean what it seems: noisy repetitions, a saturated client, a ragged start."""
     out = []
-    for r in rows:
+    for row in rows:
+        r = dict(row, phase=f"{row['phase']} [{row['parameters']}]" if row.get("parameters") else row["phase"])
         cv = r.get("rows_per_s_cv_pct")
         if cv not in ("", None) and float(cv) >= 10:
             out.append(f"{r['phase']}: rows/s varies by {float(cv):.0f}% across repetitions (CV >= 10%)")

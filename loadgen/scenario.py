@@ -5,11 +5,14 @@ data and each error location is mapped back to the node it came from. All errors
 together, and nothing here starts a process or writes a file.
 """
 
+import copy
 import difflib
+import itertools
+import json
 import secrets
 import typing
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
@@ -88,6 +91,10 @@ class Scenario(StrictModel):
         default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
     )
     repeat: int = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
+    matrix: dict[str, list[Any]] = Field(
+        default_factory=dict,
+        description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",
+    )
     thresholds: dict[str, str] = Field(
         default_factory=dict, description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6"}; a miss exits 1.'
     )
@@ -119,7 +126,7 @@ class Source:
     def where(self, loc: tuple) -> str:
         for prefix, text in self.overrides.items():
             if loc[: len(prefix)] == prefix:
-                return f"{self.path}: --set {text}"
+                return f"{self.path}: {text}"
         return f"{self.path}:{locate_line(self.root, loc)}"
 
 
@@ -190,8 +197,7 @@ def duplicate_keys(node: yaml.Node, path: str):
             yield from duplicate_keys(item, path)
 
 
-def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
-    path = str(path)
+def read_data(path: str, overrides: list[str]):
     try:
         text = Path(path).read_text(encoding="utf-8")
     except FileNotFoundError:
@@ -199,11 +205,58 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
     except (OSError, UnicodeDecodeError) as exc:
         raise ScenarioError(f"{path}: cannot read: {exc}") from None
     data, root = parse_yaml(text, path)
-    override_locs = apply_overrides(data, overrides, path)
+    return data, root, apply_overrides(data, overrides, path)
+
+
+def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
+    path = str(path)
+    data, root, override_locs = read_data(path, list(overrides))
     return validate(data, Source(path, root, override_locs))
 
 
-def apply_overrides(data: dict, overrides: list[str], path: str) -> dict[tuple, str]:
+MAX_POINTS = 100
+
+
+def load_plan(path: str | Path, overrides: list[str] = ()) -> tuple[Scenario, list[tuple[dict, Scenario]]]:
+    """(the scenario as written, [(parameters, scenario)] once per `matrix:` combination), each point validated
+    like the file. Without a matrix the plan is [({}, scenario)]. The seed is drawn once, so every point
+    replays the same random choices."""
+    path = str(path)
+    data, root, override_locs = read_data(path, list(overrides))
+    base = validate(data, Source(path, root, override_locs))
+    if not base.matrix:
+        return base, [({}, base)]
+    keys = list(base.matrix)
+    combinations = list(itertools.product(*(base.matrix[k] for k in keys)))
+    problems = [
+        f"{Source(path, root).where(('matrix', k))}: matrix.{k}: needs at least one value"
+        for k in keys
+        if not base.matrix[k]
+    ]
+    if len(combinations) > MAX_POINTS:
+        problems.append(
+            f"{Source(path, root).where(('matrix',))}: matrix: {len(combinations)} points, at most {MAX_POINTS}"
+        )
+    if problems:
+        raise ScenarioError(problems)
+    plan = []
+    for values in combinations:
+        params = dict(zip(keys, values, strict=True))
+        point = copy.deepcopy(data)
+        point.pop("matrix")
+        point["seed"] = base.seed
+        texts = [f"{k}={json.dumps(v)}" for k, v in params.items()]
+        locs = {**override_locs, **apply_overrides(point, texts, path, label="matrix point")}
+        try:
+            plan.append((params, validate(point, Source(path, root, locs))))
+        except ScenarioError as exc:
+            problems.extend(p for p in exc.problems if p not in problems)
+    if problems:
+        raise ScenarioError(problems)
+    return base, plan
+
+
+def apply_overrides(data: dict, overrides: list[str], path: str, label: str = "--set") -> dict[tuple, str]:
     """Apply `key.path=value` overrides in place; the first key may name a phase (`insert_arrow.rows=10`).
 
     Values are parsed as YAML scalars, so `--set workers=8` gives an int. Returns the data location of
@@ -240,7 +293,7 @@ def apply_overrides(data: dict, overrides: list[str], path: str) -> dict[tuple, 
             target, loc = nxt, loc + (part,)
         else:
             target[parts[-1]] = value
-            locs[loc + (parts[-1],)] = text
+            locs[loc + (parts[-1],)] = f"{label} {text}"
     if problems:
         raise ScenarioError(problems)
     return locs

@@ -12,6 +12,7 @@ name: repeated
 workers: 2
 rows: 20000
 repeat: 3
+sampling: {interval_ms: 10}
 phases:
   - {name: load, workload: insert, method: arrow}
   - {name: agg, workload: query, shape: aggregation, method: rows, iterations: 5}
@@ -82,3 +83,44 @@ def test_list_shows_the_shipped_scenarios(cli, tmp_path):
     assert res.code == 0
     names = [line.split()[0] for line in res.stdout.splitlines()]
     assert {"parallel_insert", "parallel_query", "seed_benchmark"} <= set(names)
+
+
+def test_matrix_runs_every_point_and_reports_its_parameters(cli, tmp_path):
+    path = write_scenario(
+        tmp_path / "m.yaml",
+        """\
+name: sweep
+rows: 4000
+matrix:
+  workers: [1, 2]
+  load.method: [arrow, rows]
+phases:
+  - {name: load, workload: insert}
+  - {name: scan, workload: query, shape: filtered, method: arrow_stream}
+thresholds:
+  load.rows_per_s: "> 1"
+""",
+    )
+    res = cli("run", path, "--results-dir", tmp_path / "results")
+    assert res.code == 0, res.stderr
+    assert "point 4/4: workers=2 load.method=rows" in res.stdout
+    run_dir = sorted((tmp_path / "results" / "sweep").iterdir())[0]
+    summary = read(run_dir / "summary.csv")
+    assert [(r["point"], r["param:workers"], r["param:load.method"], r["phase"]) for r in summary] == [
+        (str(p), str(w), m, phase)
+        for p, (w, m) in enumerate([(1, "arrow"), (1, "rows"), (2, "arrow"), (2, "rows")])
+        for phase in ("load", "scan")
+    ]
+    assert [r["method"] for r in summary if r["phase"] == "load"] == ["arrow", "rows", "arrow", "rows"]
+    assert [r["workers"] for r in summary if r["phase"] == "load"] == ["1", "1", "2", "2"]
+    assert all(r["verified"] == "ok" for r in summary)
+    assert {r["point"] for r in read(run_dir / "workers.csv")} == {"0", "1", "2", "3"}
+    assert len(json.loads((run_dir / "run.json").read_text())["thresholds"]) == 4  # one check per point
+    assert sorted(p.name for p in run_dir.glob("hyperd-*")) == ["hyperd-0", "hyperd-1", "hyperd-2", "hyperd-3"]
+    history = read(tmp_path / "results" / "history.csv")
+    assert [r["parameters"] for r in history if r["phase"] == "load"] == [
+        "workers=1 load.method=arrow", "workers=1 load.method=rows",
+        "workers=2 load.method=arrow", "workers=2 load.method=rows",
+    ]  # fmt: skip
+    assert cli("report", run_dir).code == 0
+    assert (run_dir / "charts" / "matrix.png").stat().st_size > 5000

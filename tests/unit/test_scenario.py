@@ -106,3 +106,42 @@ def test_scenario_is_frozen(tmp_path):
     scenario = load_scenario(write(tmp_path, SIMPLE))
     with pytest.raises(Exception):  # noqa: B017 - pydantic raises its own ValidationError subclass
         scenario.workers = 3
+
+
+MATRIX = """\
+name: sweep
+rows: 1000
+matrix:
+  workers: [1, 2]
+  load.method: [arrow, rows]
+phases:
+  - {name: load, workload: insert}
+"""
+
+
+def test_matrix_expands_to_validated_points(tmp_path):
+    from loadgen.scenario import load_plan
+
+    base, plan = load_plan(write(tmp_path, MATRIX))
+    assert base.matrix == {"workers": [1, 2], "load.method": ["arrow", "rows"]}
+    assert [params for params, _ in plan] == [
+        {"workers": 1, "load.method": "arrow"}, {"workers": 1, "load.method": "rows"},
+        {"workers": 2, "load.method": "arrow"}, {"workers": 2, "load.method": "rows"},
+    ]  # fmt: skip
+    assert [(s.workers, s.phases[0].method) for _, s in plan] == [(1, "arrow"), (1, "rows"), (2, "arrow"), (2, "rows")]
+    assert {s.seed for _, s in plan} == {base.seed}  # one seed for the whole sweep
+
+
+def test_a_bad_matrix_point_is_reported_with_its_values(tmp_path):
+    from loadgen.scenario import load_plan
+
+    path = write(
+        tmp_path, MATRIX.replace("workers: [1, 2]", "workers: [1, 0]").replace("[arrow, rows]", "[arrow, csv]")
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_plan(path)
+    assert info.value.problems == [
+        f'{path}: matrix point load.method="csv": phases[0].method: '
+        "'csv' is not allowed; allowed: rows, arrow or arrow_stream",
+        f"{path}: matrix point workers=0: workers: must be >= 1 (got 0)",
+    ]
