@@ -70,11 +70,12 @@ class WorkerPool:
     def pids(self) -> dict[int, int]:
         return {spec.worker: p.pid for spec, p in zip(self.specs, self.processes, strict=True)}
 
-    def progress_totals(self) -> tuple[int, int, int]:
-        """Rows, operations and errors so far in the running phase, over all workers."""
+    def progress_totals(self) -> tuple[int, int, int, list[int]]:
+        """Rows, operations and errors so far in the running phase over all workers, and each worker's
+        operations."""
         values = list(self.progress)
         n = worker.PROGRESS_SLOTS
-        return sum(values[0::n]), sum(values[1::n]), sum(values[2::n])
+        return sum(values[0::n]), sum(values[1::n]), sum(values[2::n]), values[1::n]
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str) -> int:

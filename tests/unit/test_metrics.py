@@ -115,3 +115,20 @@ def test_latency_rows_have_the_exact_mean():
     out = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")
     [row] = out["latency"]
     assert row["count"] == 4 and row["mean_ms"] == pytest.approx(4.0)  # (1 + 2 + 3 + 10) / 4
+
+
+def test_progress_line_shows_workers_when_it_fits():
+    import io
+
+    from rich.console import Console
+
+    from loadgen.report import Progress
+
+    for width, expect_detail in ((200, True), (60, False)):
+        out = io.StringIO()
+        progress = Progress(Console(file=out, width=width, force_terminal=True))
+        progress.begin("load", 1000)
+        progress.tick(500, 10, 1, [4, 6])
+        text = out.getvalue()
+        assert "load: 500 rows / 1,000 (50%)" in text and "1 errors" in text
+        assert ("| w0:4 w1:6" in text) is expect_detail
