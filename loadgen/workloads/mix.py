@@ -27,6 +27,7 @@ Operation = Literal["bulk_insert", "single_insert", "select_limit", "aggregate",
 DIMENSION = "loadgen_sensors"
 LATE_MS = 10  # an operation that starts this much after its intended time counts as late
 FIRST_NEW_ID = 1 << 30  # ids of rows the mix inserts, far above the canonical ones
+NEW_IDS_PER_WORKER = 1 << 22  # 256 workers × 4M ids stay below 2^31 (id is INT); beyond that ids repeat
 
 
 class WorkerClass(StrictModel):
@@ -169,7 +170,7 @@ class MixWorkload(Workload):
             rate = rate / ctx.workers
         self.rate = rate
         self.plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows)
-        self.next_id = FIRST_NEW_ID + ctx.worker * (1 << 24)
+        self.next_id = FIRST_NEW_ID + ctx.worker * NEW_IDS_PER_WORKER
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.late = 0
         self.max_late_ns = 0
