@@ -27,7 +27,7 @@ Operation = Literal["bulk_insert", "single_insert", "select_limit", "aggregate",
 DIMENSION = "loadgen_sensors"
 LATE_MS = 10  # an operation that starts this much after its intended time counts as late
 FIRST_NEW_ID = 1 << 30  # ids of rows the mix inserts, far above the canonical ones
-NEW_IDS_PER_WORKER = 1 << 22  # 256 workers × 4M ids stay below 2^31 (id is INT); beyond that ids repeat
+NEW_IDS_PER_WORKER = 1 << 22  # 256 workers × 4M ids stay below 2^31 (id is INT); ids need not be unique
 
 
 class WorkerClass(StrictModel):
