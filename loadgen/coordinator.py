@@ -193,6 +193,10 @@ class WorkerPool:
         return WorkerError(f"phase {phase}: a worker stopped")
 
     # ------------------------------------------------------------------ shutdown
+    def _staging_dirs(self) -> list[str]:
+        phases = self.specs[0].scenario.phases if self.specs else []
+        return [p.staging_dir for p in phases if getattr(p, "staging_dir", None)]
+
     def shutdown(self) -> list[str]:
         """Stop and reap every worker in bounded time: ask, then SIGTERM, then SIGKILL. Returns notes."""
         self.stop_flag.set()
@@ -215,7 +219,7 @@ class WorkerPool:
                 process.join(timeout=5)
                 notes.append(f"{process.name} (pid {process.pid}) did not stop and was killed")
             if process.pid is not None:
-                staging.remove_leftovers(process.pid)
+                staging.remove_leftovers(process.pid, self._staging_dirs())
         for link in self.links:
             link.close()
         return notes

@@ -129,13 +129,6 @@ class Recorder:
         }
 
 
-def merge_encoded(encoded: list[bytes]) -> HdrHistogram:
-    merged = new_histogram()
-    for blob in encoded:
-        merged.add(HdrHistogram.decode(blob))
-    return merged
-
-
 def latency_ms(histogram: HdrHistogram, total_us: float | None = None) -> dict:
     """count, min, percentiles, max (and the mean, from the exact total when given) in milliseconds.
 

@@ -10,6 +10,7 @@ import difflib
 import itertools
 import json
 import secrets
+import types
 import typing
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -453,7 +454,7 @@ def unwrap(annotation):
     while typing.get_origin(annotation) is Annotated:
         annotation = typing.get_args(annotation)[0]
     args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
         if len(args) == 1:
             return unwrap(args[0])
     return annotation

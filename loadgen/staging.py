@@ -42,11 +42,12 @@ def staged_file(directory: str, suffix: str = ".arrows"):
             os.unlink(path)
 
 
-def remove_leftovers(pid: int, directories=(SHM, None)) -> list[str]:
-    """Delete staged files a dead worker (by pid) left behind. Returns what was removed."""
+def remove_leftovers(pid: int, configured=()) -> list[str]:
+    """Delete staged files a dead worker (by pid) left behind, in the default folders and any configured
+    `staging_dir`. Returns what was removed."""
     removed = []
     prefix = f"loadgen-{pid}-"
-    for directory in directories:
+    for directory in dict.fromkeys((SHM, None, *configured)):
         directory = directory or tempfile.gettempdir()
         with contextlib.suppress(OSError):
             for name in os.listdir(directory):

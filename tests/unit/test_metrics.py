@@ -14,12 +14,13 @@ def recorder_with(latencies_ms, op="copy", rows_each=10):
 
 
 def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
-    fast = recorder_with([1] * 99)
-    slow = recorder_with([100])
-    merged = metrics.merge_encoded(
-        [fast.to_dict()["ops"]["copy"]["histogram"], slow.to_dict()["ops"]["copy"]["histogram"]]
-    )
-    lat = metrics.latency_ms(merged)
+    scenario = scenario_with_query()
+    messages = []
+    for w, values in enumerate([[1] * 99, [100]]):  # a fast worker and a slow one
+        rec = recorder_with(values)
+        rec.start_ns, rec.end_ns = 0, 1_000_000_000
+        messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
+    [lat] = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")["latency"]
     assert lat["count"] == 100
     assert lat["p50_ms"] == pytest.approx(1, rel=0.01)
     assert lat["max_ms"] == pytest.approx(100, rel=0.01)
@@ -28,7 +29,7 @@ def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
 
 
 def test_latency_columns_are_ordered():
-    lat = metrics.latency_ms(metrics.merge_encoded([recorder_with(range(1, 500)).ops["copy"].histogram.encode()]))
+    lat = metrics.latency_ms(recorder_with(range(1, 500)).ops["copy"].histogram)
     values = [lat["min_ms"]] + [lat[metrics.percentile_column(p)] for p in metrics.PERCENTILES] + [lat["max_ms"]]
     assert values == sorted(values)
     assert metrics.percentile_column(99.9) == "p99_9_ms"
