@@ -11,11 +11,11 @@ as data URIs, so the one HTML file can be mailed or attached to a CI job:
 
 import base64
 import csv
-import datetime as dt
 import html
 import json
 from pathlib import Path
 
+from loadgen import results
 from loadgen.errors import ScenarioError
 from loadgen.results import final_rows
 
@@ -28,7 +28,7 @@ def read_csv(path: Path) -> list[dict]:
 
 
 def epoch(utc: str) -> float:
-    return dt.datetime.fromisoformat(utc.replace("Z", "+00:00")).timestamp()
+    return results.parse_utc(utc)
 
 
 def draw(run_dir: Path) -> dict[str, Path]:
@@ -46,7 +46,7 @@ def draw(run_dir: Path) -> dict[str, Path]:
     phase_spans = [
         (r["phase"], epoch(r["started_utc"]) - run_start, float(r["wall_s"] or 0))
         for r in summary
-        if r.get("started_utc") and r.get("repetition") != "median"
+        if r.get("started_utc") and not results.is_aggregate(r)
     ]
     charts = {}
 

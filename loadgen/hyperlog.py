@@ -52,7 +52,8 @@ def read(log: Path, run_id: str, windows) -> tuple[list[dict], list[dict]]:
                 memory, load = v.get("memory", {}), v.get("load", {})
                 tracked = v.get("mem-trackers", {}).get("memory_tracked_current_usage_mb", {})
                 metrics.append({
-                    "run_id": run_id, "utc": entry["ts"] + "Z", "phase": phase, "repetition": repetition,
+                    "run_id": run_id, "utc": entry["ts"].replace("T", " ")[:23], "phase": phase,
+                    "repetition": repetition,
                     "process_memory_mib": memory.get("process_physical_memory_mb", ""),
                     "system_memory_mib": memory.get("system_physical_memory_mb", ""),
                     "tracked_memory_mib": tracked.get("global", ""),

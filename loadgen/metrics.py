@@ -344,7 +344,7 @@ def coefficient_of_variation_pct(values: list[float]) -> float:
 def median_row(rows: list[dict]) -> dict:
     """One summary row for a phase repeated N times: medians, plus min, max and CV of the rows/s."""
     out = dict(rows[0])
-    out["repetition"] = "median"
+    out["repetition"], out["aggregate"] = "", "median"
     for column in MEDIAN_COLUMNS:
         values = [float(r[column]) for r in rows if r.get(column) not in ("", None)]
         out[column] = statistics.median(values) if values else ""

@@ -21,8 +21,8 @@ from loadgen.errors import ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
 SUMMARY_COLUMNS = [
-    "run_id", "scenario", "point", "parameters", "phase", "repetition", "workload", "method", "workers", "status",
-    "started_utc",
+    "run_id", "scenario", "point", "parameters", "phase", "repetition", "aggregate", "workload", "method", "workers",
+    "status", "started_utc",
     "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
     "ops", "ops_per_s", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms",
     "target_rate_per_s", "late_ops_pct", "max_late_ms",
@@ -51,8 +51,24 @@ def utc_stamp(moment: dt.datetime | None = None) -> str:
     return (moment or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
+UTC_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+
+
 def iso_utc(epoch_s: float) -> str:
-    return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    """`2026-11-27 21:30:17.123`: ISO 8601 with a space and no zone letter, the form LibreOffice and Excel read as
+    a date-time (a trailing `Z` makes them read text). The column names say the zone: UTC."""
+    return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).strftime(UTC_FORMAT)[:-3]
+
+
+def parse_utc(text: str) -> float:
+    """Epoch seconds of a timestamp written by iso_utc (or by loadgen before 0.2: `…T…Z`)."""
+    moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
+
+
+def is_aggregate(row: dict) -> bool:
+    """A row that summarises repetitions (`aggregate` = median) rather than measuring one."""
+    return bool(row.get("aggregate"))
 
 
 def check_writable(folder: str, key: str) -> None:
@@ -159,7 +175,7 @@ def final_rows(summary: list[dict]) -> list[dict]:
     its last one."""
 
     def rank(row: dict) -> int:
-        return 2 if row.get("repetition") == "median" else 1 if row.get("status") != "ok" else 0
+        return 2 if is_aggregate(row) else 1 if row.get("status") != "ok" else 0
 
     by_phase: dict[tuple, dict] = {}
     for row in summary:

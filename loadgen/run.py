@@ -5,7 +5,6 @@ the workers, stops the sampler, shuts hyperd down and writes what was measured w
 """
 
 import contextlib
-import datetime as dt
 import os
 import signal
 import sys
@@ -22,6 +21,7 @@ from loadgen.report import Progress, phase_tables
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
 from loadgen.worker import WorkerSpec
+from loadgen.workloads import workload_class
 
 
 class RunFiles:
@@ -110,8 +110,8 @@ class RunFiles:
             return
         windows = []
         for r in self.summary:
-            if r.get("started_utc") and r["repetition"] != "median" and r["point"] == self.point:
-                start = dt.datetime.fromisoformat(r["started_utc"].replace("Z", "+00:00")).timestamp()
+            if r.get("started_utc") and not results.is_aggregate(r) and r["point"] == self.point:
+                start = results.parse_utc(r["started_utc"])
                 windows.append((r["phase"], r["repetition"], start, start + float(r["wall_s"] or 0)))
         metrics, stats = hyperlog.read(log, self.run_id, windows)
         self.hyper_metrics.extend(self._mark(metrics))
@@ -236,7 +236,9 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
         if scenario.sampling.enabled:
             sampler.start()
         specs = [
-            WorkerSpec(w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid())
+            WorkerSpec(
+                w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid(), str(files.dir)
+            )
             for w in range(scenario.workers)
         ]
         pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s)
@@ -277,6 +279,7 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
                         f"error budget exceeded: {summary['errors']} operations failed "
                         f"({100 * summary['error_rate']:.2f}% > {100 * budget:g}%); first: {first}"
                     )
+                workload_class(phase).after_phase(phase, outcome, files.dir)
                 files.add_phase(outcome)
                 if summary["status"] == "failed":
                     raise VerificationError(f"phase {phase.name}: {summary['error']}")

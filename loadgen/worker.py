@@ -53,6 +53,7 @@ class WorkerSpec:
     endpoint: str
     database: str
     coordinator_pid: int
+    run_dir: str = ""  # the run folder, for workloads that leave files there (e.g. query answers)
 
 
 class ProgressSlot:
@@ -82,6 +83,7 @@ class WorkerContext:
     seed: int = 0  # the scenario's seed; workloads derive their random streams from it and the worker number
     owns_database: bool = True  # the one worker per database that creates shared objects in setup
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
+    run_dir: str = ""  # the run folder
     _pg: object = None
 
     @property
@@ -143,6 +145,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             auth=auth,
             seed=scenario.seed or 0,
             owns_database=scenario.server.database == "per_worker" or spec.worker == 0,
+            run_dir=spec.run_dir,
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)

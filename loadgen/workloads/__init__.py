@@ -17,5 +17,9 @@ PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}
 PhaseModel = Union[tuple(PHASE_MODELS.values())]  # noqa: UP007 - built from the registry at import time
 
 
+def workload_class(phase):
+    return WORKLOADS[phase.workload][1]
+
+
 def workload_for(phase, ctx):
-    return WORKLOADS[phase.workload][1](phase, ctx)
+    return workload_class(phase)(phase, ctx)

@@ -72,6 +72,12 @@ class Workload:
         """Return {"verified": "ok" | "failed" | "unchecked", "detail": str, ...}."""
         return {"verified": "unchecked", "detail": ""}
 
+    @classmethod
+    def after_phase(cls, phase, outcome: dict, run_dir) -> None:
+        """Coordinator side, after a phase's results are aggregated (outcome: summary, workers, latency,
+        timeseries) and before they are written: a workload may check them across workers (setting
+        outcome["summary"]["status"]/"error" to fail the phase) or write files of its own into run_dir."""
+
 
 def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
     """Reject `{unknown}` placeholders and broken braces in a template string."""

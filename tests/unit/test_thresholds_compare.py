@@ -58,7 +58,7 @@ def test_median_row_has_min_max_and_cv():
         for i, (r, w) in enumerate([(100.0, 1.0), (120.0, 0.8), (80.0, 1.2)], start=1)
     ]
     out = median_row(rows)
-    assert out["repetition"] == "median"
+    assert out["aggregate"] == "median" and out["repetition"] == ""
     assert out["rows_per_s"] == 100.0 and out["wall_s"] == 1.0
     assert (out["rows_per_s_min"], out["rows_per_s_max"]) == (80.0, 120.0)
     assert out["rows_per_s_cv_pct"] == pytest.approx(coefficient_of_variation_pct([100, 120, 80]))
