@@ -40,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
 
-    comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the % change")
+    comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the %% change")
     comparing.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first is the baseline")
     comparing.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
     return parser
