@@ -44,6 +44,7 @@ class RunFiles:
         self.hyper_metrics: list[dict] = []
         self.query_stats: list[dict] = []
         self.threshold_lines: list[str] = []
+        self.notes: list[str] = []  # lines the workloads ask to print under the final tables
         self.thresholds_result: list[dict] = []
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
         self.start_ns = time.perf_counter_ns()
@@ -205,7 +206,7 @@ def run(
         console.print(f"note: {note}", highlight=False)
     for table in phase_tables(files.final_rows()):
         console.print(table)
-    for line in files.threshold_lines:
+    for line in files.notes + files.threshold_lines:
         console.print(line, markup=False)
     for warning in suspect_results(files.final_rows()):
         console.print(f"warning: {warning}", markup=False)
@@ -279,7 +280,7 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
                         f"error budget exceeded: {summary['errors']} operations failed "
                         f"({100 * summary['error_rate']:.2f}% > {100 * budget:g}%); first: {first}"
                     )
-                workload_class(phase).after_phase(phase, outcome, files.dir)
+                files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
                 files.add_phase(outcome)
                 if summary["status"] == "failed":
                     raise VerificationError(f"phase {phase.name}: {summary['error']}")

@@ -73,10 +73,12 @@ class Workload:
         return {"verified": "unchecked", "detail": ""}
 
     @classmethod
-    def after_phase(cls, phase, outcome: dict, run_dir) -> None:
+    def after_phase(cls, phase, outcome: dict, run_dir) -> list[str]:
         """Coordinator side, after a phase's results are aggregated (outcome: summary, workers, latency,
         timeseries) and before they are written: a workload may check them across workers (setting
-        outcome["summary"]["status"]/"error" to fail the phase) or write files of its own into run_dir."""
+        outcome["summary"]["status"]/"error" to fail the phase) or write files of its own into run_dir.
+        Returns lines printed under the final tables."""
+        return []
 
 
 def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
