@@ -24,6 +24,7 @@ scenario: venv
 browser:
 	@command -v chromium >/dev/null 2>&1 || { \
 	  command -v apt-get >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && \
+	  echo "make test: installing Debian's chromium with apt-get (the HTML report test renders in it)" && \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "make test needs Chromium for the HTML report test: apt-get install chromium"; exit 1; }
 

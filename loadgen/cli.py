@@ -35,8 +35,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing = commands.add_parser("list", help="list the scenarios in a folder with their descriptions")
     listing.add_argument("folder", nargs="?", default="scenarios")
 
-    reporting = commands.add_parser("report", help="write RUN/report.html with charts (and RUN/charts/*.png)")
-    reporting.add_argument("run", metavar="RUN", help="a run folder")
+    reporting = commands.add_parser(
+        "report", help="RUN/report.html: interactive charts (and RUN/charts/*.png); several runs: a comparison"
+    )
+    reporting.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run folders; with several, the first is the baseline"
+    )
+    reporting.add_argument("-o", "--output", help="the HTML file (default RUN/report.html, RUN_A/compare.html)")
+    reporting.add_argument("--no-png", action="store_true", help="skip RUN/charts/*.png (matplotlib: seconds)")
 
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
 
@@ -136,9 +142,9 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
 
 
 def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
-    from loadgen.charts import write_report
+    from loadgen.html_report import write_report
 
-    console.print(f"report: {write_report(args.run)}")
+    console.print(f"report: {write_report(args.runs, args.output, png=not args.no_png)}", markup=False)
     return EXIT_OK
 
 

@@ -14,7 +14,6 @@ METRICS = (
     "wall_s", "rows_per_s", "mib_per_s", "ops_per_s", "parallelism", "p50_ms", "p95_ms", "p99_ms",
     "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
 )  # fmt: skip
-COLUMNS = ["phase", "metric", "values", "change_pct", "noise"]
 
 
 def load_run(path: str) -> tuple[str, dict[str, dict]]:

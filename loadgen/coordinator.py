@@ -11,26 +11,15 @@ No tableauhyperapi here: workers open their own connections.
 """
 
 import multiprocessing as mp
-import signal
 import time
 from multiprocessing.connection import wait as wait_for_ready
 
 from loadgen import staging, worker
-from loadgen.errors import WorkerError
+from loadgen.errors import WorkerError, describe_exit
 
 POLL_S = 0.1
+TICK_S = 0.5  # progress line and hyperd log polling
 DRAIN_S = 0.25  # after a failure, how long to listen for the first worker's own error message
-
-
-def describe_exit(code: int | None) -> str:
-    if code is None:
-        return "exited (exit code unknown)"
-    if code < 0:
-        try:
-            return f"was killed by {signal.Signals(-code).name}"
-        except ValueError:
-            return f"was killed by signal {-code}"
-    return f"exited with code {code}"
 
 
 class WorkerPool:
@@ -75,12 +64,15 @@ class WorkerPool:
         operations."""
         values = list(self.progress)
         n = worker.PROGRESS_SLOTS
-        return sum(values[0::n]), sum(values[1::n]), sum(values[2::n]), values[1::n]
+        return sum(values[0::n]) + sum(values[3::n]), sum(values[1::n]), sum(values[2::n]), values[1::n]
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str) -> int:
         """The start barrier: wait until every worker is ready, then let them all go. Returns the release time."""
         self._receive(phase, "ready", self.barrier_s, None, "reach the start barrier")
+        # every worker waits for "go" now and writes nothing: the new phase's counters start at zero, so the
+        # first progress line never shows the previous phase's
+        self.progress[:] = [0] * len(self.progress)
         released = time.perf_counter_ns()
         for number, link in enumerate(self.links):
             try:
@@ -114,7 +106,7 @@ class WorkerPool:
             now = time.monotonic()
             if on_tick and now >= next_tick:
                 on_tick()
-                next_tick = now + 1.0
+                next_tick = now + TICK_S
             if now > deadline:
                 missing = sorted(set(range(len(self.specs))) - set(got))
                 raise self.failure(phase, f"worker(s) {missing} did not {doing} within {timeout_s:g} s")

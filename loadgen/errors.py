@@ -1,5 +1,7 @@
 """Error kinds. The CLI turns each into `error: …` and the exit code it carries."""
 
+import signal
+
 EXIT_OK = 0
 EXIT_RUN_FAILED = 1
 EXIT_USAGE = 2
@@ -39,7 +41,23 @@ class VerificationError(LoadgenError):
     """The data in Hyper does not match what the workload wrote or expected to read."""
 
 
+class ResultsError(LoadgenError):
+    """The results folder cannot be written."""
+
+
 class Interrupted(LoadgenError):
     """SIGINT or SIGTERM reached the coordinator."""
 
     exit_code = EXIT_INTERRUPTED
+
+
+def describe_exit(code: int | None) -> str:
+    """How a process ended, from its exit code (negative: the signal that killed it)."""
+    if code is None:
+        return "exited (exit code unknown)"
+    if code < 0:
+        try:
+            return f"was killed by {signal.Signals(-code).name}"
+        except ValueError:
+            return f"was killed by signal {-code}"
+    return f"exited with code {code}"

@@ -6,13 +6,15 @@ LOADGEN_FAULT="WORKER:PHASE:STEP:ACTION[,…]" — STEP is setup, barrier or run
   kill     SIGKILL to itself
   hang     stop responding (sleep for an hour)
   sleepN   sleep N seconds, then go on
-At `barrier` and `run`, exit and kill happen 0.5 s after the step starts, from a timer thread, so the worker
-really is waiting at the barrier or in the middle of the phase. Unset in normal runs: the check is one dict
-lookup per phase.
+`coordinator:run:cleanup:sleepN` makes the coordinator sleep at the start of a point's cleanup, so a test can
+signal it there. At `barrier` and `run`, exit and kill happen 0.5 s after the step starts, from a timer thread,
+so the worker really is waiting at the barrier or in the middle of the phase. Unset in normal runs: the check is
+one dict lookup per phase.
 """
 
 import os
 import signal
+import sys
 import threading
 import time
 
@@ -34,6 +36,8 @@ def act(action: str, where: str) -> None:
     if action == "hang":
         time.sleep(3600)
     if action.startswith("sleep"):
+        # said on stderr first, so that a test can act while we sleep (an observable event, not a guess)
+        print(f"fault: sleeping {action[len('sleep') :]} s at {where}", file=sys.stderr, flush=True)
         time.sleep(float(action[len("sleep") :]))
 
 

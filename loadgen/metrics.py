@@ -92,10 +92,16 @@ class Recorder:
         if self.progress is not None:
             self.progress[0] += rows
             self.progress[1] += 1
+            self.progress[3] = 0  # the statement's rows are counted now
         bucket = self._bucket()
         bucket.ops += 1
         bucket.rows += rows
         bucket.histogram.record_value(us)
+
+    def sending(self, rows: int) -> None:
+        """Rows handed to a statement that is still running (a streamed COPY), for the progress line only."""
+        if self.progress is not None:
+            self.progress[3] += rows
 
     def error(self, op: str, message: str) -> None:
         stats = self._op(op)
@@ -256,9 +262,10 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         busy = wt.busy_s
         worker_rows.append({
             "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
-            "pid": message.get("pid", ""),
-            "status": status if state != "failed" else "failed",
-            "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "rows": wt.rows,
+            "method": getattr(phase, "method", ""), "pid": message.get("pid", ""),
+            "status": status if state != "failed" else "failed", "setup_s": message.get("setup_ns", 0) / 1e9,
+            "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy,
+            "close_s": message.get("close_ns", 0) / 1e9, "rows": wt.rows,
             "rows_per_s": wt.rows / busy if busy > 0 else 0.0,
             "mib_per_s": wt.rows * row_bytes / MIB / busy if busy > 0 else 0.0,
             "ops": lat["count"], "errors": worker_errors, "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
@@ -290,7 +297,8 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         "method": getattr(phase, "method", ""), "workers": scenario.workers, "status": status,
         "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
-        "start_skew_ms": timing.start_skew_ms, "ops": overall["count"],
+        "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(messages, release_ns),
+        "ops": overall["count"],
         "ops_per_s": overall["count"] / timing.wall_s if timing.wall_s > 0 else 0.0,
         "errors": total_errors,
         "error_rate": total_errors / (overall["count"] + total_errors) if overall["count"] + total_errors else 0.0,
@@ -298,28 +306,88 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
         **sample_stats(samples, phase.name, repetition), "verified": verified, "error": error,
     }  # fmt: skip
-    series = timeseries_rows(run_id, phase.name, repetition, messages, scenario.sampling.timeseries_interval_s)
+    interval_s = scenario.sampling.timeseries_interval_s
+    series = timeseries_rows(run_id, phase.name, repetition, messages, interval_s, release_ns)
     return {"summary": summary, "workers": worker_rows, "latency": latency_rows, "timeseries": series}
 
 
-def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: float) -> list[dict]:
-    """Merge the workers' per-interval buckets: ops/s, rows/s, errors, p50 and p99 per interval."""
+def seed_wall_s(messages, release_ns: int) -> float | str:
+    """The wall time as the seed benchmark measures it: from the start of its workers to the end of the last, with
+    each worker's connect/setup before and its connection close after (loadgen times those outside the phase).
+    Per worker: setup + (end − release) + close; the phase's value is the slowest worker's."""
+    spans = [
+        (m.get("setup_ns", 0) + m["end_ns"] - release_ns + m.get("close_ns", 0)) / 1e9 for m in messages if m["end_ns"]
+    ]
+    return max(spans) if spans else ""
+
+
+def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: float, release_ns: int = 0) -> list:
+    """Merge the workers' per-interval buckets: ops/s, rows/s, errors, p50 and p99 per interval.
+
+    Buckets are `interval_s` wide from the phase's release (`release_ns`, the workers' bucket origin). A bucket's
+    rates are its counts divided by the time it covers inside the phase's measured window [first worker start,
+    last worker end] — the warmup before it and the idle tail after it are not measured time — so the first and
+    last bucket of a phase are not diluted, and a phase shorter than a bucket is drawn at its real rate. The
+    phase's first or last bucket covering less than half an interval is merged into its neighbour: a few
+    milliseconds of coverage would turn one operation into a spike. A row then covers the window from its `t_s` to
+    the next row's `t_s` (the last row: to the window's end); Σ covered = wall_s and Σ rows_per_s × covered = rows.
+    """
+    width_ns = interval_s * 1e9
+
+    def empty_bucket() -> dict:
+        return {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)}
+
     merged: dict[int, dict] = {}
     for message in messages:
         for index, b in message.get("timeseries", {}).items():
-            entry = merged.setdefault(index, {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)})
+            entry = merged.setdefault(int(index), empty_bucket())
             entry["ops"] += b["ops"]
             entry["rows"] += b["rows"]
             entry["errors"] += b["errors"]
             entry["h"].add(HdrHistogram.decode(b["histogram"]))
+    spans = [(m["start_ns"], m["end_ns"]) for m in messages if m.get("end_ns", 0) > m.get("start_ns", 0) >= 0]
+    if spans:  # the measured window, in ns after the release
+        window = (min(s for s, _ in spans) - release_ns, max(e for _, e in spans) - release_ns)
+        first, last = int(max(0, window[0]) // width_ns), int(max(0, window[1] - 1) // width_ns)
+        if merged and (first > max(merged) or last < min(merged)):  # not this release's window: no clipping
+            window, first, last = None, 0, -1
+    else:
+        window = None
+        first, last = 0, -1
+    indices = sorted(set(range(first, last + 1)) | set(merged))
+    if not indices:
+        return []
+
+    def covered_s(lo: int, hi: int) -> float:
+        """Seconds of the measured window inside buckets lo … hi."""
+        a, b = lo * width_ns, (hi + 1) * width_ns
+        if window is None:
+            return (b - a) / 1e9
+        return max(0.0, min(b, window[1]) - max(a, window[0])) / 1e9
+
+    # groups of consecutive bucket indices that make one row each: short edge buckets join their neighbour
+    groups = [[i] for i in range(indices[0], indices[-1] + 1)]
+    if len(groups) > 1 and covered_s(groups[0][0], groups[0][0]) < interval_s / 2:
+        groups[1:2] = [groups[0] + groups[1]]
+        del groups[0]
+    if len(groups) > 1 and covered_s(groups[-1][0], groups[-1][0]) < interval_s / 2:
+        groups[-2:] = [groups[-2] + groups[-1]]
     out = []
-    for index in range(min(merged, default=0), max(merged, default=-1) + 1):
-        entry = merged.get(index, {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)})
+    for group in groups:
+        entry = empty_bucket()
+        for index in group:
+            part = merged.get(index)
+            if part:
+                entry["ops"] += part["ops"]
+                entry["rows"] += part["rows"]
+                entry["errors"] += part["errors"]
+                entry["h"].add(part["h"])
+        seconds = covered_s(group[0], group[-1]) or interval_s  # operations outside the window (no timing): width
         lat = latency_ms(entry["h"])
         out.append({
-            "run_id": run_id, "phase": phase, "repetition": repetition, "t_s": index * interval_s,
-            "interval_s": interval_s, "ops": entry["ops"], "ops_per_s": entry["ops"] / interval_s,
-            "rows_per_s": entry["rows"] / interval_s, "errors": entry["errors"],
+            "run_id": run_id, "phase": phase, "repetition": repetition, "t_s": group[0] * interval_s,
+            "interval_s": interval_s, "ops": entry["ops"], "ops_per_s": entry["ops"] / seconds,
+            "rows_per_s": entry["rows"] / seconds, "errors": entry["errors"],
             "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
         })  # fmt: skip
     return out
@@ -327,7 +395,8 @@ def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: f
 
 # ----------------------------------------------------------------------------------------- repetitions
 MEDIAN_COLUMNS = (
-    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "ops", "ops_per_s",
+    "wall_s", "seed_wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "ops",
+    "ops_per_s",
     "errors", "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
     "workers_rss_mib_peak", "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak",
 )  # fmt: skip

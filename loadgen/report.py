@@ -18,6 +18,7 @@ COMMON_TAIL = [
 COLUMNS = {
     "insert": [
         ("Wall (s)", "wall_s", ".3f"),
+        ("Seed wall (s)", "seed_wall_s", ".3f"),
         ("Rows/s", "rows_per_s", ",.0f"),
         ("MiB/s", "mib_per_s", ",.1f"),
         ("Parallel", "parallelism", ".2f"),
@@ -35,6 +36,7 @@ COLUMNS = {
     ],
     "query": [
         ("Wall (s)", "wall_s", ".3f"),
+        ("Seed wall (s)", "seed_wall_s", ".3f"),
         ("Rows/s", "rows_per_s", ",.0f"),
         ("MiB/s", "mib_per_s", ",.1f"),
         ("Parallel", "parallelism", ".2f"),

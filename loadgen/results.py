@@ -4,9 +4,12 @@ A run folder is created with an exclusive mkdir, so it is never reused; every fi
 name and renamed into place, so a reader (or a killed run) never sees half a file.
 """
 
+import contextlib
 import csv
 import datetime as dt
+import fcntl
 import io
+import itertools
 import json
 import os
 import platform
@@ -23,7 +26,7 @@ from loadgen.metrics import PERCENTILES, percentile_column
 SUMMARY_COLUMNS = [
     "run_id", "scenario", "point", "parameters", "phase", "repetition", "aggregate", "workload", "method", "workers",
     "status", "started_utc",
-    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms",
+    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "seed_wall_s",
     "ops", "ops_per_s", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms",
     "target_rate_per_s", "late_ops_pct", "max_late_ms",
     "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
@@ -31,7 +34,8 @@ SUMMARY_COLUMNS = [
     "rows_per_s_min", "rows_per_s_max", "rows_per_s_cv_pct",
 ]  # fmt: skip
 WORKER_COLUMNS = [
-    "run_id", "point", "phase", "repetition", "worker", "pid", "status", "start_offset_ms", "busy_s", "rows",
+    "run_id", "point", "phase", "repetition", "worker", "method", "pid", "status", "setup_s", "start_offset_ms",
+    "busy_s", "close_s", "rows",
     "rows_per_s", "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows",
     "detail",
 ]  # fmt: skip
@@ -85,7 +89,14 @@ def check_writable(folder: str, key: str) -> None:
 def create_run_dir(output_dir: str, scenario: str) -> tuple[str, Path]:
     """A new folder results/<scenario>/<UTC stamp>[-N]; returns (run_id, path)."""
     parent = Path(output_dir) / scenario
-    parent.mkdir(parents=True, exist_ok=True)
+    try:
+        parent.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise ScenarioError(
+            f"output.dir: {parent} is a file, not a folder; move it away or use --results-dir"
+        ) from None
+    except OSError as exc:
+        raise ScenarioError(f"output.dir: cannot create {parent}: {exc.strerror or exc}") from None
     stamp = utc_stamp()
     for n in range(1, 1000):
         name = stamp if n == 1 else f"{stamp}-{n}"
@@ -93,17 +104,29 @@ def create_run_dir(output_dir: str, scenario: str) -> tuple[str, Path]:
             (parent / name).mkdir()
         except FileExistsError:
             continue
+        except OSError as exc:
+            raise ScenarioError(f"output.dir: cannot create a run folder in {parent}: {exc.strerror or exc}") from None
         return f"{scenario}-{name}", parent / name
-    raise OSError(f"cannot create a new run folder under {parent}")
+    raise ScenarioError(f"output.dir: cannot create a new run folder under {parent}: 999 exist for {stamp}")
+
+
+_temp_names = itertools.count()
 
 
 def write_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp")
-    with open(tmp, "w", encoding="utf-8", newline="") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.replace(tmp, path)
+    """Write a temporary file and rename it into place. The temporary name is unique to this process and call,
+    so writers of the same file never share one; a failed write removes it."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
+    try:
+        with open(tmp, "w", encoding="utf-8", newline="") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
 
 
 def csv_text(columns: list[str], rows: list[dict]) -> str:
@@ -129,8 +152,18 @@ def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
     write_atomic(path, csv_text(columns, rows))
 
 
-def write_json(path: Path, payload: dict) -> None:
-    write_atomic(path, json.dumps(payload, indent=2, sort_keys=False) + "\n")
+def write_json(path: Path, payload: dict, in_place_fallback: bool = False) -> None:
+    """Atomically. in_place_fallback: if that fails (a full disk has no room for the temporary copy), overwrite
+    the existing file in place — a small file's block is already allocated, so run.json can still say `failed`."""
+    text = json.dumps(payload, indent=2, sort_keys=False) + "\n"
+    try:
+        write_atomic(path, text)
+    except OSError:
+        if not (in_place_fallback and path.exists()):
+            raise
+        with open(path, "r+", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.truncate()
 
 
 def package_version(name: str) -> str:
@@ -192,17 +225,63 @@ def describe_parameters(params: dict) -> str:
 
 
 HISTORY_COLUMNS = SUMMARY_COLUMNS
+HISTORY_LOCK = ".history.csv.lock"
 
 
-def append_history(output_dir: str, rows: list[dict]) -> None:
-    """Add this run's final rows to <output dir>/history.csv (rewritten atomically, never half-written)."""
+class UnreadableHistory(Exception):
+    """history.csv is not a table this version can extend without losing what is in it."""
+
+
+def append_history(output_dir: str, rows: list[dict]) -> str | None:
+    """Add this run's final rows to <output dir>/history.csv. Returns a warning when it could not (the run's
+    outcome does not depend on its history), else None.
+
+    Runs that finish together take turns: an exclusive flock on a lock file beside history.csv covers reading it
+    and rewriting it (atomically, so a reader never sees half a file). Its columns are the union of the file's
+    own (also ones this version does not know) and this run's (a matrix's param:KEY columns); cells a row does
+    not have stay empty."""
     if not rows:
-        return
+        return None
     path = Path(output_dir) / "history.csv"
-    existing: list[dict] = []
-    if path.exists():
+    try:
+        with open(path.with_name(HISTORY_LOCK), "a") as lock:
+            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lock file is closed, also if this process dies
+            columns, existing = read_history(path)
+            wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
+            columns += [c for c in wanted if c not in columns]
+            write_atomic(path, history_text(columns, existing + rows))
+    except UnreadableHistory as exc:
+        return f"{path}: {exc}; left as it is, without this run's rows"
+    except OSError as exc:
+        return f"{path}: not updated: {exc}"
+    return None
+
+
+def read_history(path: Path) -> tuple[list[str], list[dict]]:
+    """(columns, rows) of history.csv; a new history has the summary columns."""
+    try:
         with open(path, newline="", encoding="utf-8") as handle:
-            existing = [{k: v for k, v in r.items() if k in HISTORY_COLUMNS} for r in csv.DictReader(handle)]
-    # a matrix's param:KEY columns differ from run to run; history keeps them in `parameters`
-    rows = [{k: v for k, v in r.items() if k in HISTORY_COLUMNS} for r in rows]
-    write_csv(path, HISTORY_COLUMNS, existing + rows)
+            reader = csv.DictReader(handle)
+            columns = list(reader.fieldnames or [])
+            rows = list(reader)
+    except FileNotFoundError:
+        return list(HISTORY_COLUMNS), []
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise UnreadableHistory(f"cannot be read as CSV ({exc})") from None
+    if not columns:
+        return list(HISTORY_COLUMNS), []  # an empty file
+    if "run_id" not in columns or len(set(columns)) != len(columns):
+        raise UnreadableHistory("its header is not a loadgen history's (no run_id column, or repeated columns)")
+    for number, row in enumerate(rows, start=2):
+        if None in row:  # DictReader's key for cells beyond the header
+            raise UnreadableHistory(f"row {number} has more cells than the header")
+    return columns, rows
+
+
+def history_text(columns: list[str], rows: list[dict]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(columns)
+    for row in rows:
+        writer.writerow([format_value(row.get(c)) for c in columns])
+    return out.getvalue()

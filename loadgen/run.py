@@ -10,12 +10,11 @@ import signal
 import sys
 import time
 
-import psutil
 from rich.console import Console
 
-from loadgen import hyperlog, results, server, thresholds
-from loadgen.coordinator import WorkerPool, describe_exit
-from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, VerificationError
+from loadgen import faults, hyperlog, results, server, staging, thresholds
+from loadgen.coordinator import WorkerPool
+from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, VerificationError
 from loadgen.metrics import aggregate_phase, median_row
 from loadgen.report import Progress, phase_tables
 from loadgen.sampler import Sampler
@@ -49,8 +48,11 @@ class RunFiles:
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
         self.start_ns = time.perf_counter_ns()
 
+    def epoch(self, perf_ns: int) -> float:
+        return self.wall_at_perf + perf_ns / 1e9
+
     def utc(self, perf_ns: int) -> str:
-        return results.iso_utc(self.wall_at_perf + perf_ns / 1e9)
+        return results.iso_utc(self.epoch(perf_ns))
 
     def start_point(self, index: int, params: dict, scenario: Scenario) -> None:
         self.point, self.scenario = index, scenario
@@ -105,18 +107,13 @@ class RunFiles:
         results.write_csv(self.dir / "latency.csv", results.LATENCY_COLUMNS, self.latency)
         results.write_csv(self.dir / "timeseries.csv", results.TIMESERIES_COLUMNS, self.timeseries)
 
-    def add_hyper_log(self, log) -> None:
+    def add_hyper_log(self, tail) -> None:
         """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""
-        if not log.exists():
+        if tail is None:
             return
-        windows = []
-        for r in self.summary:
-            if r.get("started_utc") and not results.is_aggregate(r) and r["point"] == self.point:
-                start = results.parse_utc(r["started_utc"])
-                windows.append((r["phase"], r["repetition"], start, start + float(r["wall_s"] or 0)))
-        metrics, stats = hyperlog.read(log, self.run_id, windows)
-        self.hyper_metrics.extend(self._mark(metrics))
-        self.query_stats.extend(self._mark(stats))
+        tail.poll()
+        self.hyper_metrics.extend(self._mark(tail.metrics))
+        self.query_stats.extend(self._mark(tail.query_stats()))
         results.write_csv(self.dir / "hyper_metrics.csv", hyperlog.METRIC_COLUMNS, self.hyper_metrics)
         results.write_csv(self.dir / "query_stats.csv", hyperlog.QUERY_COLUMNS, self.query_stats)
 
@@ -132,6 +129,8 @@ class RunFiles:
         results.write_csv(self.dir / "samples.csv", results.SAMPLE_COLUMNS, self.samples)
 
     def write_status(self, status: str, error: str = "", exit_code: int | None = None) -> None:
+        """run.json, atomically; on a full disk, in place (the file's block is already there), so a failed
+        run still says so."""
         results.write_json(
             self.dir / "run.json",
             {
@@ -141,11 +140,63 @@ class RunFiles:
                 "phases_completed": [s["phase"] for s in self.final_rows() if s["status"] == "ok"],
                 "thresholds": self.thresholds_result,
             },
+            in_place_fallback=True,
         )  # fmt: skip
 
 
-def raise_interrupted(signum, _frame):
-    raise Interrupted(f"interrupted by {signal.Signals(signum).name}")
+HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Signals:
+    """SIGINT, SIGTERM and SIGHUP during one run.
+
+    The first signal ends the run: it raises Interrupted wherever the run is, and the cleanup that follows is the
+    shutdown it asked for. A first signal that arrives while cleaning up lets the cleanup finish (it is already
+    the shutdown). A second signal cuts the cleanup short: `force` kills the children, removes what they
+    staged, marks the run interrupted and exits 130."""
+
+    def __init__(self):
+        self.received: list[str] = []
+        self.cleaning = False
+        self.force = None  # set while there is something to kill; called with the signal's name
+        self._previous: dict = {}
+
+    def install(self) -> None:
+        for sig in HANDLED_SIGNALS:
+            self._previous[sig] = signal.signal(sig, self._handle)
+
+    def restore(self) -> None:
+        for sig, handler in self._previous.items():
+            signal.signal(sig, handler)
+
+    def _handle(self, signum, _frame) -> None:
+        name = signal.Signals(signum).name
+        self.received.append(name)
+        if len(self.received) > 1:
+            if self.force:
+                self.force(name)
+            os._exit(EXIT_INTERRUPTED)
+        if not self.cleaning:
+            raise Interrupted(f"interrupted by {name}")
+
+
+def preflight(scenario: Scenario) -> None:
+    """Everything that can be refused before anything is created (exit 2): folders, credentials, the endpoint,
+    database files that already exist."""
+    results.check_writable(scenario.output.dir, "output.dir")
+    auth = server.credentials(scenario.server)
+    config = scenario.server
+    if config.endpoint:
+        paths = server.database_paths(config, scenario.workers, config.database_dir) if config.database_dir else []
+        server.check_endpoint(config.endpoint, auth, config.connect_timeout_s, paths, config.replace_existing)
+    elif config.database_dir:
+        results.check_writable(config.database_dir, "server.database_dir")
+        paths = server.database_paths(config, scenario.workers, config.database_dir)
+        server.check_database_files(paths, config.replace_existing)
+
+
+def staging_dirs(scenario: Scenario) -> list[str]:
+    return [p.staging_dir for p in scenario.phases if getattr(p, "staging_dir", None)]
 
 
 def run(
@@ -159,49 +210,26 @@ def run(
     """Run a validated plan: one point per matrix combination (one point without a matrix). Returns the exit
     code; the run folder holds the outcome either way."""
     scenario = base or plan[0][1]
-    results.check_writable(scenario.output.dir, "output.dir")
-    auth = server.credentials(scenario.server)
-    if scenario.server.endpoint:
-        server.check_endpoint(scenario.server.endpoint, auth)
-    elif scenario.server.database_dir:
-        results.check_writable(scenario.server.database_dir, "server.database_dir")
-    server.sweep_stale()  # what an earlier run killed with SIGKILL left in the temp folder
-    run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
-    files = RunFiles(run_id, run_dir, scenario, list(plan[0][0]))
-    environment = results.environment(run_id, argv or sys.argv)
-    results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
-    results.write_json(run_dir / "environment.json", environment)
-    files.write_status("running")
-    console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
-
-    status, error, exit_code, notes = "ok", "", 0, []
-    previous_handlers = {
-        signal.SIGTERM: signal.signal(signal.SIGTERM, raise_interrupted),
-        signal.SIGINT: signal.signal(signal.SIGINT, raise_interrupted),
-    }
+    signals = Signals()
+    signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
     try:
-        for index, (params, point) in enumerate(plan):
-            if len(plan) > 1:
-                console.print(f"point {index + 1}/{len(plan)}: {results.describe_parameters(params)}", markup=False)
-            files.start_point(index, params, point)
-            hyperd_dir = run_dir / ("hyperd" if len(plan) == 1 else f"hyperd-{index}")
-            status, error, exit_code, point_notes = run_point(point, files, environment, hyperd_dir, console, quiet)
-            notes.extend(point_notes)
-            if status != "ok":
-                break
-        else:
-            missed = files.check_thresholds()
-            if missed:
-                status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
-    except (Interrupted, KeyboardInterrupt) as exc:  # between two points
-        status, exit_code = "interrupted", EXIT_INTERRUPTED
-        error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
+        preflight(scenario)
+        # what an earlier run killed with SIGKILL (or cut short) left behind
+        server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
+        run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
+        files = RunFiles(run_id, run_dir, scenario, list(plan[0][0]))
+        try:
+            environment = results.environment(run_id, argv or sys.argv)
+            results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
+            results.write_json(run_dir / "environment.json", environment)
+            files.write_status("running")
+        except OSError as exc:
+            raise ResultsError(f"cannot write the run folder {run_dir}: {exc}") from None
+        console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        signals.force = lambda name: force_exit(files, None, None, name)
+        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
     finally:
-        run_all(
-            lambda: files.write_status(status, error, exit_code),
-            lambda: results.append_history(scenario.output.dir, files.final_rows()),
-            lambda: [signal.signal(sig, handler) for sig, handler in previous_handlers.items()],
-        )
+        signals.restore()
     for note in notes:
         console.print(f"note: {note}", highlight=False)
     for table in phase_tables(files.final_rows()):
@@ -216,7 +244,51 @@ def run(
     return exit_code
 
 
-def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool):
+def run_points(plan, files, environment, console, quiet, signals: Signals):
+    """Every point of the plan in order, then the thresholds; the run's status is written whatever happens."""
+    status, error, exit_code, notes = "ok", "", 0, []
+    try:
+        for index, (params, point) in enumerate(plan):
+            if len(plan) > 1:
+                console.print(f"point {index + 1}/{len(plan)}: {results.describe_parameters(params)}", markup=False)
+            files.start_point(index, params, point)
+            hyperd_dir = files.dir / ("hyperd" if len(plan) == 1 else f"hyperd-{index}")
+            status, error, exit_code, point_notes = run_point(point, files, environment, hyperd_dir, console, quiet,
+                                                              signals)  # fmt: skip
+            notes.extend(point_notes)
+            if status != "ok":
+                break
+            if signals.received:  # arrived while the point was cleaning up: do not start the next one
+                if index + 1 < len(plan):
+                    status, exit_code = "interrupted", EXIT_INTERRUPTED
+                    error = f"interrupted by {signals.received[0]} (before point {index + 2} of {len(plan)})"
+                    break
+                notes.append(f"{signals.received[0]} arrived while the run was finishing; it finished its cleanup")
+        else:
+            missed = files.check_thresholds()
+            if missed:
+                status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
+    except Interrupted as exc:  # between two points
+        status, exit_code, error = "interrupted", EXIT_INTERRUPTED, str(exc)
+    except OSError as exc:  # e.g. a full disk while writing the thresholds' results
+        status, exit_code, error = "failed", 1, f"cannot write results to {files.dir}: {exc}"
+    finally:
+        signals.cleaning = True
+        signals.force = lambda name: force_exit(files, None, None, name)
+        failures = run_all(
+            lambda: files.write_status(status, error, exit_code),
+            lambda: files.notes.extend(f"warning: {w}" for w in [append_history(files)] if w),
+        )
+        if failures and status == "ok":
+            status, exit_code, error = "failed", 1, f"cannot write results to {files.dir}: {failures[0]}"
+    return status, error, exit_code, notes
+
+
+def append_history(files) -> str | None:
+    return results.append_history(files.scenario.output.dir, files.final_rows())
+
+
+def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals):
     """One scenario, start to end: hyperd → workers → phases → files. Returns (status, error, exit code,
     notes). Whatever happens, workers are stopped and reaped, hyperd is shut down and what was measured is
     written."""
@@ -226,7 +298,11 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
     pool: WorkerPool | None = None
     hyperd: server.Server | None = None
     progress = Progress(console, quiet)
+    tail: hyperlog.Tail | None = None
     current_phase, release_ns = None, 0
+    signals.cleaning = False
+    # looked up when called: a second signal at any moment kills whatever pool and hyperd exist by then
+    signals.force = lambda name: force_exit(files, pool, hyperd, name)
     try:
         hyperd = server.Server(scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s)
         hyperd.start()
@@ -234,6 +310,8 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
         environment["endpoint"] = hyperd.descriptor if not scenario.server.endpoint else "external"
         results.write_json(files.dir / "environment.json", environment)
         sampler.watch("hyperd", hyperd.pid)
+        if hyperd.pid:  # a private hyperd: its log is ours to read
+            tail = hyperlog.Tail(hyperd_dir, files.run_id)
         if scenario.sampling.enabled:
             sampler.start()
         specs = [
@@ -251,14 +329,22 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
                 current_phase = phase
                 release_ns = pool.release(phase.name)
                 sampler.phase, sampler.repetition = phase.name, repetition
+                if tail:
+                    tail.begin(phase.name, repetition, files.epoch(release_ns))
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
+                if hasattr(phase, "describe_rate") and repetition == 1:  # how the load is paced, before it runs
+                    console.print(f"{phase.name}: {phase.describe_rate(scenario.workers)}", markup=False)
                 progress.begin(label, getattr(phase, "rows", None) or 0)
 
                 def tick():
                     check_hyperd(hyperd)
                     progress.tick(*pool.progress_totals())
+                    if tail:
+                        tail.poll()
 
                 messages = pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
+                if tail:
+                    tail.end(files.epoch(time.perf_counter_ns()))
                 progress.end()
                 sampler.phase = "setup"
                 outcome = aggregate_phase(
@@ -285,22 +371,22 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
                 if summary["status"] == "failed":
                     raise VerificationError(f"phase {phase.name}: {summary['error']}")
         files.add_medians()
-    except (Interrupted, KeyboardInterrupt) as exc:
-        status, exit_code = "interrupted", EXIT_INTERRUPTED
-        error = str(exc) if isinstance(exc, Interrupted) else "interrupted by SIGINT"
+    except Interrupted as exc:
+        status, exit_code, error = "interrupted", EXIT_INTERRUPTED, str(exc)
     except LoadgenError as exc:
         status, error, exit_code = "failed", str(exc), exc.exit_code
         # a killed hyperd closes its sockets before it is a zombie, so a worker may report first: if hyperd
         # does not answer, give it a moment to finish dying, then name it as the cause
-        death = hyperd_death(hyperd)
+        death = hyperd.death() if hyperd else ""
         if not death and hyperd is not None and hyperd.pid and not hyperd.responds():
-            death = hyperd_death(hyperd, wait_s=1.0)
+            death = hyperd.death(wait_s=1.0)
         if death and death not in error:  # workers lose their connections: name the cause first
             error = f"{death} ({error})"
+    except OSError as exc:  # the results folder cannot be written (a full disk, …)
+        status, error, exit_code = "failed", f"cannot write results to {files.dir}: {exc}", 1
     finally:
-        # a second Ctrl-C or SIGTERM during cleanup forces the exit, but still kills the children
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, force_exit_handler(pool, hyperd))
+        signals.cleaning = True  # a first signal from here on lets the cleanup finish; a second one forces
+        faults.inject("coordinator", "run", "cleanup")
         notes: list[str] = []
 
         def stop_workers():
@@ -326,25 +412,26 @@ def run_point(scenario: Scenario, files, environment: dict, hyperd_dir, console:
         def stop_hyperd():
             nonlocal status, exit_code, error
             if hyperd is not None:
-                death = hyperd_death(hyperd)
+                death = hyperd.death()
                 hyperd.close()
                 if death and status == "ok":
                     status, exit_code, error = "failed", 1, death
 
-        def listen_again():
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                signal.signal(sig, raise_interrupted)
-
-        run_all(
+        failures = run_all(
             progress.end,
             stop_workers,
             sampler.stop,
             write_partial_phase,
             stop_hyperd,
             lambda: files.add_samples(sampler.snapshot()),
-            lambda: files.add_hyper_log(hyperd_dir / "hyperd.log"),
-            listen_again,
+            lambda: files.add_hyper_log(tail),
         )
+        if failures and status == "ok":
+            status, exit_code = "failed", 1
+            error = f"cannot write results to {files.dir}: {failures[0]}"
+        elif failures:
+            notes.append(f"cleanup: {failures[0]}")
+        signals.force = lambda name: force_exit(files, None, None, name)
     return status, error, exit_code, notes
 
 
@@ -373,40 +460,38 @@ def suspect_results(rows: list[dict]) -> list[str]:
     return out
 
 
-def run_all(*steps) -> None:
-    """Run every cleanup step even if one fails; then raise the first failure."""
-    first = None
+def run_all(*steps) -> list[BaseException]:
+    """Run every cleanup step even if one fails; return the failures (a signal's Interrupted is not one: during
+    cleanup it is not raised)."""
+    failures = []
     for step in steps:
         try:
             step()
-        except BaseException as exc:  # noqa: BLE001 - the remaining steps must still run
-            first = first or exc
-    if first is not None:
-        raise first
-
-
-def hyperd_death(hyperd: server.Server | None, wait_s: float = 0) -> str:
-    """'hyperd exited with code …' when the private hyperd is gone, else ''."""
-    code = hyperd.exit_code(wait_s) if hyperd else None
-    return "" if code is None else f"hyperd {describe_exit(code)}"
+        except Exception as exc:  # noqa: BLE001 - the remaining steps must still run
+            failures.append(exc)
+    return failures
 
 
 def check_hyperd(hyperd: server.Server | None) -> None:
-    death = hyperd_death(hyperd)
+    death = hyperd.death() if hyperd else ""
     if death:
         raise server.ServerError(death)
 
 
-def force_exit_handler(pool, hyperd):
-    """A second Ctrl-C: kill the children at once and exit 130, without waiting for a graceful stop."""
-
-    def handler(_signum, _frame):
-        for process in pool.processes if pool else []:
-            with contextlib.suppress(Exception):
-                process.kill()
-        if hyperd is not None and hyperd.pid:
-            with contextlib.suppress(psutil.Error):
-                psutil.Process(hyperd.pid).kill()
-        os._exit(EXIT_INTERRUPTED)
-
-    return handler
+def force_exit(files, pool, hyperd, name: str) -> None:
+    """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
+    exit 130. No waiting for a graceful stop."""
+    processes = [p for p in (pool.processes if pool else []) if p.pid]
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.kill()
+    if hyperd is not None:
+        with contextlib.suppress(Exception):
+            hyperd.kill()
+    for process in processes:
+        with contextlib.suppress(Exception):
+            process.join(timeout=1)
+            staging.remove_leftovers(process.pid, staging_dirs(files.scenario))
+    with contextlib.suppress(Exception):
+        files.write_status("interrupted", f"interrupted by a second signal ({name}): cleanup cut short", 130)
+    os._exit(EXIT_INTERRUPTED)

@@ -21,7 +21,19 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from loadgen import thresholds
 from loadgen.errors import ScenarioError
 from loadgen.workloads import PHASE_MODELS, PhaseModel
-from loadgen.workloads.base import PHASE_NAME_PATTERN, StrictModel, check_placeholders
+from loadgen.workloads.base import (
+    BOUND_MEANINGS,
+    HOUR_S,
+    MAX_ROWS,
+    PHASE_NAME_PATTERN,
+    WEEK_S,
+    Count,
+    Number,
+    StrictModel,
+    check_placeholders,
+    excerpt,
+    shorten,
+)
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ENDPOINT_PATTERN = r"^tab\.(tcp|domain)://.+"
@@ -45,6 +57,14 @@ class ServerConfig(StrictModel):
         default=None, description="Where database files are created (default: a fresh temp folder)."
     )
     keep_database: bool = Field(default=False, description="Keep the database files after the run.")
+    replace_existing: bool = Field(
+        default=False,
+        description="Drop and re-create database files that already exist (in database_dir or at the endpoint). "
+        "Default: refuse to start, so a run never destroys data it did not create.",
+    )
+    connect_timeout_s: Number = Field(
+        default=5.0, gt=0, le=300, description="How long any connection attempt to hyperd may take."
+    )
     user: str | None = Field(default=None, min_length=1, description="User name for the endpoint, if it needs one.")
     password_env: str | None = Field(
         default=None,
@@ -58,17 +78,22 @@ class ServerConfig(StrictModel):
 
 class SamplingConfig(StrictModel):
     enabled: bool = True
-    interval_ms: int = Field(default=100, ge=10, le=60_000)
-    timeseries_interval_s: float = Field(default=1.0, gt=0, le=3600, description="Bucket width of timeseries.csv.")
+    interval_ms: Count = Field(default=100, ge=10, le=60_000)
+    timeseries_interval_s: Number = Field(default=1.0, gt=0, le=HOUR_S, description="Bucket width of timeseries.csv.")
 
 
 class TimeoutsConfig(StrictModel):
-    barrier_s: float = Field(default=120.0, gt=0, description="How long anyone waits at a phase barrier.")
-    phase_s: float = Field(default=3600.0, gt=0, description="Maximum duration of a phase.")
-    worker_stop_s: float = Field(
-        default=2.0, gt=0, description="How long workers get to stop by themselves before SIGTERM, then SIGKILL."
+    barrier_s: Number = Field(default=120.0, gt=0, le=WEEK_S, description="How long anyone waits at a phase barrier.")
+    phase_s: Number = Field(default=3600.0, gt=0, le=WEEK_S, description="Maximum duration of a phase.")
+    worker_stop_s: Number = Field(
+        default=2.0,
+        gt=0,
+        le=HOUR_S,
+        description="How long workers get to stop by themselves before SIGTERM, then SIGKILL.",
     )
-    hyperd_stop_s: float = Field(default=30.0, gt=0, description="How long hyperd gets to shut down before SIGKILL.")
+    hyperd_stop_s: Number = Field(
+        default=30.0, gt=0, le=HOUR_S, description="How long hyperd gets to shut down before SIGKILL."
+    )
 
 
 class OutputConfig(StrictModel):
@@ -78,9 +103,9 @@ class OutputConfig(StrictModel):
 class Scenario(StrictModel):
     name: str = Field(pattern=NAME_PATTERN)
     description: str = ""
-    workers: int = Field(default=1, ge=1, le=256)
-    rows: int | None = Field(
-        default=None, ge=1, description="Default total rows for insert phases that do not set their own."
+    workers: Count = Field(default=1, ge=1, le=256)
+    rows: Count | None = Field(
+        default=None, ge=1, le=MAX_ROWS, description="Default total rows for insert phases that do not set their own."
     )
     table: str = Field(default="measurements_{worker}", min_length=1, max_length=120)
     server: ServerConfig = Field(default_factory=ServerConfig)
@@ -88,10 +113,10 @@ class Scenario(StrictModel):
     timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
     output: OutputConfig = Field(default_factory=OutputConfig)
     phases: list[Annotated[PhaseModel, Field(discriminator="workload")]] = Field(min_length=1)
-    seed: int | None = Field(
+    seed: Count | None = Field(
         default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
     )
-    repeat: int = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
+    repeat: Count = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
     matrix: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",
@@ -109,9 +134,6 @@ class Scenario(StrictModel):
     def table_name(self, worker: int) -> str:
         return self.table.format(worker=worker)
 
-    def phase(self, name: str):
-        return next(p for p in self.phases if p.name == name)
-
 
 # ----------------------------------------------------------------------------------------------- loading
 
@@ -126,9 +148,22 @@ class Source:
 
     def where(self, loc: tuple) -> str:
         for prefix, text in self.overrides.items():
-            if loc[: len(prefix)] == prefix:
+            # inside what the override set, or a mapping the override created (--set a.b.c=1 makes `a`)
+            if loc[: len(prefix)] == prefix or (prefix[: len(loc)] == loc and find_node(self.root, loc) is None):
                 return f"{self.path}: {text}"
         return f"{self.path}:{locate_line(self.root, loc)}"
+
+
+def find_node(node: yaml.Node | None, loc: tuple) -> yaml.Node | None:
+    """The YAML node at `loc`, or None when the file does not have it."""
+    for part in loc:
+        if isinstance(node, yaml.MappingNode) and isinstance(part, str):
+            node = next((v for k, v in node.value if k.value == part), None)
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+        else:
+            return None
+    return node
 
 
 def locate_line(node: yaml.Node | None, loc: tuple) -> int:
@@ -153,10 +188,67 @@ def locate_line(node: yaml.Node | None, loc: tuple) -> int:
     return line + 1
 
 
+MAX_FILE_BYTES = 1 << 20  # a scenario is a page of YAML; a larger file is a mistake (or an attack)
+MAX_ALIAS_NODES = 10_000  # nodes reachable through aliases: a few anchors are fine, an alias bomb is not
+
+
+class BoundedLoader(yaml.SafeLoader):
+    """Counts the nodes every alias expands to while composing, and refuses past MAX_ALIAS_NODES: a few hundred
+    bytes of nested aliases ("billion laughs") would otherwise expand to billions of values. Recursive
+    aliases are refused too (they make a value that contains itself)."""
+
+    def __init__(self, text: str, path: str):
+        super().__init__(text)
+        self.path = path
+        self.expanded = 0
+        self.sizes: dict[int, int] = {}
+        self.open_anchors: set[str] = set()
+
+    def compose_node(self, parent, index):
+        if not self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
+        event = self.peek_event()
+        where = f"{self.path}:{event.start_mark.line + 1}"
+        if event.anchor in self.open_anchors:
+            raise ScenarioError(f"{where}: *{shorten(event.anchor)}: an alias inside its own anchor is not allowed")
+        node = super().compose_node(parent, index)
+        self.expanded += self.size(node)
+        if self.expanded > MAX_ALIAS_NODES:
+            raise ScenarioError(
+                f"{where}: *{shorten(event.anchor)}: aliases expand to more than {MAX_ALIAS_NODES} values; "
+                "a scenario does not need that many"
+            )
+        return node
+
+    def size(self, node) -> int:
+        if id(node) not in self.sizes:
+            if isinstance(node, yaml.MappingNode):
+                children = [n for pair in node.value for n in pair]
+            else:
+                children = node.value if isinstance(node, yaml.SequenceNode) else []
+            self.sizes[id(node)] = 1 + sum(self.size(child) for child in children)
+        return self.sizes[id(node)]
+
+    def compose_sequence_node(self, anchor):
+        return self._composing(anchor, super().compose_sequence_node)
+
+    def compose_mapping_node(self, anchor):
+        return self._composing(anchor, super().compose_mapping_node)
+
+    def _composing(self, anchor, compose):
+        if anchor is None:
+            return compose(anchor)
+        self.open_anchors.add(anchor)
+        try:
+            return compose(anchor)
+        finally:
+            self.open_anchors.discard(anchor)
+
+
 def parse_yaml(text: str, path: str):
     """Parse once into (data, node tree). Duplicate keys are errors (PyYAML would silently keep the last)."""
     try:
-        loader = yaml.SafeLoader(text)
+        loader = BoundedLoader(text, path)
         try:
             root = loader.get_single_node()
             if root is None:
@@ -171,7 +263,9 @@ def parse_yaml(text: str, path: str):
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}:{line}: YAML syntax error: {problem}") from None
+        raise ScenarioError(f"{path}:{line}: YAML syntax error: {shorten(problem)}") from None
+    except RecursionError:
+        raise ScenarioError(f"{path}: values are nested too deeply to be a scenario") from None
     if not isinstance(data, dict):
         raise ScenarioError(
             f"{path}:{root.start_mark.line + 1}: a scenario must be a mapping of keys "
@@ -187,7 +281,7 @@ def duplicate_keys(node: yaml.Node, path: str):
             if isinstance(key, yaml.ScalarNode):
                 if key.value in seen:
                     yield (
-                        f"{path}:{key.start_mark.line + 1}: {key.value}: duplicate key "
+                        f"{path}:{key.start_mark.line + 1}: {shorten(key.value)}: duplicate key "
                         f"(first on line {seen[key.value]})"
                     )
                 else:
@@ -200,11 +294,15 @@ def duplicate_keys(node: yaml.Node, path: str):
 
 def read_data(path: str, overrides: list[str]):
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+        if len(raw) > MAX_FILE_BYTES:
+            raise ScenarioError(f"{path}: the file is larger than {MAX_FILE_BYTES} bytes (1 MiB), the limit")
+        text = raw.decode("utf-8")
     except FileNotFoundError:
         raise ScenarioError(f"{path}: no such scenario file") from None
     except (OSError, UnicodeDecodeError) as exc:
-        raise ScenarioError(f"{path}: cannot read: {exc}") from None
+        raise ScenarioError(f"{path}: cannot read: {shorten(str(exc))}") from None
     data, root = parse_yaml(text, path)
     return data, root, apply_overrides(data, overrides, path)
 
@@ -261,40 +359,54 @@ def apply_overrides(data: dict, overrides: list[str], path: str, label: str = "-
     """Apply `key.path=value` overrides in place; the first key may name a phase (`insert_arrow.rows=10`).
 
     Values are parsed as YAML scalars, so `--set workers=8` gives an int. Returns the data location of
-    each override so that validation errors point at the --set, not at a line of the file.
+    each override so that validation errors point at the --set, not at a line of the file, and so that an
+    override that changes nothing can be reported (`shadowed`). A first key that is neither a phase nor a
+    scenario key is an error with a suggestion (it would otherwise become an unknown top-level key).
     """
     locs: dict[tuple, str] = {}
     problems = []
     for text in overrides:
         key, sep, raw = text.partition("=")
         parts = [p for p in key.strip().split(".") if p]
+        shown = f"{label} {shorten(text, 200)}"  # room for a path, not for a 20 MB value
         if not sep or not parts:
-            problems.append(f"{path}: --set {text}: expected KEY=VALUE, e.g. workers=4 or insert_arrow.rows=1000")
+            problems.append(f"{path}: {shown}: expected KEY=VALUE, e.g. workers=4 or insert_arrow.rows=1000")
             continue
         try:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError as exc:
-            problems.append(f"{path}: --set {text}: value is not valid YAML: {exc}")
+            problems.append(f"{path}: {shown}: value is not valid YAML: {shorten(str(exc))}")
             continue
         if parts[0] == "thresholds" and len(parts) > 2:  # threshold keys hold a dot themselves: PHASE.METRIC
             parts = ["thresholds", ".".join(parts[1:])]
         loc: tuple = ()
         target = data
         phases = data.get("phases") if isinstance(data.get("phases"), list) else []
+        names = [p["name"] for p in phases if isinstance(p, dict) and isinstance(p.get("name"), str)]
         phase_index = next((i for i, p in enumerate(phases) if isinstance(p, dict) and p.get("name") == parts[0]), None)
         if phase_index is not None and len(parts) > 1:
             target, loc, parts = phases[phase_index], ("phases", phase_index), parts[1:]
+            if parts == ["rows"] and isinstance(target, dict):
+                target.pop("rows_scale", None)  # a phase's rows given on the command line replace its rows_scale
+        elif len(parts) > 1 and parts[0] not in Scenario.model_fields:
+            hint = difflib.get_close_matches(parts[0], names + list(Scenario.model_fields), n=1)
+            problems.append(
+                f"{path}: {shown}: {excerpt(parts[0])} is neither a phase nor a key"
+                + (f" (did you mean {hint[0]}?)" if hint else "")
+                + f"; phases: {', '.join(names) or 'none'}"
+            )
+            continue
         for part in parts[:-1]:
             nxt = target.get(part)
             if nxt is None:
                 nxt = target[part] = {}
             if not isinstance(nxt, dict):
-                problems.append(f"{path}: --set {text}: {'.'.join(loc + (part,))} is not a mapping")
+                problems.append(f"{path}: {shown}: {dotted(loc + (part,))} is not a mapping")
                 break
             target, loc = nxt, loc + (part,)
         else:
             target[parts[-1]] = value
-            locs[loc + (parts[-1],)] = f"{label} {text}"
+            locs[loc + (parts[-1],)] = shown
     if problems:
         raise ScenarioError(problems)
     return locs
@@ -305,10 +417,33 @@ def validate(data: dict, source: Source) -> Scenario:
         scenario = Scenario.model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(sorted((format_error(err, source) for err in exc.errors()), key=line_order)) from None
-    problems = [f"{source.where(loc)}: {dotted(loc)}: {msg}" for loc, msg in cross_checks(scenario)]
+    problems = sorted(
+        (f"{source.where(loc)}: {dotted(loc)}: {msg}" for loc, msg in cross_checks(scenario)), key=line_order
+    )
+    problems += [
+        f"{source.path}: {text}: {why}" for loc, text in source.overrides.items() if (why := shadowed(scenario, loc))
+    ]
     if problems:
         raise ScenarioError(problems)
     return resolve(scenario)
+
+
+def shadowed(scenario: Scenario, loc: tuple) -> str:
+    """Why an override at `loc` changes nothing because other keys take precedence ('' when it takes effect)."""
+    phases = scenario.phases
+    if loc == ("rows",):
+        inserts = [p for p in phases if p.workload == "insert"]
+        if not inserts:
+            return "no phase uses rows: it is the default of insert phases, and this scenario has none"
+        if all(p.rows is not None for p in inserts):
+            own = ", ".join(f"{p.name}.rows" for p in inserts)
+            return f"every insert phase sets its own rows ({own}); set those instead"
+    if loc == ("timeouts", "phase_s") and all(p.timeout_s is not None for p in phases):
+        own = ", ".join(f"{p.name}.timeout_s" for p in phases)
+        return f"every phase sets its own timeout_s ({own}); set those instead"
+    if len(loc) >= 3 and loc[0] == "phases" and isinstance(loc[1], int) and loc[1] < len(phases):
+        return phases[loc[1]].shadowed(loc[2])
+    return ""
 
 
 def cross_checks(scenario: Scenario):
@@ -318,7 +453,7 @@ def cross_checks(scenario: Scenario):
         if phase.name in seen:
             yield (
                 ("phases", i, "name"),
-                f"duplicate phase name {phase.name!r} (also phases[{seen[phase.name]}])",
+                f"duplicate phase name {excerpt(phase.name)} (also phases[{seen[phase.name]}])",
             )
         seen.setdefault(phase.name, i)
         yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
@@ -330,7 +465,7 @@ def cross_checks(scenario: Scenario):
             yield ("thresholds", key), str(exc)
             continue
         if threshold.phase not in names:
-            yield ("thresholds", key), f"no phase named {threshold.phase!r}; phases: {', '.join(sorted(names))}"
+            yield ("thresholds", key), f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(names))}"
     if scenario.server.endpoint and scenario.server.parameters:
         yield (
             ("server", "parameters"),
@@ -360,47 +495,51 @@ def line_order(problem: str) -> tuple:
 def dotted(loc: tuple) -> str:
     out = ""
     for part in loc:
-        out += f"[{part}]" if isinstance(part, int) else (("." if out else "") + str(part))
+        out += f"[{part}]" if isinstance(part, int) else (("." if out else "") + shorten(str(part)))
     return out or "(top level)"
 
 
 def format_error(err: dict, source: Source) -> str:
     loc = tuple(err["loc"])
     kind = err["type"]
-    ctx = err.get("ctx") or {}
+    # bounds of float fields read as 604800, not 604800.0
+    ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in (err.get("ctx") or {}).items()}
     # drop union tags (e.g. 'insert' in phases.0.insert.rows): they are not in the file
     shown = tuple(p for p in loc if not (isinstance(p, str) and p in PHASE_MODELS and p != loc[-1]))
     where = source.where(shown + ("workload",) if kind == "union_tag_invalid" else shown)
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        msg = f"unknown key {loc[-1]!r}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
+        msg = f"unknown key {excerpt(loc[-1])}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
         return f"{where}: {dotted(shown)}: {msg}; allowed: {', '.join(allowed)}"
     if kind == "missing":
         return f"{where}: {dotted(shown)}: required key is missing"
     if kind == "union_tag_invalid":
         return (
-            f"{where}: {dotted(shown)}.workload: unknown workload {ctx.get('tag')!r}; "
+            f"{where}: {dotted(shown)}.workload: unknown workload {excerpt(ctx.get('tag'))}; "
             f"allowed: {', '.join(PHASE_MODELS)}"
         )
     if kind == "union_tag_not_found":
         return f"{where}: {dotted(shown)}: required key 'workload' is missing; allowed: {', '.join(PHASE_MODELS)}"
     if kind == "literal_error":
         return (
-            f"{where}: {dotted(shown)}: {err['input']!r} is not allowed; "
+            f"{where}: {dotted(shown)}: {excerpt(err['input'])} is not allowed; "
             f"allowed: {ctx.get('expected', '').replace(chr(39), '')}"
         )
     if kind in ("model_type", "model_attributes_type", "dict_type"):
         allowed = allowed_keys(loc)
         keys = f" ({', '.join(allowed)})" if allowed else ""
-        return f"{where}: {dotted(shown)}: must be a mapping of keys{keys}, got {err['input']!r}"
+        return f"{where}: {dotted(shown)}: must be a mapping of keys{keys}, got {excerpt(err['input'])}"
     if kind == "value_error":
-        return f"{where}: {dotted(shown)}: {ctx.get('error', err['msg'])} (got {err['input']!r})"
+        return f"{where}: {dotted(shown)}: {ctx.get('error', err['msg'])} (got {excerpt(err['input'])})"
     template = PLAIN_MESSAGES.get(kind)
     if kind == "string_pattern_mismatch":
         template = PATTERN_MEANINGS.get(ctx.get("pattern"), template)
     message = template.format(**ctx) if template else err["msg"]
-    return f"{where}: {dotted(shown)}: {message} (got {err['input']!r})"
+    bound = ctx.get("le", ctx.get("lt"))
+    if bound in BOUND_MEANINGS:
+        message += f" ({BOUND_MEANINGS[bound]})"
+    return f"{where}: {dotted(shown)}: {message} (got {excerpt(err['input'])})"
 
 
 # pydantic's error kinds in the words of this tool
@@ -413,6 +552,7 @@ PLAIN_MESSAGES = {
     "int_type": "must be a whole number",
     "int_from_float": "must be a whole number",
     "float_parsing": "must be a number",
+    "finite_number": "must be a finite number",
     "float_type": "must be a number",
     "bool_parsing": "must be true or false",
     "bool_type": "must be true or false",

@@ -7,11 +7,15 @@ tmpfs (/dev/shm) keeps them out of the disk's way; the file exists only for the 
 import contextlib
 import itertools
 import os
+import re
 import shutil
 import tempfile
 
+import psutil
+
 SHM = "/dev/shm"
 _counter = itertools.count()
+STAGED_NAME = re.compile(r"^loadgen-(\d+)-\d+\.[a-z]+$")  # loadgen-<worker pid>-<n>.<suffix>
 
 
 def choose_dir(configured: str | None, needed_bytes: int) -> str:
@@ -42,13 +46,32 @@ def staged_file(directory: str, suffix: str = ".arrows"):
             os.unlink(path)
 
 
+def folders(configured=()) -> list[str]:
+    """Every folder staged files can be in: /dev/shm, the temp folder, and the configured ones."""
+    return list(dict.fromkeys([SHM, tempfile.gettempdir(), *[c for c in configured if c]]))
+
+
+def sweep_dead(configured=()) -> list[str]:
+    """Delete staged files whose worker (the pid in the name) is gone: what a SIGKILLed worker or a run cut short
+    by a second signal left. Returns the paths removed."""
+    removed = []
+    for directory in folders(configured):
+        with contextlib.suppress(OSError):
+            for name in os.listdir(directory):
+                pid = STAGED_NAME.match(name)
+                if pid and not psutil.pid_exists(int(pid.group(1))):
+                    with contextlib.suppress(OSError):
+                        os.unlink(os.path.join(directory, name))
+                        removed.append(os.path.join(directory, name))
+    return removed
+
+
 def remove_leftovers(pid: int, configured=()) -> list[str]:
     """Delete staged files a dead worker (by pid) left behind, in the default folders and any configured
     `staging_dir`. Returns what was removed."""
     removed = []
     prefix = f"loadgen-{pid}-"
-    for directory in dict.fromkeys((SHM, None, *configured)):
-        directory = directory or tempfile.gettempdir()
+    for directory in folders(configured):
         with contextlib.suppress(OSError):
             for name in os.listdir(directory):
                 if name.startswith(prefix):

@@ -8,6 +8,8 @@ import operator
 import re
 from dataclasses import dataclass
 
+from loadgen.workloads.base import excerpt
+
 METRICS = (
     "wall_s", "rows", "rows_per_s", "mib_per_s", "ops", "ops_per_s", "errors", "parallelism", "start_skew_ms",
     "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
@@ -33,10 +35,11 @@ def parse(key: str, expression: str) -> Threshold:
     """Raise ValueError with the allowed forms when the key or the expression is malformed."""
     phase, _, metric = key.partition(".")
     if not phase or metric not in METRICS:
-        raise ValueError(f"{key!r}: the key must be PHASE.METRIC with METRIC one of: {', '.join(METRICS)}")
+        raise ValueError(f"{excerpt(key)}: the key must be PHASE.METRIC with METRIC one of: {', '.join(METRICS)}")
     match = EXPRESSION.match(str(expression))
     if not match:
-        raise ValueError(f'{expression!r}: write an operator ({" ".join(OPERATORS)}) and a number, e.g. ">= 5e6"')
+        operators = " ".join(OPERATORS)
+        raise ValueError(f'{excerpt(expression)}: write an operator ({operators}) and a number, e.g. ">= 5e6"')
     return Threshold(phase, metric, match.group(1), float(match.group(2)))
 
 

@@ -21,12 +21,11 @@ from loadgen.metrics import Recorder
 from loadgen.workloads import workload_for
 
 # exit codes of a worker process, so the coordinator can tell the reasons apart
-EXIT_DONE = 0
 EXIT_FAILED = 1
 EXIT_ABORTED = 3  # the barrier was broken by someone else: the coordinator is already handling it
 EXIT_ORPHANED = 4  # the coordinator disappeared
 STOP_POLL_S = 0.05
-PROGRESS_SLOTS = 3  # rows, operations, errors
+PROGRESS_SLOTS = 4  # rows, operations, errors, rows sent in a statement that has not finished yet
 
 
 class StopFlag:
@@ -84,6 +83,7 @@ class WorkerContext:
     owns_database: bool = True  # the one worker per database that creates shared objects in setup
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
     run_dir: str = ""  # the run folder
+    connect_timeout_s: float = 5.0
     _pg: object = None
 
     @property
@@ -92,7 +92,7 @@ class WorkerContext:
 
     def pg_connection(self):
         if self._pg is None:
-            self._pg = server.pg_connect(self.endpoint, self.database, self.auth)
+            self._pg = server.pg_connect(self.endpoint, self.database, self.auth, self.connect_timeout_s)
         return self._pg
 
     def close(self) -> None:
@@ -124,8 +124,10 @@ def cancel_on_stop(ctx: WorkerContext) -> None:
 
 
 def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
-    # Ctrl-C in a terminal reaches the whole process group: the coordinator decides what happens.
+    # Ctrl-C in a terminal (and SIGHUP when it closes) reaches the whole process group: the coordinator decides
+    # what happens, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGHUP, signal.SIG_IGN)
     threading.Thread(target=watch_coordinator, args=(spec.coordinator_pid,), daemon=True).start()
     stop = StopFlag(stop_raw)
     scenario = spec.scenario
@@ -133,7 +135,10 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     ctx = None
     try:
         auth = server.credentials(scenario.server)
-        connection = server.connect(spec.endpoint, spec.database, auth)
+        connect_s = scenario.server.connect_timeout_s
+        t0 = time.perf_counter_ns()
+        connection = server.connect(spec.endpoint, spec.database, auth, connect_s)
+        setup_ns = time.perf_counter_ns() - t0  # the first phase's setup includes connecting, as in the seed
         ctx = WorkerContext(
             worker=spec.worker,
             workers=spec.workers,
@@ -146,19 +151,22 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             seed=scenario.seed or 0,
             owns_database=scenario.server.database == "per_worker" or spec.worker == 0,
             run_dir=spec.run_dir,
+            connect_timeout_s=connect_s,
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
-        for phase in [p for _ in range(scenario.repeat) for p in scenario.phases]:
+        plan = [p for _ in range(scenario.repeat) for p in scenario.phases]
+        for number, phase in enumerate(plan, start=1):
             phase_name = phase.name
             workload = workload_for(phase, ctx)
             faults.inject(spec.worker, phase.name, "setup")
+            t0 = time.perf_counter_ns()
             workload.setup()
+            setup_ns += time.perf_counter_ns() - t0
             faults.inject(spec.worker, phase.name, "barrier")
             released_ns = wait_for_go(link, phase.name, scenario.timeouts.barrier_s)
             if released_ns is None:
                 exit_now(EXIT_ABORTED, ctx)
-            slot[0] = slot[1] = slot[2] = 0
             recorder = Recorder(slot, released_ns, int(scenario.sampling.timeseries_interval_s * 1e9))
             faults.inject(spec.worker, phase.name, "run")
             workload.warmup(recorder)
@@ -168,6 +176,11 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             if stop.is_set():  # the coordinator is ending the run: no verification, no result
                 exit_now(EXIT_ABORTED, ctx)
             verification = workload.verify()
+            close_ns = 0
+            if number == len(plan):  # the last phase closes the connections, as the seed's workers do
+                t0 = time.perf_counter_ns()
+                ctx.close()
+                close_ns = time.perf_counter_ns() - t0
             link.send(
                 {
                     "kind": "result",
@@ -175,9 +188,12 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                     "phase": phase.name,
                     "pid": os.getpid(),
                     "verification": verification,
+                    "setup_ns": setup_ns,
+                    "close_ns": close_ns,
                     **recorder.to_dict(),
                 }
             )
+            setup_ns = 0
     except (EOFError, BrokenPipeError):  # the coordinator is gone
         exit_now(EXIT_ORPHANED, ctx)
     except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator

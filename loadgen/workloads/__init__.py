@@ -5,12 +5,15 @@ Adding a workload is one module in this package plus one line below.
 
 from typing import Union
 
-from loadgen.workloads import insert, mix, query
+from loadgen.workloads import insert, mix, query, tpch
 
 WORKLOADS = {
     "insert": (insert.InsertPhase, insert.InsertWorkload),
     "query": (query.QueryPhase, query.QueryWorkload),
     "mix": (mix.MixPhase, mix.MixWorkload),
+    "tpch_generate": (tpch.TpchGeneratePhase, tpch.TpchGenerateWorkload),
+    "tpch_load": (tpch.TpchLoadPhase, tpch.TpchLoadWorkload),
+    "tpch_query": (tpch.TpchQueryPhase, tpch.TpchQueryWorkload),
 }
 
 PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}

@@ -1,9 +1,10 @@
 """What every workload shares: the phase model fields and the worker-side interface."""
 
+import os
 import string
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from loadgen.data import BYTES_PER_ROW
 
@@ -13,6 +14,66 @@ PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 # its intended start in an open-loop (rate-limited) phase.
 WARMUP_SUFFIX = ":warmup"
 FROM_INTENDED_SUFFIX = ":from_intended"
+
+
+# Upper bounds of durations: a huge value would hang a wait or overflow a timer (time.sleep(1e308) raises).
+WEEK_S = 7 * 24 * 3600
+HOUR_S = 3600
+HOUR_MS = HOUR_S * 1000
+MAX_ROWS = 2**31  # canonical ids 0 … rows-1 go into an INT column (data.COLUMNS_SQL)
+# what messages say about a bound, next to its number
+BOUND_MEANINGS = {
+    WEEK_S: "one week",
+    HOUR_S: "one hour",
+    HOUR_MS: "one hour",
+    60_000: "one minute",
+    MAX_ROWS: "the ids 0 … rows-1 must fit in the table's INT id column",
+}
+EXCERPT_CHARS = 60
+
+
+def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Text cut to an excerpt for a message (a 20 MB value must not become a 20 MB error line)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def excerpt(value) -> str:
+    """A value as messages echo it: its repr, cut short."""
+    return shorten(repr(value))
+
+
+def _whole_number(value):
+    """Counts: reject booleans (YAML `true` is not 1) and accept whole numbers written as floats; PyYAML reads
+    `1e6` as the string '1e6' and `1.0e+6` as a float. Anything else is left for pydantic to report."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    if isinstance(value, str) and value.strip():
+        try:
+            value = float(value.replace("_", ""))
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def not_bool(value):
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number)]
+Number = Annotated[float, BeforeValidator(not_bool)]
+
+
+def folder_problem(folder: str) -> str:
+    """'' when `folder` is an existing folder this process can write in, else why not."""
+    if not os.path.isdir(folder):
+        return f"{folder!r} is not an existing folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to write in {folder!r}"
+    return ""
 
 
 def is_primary(op: str) -> bool:
@@ -28,13 +89,17 @@ class StrictModel(BaseModel):
 class PhaseBase(StrictModel):
     name: str = Field(pattern=PHASE_NAME_PATTERN, description="Unique phase name (letters, digits, _).")
     description: str = ""
-    timeout_s: float | None = Field(
-        default=None, gt=0, description="Maximum duration of this phase; defaults to timeouts.phase_s."
+    timeout_s: Number | None = Field(
+        default=None, gt=0, le=WEEK_S, description="Maximum duration of this phase; defaults to timeouts.phase_s."
     )
 
     def cross_check(self, scenario):
         """Rules involving other keys of the scenario. Yields (location inside this phase, message)."""
         return ()
+
+    def shadowed(self, key: str) -> str:
+        """Why setting this phase's `key` would change nothing ('' when it takes effect); for --set."""
+        return ""
 
     def resolved(self, scenario):
         """This phase with defaults that depend on the scenario filled in."""
@@ -86,8 +151,8 @@ def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
     try:
         fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
     except ValueError as exc:
-        raise ValueError(f"bad braces in {template!r}: {exc} (write {{{{ and }}}} for literal braces)") from None
+        raise ValueError(f"bad braces in {excerpt(template)}: {exc} (write {{{{ and }}}} for literal braces)") from None
     for name in fields:
         if name not in allowed:
             shown = ", ".join("{" + a + "}" for a in allowed)
-            raise ValueError(f"unknown placeholder {{{name}}} (allowed: {shown})")
+            raise ValueError(f"unknown placeholder {shorten('{' + name + '}')} (allowed: {shown})")

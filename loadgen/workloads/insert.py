@@ -18,29 +18,58 @@ from pydantic import Field
 from tableauhyperapi import Inserter, escape_string_literal
 
 from loadgen import data, staging
-from loadgen.workloads.base import PhaseBase, Workload
+from loadgen.workloads.base import BOUND_MEANINGS, MAX_ROWS, Count, Number, PhaseBase, Workload, folder_problem
 
 
 class InsertPhase(PhaseBase):
     workload: Literal["insert"]
     method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
-    rows: int | None = Field(default=None, ge=1, description="Total rows over all workers (default: scenario rows).")
-    batch_rows: int = Field(default=16_384, ge=1, le=10_000_000, description="Rows per record batch / add_rows call.")
-    rows_per_copy: int = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
+    rows: Count | None = Field(
+        default=None, ge=1, le=MAX_ROWS, description="Total rows over all workers (default: scenario rows)."
+    )
+    rows_scale: Number | None = Field(
+        default=None,
+        gt=0,
+        le=1000,
+        description="Without rows: this phase writes the scenario's rows × rows_scale (e.g. 0.1 for the row API).",
+    )
+    batch_rows: Count = Field(default=16_384, ge=1, le=10_000_000, description="Rows per record batch / add_rows call.")
+    rows_per_copy: Count = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
     staging_dir: str | None = Field(default=None, description="Folder for staged Arrow files (default /dev/shm).")
 
+    def total_rows(self, scenario) -> int | None:
+        """Own rows, else the scenario's rows (× rows_scale, rounded down)."""
+        if self.rows is not None or scenario.rows is None:
+            return self.rows
+        return int(scenario.rows * (self.rows_scale or 1))
+
     def cross_check(self, scenario):
-        rows = self.rows or scenario.rows
+        if self.rows is not None and self.rows_scale is not None:
+            yield ("rows_scale",), "give either rows or rows_scale, not both (rows_scale scales the scenario's rows)"
+            return
+        rows = self.total_rows(scenario)
+        key = ("rows_scale",) if self.rows_scale is not None else ("rows",)
         if rows is None:
             yield ("rows",), "required key is missing (set it here or as the scenario's top-level rows)"
         elif rows < scenario.workers:
-            yield (
-                ("rows",),
-                f"{rows} rows cannot be split over {scenario.workers} workers; need rows >= workers",
-            )
+            yield key, f"{rows} rows cannot be split over {scenario.workers} workers; need rows >= workers"
+        elif rows > MAX_ROWS:
+            yield key, f"{rows} rows: at most {MAX_ROWS} ({BOUND_MEANINGS[MAX_ROWS]})"
+        if self.staging_dir and folder_problem(self.staging_dir):
+            yield ("staging_dir",), folder_problem(self.staging_dir)
+
+    def shadowed(self, key: str) -> str:
+        if key == "rows_scale" and self.rows is not None:
+            return f"{self.name} sets its own rows ({self.name}.rows); rows_scale applies only without it"
+        if key in ("rows_per_copy", "staging_dir") and self.method == "rows":
+            return f"{key} applies to the arrow methods, and {self.name} uses method rows"
+        if key == "staging_dir" and self.method != "arrow":
+            return f"staging_dir applies to method arrow only, and {self.name} uses {self.method}"
+        return ""
 
     def resolved(self, scenario):
-        return self if self.rows is not None else self.model_copy(update={"rows": scenario.rows})
+        # rows_scale is spent: scenario.yaml records the rows that ran, and stays valid to load again
+        return self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
 
 
 class InsertWorkload(Workload):
@@ -116,6 +145,7 @@ class InsertWorkload(Workload):
                     with pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
                         for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
                             writer.write_batch(batch)
+                            recorder.sending(batch.num_rows)
                 recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
 
     def verify(self) -> dict:

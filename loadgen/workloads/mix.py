@@ -13,14 +13,26 @@ server stall shows up as latency instead of silently lowering the load (no coord
 
 import time
 import zlib
-from typing import Literal
+from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import Field
+from pydantic import BeforeValidator, Field
 from tableauhyperapi import HyperException, Inserter, escape_name
 
 from loadgen import data
-from loadgen.workloads.base import FROM_INTENDED_SUFFIX, PhaseBase, StrictModel, Workload, check_placeholders
+from loadgen.workloads.base import (
+    BOUND_MEANINGS,
+    FROM_INTENDED_SUFFIX,
+    HOUR_MS,
+    WEEK_S,
+    Count,
+    Number,
+    PhaseBase,
+    StrictModel,
+    Workload,
+    check_placeholders,
+    not_bool,
+)
 
 OPERATIONS = ("bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom")
 Operation = Literal["bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom"]
@@ -28,42 +40,80 @@ DIMENSION = "loadgen_sensors"
 LATE_MS = 10  # an operation that starts this much after its intended time counts as late
 FIRST_NEW_ID = 1 << 30  # ids of rows the mix inserts, far above the canonical ones
 NEW_IDS_PER_WORKER = 1 << 22  # 256 workers × 4M ids stay below 2^31 (id is INT); ids need not be unique
+# a rate below one operation per 1000 s would sleep for hours between operations (and 1/rate can overflow)
+MIN_RATE = 0.001
+MAX_RATE = 1_000_000
+
+
+Think = Annotated[float | tuple[float, float], BeforeValidator(not_bool)]
 
 
 class WorkerClass(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
-    workers: int = Field(ge=1)
-    operations: dict[Operation, float] = Field(min_length=1, description="Weights of this class's operations.")
-    think_ms: float | tuple[float, float] | None = None
-    rate_per_s: float | None = Field(default=None, gt=0)
+    workers: Count | None = Field(default=None, ge=1, description="An exact worker count (or weight:).")
+    weight: Number | None = Field(
+        default=None, ge=0, le=1_000_000, description="Share of the workers no class counts exactly (default 1)."
+    )
+    operations: dict[Operation, Number] = Field(min_length=1, description="Weights of this class's operations.")
+    think_ms: Think | None = None
+    rate_per_s: Number | None = Field(default=None, ge=MIN_RATE, le=MAX_RATE)
+
+
+def assign_workers(classes: list[WorkerClass], workers: int) -> list[int]:
+    """Workers per class: exact `workers` counts first; the rest split by weight (default 1) with the largest
+    remainder method (ties go to the earlier class), then every class of weight > 0 that got none takes one from
+    the largest class, when there are enough workers for all. Deterministic; assumes cross_check passed."""
+    counts = [c.workers or 0 for c in classes]
+    weights = [0.0 if c.workers is not None else (1.0 if c.weight is None else c.weight) for c in classes]
+    rest = workers - sum(counts)
+    weighted = [i for i, w in enumerate(weights) if w > 0]
+    if not weighted or rest <= 0:
+        return counts
+    quotas = {i: rest * weights[i] / sum(weights) for i in weighted}
+    for i in weighted:
+        counts[i] += int(quotas[i])
+    by_remainder = sorted(weighted, key=lambda i: (-(quotas[i] - int(quotas[i])), i))
+    for i in by_remainder[: workers - sum(counts)]:
+        counts[i] += 1
+    if rest >= len(weighted):
+        for i in weighted:
+            if counts[i] == 0:
+                donor = max(weighted, key=lambda j: (counts[j], j))
+                counts[donor] -= 1
+                counts[i] = 1
+    return counts
+
+
+def think_text(think) -> str:
+    if isinstance(think, tuple):
+        return f"{think[0]:g}–{think[1]:g} ms"
+    return f"{think or 0:g} ms"
 
 
 class MixPhase(PhaseBase):
     workload: Literal["mix"]
-    duration_s: float | None = Field(default=None, gt=0, description="How long the measured part runs.")
-    iterations: int | None = Field(default=None, ge=1, description="Operations per worker instead of a duration.")
-    warmup_s: float = Field(default=0, ge=0, description="Run this long first; reported as OP:warmup.")
-    operations: dict[Operation, float] = Field(
+    duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="How long the measured part runs.")
+    iterations: Count | None = Field(default=None, ge=1, description="Operations per worker instead of a duration.")
+    warmup_s: Number = Field(default=0, ge=0, le=WEEK_S, description="Run this long first; reported as OP:warmup.")
+    operations: dict[Operation, Number] = Field(
         default_factory=lambda: {"select_limit": 1.0}, min_length=1, description="Operation weights."
     )
     classes: list[WorkerClass] = Field(default_factory=list, description="Worker classes with their own weights.")
-    think_ms: float | tuple[float, float] = Field(
-        default=0, description="Pause after each operation: ms or [min, max]."
+    think_ms: Think = Field(default=0, description="Pause after each operation: ms or [min, max].")
+    rate_per_s: Number | None = Field(
+        default=None, ge=MIN_RATE, le=MAX_RATE, description="Open loop: operations per second."
     )
-    rate_per_s: float | None = Field(default=None, gt=0, description="Open loop: operations per second.")
     rate_scope: Literal["worker", "total"] = "worker"
     arrivals: Literal["poisson", "uniform"] = "poisson"
-    bulk_rows: tuple[int, int] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
-    preload_rows: int = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
-    max_error_rate: float = Field(default=0.0, ge=0, le=1, description="Fraction of operations allowed to fail.")
+    bulk_rows: tuple[Count, Count] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
+    preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
+    max_error_rate: Number = Field(default=0.0, ge=0, le=1, description="Fraction of operations allowed to fail.")
     custom_sql: str | None = Field(default=None, min_length=1, description="The `custom` operation's statement.")
 
     def cross_check(self, scenario):
         if self.duration_s is not None and self.iterations is not None:
             yield ("iterations",), "give either duration_s or iterations, not both"
-        if self.classes and sum(c.workers for c in self.classes) != scenario.workers:
-            total = sum(c.workers for c in self.classes)
-            yield ("classes",), f"the classes have {total} workers, the scenario has {scenario.workers}"
+        yield from self._check_classes(scenario.workers)
         for loc, weights in [(("operations",), self.operations)] + [
             (("classes", i, "operations"), c.operations) for i, c in enumerate(self.classes)
         ]:
@@ -72,10 +122,12 @@ class MixPhase(PhaseBase):
         for loc, think in [(("think_ms",), self.think_ms)] + [
             (("classes", i, "think_ms"), c.think_ms) for i, c in enumerate(self.classes)
         ]:
+            values = think if isinstance(think, tuple) else (think,) if think is not None else ()
             if isinstance(think, tuple) and not 0 <= think[0] <= think[1]:
                 yield loc, "a think time range must be [min, max] with 0 <= min <= max"
-            elif isinstance(think, (int, float)) and think < 0:
-                yield loc, "think time must be >= 0"
+            elif any(not 0 <= v <= HOUR_MS for v in values):  # also catches nan
+                yield loc, f"think time must be between 0 and {HOUR_MS} ms ({BOUND_MEANINGS[HOUR_MS]})"
+        yield from self._check_rate_and_think()
         uses_custom = self.operations.get("custom", 0) > 0 or any(c.operations.get("custom", 0) for c in self.classes)
         if uses_custom and not self.custom_sql:
             yield ("custom_sql",), "the custom operation needs custom_sql"
@@ -86,17 +138,102 @@ class MixPhase(PhaseBase):
                 yield ("custom_sql",), str(exc)
         if not 1 <= self.bulk_rows[0] <= self.bulk_rows[1]:
             yield ("bulk_rows",), "bulk_rows must be [min, max] with 1 <= min <= max"
+        if self.preload_rows * scenario.workers > FIRST_NEW_ID:
+            yield (
+                ("preload_rows",),
+                f"{self.preload_rows} rows × {scenario.workers} workers: the preloaded ids must stay below "
+                f"{FIRST_NEW_ID}, where the ids of rows the mix inserts start; at most "
+                f"{FIRST_NEW_ID // scenario.workers} per worker",
+            )
+
+    def _check_classes(self, workers: int):
+        exact = sum(c.workers for c in self.classes if c.workers is not None)
+        for i, c in enumerate(self.classes):
+            if c.workers is not None and c.weight is not None:
+                yield ("classes", i, "weight"), "give either workers (an exact count) or weight (a share), not both"
+        weighted = [c for c in self.classes if c.workers is None]
+        if not self.classes:
+            return
+        if not weighted and exact != workers:
+            yield ("classes",), f"the classes have {exact} workers, the scenario has {workers}"
+        elif exact > workers:
+            yield ("classes",), f"the classes' exact workers add up to {exact}, the scenario has only {workers}"
+        elif exact < workers and not any(c.weight is None or c.weight > 0 for c in weighted):
+            yield ("classes",), f"{workers - exact} workers are left for classes of weight 0; give one a weight > 0"
+
+    def _check_rate_and_think(self):
+        """A rate starts operations on a schedule (open loop), so a think time would be silently ignored."""
+        found = {}
+        for i, c in enumerate(self.classes or [None]):
+            rate_loc = ("classes", i, "rate_per_s") if c and c.rate_per_s else ("rate_per_s",)
+            rate = c.rate_per_s if c and c.rate_per_s else self.rate_per_s
+            think_key = f"classes[{i}].think_ms" if c and c.think_ms is not None else "think_ms"
+            think = c.think_ms if c and c.think_ms is not None else self.think_ms
+            if rate and think not in (0, (0, 0)):
+                found[(rate_loc, think_key)] = (
+                    f"a rate ({rate:g}/s, open loop) and a think time ({think_key}: {think_text(think)}, closed "
+                    f"loop) exclude each other: set {think_key} to 0 or remove rate_per_s"
+                )
+        for (loc, _), message in found.items():
+            yield loc, message
+
+    def shadowed(self, key: str) -> str:
+        if key in ("rate_scope", "arrivals") and not (self.rate_per_s or any(c.rate_per_s for c in self.classes)):
+            return f"{key} applies only to a rate, and {self.name} sets no rate_per_s"
+        if not self.classes:
+            return ""
+        names = ", ".join(c.name for c in self.classes)
+        if key == "operations":
+            return f"every class of {self.name} sets its own operations ({names})"
+        if key == "think_ms" and all(c.think_ms is not None or c.rate_per_s for c in self.classes):
+            return f"every class of {self.name} sets its own think_ms or rate_per_s ({names})"
+        if key in ("rate_per_s", "rate_scope") and all(c.rate_per_s for c in self.classes):
+            return f"every class of {self.name} sets its own rate_per_s ({names})"
+        return ""
 
     def resolved(self, scenario):
-        return self if self.duration_s or self.iterations else self.model_copy(update={"duration_s": 10.0})
+        update = {} if self.duration_s or self.iterations else {"duration_s": 10.0}
+        if self.classes:  # exact counts, so scenario.yaml shows (and replays) the assignment that ran
+            counts = assign_workers(self.classes, scenario.workers)
+            update["classes"] = [
+                c.model_copy(update={"workers": n, "weight": None}) for c, n in zip(self.classes, counts, strict=True)
+            ]
+        return self.model_copy(update=update) if update else self
 
     def worker_class(self, worker: int) -> WorkerClass | None:
+        """The class of a worker of the resolved phase (classes hold exact counts)."""
         first = 0
         for c in self.classes:
             if worker < first + c.workers:
                 return c
             first += c.workers
         return None
+
+    def describe_rate(self, workers: int) -> str:
+        """How the load is paced, in words, e.g. for the line printed at the phase's start."""
+        if not self.classes:
+            return self._pace(self._per_worker_rate(None, workers), self.think_ms, workers)
+        return "; ".join(
+            f"{c.name} ({n} worker{'' if n == 1 else 's'}): "
+            + self._pace(self._per_worker_rate(c, workers), self.think_ms if c.think_ms is None else c.think_ms, n)
+            for c, n in zip(self.classes, assign_workers(self.classes, workers), strict=True)
+        )
+
+    def _per_worker_rate(self, klass: WorkerClass | None, workers: int) -> float | None:
+        """As MixWorkload.setup applies it: a class's rate is per worker; the phase's per worker or in total."""
+        if klass and klass.rate_per_s:
+            return klass.rate_per_s
+        if self.rate_per_s and self.rate_scope == "total":
+            return self.rate_per_s / workers
+        return self.rate_per_s
+
+    def _pace(self, per_worker: float | None, think, workers: int) -> str:
+        if not per_worker:
+            return f"closed loop, think {think_text(think)}"
+        return (
+            f"open loop: {per_worker * workers:g} operations/s in total "
+            f"({per_worker:g}/s per worker, {self.arrivals} arrivals)"
+        )
 
 
 class OperationPlan:

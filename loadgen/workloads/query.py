@@ -21,7 +21,16 @@ from pydantic import Field
 from tableauhyperapi import escape_string_literal
 
 from loadgen import data, staging
-from loadgen.workloads.base import WARMUP_SUFFIX, PhaseBase, Workload, check_placeholders
+from loadgen.workloads.base import (
+    WARMUP_SUFFIX,
+    WEEK_S,
+    Count,
+    Number,
+    PhaseBase,
+    Workload,
+    check_placeholders,
+    folder_problem,
+)
 
 SHAPES = {
     "full_scan": "SELECT id, sensor_id, value, timestamp FROM {table}",
@@ -40,9 +49,9 @@ class QueryPhase(PhaseBase):
     shape: Literal["full_scan", "filtered", "aggregation"] | None = None
     sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
     method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
-    iterations: int | None = Field(default=None, ge=1, description="Queries per worker (default 1).")
-    duration_s: float | None = Field(default=None, gt=0, description="Run queries for this long instead.")
-    warmup: int = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
+    iterations: Count | None = Field(default=None, ge=1, description="Queries per worker (default 1).")
+    duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="Run queries for this long instead.")
+    warmup: Count = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
 
     def cross_check(self, scenario):
@@ -55,6 +64,13 @@ class QueryPhase(PhaseBase):
                 yield ("sql",), str(exc)
         if self.iterations is not None and self.duration_s is not None:
             yield ("duration_s",), "give either iterations or duration_s, not both"
+        if self.staging_dir and folder_problem(self.staging_dir):
+            yield ("staging_dir",), folder_problem(self.staging_dir)
+
+    def shadowed(self, key: str) -> str:
+        if key == "staging_dir" and self.method != "arrow":
+            return f"staging_dir applies to method arrow only, and {self.name} uses {self.method}"
+        return ""
 
     def resolved(self, scenario):
         update = {}

@@ -1,6 +1,7 @@
 """The mixed load-test workload against a real hyperd: determinism, rate, stalls, time series, Hyper's metrics."""
 
 import csv
+import os
 import signal
 import subprocess
 import sys
@@ -8,7 +9,7 @@ import time
 
 import psutil
 
-from tests.conftest import only_run_dir, write_scenario
+from tests.conftest import only_run_dir, wait_for_line, write_scenario
 
 
 def read(path):
@@ -85,21 +86,18 @@ def test_a_light_rate_limited_load_achieves_its_target(cli, tmp_path):
 
 def test_a_stalled_server_shows_in_latency_from_the_intended_start(tmp_path):
     path = write_scenario(tmp_path / "s.yaml", RATE.format(duration=5, arrivals="poisson"))
+    # worker 0 announces on stderr when it enters the steady phase's run (a zero-length fault): the stall
+    # starts then, after setup and preload
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(tmp_path / "results")],
         cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "LOADGEN_FAULT": "0:steady:run:sleep0"},
     )  # fmt: skip
     try:
-        hyperd = None
-        deadline = time.monotonic() + 30
-        while hyperd is None and time.monotonic() < deadline:
-            hyperd = next((c for c in psutil.Process(proc.pid).children() if c.name() == "hyperdMain"), None)
-            time.sleep(0.05)
-        while not list((tmp_path / "results").glob("*/*/run.json")) and time.monotonic() < deadline:
-            time.sleep(0.05)
-        time.sleep(3.0)  # setup and preload, then into the steady phase
+        wait_for_line(proc, "at run of phase steady")
+        hyperd = next(c for c in psutil.Process(proc.pid).children() if c.name() == "hyperdMain")
         hyperd.send_signal(signal.SIGSTOP)
-        time.sleep(1.0)
+        time.sleep(1.0)  # the stall being measured, not a synchronisation
         hyperd.send_signal(signal.SIGCONT)
         out, err = proc.communicate(timeout=60)
     finally:

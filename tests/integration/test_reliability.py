@@ -19,7 +19,7 @@ import psutil
 import pytest
 from tableauhyperapi import HyperProcess, Telemetry
 
-from tests.conftest import only_run_dir, tagged_processes, write_scenario
+from tests.conftest import only_run_dir, tagged_processes, wait_for_line, write_scenario
 
 LONG = """\
 name: long
@@ -32,7 +32,9 @@ phases:
 
 
 def staged_leftovers() -> list[str]:
-    return [n for n in os.listdir("/dev/shm") if n.startswith("loadgen-")] if os.path.isdir("/dev/shm") else []
+    """Staged Arrow files in /dev/shm whose worker is gone (a live one belongs to a run still going on)."""
+    names = os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []
+    return [n for n in names if n.startswith("loadgen-") and not psutil.pid_exists(int(n.split("-")[1]))]
 
 
 def read_summary(run_dir):
@@ -82,13 +84,13 @@ def coordinator_child(proc: subprocess.Popen, name: str, timeout: float = 30) ->
     raise AssertionError(f"no child named {name}")
 
 
-def start_run(tmp_path, scenario_text, *extra):
+def start_run(tmp_path, scenario_text, *extra, env=None):
     path = write_scenario(tmp_path / "s.yaml", scenario_text)
     tag = uuid.uuid4().hex
     proc = subprocess.Popen(
         [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(tmp_path / "results"), *extra],
-        cwd=tmp_path, env={**os.environ, "LOADGEN_TEST_TAG": tag}, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True,
+        cwd=tmp_path, env={**os.environ, "LOADGEN_TEST_TAG": tag, **(env or {})}, stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE, text=True,
     )  # fmt: skip
     return proc, tag
 
@@ -130,11 +132,16 @@ def assert_nothing_left(tag: str, hyperd_pid: int | None = None, within: float =
     raise AssertionError(f"still running after {within} s: {left}")
 
 
+def in_scan(proc) -> None:
+    """Until worker 0 says (a zero-length fault, LOADGEN_FAULT=0:scan:run:sleep0) that it runs phase scan."""
+
+    wait_for_line(proc, "at run of phase scan")
+
+
 def test_hyperd_dying_mid_run_is_reported(tmp_path):
-    proc, tag = start_run(tmp_path, LONG)
+    proc, tag = start_run(tmp_path, LONG, env={"LOADGEN_FAULT": "0:scan:run:sleep0"})
     hyperd = coordinator_child(proc, "hyperdMain")
-    wait_until_done(tmp_path, "load")
-    time.sleep(1.0)
+    in_scan(proc)
     hyperd.kill()
     killed = time.monotonic()
     code, _, err = finish(proc)
@@ -148,12 +155,12 @@ def test_hyperd_dying_mid_run_is_reported(tmp_path):
     assert_nothing_left(tag)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_interrupt_stops_gracefully_and_keeps_what_was_measured(tmp_path, sig):
-    proc, tag = start_run(tmp_path, LONG)
+    proc, tag = start_run(tmp_path, LONG, env={"LOADGEN_FAULT": "0:scan:run:sleep0"})
     hyperd = coordinator_child(proc, "hyperdMain")
-    wait_until_done(tmp_path, "load")
-    time.sleep(1.0)
+    in_scan(proc)
+    time.sleep(0.5)  # the phase runs a while, so that it has samples to keep (a duration, not a synchronisation)
     proc.send_signal(sig)
     sent = time.monotonic()
     code, _, err = finish(proc)
@@ -171,12 +178,12 @@ def test_interrupt_stops_gracefully_and_keeps_what_was_measured(tmp_path, sig):
 
 
 def test_second_ctrl_c_forces_the_exit_and_still_kills_children(tmp_path):
-    proc, tag = start_run(tmp_path, LONG)
+    proc, tag = start_run(tmp_path, LONG, env={"LOADGEN_FAULT": "0:scan:run:sleep0,coordinator:run:cleanup:sleep5"})
     hyperd = coordinator_child(proc, "hyperdMain")
-    wait_until_done(tmp_path, "load")
-    time.sleep(0.5)
+    in_scan(proc)
     proc.send_signal(signal.SIGINT)
-    time.sleep(0.05)
+
+    wait_for_line(proc, "at cleanup of phase run")  # the first signal's cleanup is under way
     proc.send_signal(signal.SIGINT)
     code, _, err = finish(proc)
     assert code == 130, err
@@ -222,7 +229,7 @@ phases:
     assert res.code == 1
     assert "error: phase forever: worker(s) [0] did not finish within 2 s" in res.stderr
     assert res.seconds < 10  # the statement would run for minutes if it were not cancelled
-    log = (only_run_dir(tmp_path / "results") / "hyperd" / "hyperd.log").read_text()
+    log = "".join(p.read_text() for p in (only_run_dir(tmp_path / "results") / "hyperd").glob("hyperd*.log"))
     assert "cancel" in log.lower()
 
 

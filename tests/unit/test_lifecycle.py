@@ -1,0 +1,131 @@
+"""Lifecycle pieces without a hyperd: exit descriptions, bounded calls, sweeping, progress counters."""
+
+import configparser
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import psutil
+import pytest
+
+from loadgen import coordinator, server, staging, worker
+from loadgen.errors import ServerError
+from loadgen.metrics import Recorder
+from loadgen.scenario import ServerConfig
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def dead_pid() -> int:
+    """The pid of a process that has exited and been reaped."""
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    assert not psutil.pid_exists(proc.pid)
+    return proc.pid
+
+
+def test_a_hyperd_reaped_elsewhere_is_gone_not_killed_by_sighup(tmp_path):
+    hyperd = server.Server(ServerConfig(), 1, str(tmp_path), 1)
+    hyperd.pid = dead_pid()
+    assert hyperd.death() == "hyperd is gone (its exit code was collected elsewhere)"
+
+
+def test_a_killed_hyperd_is_described_by_its_signal(tmp_path):
+    proc = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    hyperd = server.Server(ServerConfig(), 1, str(tmp_path), 1)
+    hyperd.pid = proc.pid
+    assert hyperd.death() == ""
+    proc.kill()
+    assert hyperd.death(wait_s=5) == "hyperd was killed by SIGKILL"
+    proc.wait()
+
+
+def test_bounded_returns_raises_and_times_out():
+    assert server.bounded(lambda: 7, 1, "x") == 7
+    with pytest.raises(ZeroDivisionError):
+        server.bounded(lambda: 1 / 0, 1, "x")
+    never = threading.Event()
+    with pytest.raises(ServerError, match="probing: no answer from hyperd within 0.2 s"):
+        server.bounded(never.wait, 0.2, "probing")
+    never.set()
+
+
+def test_sweep_removes_staged_files_of_dead_workers_only(tmp_path):
+    dead, alive = dead_pid(), os.getpid()
+    (tmp_path / f"loadgen-{dead}-0.arrows").write_bytes(b"x")
+    (tmp_path / f"loadgen-{alive}-0.arrows").write_bytes(b"x")
+    (tmp_path / "loadgen-notes.txt").write_bytes(b"x")
+    removed = staging.sweep_dead([str(tmp_path)])
+    assert removed == [str(tmp_path / f"loadgen-{dead}-0.arrows")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"loadgen-{alive}-0.arrows", "loadgen-notes.txt"])
+
+
+def test_sweep_removes_a_dead_runs_folder_and_the_socket_folder_it_noted(tmp_path):
+    dead = dead_pid()
+    own = tmp_path / f"{server.DB_DIR_PREFIX}{dead}-abc"
+    own.mkdir()
+    socket_dir = tmp_path / ("ab" * 16)
+    socket_dir.mkdir()  # what a killed hyperd leaves: an empty socket folder
+    (own / server.SOCKET_NOTE).write_text(str(socket_dir))
+    other_socket_dir = tmp_path / ("cd" * 16)
+    other_socket_dir.mkdir()  # not noted by any run of ours: left alone
+    removed = server.sweep_stale(str(tmp_path), staging_dirs=[str(tmp_path)])
+    assert str(own) in removed
+    assert not own.exists() and not socket_dir.exists() and other_socket_dir.exists()
+
+
+class FakePool(coordinator.WorkerPool):
+    """The pool's bookkeeping without processes: every worker is 'ready' at once."""
+
+    def __init__(self, workers: int):
+        import multiprocessing as mp
+
+        self.progress = mp.get_context("spawn").RawArray("q", worker.PROGRESS_SLOTS * workers)
+        self.links, self.deaths, self.barrier_s = [], {}, 1
+
+    def _receive(self, *args):
+        return {}
+
+
+def test_a_new_phase_starts_its_progress_at_zero():
+    pool = FakePool(2)
+    pool.progress[:] = [1_000_000, 5, 1, 0, 200_000, 3, 0, 0]  # the previous phase's counters
+    pool.release("next")
+    assert pool.progress_totals() == (0, 0, 0, [0, 0])
+
+
+def test_rows_sent_in_a_running_statement_show_in_progress():
+    pool = FakePool(1)
+    recorder = Recorder(worker.ProgressSlot(pool.progress, 0))
+    recorder.sending(16_384)
+    recorder.sending(16_384)
+    assert pool.progress_totals()[0] == 32_768
+    recorder.record("copy", 1_000_000, 40_000)  # the COPY ends: its rows are counted, in-flight cleared
+    assert pool.progress_totals()[:2] == (40_000, 1)
+
+
+def test_psycopg_requirement_has_cancel_safe():
+    import psycopg
+
+    cfg = configparser.ConfigParser()
+    cfg.read(ROOT / "setup.cfg")
+    requirement = next(r for r in cfg["options"]["install_requires"].splitlines() if r.startswith("psycopg"))
+    assert requirement.endswith(">=3.2")
+    assert hasattr(psycopg.Connection, "cancel_safe")
+
+
+def test_make_test_says_before_it_installs_chromium():
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), "browser"], capture_output=True, text=True, check=True).stdout
+    assert "make test: installing Debian's chromium with apt-get" in out
+    assert out.index("installing Debian's chromium") < out.index("apt-get update")
+
+
+def test_sweep_keeps_a_folder_whose_databases_the_user_kept(tmp_path):
+    kept = tmp_path / f"{server.DB_DIR_PREFIX}{dead_pid()}-kept"
+    kept.mkdir()
+    (kept / "loadgen.hyper").write_bytes(b"data")
+    (kept / server.KEEP_NOTE).write_text("server.keep_database: true\n")
+    assert str(kept) not in server.sweep_stale(str(tmp_path))
+    assert (kept / "loadgen.hyper").exists()

@@ -1,0 +1,167 @@
+"""TPC-H pieces that need no server: query texts and parameters, stream orders, answer comparison, metrics,
+cache bookkeeping, phase validation."""
+
+import datetime as dt
+import decimal
+import math
+import random
+import re
+
+import pytest
+
+from loadgen.scenario import ScenarioError, load_scenario
+from loadgen.tpch import data as tdata
+from loadgen.tpch import metrics, queries, reference, schema
+
+D = decimal.Decimal
+
+
+def test_appendix_a_has_41_permutations_of_the_22_queries():
+    assert len(queries.STREAM_ORDER) == 41
+    for order in queries.STREAM_ORDER:
+        assert sorted(order) == list(range(1, 23))
+    assert queries.stream_order(0)[:3] == [14, 2, 9]
+    assert queries.stream_order(1)[:3] == [21, 3, 18]
+    assert queries.stream_order(42) == queries.stream_order(1)
+    assert queries.stream_order(2, [1, 6, 14]) == [6, 14, 1]
+
+
+@pytest.mark.parametrize("mode", ["validation", "random"])
+def test_every_query_renders_without_leftover_placeholders(mode):
+    rng = random.Random(7)
+    for q in queries.QUERY_NUMBERS:
+        sql = queries.query_text(q, 0.01, mode, rng)
+        assert "{" not in sql and "}" not in sql, (q, sql)
+
+
+def test_validation_values_are_the_specifications():
+    assert "interval '90' day" in queries.query_text(1, 1)
+    assert "p_size = 15 and p_type like '%BRASS'" in queries.query_text(2, 1)
+    assert "* 0.0001\n" in queries.query_text(11, 1) and "* 0.01\n" in queries.query_text(11, 0.01)
+    assert "('13', '31', '23', '29', '30', '18', '17')" in queries.query_text(22, 1)
+    assert "with revenue0" in queries.query_text(15, 1)  # the view as a WITH clause
+
+
+def test_random_parameters_follow_the_substitution_rules_and_the_seed():
+    for seed in range(50):
+        rng = random.Random(seed)
+        p = {q: queries.random_parameters(q, rng) for q in queries.QUERY_NUMBERS}
+        assert 60 <= p[1]["DELTA"] <= 120
+        assert 1 <= p[2]["SIZE"] <= 50 and p[2]["TYPE"] in queries.TYPE_S3
+        assert dt.date(1995, 3, 1) <= dt.date.fromisoformat(p[3]["DATE"]) <= dt.date(1995, 3, 31)
+        assert dt.date(1993, 1, 1) <= dt.date.fromisoformat(p[4]["DATE"]) <= dt.date(1997, 10, 1)
+        assert p[4]["DATE"].endswith("-01") and p[14]["DATE"].endswith("-01")
+        assert p[6]["DISCOUNT"] in {f"0.0{i}" for i in range(2, 10)} and p[6]["QUANTITY"] in (24, 25)
+        assert p[7]["NATION1"] != p[7]["NATION2"]
+        assert dict(queries.NATIONS)[p[8]["NATION"]] == p[8]["REGION"]
+        assert dt.date(1993, 2, 1) <= dt.date.fromisoformat(p[10]["DATE"]) <= dt.date(1995, 1, 1)
+        assert p[12]["SHIPMODE1"] != p[12]["SHIPMODE2"]
+        assert len({p[16][f"SIZE{i}"] for i in range(1, 9)}) == 8
+        assert re.fullmatch(r"Brand#[1-5][1-5]", p[17]["BRAND"])
+        assert 312 <= p[18]["QUANTITY"] <= 315
+        assert 20 <= p[19]["QUANTITY3"] <= 30
+        codes = [p[22][f"I{i}"] for i in range(1, 8)]
+        assert len(set(codes)) == 7 and all(10 <= c <= 34 for c in codes)
+    a = queries.stream_rng(5, 1)
+    b = queries.stream_rng(5, 1)
+    assert [queries.random_parameters(9, a) for _ in range(5)] == [queries.random_parameters(9, b) for _ in range(5)]
+    assert len(queries.COLORS) == 92
+
+
+def test_answers_compare_money_to_the_cent_and_averages_relatively():
+    assert reference.same(D("100.00"), D("100.004"))
+    assert not reference.same(D("100.00"), D("100.01"))
+    assert reference.same(D("25.575155"), 25.575154611454693)  # Hyper's NUMERIC average vs DuckDB's double
+    assert reference.same(D("0.050081"), 0.05008133906964238)
+    assert not reference.same(D("0.050091"), 0.05008133906964238)
+    assert reference.same(1e9, 1e9 * (1 + 5e-7)) and not reference.same(1e9, 1e9 * (1 + 5e-6))
+    assert reference.same("Supplier#1 ", "Supplier#1") and not reference.same("a", "b")
+    assert reference.same(dt.datetime(1995, 3, 1), dt.date(1995, 3, 1))
+    assert reference.same(None, None) and not reference.same(None, 0)
+    assert reference.same(64, D("64")) and not reference.same(64, 65)
+
+
+def test_difference_names_row_and_column_and_tolerates_tied_order():
+    cols = ["k", "v"]
+    assert reference.difference(cols, [(1, D("1.00"))], cols, [(1, D("1.00"))]) == ""
+    problem = reference.difference(cols, [(1, D("1.00")), (2, D("3.00"))], cols, [(1, D("1.00")), (2, D("2.00"))])
+    assert problem == "row 2 column v: got Decimal('3.00'), expected Decimal('2.00')"
+    assert "rows, expected" in reference.difference(cols, [], cols, [(1, 2)])
+    assert "columns" in reference.difference(["k"], [(1,)], cols, [(1, 2)])
+    assert reference.difference(cols, [(2, 5), (1, 5)], cols, [(1, 5), (2, 5)]) == ""  # ties on ORDER BY v
+
+
+def test_answer_csv_has_a_header_and_plain_values():
+    text = reference.answer_csv(["a", "b"], [(D("1.50"), None), ("x,y", dt.date(1995, 1, 2))])
+    assert text == 'a,b\n1.50,\n"x,y",1995-01-02\n'
+
+
+def test_metrics_follow_the_specification():
+    assert metrics.power_at_size([1.0] * 22, 1) == pytest.approx(3600)
+    assert metrics.power_at_size([2.0] * 22, 10) == pytest.approx(18000)
+    tiny = metrics.power_at_size([1e-9] + [1.0] * 21, 1)  # clamped to max / 100,000
+    assert tiny == pytest.approx(3600 / math.exp(math.log(1e-5) / 22))
+    assert metrics.throughput_at_size(2, 22, 3600, 1) == pytest.approx(44)
+    assert metrics.qphh_at_size(100, 400) == pytest.approx(200)
+    assert metrics.qphh_at_size(0, 400) == 0
+
+
+def test_spec_row_counts_and_schema():
+    assert schema.spec_rows("orders", 1) == 1_500_000 and schema.spec_rows("supplier", 0.01) == 100
+    assert schema.spec_rows("nation", 100) == 25 and schema.spec_rows("lineitem", 1) == 6_001_215
+    assert schema.spec_rows("lineitem", 10) is None
+    assert "l_extendedprice NUMERIC(15,2) NOT NULL" in schema.create_sql("lineitem", '"lineitem"')
+    assert set(schema.TABLES) == set(schema.CHECKSUM_COLUMNS)
+
+
+def test_files_are_spread_by_size_and_parts_by_worker():
+    files = [("lineitem", f"l{i}", 100, 1) for i in range(4)] + [("nation", "n", 1, 1), ("region", "r", 1, 1)]
+    shares = tdata.assign_files(files, 2)
+    assert sorted(len(s) for s in shares) == [3, 3]
+    assert [sum(f[2] for f in s) for s in shares] == [201, 201]
+    assert tdata.parts_of_worker(1, 2, 5) == [2, 4]
+    assert tdata.default_parts(0.01, 2) == 2 and tdata.default_parts(10, 2) == 10
+
+
+def test_cache_folder_checks(tmp_path):
+    assert tdata.writable_problem(tmp_path / "new" / "deeper") == ""
+    assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
+    (tmp_path / "f").write_text("")
+    assert "is not a folder" in tdata.writable_problem(tmp_path / "f" / "x")
+    assert "does not exist" in tdata.cache_problem(tmp_path / "none")
+    (tmp_path / "empty").mkdir()
+    assert "manifest.json is missing" in tdata.cache_problem(tmp_path / "empty")
+    assert tdata.sf_text(1.0) == "1" and tdata.sf_text(0.01) == "0.01"
+
+
+PHASES = """\
+name: t
+workers: 2
+phases:
+  - {{name: generate, workload: tpch_generate, scale_factor: 0.5, data_dir: '{data}'}}
+  - {{name: load, workload: tpch_load}}
+  - {{name: power, workload: tpch_query}}
+  - {{name: tp, workload: tpch_query, mode: throughput, parameters: random}}
+"""
+
+
+def test_later_phases_inherit_scale_factor_and_data_dir(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(PHASES.format(data=tmp_path / "c"))
+    scenario = load_scenario(path)
+    load, power, tp = scenario.phases[1:]
+    assert load.scale_factor == power.scale_factor == 0.5 and load.data_dir == str(tmp_path / "c")
+    assert scenario.phases[0].parts == 2
+    assert power.streams == 1 and power.check_answers is True and power.stream_ids() == [0]
+    assert tp.streams == 2 and tp.check_answers is False and tp.stream_ids() == [1, 2]
+    assert [q for q, _ in power.plan(0, 1)] == list(range(1, 23))
+    assert [q for q, _ in tp.plan(1, 1)] == list(queries.STREAM_ORDER[1])
+    assert tp.plan(1, 1) == tp.plan(1, 1) and tp.plan(1, 1) != tp.plan(2, 1)
+
+
+def test_a_phase_without_any_scale_factor_is_an_error(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text("name: t\nphases:\n  - {name: power, workload: tpch_query}\n")
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path)
+    assert "phases[0].scale_factor: required key is missing" in str(err.value)
