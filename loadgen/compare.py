@@ -7,13 +7,11 @@ without repetitions there is nothing to judge noise by, and the flag says so.
 import csv
 from pathlib import Path
 
+from loadgen import columns
 from loadgen.errors import ScenarioError
 from loadgen.results import final_rows
 
-METRICS = (
-    "wall_s", "rows_per_s", "mib_per_s", "ops_per_s", "parallelism", "p50_ms", "p95_ms", "p99_ms",
-    "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
-)  # fmt: skip
+METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
 
 
 def load_run(path: str) -> tuple[str, dict[str, dict]]:

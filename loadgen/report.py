@@ -9,42 +9,23 @@ import time
 from rich.console import Console
 from rich.table import Table
 
-# (header, summary column, format) per workload; the first column names the phase and its method or shape
-COMMON_TAIL = [
-    ("hyperd CPU %", "hyperd_cpu_pct_mean", ".0f"),
-    ("hyperd peak RSS (MiB)", "hyperd_rss_mib_peak", ",.0f"),
-    ("worker CPU %", "workers_cpu_pct_mean", ".0f"),
-]
-COLUMNS = {
-    "insert": [
-        ("Wall (s)", "wall_s", ".3f"),
-        ("Seed wall (s)", "seed_wall_s", ".3f"),
-        ("Rows/s", "rows_per_s", ",.0f"),
-        ("MiB/s", "mib_per_s", ",.1f"),
-        ("Parallel", "parallelism", ".2f"),
-        ("p99 op (ms)", "p99_ms", ",.1f"),
-    ],
-    "mix": [
-        ("Wall (s)", "wall_s", ".3f"),
-        ("Ops/s", "ops_per_s", ",.1f"),
-        ("Target/s", "target_rate_per_s", ",.1f"),
-        ("Late %", "late_ops_pct", ".1f"),
-        ("Errors", "errors", ",.0f"),
-        ("p50 (ms)", "p50_ms", ",.2f"),
-        ("p99 (ms)", "p99_ms", ",.2f"),
-        ("Rows/s", "rows_per_s", ",.0f"),
-    ],
-    "query": [
-        ("Wall (s)", "wall_s", ".3f"),
-        ("Seed wall (s)", "seed_wall_s", ".3f"),
-        ("Rows/s", "rows_per_s", ",.0f"),
-        ("MiB/s", "mib_per_s", ",.1f"),
-        ("Parallel", "parallelism", ".2f"),
-        ("Queries/s", "ops_per_s", ",.1f"),
-        ("p50 (ms)", "p50_ms", ",.2f"),
-        ("p99 (ms)", "p99_ms", ",.2f"),
-    ],
+from loadgen import columns
+
+# the summary columns each workload's table shows, in order; headers and formats come from the registry
+SHOWN = {
+    "insert": ("wall_s", "seed_wall_s", "rows_per_s", "mib_per_s", "parallelism", "p99_ms"),
+    "mix": ("wall_s", "ops_per_s", "target_rate_per_s", "late_ops_pct", "errors", "p50_ms", "p99_ms", "rows_per_s"),
+    "query": ("wall_s", "seed_wall_s", "rows_per_s", "mib_per_s", "parallelism", "ops_per_s", "p50_ms", "p99_ms"),
 }
+COMMON_TAIL = ("hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean")
+LABELS = {"insert": {"p99_ms": "p99 op (ms)"}, "query": {"ops_per_s": "Queries/s"}}  # a clearer word per workload
+
+
+def table_columns(workload: str) -> list[tuple[str, str, str]]:
+    """(header, summary column, format) of a workload's table."""
+    registry = columns.by_name()
+    names = SHOWN.get(workload, SHOWN["insert"]) + COMMON_TAIL
+    return [(LABELS.get(workload, {}).get(n, registry[n].label), n, registry[n].fmt) for n in names]
 
 
 def fmt(value, spec: str) -> str:
@@ -57,18 +38,18 @@ def phase_tables(summaries: list[dict]) -> list[Table]:
     tables = []
     for workload in dict.fromkeys(s["workload"] for s in summaries):
         rows = [s for s in summaries if s["workload"] == workload]
-        columns = COLUMNS.get(workload, COLUMNS["insert"]) + COMMON_TAIL
+        shown = table_columns(workload)
         table = Table(title=f"PARALLEL {workload.upper()}", title_justify="left")
         table.add_column("Phase (method)", justify="left")
         table.add_column("Workers", justify="right")
-        for header, _, _ in columns:
+        for header, _, _ in shown:
             table.add_column(header, justify="right")
         table.add_column("Verified")
         table.add_column("Status")
         for s in rows:
             status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
             verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
-            cells = [fmt(s.get(key, ""), spec) for _, key, spec in columns]
+            cells = [fmt(s.get(key, ""), spec) for _, key, spec in shown]
             name = f"{s['phase']} ({s['method']})" if s["method"] else s["phase"]
             if s.get("parameters"):  # a matrix point
                 name += f" [{s['parameters']}]"

@@ -8,13 +8,10 @@ import operator
 import re
 from dataclasses import dataclass
 
+from loadgen import columns
 from loadgen.workloads.base import excerpt
 
-METRICS = (
-    "wall_s", "rows", "rows_per_s", "mib_per_s", "ops", "ops_per_s", "errors", "parallelism", "start_skew_ms",
-    "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
-    "workers_rss_mib_peak", "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "rows_per_s_cv_pct",
-)  # fmt: skip
+METRICS = columns.METRIC_NAMES  # numeric summary.csv columns with a direction (loadgen/columns.py)
 OPERATORS = {">=": operator.ge, "<=": operator.le, ">": operator.gt, "<": operator.lt, "==": operator.eq}
 EXPRESSION = re.compile(r"^\s*(>=|<=|==|>|<)\s*([-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?)\s*$")
 

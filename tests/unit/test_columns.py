@@ -1,0 +1,52 @@
+"""The metric registry is the one list: CSV headers, thresholds, compare, the terminal tables and the README agree."""
+
+import re
+from pathlib import Path
+
+from loadgen import columns, compare, metrics, report, results, thresholds
+
+README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+
+
+def section(title: str) -> str:
+    start = README.index(f"### {title}\n")
+    end = README.index("\n### ", start + 1)
+    return README[start:end]
+
+
+def documented(title: str) -> set[str]:
+    """Column names in a README section: backticked names in the table's first column, or in its running text."""
+    text = section(title)
+    rows = [line.split("|")[1] for line in text.splitlines() if line.startswith("| `")]
+    source = "\n".join(rows) if rows else text
+    return {n for n in re.findall(r"`([a-z][a-z0-9_:]*)`", source) if not n.startswith("param:")}
+
+
+def test_every_summary_column_is_documented_and_nothing_else():
+    assert documented("summary.csv") == set(columns.SUMMARY_NAMES)
+
+
+def test_every_workers_column_is_documented():
+    assert set(columns.WORKER_NAMES) <= documented("workers.csv")
+
+
+def test_the_csv_headers_are_the_registry():
+    assert results.SUMMARY_COLUMNS == columns.SUMMARY_NAMES
+    assert results.WORKER_COLUMNS == columns.WORKER_NAMES
+
+
+def test_readers_take_their_metrics_from_the_registry():
+    registry = columns.by_name()
+    assert set(thresholds.METRICS) == {c.name for c in columns.SUMMARY if c.better}
+    assert all(registry[m].better for m in compare.METRICS)
+    assert set(metrics.MEDIAN_COLUMNS) <= set(thresholds.METRICS)
+    for workload in ("insert", "query", "mix", "tpch_query"):
+        for header, name, spec in report.table_columns(workload):
+            assert name in registry and header and spec
+
+
+def test_a_metric_has_a_unit_direction_and_description():
+    for column in columns.SUMMARY:
+        assert column.description
+        if column.better:
+            assert column.better in ("higher", "lower")
