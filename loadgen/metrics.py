@@ -10,6 +10,7 @@ from dataclasses import dataclass, field
 
 from hdrh.histogram import HdrHistogram
 
+from loadgen import columns
 from loadgen.data import MIB
 from loadgen.workloads.base import is_primary
 
@@ -394,12 +395,7 @@ def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: f
 
 
 # ----------------------------------------------------------------------------------------- repetitions
-MEDIAN_COLUMNS = (
-    "wall_s", "seed_wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "ops",
-    "ops_per_s",
-    "errors", "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean",
-    "workers_rss_mib_peak", "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak",
-)  # fmt: skip
+MEDIAN_COLUMNS = columns.REPEATED_MEDIANS
 
 
 def coefficient_of_variation_pct(values: list[float]) -> float:

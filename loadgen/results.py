@@ -20,25 +20,12 @@ from pathlib import Path
 
 import psutil
 
+from loadgen import columns
 from loadgen.errors import ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
-SUMMARY_COLUMNS = [
-    "run_id", "scenario", "point", "parameters", "phase", "repetition", "aggregate", "workload", "method", "workers",
-    "status", "started_utc",
-    "wall_s", "rows", "nominal_mib", "rows_per_s", "mib_per_s", "parallelism", "start_skew_ms", "seed_wall_s",
-    "ops", "ops_per_s", "errors", "error_rate", "p50_ms", "p95_ms", "p99_ms",
-    "target_rate_per_s", "late_ops_pct", "max_late_ms",
-    "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean", "workers_rss_mib_peak",
-    "coordinator_cpu_pct_mean", "coordinator_rss_mib_peak", "verified", "error",
-    "rows_per_s_min", "rows_per_s_max", "rows_per_s_cv_pct",
-]  # fmt: skip
-WORKER_COLUMNS = [
-    "run_id", "point", "phase", "repetition", "worker", "method", "pid", "status", "setup_s", "start_offset_ms",
-    "busy_s", "close_s", "rows",
-    "rows_per_s", "mib_per_s", "ops", "errors", "p50_ms", "p99_ms", "verified", "expected_rows", "counted_rows",
-    "detail",
-]  # fmt: skip
+SUMMARY_COLUMNS = columns.SUMMARY_NAMES
+WORKER_COLUMNS = columns.WORKER_NAMES
 LATENCY_COLUMNS = (
     ["run_id", "point", "phase", "repetition", "operation", "count", "errors", "min_ms"]
     + [percentile_column(p) for p in PERCENTILES]
