@@ -1,32 +1,56 @@
-"""`loadgen compare RUN_A RUN_B …`: per phase and metric, each run's value and the % change from the first.
+"""`loadgen compare RUN_A RUN_B …`: per phase and metric, each run's value, its % change from the first run (the
+baseline) and a verdict that takes the metric's direction and its spread into account.
 
-A change smaller than twice the larger coefficient of variation of the runs' repetitions is flagged as noise;
-without repetitions there is nothing to judge noise by, and the flag says so.
+The verdict: with at least MIN_REPS measured repetitions on both sides, a bootstrap 95% interval of the relative
+change of the median (resampling each run's repetitions, seeded, so the same runs always give the same answer);
+`better` or `worse` when the interval excludes 0, else `within noise`. With fewer repetitions there is no spread
+to judge by: `single run`.
 """
 
 import csv
 from pathlib import Path
 
+import numpy as np
+
 from loadgen import columns
-from loadgen.errors import ScenarioError
-from loadgen.results import final_rows
+from loadgen.errors import NotARunFolder, ScenarioError
+from loadgen.results import final_rows, is_aggregate
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
+MIN_REPS = 3
+RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+class Run:
+    """A run folder's phases: the final row (median when repeated) and the measured repetitions."""
+
+    def __init__(self, path: str):
+        file = Path(path)
+        if file.is_dir():
+            file = file / "summary.csv"
+        try:
+            with open(file, newline="", encoding="utf-8") as handle:
+                rows = list(csv.DictReader(handle))
+        except OSError as exc:
+            raise NotARunFolder(f"{path}: not a run folder: {exc.strerror}") from None
+        if not rows or "phase" not in rows[0]:
+            raise NotARunFolder(f"{path}: summary.csv has no phases")
+        self.run_id = rows[0]["run_id"]
+        self.final = {phase_label(r): r for r in final_rows(rows)}
+        self.repetitions: dict[str, list[dict]] = {}
+        for r in rows:
+            if not is_aggregate(r) and r.get("status") == "ok":
+                self.repetitions.setdefault(phase_label(r), []).append(r)
+
+    def samples(self, phase: str, metric: str) -> list[float]:
+        return [float(r[metric]) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
 
 
 def load_run(path: str) -> tuple[str, dict[str, dict]]:
     """(run_id, phase → final summary row) of a run folder (or its summary.csv)."""
-    file = Path(path)
-    if file.is_dir():
-        file = file / "summary.csv"
-    try:
-        with open(file, newline="", encoding="utf-8") as handle:
-            rows = list(csv.DictReader(handle))
-    except OSError as exc:
-        raise ScenarioError(f"{path}: not a run folder: {exc.strerror}") from None
-    if not rows or "phase" not in rows[0]:
-        raise ScenarioError(f"{path}: summary.csv has no phases")
-    return rows[0]["run_id"], {phase_label(row): row for row in final_rows(rows)}
+    run = Run(path)
+    return run.run_id, run.final
 
 
 def phase_label(row: dict) -> str:
@@ -34,39 +58,75 @@ def phase_label(row: dict) -> str:
     return f"{row['phase']} [{row['parameters']}]" if row.get("parameters") else row["phase"]
 
 
+def bootstrap_change(base: list[float], other: list[float], seed: int = 0) -> tuple[float, float]:
+    """The bootstrap CONFIDENCE interval of (median(other) − median(base)) ÷ median(base), in %."""
+    rng = np.random.default_rng(seed)
+    a, b = np.asarray(base, dtype=float), np.asarray(other, dtype=float)
+    ma = np.median(rng.choice(a, size=(RESAMPLES, a.size)), axis=1)
+    mb = np.median(rng.choice(b, size=(RESAMPLES, b.size)), axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        change = np.where(ma != 0, 100 * (mb - ma) / ma, 0.0)
+    tail = 100 * (1 - CONFIDENCE) / 2
+    return float(np.percentile(change, tail)), float(np.percentile(change, 100 - tail))
+
+
+def verdict(metric: str, base: list[float], other: list[float]) -> tuple[str, tuple[float, float] | None]:
+    if len(base) < MIN_REPS or len(other) < MIN_REPS:
+        return "single run", None
+    low, high = bootstrap_change(base, other)
+    if low <= 0 <= high:
+        return "within noise", (low, high)
+    up = low > 0
+    better = up if columns.by_name()[metric].better == "higher" else not up
+    return ("better" if better else "worse"), (low, high)
+
+
 def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
-    runs = [load_run(p) for p in paths]
-    ids = [run_id for run_id, _ in runs]
-    base = runs[0][1]
+    """A row per phase and metric: values (one per run), change_pct and verdict of the last run against the first,
+    and `changes`/`verdicts`/`intervals` of every run against the first."""
+    runs = [Run(p) for p in paths]
+    ids = [run.run_id for run in runs]
+    base = runs[0]
     out = []
-    for phase in base:
-        if not all(phase in rows for _, rows in runs):
+    for phase in base.final:
+        if not all(phase in run.final for run in runs):
             continue
-        cvs = [float(rows[phase].get("rows_per_s_cv_pct") or 0) for _, rows in runs]
         for metric in METRICS:
-            values = [rows[phase].get(metric, "") for _, rows in runs]
+            values = [run.final[phase].get(metric, "") for run in runs]
             if any(v in ("", None) for v in values):
                 continue
             numbers = [float(v) for v in values]
-            first, last = numbers[0], numbers[-1]
-            change = 100 * (last - first) / first if first else 0.0
-            if max(cvs) > 0:
-                noise = "noise" if abs(change) < 2 * max(cvs) else ""
-            else:
-                noise = "no repetitions"
-            out.append({"phase": phase, "metric": metric, "values": numbers, "change_pct": change, "noise": noise})
+            changes = [100 * (n - numbers[0]) / numbers[0] if numbers[0] else 0.0 for n in numbers[1:]]
+            judged = [verdict(metric, base.samples(phase, metric), run.samples(phase, metric)) for run in runs[1:]]
+            last, interval = judged[-1]
+            out.append({
+                "phase": phase, "metric": metric, "values": numbers, "change_pct": changes[-1],
+                "noise": {"within noise": "noise", "single run": "no repetitions"}.get(last, ""),
+                "verdict": last, "interval": interval,
+                "changes": changes, "verdicts": [v for v, _ in judged], "intervals": [i for _, i in judged],
+            })  # fmt: skip
     if not out:
         raise ScenarioError("the runs have no phase in common")
     return ids, out
 
 
+def judged(change: float, verdict_text: str, interval) -> str:
+    """`+3.2% better [+1.0, +5.1]` for a table cell."""
+    shown = f"{change:+.1f}% {verdict_text}"
+    return shown + (f" [{interval[0]:+.1f}, {interval[1]:+.1f}]" if interval else "")
+
+
 def render_markdown(ids: list[str], rows: list[dict]) -> str:
-    head = "| phase | metric | " + " | ".join(ids) + " | change | noise |"
-    lines = [head, "|" + "---|" * (len(ids) + 4)]
+    """A markdown table for a pull request: values, then each run's change against the first with its verdict and
+    the 95% interval of the change (when there are repetitions)."""
+    head = "| phase | metric | " + " | ".join(ids) + " | " + " | ".join(f"vs {i}" for i in ids[1:]) + " |"
+    lines = [head, "|" + "---|" * (2 + len(ids) + len(ids) - 1)]
     for r in rows:
         values = " | ".join(f"{v:,.4g}" for v in r["values"])
-        lines.append(f"| {r['phase']} | {r['metric']} | {values} | {r['change_pct']:+.1f}% | {r['noise']} |")
-    return "\n".join(lines) + "\n"
+        cells = " | ".join(judged(*j) for j in zip(r["changes"], r["verdicts"], r["intervals"], strict=True))
+        lines.append(f"| {r['phase']} | {r['metric']} | {values} | {cells} |")
+    note = f"\nverdicts: bootstrap {CONFIDENCE:.0%} interval of the change of the median over the repetitions"
+    return "\n".join(lines) + "\n" + note + f" (at least {MIN_REPS} each); `single run`: too few to judge\n"
 
 
 def render_csv(ids: list[str], rows: list[dict]) -> str:
@@ -74,11 +134,13 @@ def render_csv(ids: list[str], rows: list[dict]) -> str:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["phase", "metric", *ids, "change_pct", "noise"])
+    writer.writerow(["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"])
     for r in rows:
-        writer.writerow(
-            [r["phase"], r["metric"], *(f"{v:g}" for v in r["values"]), f"{r['change_pct']:.2f}", r["noise"]]
-        )
+        low, high = r["interval"] or ("", "")
+        writer.writerow([
+            r["phase"], r["metric"], *(f"{v:g}" for v in r["values"]), f"{r['change_pct']:.2f}", r["verdict"],
+            f"{low:.2f}" if low != "" else "", f"{high:.2f}" if high != "" else "", r["noise"],
+        ])  # fmt: skip
     return out.getvalue()
 
 
@@ -86,9 +148,9 @@ def render_table(ids: list[str], rows: list[dict]):
     from rich.table import Table
 
     table = Table(title="compare", title_justify="left")
-    for name in ("phase", "metric", *ids, "change", "noise"):
-        table.add_column(name, justify="right" if name not in ("phase", "metric", "noise") else "left")
+    for name in ("phase", "metric", *ids, *(f"vs {i}" for i in ids[1:])):
+        table.add_column(name, justify="left" if name in ("phase", "metric") else "right")
     for r in rows:
-        change = f"{r['change_pct']:+.1f}%"
-        table.add_row(r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), change, r["noise"])
+        cells = [judged(*j) for j in zip(r["changes"], r["verdicts"], r["intervals"], strict=True)]
+        table.add_row(r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)
     return table

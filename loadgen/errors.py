@@ -41,6 +41,16 @@ class VerificationError(LoadgenError):
     """The data in Hyper does not match what the workload wrote or expected to read."""
 
 
+class ErrorBudgetExceeded(LoadgenError):
+    """More operations of a phase failed than its max_error_rate allows."""
+
+
+class NotARunFolder(LoadgenError):
+    """A path given to compare or report is not a run folder (bad usage: exit 2)."""
+
+    exit_code = EXIT_USAGE
+
+
 class ResultsError(LoadgenError):
     """The results folder cannot be written."""
 

@@ -178,20 +178,19 @@ def errors_table(runs: list[Run]) -> str:
 
 
 def compare_table(ids: list[str], rows: list[dict]) -> str:
-    better_lower = {"wall_s", "p50_ms", "p95_ms", "p99_ms", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak",
-                    "workers_cpu_pct_mean"}  # fmt: skip
+    """Values per run, then each run's change against the first with compare's verdict (direction and spread
+    from the metric registry and the repetitions) and the 95% interval of the change."""
     columns = [("phase", "text"), ("metric", "text")] + [(i, "num") for i in ids]
-    columns += [("change", "num"), ("noise", "text"), ("verdict", "text")]
+    for other in ids[1:]:
+        columns += [(f"change vs {ids[0]} ({other})", "num"), ("verdict", "text")]
     out = []
     for r in rows:
-        change = r["change_pct"]
-        if r["noise"] == "noise" or abs(change) < 1e-9:
-            verdict = "same" if r["noise"] == "noise" else ""
-        else:
-            verdict = "better" if (change < 0) == (r["metric"] in better_lower) else "worse"
         formatter = fmt_rate if r["metric"].endswith("_per_s") else fmt_sig
-        out.append([text_cell(r["phase"]), text_cell(r["metric"])] + [cell(v, formatter) for v in r["values"]]
-                   + [(f"{change:+.1f}%", change), text_cell(r["noise"]), text_cell(verdict)])  # fmt: skip
+        cells = [text_cell(r["phase"]), text_cell(r["metric"])] + [cell(v, formatter) for v in r["values"]]
+        for change, verdict, interval in zip(r["changes"], r["verdicts"], r["intervals"], strict=True):
+            shown = verdict + (f" [{interval[0]:+.1f}%, {interval[1]:+.1f}%]" if interval else "")
+            cells += [(f"{change:+.1f}%", change), text_cell(shown)]
+        out.append(cells)
     return table(columns, out, "compare")
 
 

@@ -12,7 +12,17 @@ from hdrh.histogram import HdrHistogram
 
 from loadgen import columns
 from loadgen.data import MIB
-from loadgen.workloads.base import is_primary
+
+# Operation names with a ":" are side records: listed in latency.csv, left out of the phase's counts and
+# statistics. OP:warmup is an operation of the warmup; OP:from_intended is an operation's latency measured from
+# its intended start in an open-loop (rate-limited) phase.
+WARMUP_SUFFIX = ":warmup"
+FROM_INTENDED_SUFFIX = ":from_intended"
+
+
+def is_primary(op: str) -> bool:
+    return ":" not in op
+
 
 # Latencies are recorded in microseconds from 1 µs to 1 hour with 3 significant digits (0.1% error).
 HIST_LOWEST_US = 1
@@ -263,7 +273,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         busy = wt.busy_s
         worker_rows.append({
             "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
-            "method": getattr(phase, "method", ""), "pid": message.get("pid", ""),
+            "method": phase.method_name(), "pid": message.get("pid", ""),
             "status": status if state != "failed" else "failed", "setup_s": message.get("setup_ns", 0) / 1e9,
             "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy,
             "close_s": message.get("close_ns", 0) / 1e9, "rows": wt.rows,
@@ -295,7 +305,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
     summary = {
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
         "workload": phase.workload,
-        "method": getattr(phase, "method", ""), "workers": scenario.workers, "status": status,
+        "method": phase.method_name(), "workers": scenario.workers, "status": status,
         "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
         "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(messages, release_ns),

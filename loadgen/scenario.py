@@ -116,7 +116,17 @@ class Scenario(StrictModel):
     seed: Count | None = Field(
         default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
     )
-    repeat: Count = Field(default=1, ge=1, le=1000, description="Run the phase list this many times; report medians.")
+    repeat: Count = Field(
+        default=1,
+        ge=1,
+        le=1000,
+        description="Run the phase list this many times, each with fresh worker processes; report medians.",
+    )
+    fresh_server: bool = Field(
+        default=False,
+        description="With repeat: a new hyperd for every repetition too (a matrix always gives every point and "
+        "repetition its own).",
+    )
     matrix: dict[str, list[Any]] = Field(
         default_factory=dict,
         description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",

@@ -155,7 +155,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         )
         threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
         slot = ProgressSlot(progress, spec.worker)
-        plan = [p for _ in range(scenario.repeat) for p in scenario.phases]
+        plan = scenario.phases  # once: every repetition has fresh worker processes
         for number, phase in enumerate(plan, start=1):
             phase_name = phase.name
             workload = workload_for(phase, ctx)

@@ -7,13 +7,9 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from loadgen.data import BYTES_PER_ROW
+from loadgen.metrics import FROM_INTENDED_SUFFIX, WARMUP_SUFFIX, is_primary  # noqa: F401 - re-exported for workloads
 
 PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
-# Operation names with a ":" are side records: listed in latency.csv, left out of the phase's counts and
-# statistics. OP:warmup is an operation of the warmup; OP:from_intended is an operation's latency measured from
-# its intended start in an open-loop (rate-limited) phase.
-WARMUP_SUFFIX = ":warmup"
-FROM_INTENDED_SUFFIX = ":from_intended"
 
 
 # Upper bounds of durations: a huge value would hang a wait or overflow a timer (time.sleep(1e308) raises).
@@ -76,10 +72,6 @@ def folder_problem(folder: str) -> str:
     return ""
 
 
-def is_primary(op: str) -> bool:
-    return ":" not in op
-
-
 class StrictModel(BaseModel):
     """Unknown keys are errors and a validated scenario cannot be changed by accident."""
 
@@ -105,9 +97,26 @@ class PhaseBase(StrictModel):
         """This phase with defaults that depend on the scenario filled in."""
         return self
 
+    # ---- what the core may ask of a phase (the workload contract; the core reads nothing else)
     def nominal_row_bytes(self) -> int:
         """Bytes per row for MiB/s: the canonical row's nominal width, the same for every method."""
         return BYTES_PER_ROW
+
+    def progress_total(self) -> int:
+        """Rows the phase will write or read in all, for the progress line's % and ETA; 0 = unknown."""
+        return 0
+
+    def error_budget(self) -> float | None:
+        """The fraction of operations allowed to fail; None: any error fails the phase's verification only."""
+        return None
+
+    def method_name(self) -> str:
+        """The client path (rows, arrow, arrow_stream, …) for the summary's `method` column; '' if none."""
+        return ""
+
+    def staging_folder(self) -> str | None:
+        """A configured folder for staged files, swept of dead workers' files like /dev/shm."""
+        return None
 
 
 class Workload:

@@ -15,7 +15,6 @@ from typing import Literal
 
 import pyarrow as pa
 from pydantic import Field
-from tableauhyperapi import Inserter, escape_string_literal
 
 from loadgen import data, staging
 from loadgen.workloads.base import BOUND_MEANINGS, MAX_ROWS, Count, Number, PhaseBase, Workload, folder_problem
@@ -67,6 +66,15 @@ class InsertPhase(PhaseBase):
             return f"staging_dir applies to method arrow only, and {self.name} uses {self.method}"
         return ""
 
+    def progress_total(self) -> int:
+        return self.rows or 0
+
+    def method_name(self) -> str:
+        return self.method
+
+    def staging_folder(self) -> str | None:
+        return self.staging_dir
+
     def resolved(self, scenario):
         # rows_scale is spent: scenario.yaml records the rows that ran, and stays valid to load again
         return self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
@@ -97,6 +105,8 @@ class InsertWorkload(Workload):
             yield data.RowRange(start, min(size, self.rows.stop - start))
 
     def _run_rows(self, recorder) -> None:
+        from tableauhyperapi import Inserter  # here, not at the top: validation must not load the library
+
         with Inserter(self.ctx.connection, self.ctx.table) as inserter:
             for chunk in self._chunks(self.phase.batch_rows):
                 t0 = time.perf_counter_ns()
@@ -110,6 +120,8 @@ class InsertWorkload(Workload):
         """Stage the next file on a helper thread while hyperd copies the current one (numpy, pyarrow and the
         COPY call all release the GIL), so the client's work hides behind the server's. At most two staged files
         exist at a time. Each COPY statement is one `copy` operation."""
+        from tableauhyperapi import escape_string_literal
+
         connection, table_sql = self.ctx.connection, self.ctx.table_sql
         with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
             chunks = self._chunks(self.phase.rows_per_copy)

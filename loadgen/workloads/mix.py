@@ -17,7 +17,6 @@ from typing import Annotated, Literal
 
 import numpy as np
 from pydantic import BeforeValidator, Field
-from tableauhyperapi import HyperException, Inserter, escape_name
 
 from loadgen import data
 from loadgen.workloads.base import (
@@ -109,6 +108,9 @@ class MixPhase(PhaseBase):
     preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
     max_error_rate: Number = Field(default=0.0, ge=0, le=1, description="Fraction of operations allowed to fail.")
     custom_sql: str | None = Field(default=None, min_length=1, description="The `custom` operation's statement.")
+
+    def error_budget(self) -> float | None:
+        return self.max_error_rate
 
     def cross_check(self, scenario):
         if self.duration_s is not None and self.iterations is not None:
@@ -279,6 +281,8 @@ class MixWorkload(Workload):
     name = "mix"
 
     def setup(self) -> None:
+        from tableauhyperapi import Inserter, escape_name  # here: validation must not load the library
+
         ctx, phase = self.ctx, self.phase
         conn, table = ctx.connection, ctx.table_sql
         conn.execute_command(f"CREATE TABLE IF NOT EXISTS {table} ({data.COLUMNS_SQL})")
@@ -324,6 +328,8 @@ class MixWorkload(Workload):
         self._loop(recorder, deadline, phase.iterations, "")
 
     def _loop(self, recorder, deadline_ns, iterations, suffix: str) -> None:
+        from tableauhyperapi import HyperException  # here: validation must not load the library
+
         intended = time.perf_counter_ns()
         count = 0
         while not self.ctx.stop.is_set():
@@ -377,6 +383,8 @@ class MixWorkload(Workload):
 
     # --------------------------------------------------------------------------------------- operations
     def _op_bulk_insert(self) -> int:
+        from tableauhyperapi import Inserter  # here: validation must not load the library
+
         count = self.plan.bulk_count()
         with Inserter(self.ctx.connection, self.ctx.table) as inserter:
             inserter.add_rows(data.python_rows(self.next_id, count))
@@ -404,6 +412,8 @@ class MixWorkload(Workload):
         return len(self.ctx.connection.execute_list_query(sql))
 
     def _op_join(self) -> int:
+        from tableauhyperapi import escape_name  # here: validation must not load the library
+
         dim = escape_name(DIMENSION)
         sql = (
             f"SELECT d.name, COUNT(*), MAX(t.value) FROM {self.ctx.table_sql} t "

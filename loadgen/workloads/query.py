@@ -18,7 +18,6 @@ from typing import Literal
 import pyarrow as pa
 import pyarrow.compute as pc
 from pydantic import Field
-from tableauhyperapi import escape_string_literal
 
 from loadgen import data, staging
 from loadgen.workloads.base import (
@@ -53,6 +52,12 @@ class QueryPhase(PhaseBase):
     duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="Run queries for this long instead.")
     warmup: Count = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
+
+    def method_name(self) -> str:
+        return self.method
+
+    def staging_folder(self) -> str | None:
+        return self.staging_dir
 
     def cross_check(self, scenario):
         if self.shape and self.sql:
@@ -219,6 +224,8 @@ class QueryWorkload(Workload):
         return digest
 
     def _fetch_arrow(self) -> Digest:
+        from tableauhyperapi import escape_string_literal  # here: validation must not load the library
+
         digest = Digest()
         with staging.staged_file(self.staging_dir) as path:
             self.ctx.connection.execute_command(

@@ -19,6 +19,7 @@ def test_bench_script_prints_every_row(tmp_path):
     for label in (
         "arrow insert, 1 worker vs hand staged COPY",
         "arrow insert, 2 workers vs server ceiling",
+        "arrow insert, 2 workers vs staged-COPY limit (no client work)",
         "arrow insert, 2 workers vs pantab.frame_to_hyper",
         "rows insert, 1 worker vs bare add_row loop",
         "arrow full-scan fetch, 1 worker vs hand COPY TO + mmap",

@@ -189,11 +189,11 @@ phases:
     facts = opened["evaluated"]
     for chart in ("chart-overlay_0", "chart-overlay_latency"):  # each run's series, on the same chart
         assert {name.split(" · ")[0] for name in facts["names"][chart]} == {run_a.name, run_b.name}
-    # one row per phase and metric of `loadgen compare`, with its change and noise flag
+    # one row per phase and metric of `loadgen compare`, with its change and verdict
     assert len(facts["change"]) == len(rows)
     for shown, row in zip(facts["change"], rows, strict=True):
         assert shown[:2] == [row["phase"], row["metric"]]
-        assert shown[-3] == f"{row['change_pct']:+.1f}%" and shown[-2] == row["noise"]
+        assert shown[-2] == f"{row['change_pct']:+.1f}%" and shown[-1].startswith(row["verdict"])
 
 
 PAGE_COMPARE = """(() => ({

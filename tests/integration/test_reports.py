@@ -33,7 +33,7 @@ def test_repeat_thresholds_history_and_compare(cli, tmp_path):
     assert "threshold ok     load.rows_per_s > 1" in first.stdout
     run_a = sorted((tmp_path / "results" / "repeated").iterdir())[0]
     summary = read(run_a / "summary.csv")
-    assert [(r["phase"], r["repetition"]) for r in summary] == [
+    assert [(r["phase"], r["repetition"] or r["aggregate"]) for r in summary] == [
         ("load", "1"), ("agg", "1"), ("load", "2"), ("agg", "2"), ("load", "3"), ("agg", "3"),
         ("load", "median"), ("agg", "median"),
     ]  # fmt: skip
@@ -57,14 +57,15 @@ def test_repeat_thresholds_history_and_compare(cli, tmp_path):
     assert json.loads((run_b / "run.json").read_text())["status"] == "failed"
 
     history = read(tmp_path / "results" / "history.csv")
-    assert [(r["run_id"].split("-")[0], r["phase"], r["repetition"]) for r in history] == [
+    assert [(r["run_id"].split("-")[0], r["phase"], r["aggregate"]) for r in history] == [
         ("repeated", "load", "median"), ("repeated", "agg", "median"),
     ] * 2  # fmt: skip
 
     compared = cli("compare", run_a, run_b, "--format", "csv")
     assert compared.code == 0, compared.stderr
     lines = list(csv.reader(compared.stdout.splitlines()))
-    assert lines[0][:2] == ["phase", "metric"] and len(lines[0]) == 6
+    assert lines[0][:2] == ["phase", "metric"] and lines[0][4:6] == ["change_pct", "verdict"]
+    assert {row[5] for row in lines[1:]} <= {"better", "worse", "within noise"}  # 3 repetitions each: judged
     assert {row[0] for row in lines[1:]} == {"load", "agg"}
 
 

@@ -3,7 +3,7 @@
 import re
 from pathlib import Path
 
-from loadgen import columns, compare, metrics, report, results, thresholds
+from loadgen import columns, compare, metrics, results, terminal, thresholds
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -41,7 +41,7 @@ def test_readers_take_their_metrics_from_the_registry():
     assert all(registry[m].better for m in compare.METRICS)
     assert set(metrics.MEDIAN_COLUMNS) <= set(thresholds.METRICS)
     for workload in ("insert", "query", "mix", "tpch_query"):
-        for header, name, spec in report.table_columns(workload):
+        for header, name, spec in terminal.table_columns(workload):
             assert name in registry and header and spec
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadgen import coordinator, server, staging, worker
+from loadgen import pool, server, staging, worker
 from loadgen.errors import ServerError
 from loadgen.metrics import Recorder
 from loadgen.scenario import ServerConfig
@@ -76,7 +76,7 @@ def test_sweep_removes_a_dead_runs_folder_and_the_socket_folder_it_noted(tmp_pat
     assert not own.exists() and not socket_dir.exists() and other_socket_dir.exists()
 
 
-class FakePool(coordinator.WorkerPool):
+class FakePool(pool.WorkerPool):
     """The pool's bookkeeping without processes: every worker is 'ready' at once."""
 
     def __init__(self, workers: int):

@@ -123,7 +123,7 @@ def test_progress_line_shows_workers_when_it_fits():
 
     from rich.console import Console
 
-    from loadgen.report import Progress
+    from loadgen.terminal import Progress
 
     for width, expect_detail in ((200, True), (60, False)):
         out = io.StringIO()

@@ -3,7 +3,7 @@ import csv
 import pytest
 
 from loadgen import compare, thresholds
-from loadgen.errors import ScenarioError
+from loadgen.errors import NotARunFolder, ScenarioError
 from loadgen.metrics import coefficient_of_variation_pct, median_row
 from loadgen.results import SUMMARY_COLUMNS, write_csv
 
@@ -65,42 +65,65 @@ def test_median_row_has_min_max_and_cv():
     assert out["rows_per_s_cv_pct"] == pytest.approx(20.0)
 
 
-def write_run(folder, run_id, rows_per_s, cv=""):
+def write_run(folder, run_id, rates, p99=10.0):
+    """A run folder whose phase `load` has one measured row per rate (and a median row when several)."""
     folder.mkdir(parents=True)
     rows = [
-        {"run_id": run_id, "phase": "load", "repetition": "median" if cv else 1, "status": "ok",
-         "rows_per_s": rows_per_s, "p99_ms": 10.0, "rows_per_s_cv_pct": cv}
-    ]  # fmt: skip
+        {
+            "run_id": run_id,
+            "phase": "load",
+            "repetition": i,
+            "status": "ok",
+            "verified": "ok",
+            "rows_per_s": rate,
+            "p99_ms": p99 + i,
+        }
+        for i, rate in enumerate(rates, start=1)
+    ]
+    if len(rows) > 1:
+        rows.append(median_row(rows))
     write_csv(folder / "summary.csv", SUMMARY_COLUMNS, rows)
     return folder
 
 
-def test_compare_reports_change_and_noise(tmp_path):
-    a = write_run(tmp_path / "a", "run-a", 100.0, cv=5.0)
-    b = write_run(tmp_path / "b", "run-b", 108.0, cv=3.0)
-    c = write_run(tmp_path / "c", "run-c", 150.0, cv=3.0)
-    ids, rows = compare.compare([str(a), str(b)])
+NOISY = [95.0, 103.0, 100.0, 106.0, 97.0]
+
+
+def test_compare_judges_each_metric_by_its_spread_and_direction(tmp_path):
+    a = write_run(tmp_path / "a", "run-a", NOISY)
+    b = write_run(tmp_path / "b", "run-b", [v + 2 for v in NOISY])  # +2%: inside the spread
+    c = write_run(tmp_path / "c", "run-c", [v * 1.5 for v in NOISY], p99=20.0)  # faster, but a worse p99
+    ids, rows = compare.compare([str(a), str(b), str(c)])
+    assert ids == ["run-a", "run-b", "run-c"]
     rate = next(r for r in rows if r["metric"] == "rows_per_s")
-    assert ids == ["run-a", "run-b"]
-    assert rate["change_pct"] == pytest.approx(8.0) and rate["noise"] == "noise"  # 8% < 2 × 5% CV
-    _, rows = compare.compare([str(a), str(c)])
-    assert next(r for r in rows if r["metric"] == "rows_per_s")["noise"] == ""
-    text = compare.render_csv(*compare.compare([str(a), str(c)]))
-    parsed = list(csv.reader(text.splitlines()))
-    assert parsed[0] == ["phase", "metric", "run-a", "run-c", "change_pct", "noise"]
-    assert ["load", "rows_per_s", "100", "150", "50.00", ""] in parsed
-    assert "| load | rows_per_s | 100 | 150 | +50.0% |  |" in compare.render_markdown(
-        *compare.compare([str(a), str(c)])
-    )
+    assert rate["verdicts"] == ["within noise", "better"]
+    assert rate["changes"][1] == pytest.approx(50.0)
+    low, high = rate["intervals"][1]
+    assert 0 < low <= 50.0 <= high
+    p99 = next(r for r in rows if r["metric"] == "p99_ms")
+    assert p99["verdicts"][1] == "worse"  # lower is better for a latency
+    markdown = compare.render_markdown(ids, rows)
+    assert markdown.startswith("| phase | metric | run-a | run-b | run-c | vs run-b | vs run-c |")
+    assert "| load | rows_per_s | 100 | 102 | 150 | +2.0% within noise [" in markdown
+    parsed = list(csv.reader(compare.render_csv(ids, rows).splitlines()))
+    assert parsed[0][:7] == ["phase", "metric", "run-a", "run-b", "run-c", "change_pct", "verdict"]
+
+
+def test_the_same_runs_always_get_the_same_verdict(tmp_path):
+    a = write_run(tmp_path / "a", "run-a", NOISY)
+    b = write_run(tmp_path / "b", "run-b", [v * 1.04 for v in NOISY])
+    assert compare.compare([str(a), str(b)]) == compare.compare([str(a), str(b)])
 
 
 def test_compare_without_repetitions_says_so(tmp_path):
-    a = write_run(tmp_path / "a", "run-a", 100.0)
-    b = write_run(tmp_path / "b", "run-b", 101.0)
+    a = write_run(tmp_path / "a", "run-a", [100.0])
+    b = write_run(tmp_path / "b", "run-b", [150.0])
     _, rows = compare.compare([str(a), str(b)])
+    assert {r["verdict"] for r in rows} == {"single run"}
     assert {r["noise"] for r in rows} == {"no repetitions"}
 
 
 def test_compare_rejects_a_folder_that_is_not_a_run(tmp_path):
-    with pytest.raises(ScenarioError, match="not a run folder"):
+    with pytest.raises(NotARunFolder, match="not a run folder") as info:
         compare.compare([str(tmp_path / "nope"), str(tmp_path)])
+    assert info.value.exit_code == 2

@@ -187,7 +187,7 @@ class WorkerPool:
     # ------------------------------------------------------------------ shutdown
     def _staging_dirs(self) -> list[str]:
         phases = self.specs[0].scenario.phases if self.specs else []
-        return [p.staging_dir for p in phases if getattr(p, "staging_dir", None)]
+        return [p.staging_folder() for p in phases if p.staging_folder()]
 
     def shutdown(self) -> list[str]:
         """Stop and reap every worker in bounded time: ask, then SIGTERM, then SIGKILL. Returns notes."""
