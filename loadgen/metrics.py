@@ -7,6 +7,7 @@ always read from the merged histogram, never averaged across workers.
 import statistics
 import time
 from dataclasses import dataclass, field
+from typing import TypedDict
 
 from hdrh.histogram import HdrHistogram
 
@@ -18,6 +19,26 @@ from loadgen.data import MIB
 # its intended start in an open-loop (rate-limited) phase.
 WARMUP_SUFFIX = ":warmup"
 FROM_INTENDED_SUFFIX = ":from_intended"
+
+
+class Schedule(TypedDict):
+    """An open-loop worker's timing facts, for the phase's target rate and lateness."""
+
+    target_rate_per_s: float
+    late_ops: int
+    max_late_ms: float
+
+
+class Verification(TypedDict, total=False):
+    """What a workload's verify() returns (plain data, it crosses the process boundary). `verified` is required;
+    the rest fill workers.csv (expected_rows, counted_rows, detail) and, for an open-loop phase, the summary's
+    schedule columns."""
+
+    verified: str  # "ok" | "failed" | "unchecked"
+    detail: str
+    expected_rows: int
+    counted_rows: int
+    schedule: Schedule
 
 
 def is_primary(op: str) -> bool:

@@ -7,7 +7,12 @@ from typing import Annotated, ClassVar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from loadgen.data import BYTES_PER_ROW
-from loadgen.metrics import FROM_INTENDED_SUFFIX, WARMUP_SUFFIX, is_primary  # noqa: F401 - re-exported for workloads
+from loadgen.metrics import (  # noqa: F401 - the suffixes and is_primary are re-exported for workloads
+    FROM_INTENDED_SUFFIX,
+    WARMUP_SUFFIX,
+    Verification,
+    is_primary,
+)
 
 PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -142,8 +147,8 @@ class Workload:
     def run(self, recorder) -> None:
         raise NotImplementedError
 
-    def verify(self) -> dict:
-        """Return {"verified": "ok" | "failed" | "unchecked", "detail": str, ...}."""
+    def verify(self) -> Verification:
+        """Check what the phase did (untimed); see metrics.Verification for the keys."""
         return {"verified": "unchecked", "detail": ""}
 
     @classmethod
