@@ -240,6 +240,7 @@ def run_point(
                 outcome["summary"]["started_utc"] = files.utc(release_ns)
                 current_phase = None
                 judge.judge_phase(phase, outcome)
+                outcome["summary"]["point"] = files.point  # after_phase may write it into files of its own
                 files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
                 files.add_phase(outcome)
                 judge.raise_if_failed(phase, outcome)

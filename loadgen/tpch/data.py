@@ -234,13 +234,18 @@ def table_files(manifest: dict) -> list[tuple[str, str, int, int]]:
     return [(t, f["path"], f["bytes"], f["rows"]) for t, info in manifest["tables"].items() for f in info["files"]]
 
 
-def assign_files(files: list[tuple], workers: int) -> list[list[tuple]]:
+def assign_files(files: list[tuple], workers: int, by_table: bool = True) -> list[list[tuple]]:
     """Longest first onto the least loaded worker (by bytes): deterministic, so every worker computes the same
-    assignment on its own."""
+    assignment on its own. `by_table`: a table's files all go to one worker, so no two workers write the same
+    table at once (Hyper runs concurrent COPYs into one table no faster than one after the other, and here
+    slower); otherwise files are spread one by one."""
+    groups: dict[str, list[tuple]] = {}
+    for item in files:
+        groups.setdefault(item[0] if by_table else item[1], []).append(item)
     loads = [0] * workers
     out: list[list[tuple]] = [[] for _ in range(workers)]
-    for item in sorted(files, key=lambda f: (-f[2], f[1])):
+    for key in sorted(groups, key=lambda k: (-sum(f[2] for f in groups[k]), k)):
         w = min(range(workers), key=lambda i: (loads[i], i))
-        out[w].append(item)
-        loads[w] += item[2]
+        out[w].extend(sorted(groups[key], key=lambda f: f[1]))
+        loads[w] += sum(f[2] for f in groups[key])
     return out

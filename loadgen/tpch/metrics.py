@@ -12,7 +12,7 @@ queries are the norm at small scale factors, where rounding would make every que
 import math
 
 COLUMNS = [
-    "run_id", "point", "phase", "mode", "scale_factor", "streams", "queries", "repeat", "parameters",
+    "run_id", "point", "phase", "repetition", "mode", "scale_factor", "streams", "queries", "repetitions", "parameters",
     "power_run_s", "throughput_run_s", "power_at_size", "throughput_at_size", "qphh_at_size", "audited", "note",
 ]  # fmt: skip
 MAX_RATIO = 100_000

@@ -66,7 +66,7 @@ def spec_rows(table: str, scale_factor: float) -> int | None:
     if table in FIXED_ROWS:
         return FIXED_ROWS[table]
     if table in ROWS_PER_SF:
-        return int(ROWS_PER_SF[table] * scale_factor)
+        return int(ROWS_PER_SF[table] * scale_factor)  # truncated, as tpchgen-cli does (SF 0.29: 434,999 orders)
     return LINEITEM_ROWS_SF1 if scale_factor == 1 else None
 
 

@@ -27,15 +27,28 @@ import pyarrow as pa
 import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
-from tableauhyperapi import Inserter, TableName, escape_string_literal
 
-from loadgen import server, staging
+from loadgen import staging
 from loadgen.tpch import data as tdata
 from loadgen.tpch import metrics as tmetrics
 from loadgen.tpch import queries as tqueries
 from loadgen.tpch import reference
 from loadgen.tpch.schema import CHECKSUM_COLUMNS, TABLES, cast_batch, create_sql, hyper_arrow_schema, spec_rows
 from loadgen.workloads.base import WARMUP_SUFFIX, PhaseBase, Workload
+
+
+def table_name(table: str):
+    from tableauhyperapi import TableName
+
+    return TableName("public", table)
+
+
+def table_sql(table: str) -> str:
+    """public.<table>, quoted by tableauhyperapi (imported here, not at the top: validation must not load it)."""
+    from tableauhyperapi import TableName
+
+    return str(TableName("public", table))
+
 
 TPCH_WORKLOADS = ("tpch_generate", "tpch_load", "tpch_query")
 NOTES = ".tpch"
@@ -65,6 +78,17 @@ class TpchPhaseBase(PhaseBase):
     def cross_check(self, scenario):
         if self.inherited(scenario, "scale_factor") is None:
             yield ("scale_factor",), "required key is missing (set it here or on an earlier TPC-H phase)"
+        generated = [
+            p.scale_factor for p in scenario.phases if p.workload == "tpch_generate" and p.scale_factor is not None
+        ]
+        if self.workload != "tpch_generate" and self.scale_factor is not None and generated:
+            if self.scale_factor not in generated:
+                shown = ", ".join(f"{sf:g}" for sf in generated)
+                yield (
+                    ("scale_factor",),
+                    f"no tpch_generate phase makes SF {self.scale_factor:g} (they make {shown}): set the scale "
+                    "factor on the tpch_generate phase (e.g. --set generate.scale_factor=…); later phases inherit it",
+                )
         if scenario.workers > 1 and scenario.server.database != "shared":
             yield ("workload",), "TPC-H uses one database shared by all workers: set server.database: shared"
 
@@ -111,6 +135,16 @@ class TpchLoadPhase(TpchPhaseBase):
     batch_rows: int = Field(default=65_536, ge=1, le=10_000_000, description="Rows per Arrow record batch.")
     rows_per_copy: int = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
     staging_dir: str | None = Field(default=None, description="Folder for staged Arrow files (default /dev/shm).")
+    split_tables: bool = Field(
+        default=False,
+        description="Spread a table's files over several workers (default: each table is loaded by one worker).",
+    )
+
+    def method_name(self) -> str:
+        return self.method
+
+    def staging_folder(self) -> str | None:
+        return self.staging_dir
 
 
 class TpchQueryPhase(TpchPhaseBase):
@@ -161,6 +195,9 @@ class TpchQueryPhase(TpchPhaseBase):
         if phase.check_answers is None:
             update["check_answers"] = phase.parameters == "validation"
         return phase.model_copy(update=update) if update else phase
+
+    def method_name(self) -> str:
+        return "rows"  # the client path: answers come back through execute_query, row by row
 
     def stream_ids(self) -> list[int]:
         """Stream 0 is the power stream; throughput streams are 1…S (Appendix A numbering)."""
@@ -242,7 +279,8 @@ def locate_data(ctx, phase) -> Path:
 def wait_for_data(ctx, folder: Path) -> None:
     """When this worker's previous phase generated the data, worker 0 may still be finalizing it: wait for it."""
     if ctx.state.get("tpch_dir") == str(folder) and ctx.state.get("tpch_generating"):
-        wait_until(lambda: (folder / tdata.MANIFEST).exists(), ctx.stop, f"{folder} to be finalized")
+        # not just the manifest: a stale cache being replaced has one too, until worker 0 swaps the folders
+        wait_until(lambda: not tdata.cache_problem(folder), ctx.stop, f"{folder} to be finalized")
         ctx.state["tpch_generating"] = False
 
 
@@ -381,7 +419,8 @@ class TpchLoadWorkload(Workload):
         self.folder, self.manifest = require_data(ctx, phase)
         if ctx.owns_database:
             self._create_tables()
-        self.files = tdata.assign_files(tdata.table_files(self.manifest), ctx.workers)[ctx.worker]
+        shares = tdata.assign_files(tdata.table_files(self.manifest), ctx.workers, by_table=not phase.split_tables)
+        self.files = shares[ctx.worker]
         self.loaded: dict[str, dict] = {}  # table → rows, seconds (this worker)
         self.problems: list[str] = []
         self.key = f"{phase.name}.load-{token(ctx.endpoint, ctx.database)}"
@@ -391,9 +430,15 @@ class TpchLoadWorkload(Workload):
             biggest = max((f[2] for f in self.files), default=0)
             self.staging_dir = staging.choose_dir(phase.staging_dir, 4 * biggest)
 
+    def _created_file(self) -> Path:
+        """Which TPC-H tables this run created in this database: kept in the run folder, as repetitions run in
+        fresh worker processes (whose ctx.state starts empty) against the same database."""
+        return notes_dir(self.ctx.run_dir) / f"created-{token(self.ctx.endpoint, self.ctx.database)}.json"
+
     def _create_tables(self) -> None:
-        connection, created = self.ctx.connection, self.ctx.state.setdefault("tpch_created", set())
-        existing = [t for t in TABLES if connection.catalog.has_table(TableName("public", t))]
+        connection, record = self.ctx.connection, self._created_file()
+        created = set(json.loads(record.read_text(encoding="utf-8"))) if record.exists() else set()
+        existing = [t for t in TABLES if connection.catalog.has_table(table_name(t))]
         foreign = [t for t in existing if t not in created]
         if foreign and not self.phase.replace_existing:
             raise RuntimeError(
@@ -401,10 +446,12 @@ class TpchLoadWorkload(Workload):
                 f"loadgen does not drop them unless phase {self.phase.name} sets replace_existing: true"
             )
         for table in existing:
-            connection.execute_command(f"DROP TABLE {TableName('public', table)}")
+            connection.execute_command(f"DROP TABLE {table_sql(table)}")
+        record.parent.mkdir(parents=True, exist_ok=True)
         for table in TABLES:
-            connection.execute_command(create_sql(table, str(TableName("public", table))))
+            connection.execute_command(create_sql(table, table_sql(table)))
             created.add(table)
+            record.write_text(json.dumps(sorted(created)), encoding="utf-8")
 
     def _note(self, table: str, rows: int, elapsed_ns: int, recorder) -> None:
         recorder.record(table, elapsed_ns, rows)
@@ -445,6 +492,8 @@ class TpchLoadWorkload(Workload):
 
     def _run_arrow(self, recorder) -> None:
         """Stage the next file on a helper thread while hyperd copies the current one (as insert does)."""
+        from tableauhyperapi import escape_string_literal
+
         connection = self.ctx.connection
         chunks = self._chunks()
         with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
@@ -457,7 +506,7 @@ class TpchLoadWorkload(Workload):
                 table, rel, rows, path = item
                 t0 = time.perf_counter_ns()
                 count = connection.execute_command(
-                    f"COPY {TableName('public', table)} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+                    f"COPY {table_sql(table)} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
                 )
                 self._note(table, rows, time.perf_counter_ns() - t0, recorder)
                 self._check_count(table, rel, count, rows)
@@ -480,7 +529,7 @@ class TpchLoadWorkload(Workload):
         with self.ctx.pg_connection().cursor() as cursor:
             for table, rel, schema, batches, rows in self._chunks():
                 t0 = time.perf_counter_ns()
-                with cursor.copy(f"COPY {TableName('public', table)} FROM STDIN WITH (FORMAT arrowstream)") as copy:
+                with cursor.copy(f"COPY {table_sql(table)} FROM STDIN WITH (FORMAT arrowstream)") as copy:
                     sink = pa.PythonFile(CopyWriter(copy), mode="w")
                     with pa.ipc.new_stream(sink, schema) as writer:
                         for batch in batches:
@@ -489,24 +538,28 @@ class TpchLoadWorkload(Workload):
                 self._check_count(table, rel, cursor.rowcount if cursor.rowcount >= 0 else None, rows)
 
     def _run_rows(self, recorder) -> None:
+        from tableauhyperapi import Inserter
+
         for table, rel, _bytes, rows in self.files:
             if self.ctx.stop.is_set():
                 return
             t0 = time.perf_counter_ns()
-            with Inserter(self.ctx.connection, TableName("public", table)) as inserter:
+            with Inserter(self.ctx.connection, table_name(table)) as inserter:
                 for batch, _schema in self._batches(self.folder / rel):
                     inserter.add_rows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
                 inserter.execute()
             self._note(table, rows, time.perf_counter_ns() - t0, recorder)
 
     def _run_external(self, recorder) -> None:
+        from tableauhyperapi import escape_string_literal
+
         for table, rel, _bytes, rows in self.files:
             if self.ctx.stop.is_set():
                 return
             path = escape_string_literal(str(self.folder / rel))
             t0 = time.perf_counter_ns()
             count = self.ctx.connection.execute_command(
-                f"INSERT INTO {TableName('public', table)} SELECT * FROM external({path})"
+                f"INSERT INTO {table_sql(table)} SELECT * FROM external({path})"
             )
             self._note(table, rows, time.perf_counter_ns() - t0, recorder)
             self._check_count(table, rel, count, rows)
@@ -537,9 +590,7 @@ class TpchLoadWorkload(Workload):
         for table, info in self.manifest["tables"].items():
             key, money = CHECKSUM_COLUMNS[table]
             sums = f"SUM({key})" + (f", SUM({money})" if money else "")
-            row = self.ctx.connection.execute_list_query(f"SELECT COUNT(*), {sums} FROM {TableName('public', table)}")[
-                0
-            ]
+            row = self.ctx.connection.execute_list_query(f"SELECT COUNT(*), {sums} FROM {table_sql(table)}")[0]
             count, sum_key = row[0], row[1] or 0
             expected_total += info["rows"]
             counted_total += count
@@ -589,6 +640,8 @@ class TpchQueryWorkload(Workload):
     name = "tpch_query"
 
     def setup(self) -> None:
+        from loadgen import server  # imports tableauhyperapi: only where a worker connects
+
         ctx, phase = self.ctx, self.phase
         all_streams = phase.stream_ids()
         self.streams = [s for i, s in enumerate(all_streams) if i % ctx.workers == ctx.worker]
@@ -602,7 +655,11 @@ class TpchQueryWorkload(Workload):
             self._prepare_references(all_streams)
         self.connections = {}
         for i, s in enumerate(self.streams):
-            self.connections[s] = ctx.connection if i == 0 else server.connect(ctx.endpoint, ctx.database, ctx.auth)
+            self.connections[s] = (
+                ctx.connection
+                if i == 0
+                else server.connect(ctx.endpoint, ctx.database, ctx.auth, ctx.connect_timeout_s)
+            )
         self.timings: dict[int, dict] = {}
         self.answers: dict[int, dict[int, tuple[list, list]]] = {s: {} for s in self.streams}
         self.lock = threading.Lock()
@@ -758,8 +815,9 @@ class TpchQueryWorkload(Workload):
         summary = outcome["summary"]
         full = sorted(phase.queries) == list(tqueries.QUERY_NUMBERS)
         row = {
-            "run_id": summary["run_id"], "phase": phase.name, "mode": phase.mode, "scale_factor": sf,
-            "streams": len(notes), "queries": len(phase.queries), "repeat": phase.repetitions,
+            "run_id": summary["run_id"], "point": summary.get("point", ""), "phase": phase.name,
+            "repetition": summary.get("repetition", ""), "mode": phase.mode, "scale_factor": sf,
+            "streams": len(notes), "queries": len(phase.queries), "repetitions": phase.repetitions,
             "parameters": phase.parameters, "audited": "no",
             "note": "no refresh functions; unrounded intervals" + ("" if full else "; query subset: not comparable"),
         }  # fmt: skip
@@ -784,7 +842,10 @@ class TpchQueryWorkload(Workload):
                 (
                     r
                     for r in reversed(rows)
-                    if r["mode"] == "power" and r["run_id"] == row["run_id"] and float(r["scale_factor"]) == sf
+                    if r["mode"] == "power"
+                    and r["run_id"] == row["run_id"]
+                    and str(r.get("point", "")) == str(row["point"])
+                    and float(r["scale_factor"]) == sf
                 ),
                 None,
             )

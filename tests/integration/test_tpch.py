@@ -118,7 +118,8 @@ def test_the_cache_is_reused_and_a_truncated_file_is_regenerated(cli, tmp_path, 
     manifest_bytes = victim.stat().st_size
     with open(victim, "r+b") as handle:
         handle.truncate(manifest_bytes // 2)
-    path = scenario(tmp_path, "tpch_regen", copy)
+    # a load right after the regeneration: workers other than 0 wait for the swapped folder, not the stale one
+    path = scenario(tmp_path, "tpch_regen", copy, "  - {name: load, workload: tpch_load, method: external}\n")
     res = cli("run", path, "--results-dir", tmp_path / "results", timeout=120)
     assert res.code == 0, res.stdout + res.stderr
     assert "the cached copy was not used" in res.stdout and "truncated" in res.stdout
@@ -129,6 +130,7 @@ def test_the_cache_is_reused_and_a_truncated_file_is_regenerated(cli, tmp_path, 
     assert "cached data reused" in res.stdout
     summary = read_csv(only_run_dir(tmp_path / "results2") / "summary.csv")
     assert summary[0]["ops"] == "0"  # nothing generated
+    assert summary[1]["verified"] == "ok"
 
 
 def test_every_load_method_verifies(cli, tmp_path, cache):
@@ -175,3 +177,51 @@ def test_a_cache_folder_that_cannot_be_written_exits_2(cli, tmp_path):
     res = cli("run", path, "--results-dir", tmp_path / "results", timeout=60)
     assert res.code == 2, res.stdout + res.stderr
     assert "the TPC-H cache folder cannot be written" in res.stderr and "is not a folder" in res.stderr
+
+
+def test_a_table_loadgen_did_not_create_is_never_dropped(tmp_path, cache):
+    """The load's setup against a real hyperd whose database already holds a `lineitem` table."""
+    from types import SimpleNamespace
+
+    from tableauhyperapi import Connection, CreateMode, HyperProcess, TableName, Telemetry
+
+    from loadgen.scenario import load_scenario
+    from loadgen.worker import StopFlag, WorkerContext
+    from loadgen.workloads.tpch import TpchLoadWorkload
+
+    data, _ = cache
+    path = scenario(tmp_path, "tpch_existing", data, "  - {name: load, workload: tpch_load}\n")
+    load = load_scenario(path).phases[1]
+    params = {"log_dir": str(tmp_path)}
+    with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, "test", parameters=params) as hyper:
+        database = str(tmp_path / "user.hyper")
+        with Connection(hyper.endpoint, database, CreateMode.CREATE) as conn:
+            conn.execute_command("CREATE TABLE lineitem (precious INT)")
+            conn.execute_command("INSERT INTO lineitem VALUES (42)")
+            ctx = WorkerContext(
+                worker=0, workers=1, connection=conn, table=TableName("unused"),
+                endpoint=hyper.endpoint.connection_descriptor, database=database,
+                stop=StopFlag(SimpleNamespace(value=0)), run_dir=str(tmp_path),
+            )  # fmt: skip
+            with pytest.raises(RuntimeError, match=r"table\(s\) lineitem exist already .* replace_existing: true"):
+                TpchLoadWorkload(load, ctx).setup()
+            assert conn.execute_scalar_query("SELECT precious FROM lineitem") == 42
+            TpchLoadWorkload(load.model_copy(update={"replace_existing": True}), ctx).setup()
+            assert conn.execute_scalar_query("SELECT COUNT(*) FROM lineitem") == 0
+            assert conn.catalog.has_table(TableName("public", "region"))
+
+
+def test_a_repeated_scenario_reloads_the_tables_it_created(cli, tmp_path, cache):
+    """Repetitions run in fresh worker processes against the same database: the tables of repetition 1 are
+    this run's, so repetition 2 may drop and reload them."""
+    data, _ = cache
+    text = HEAD.format(name="tpch_repeat").replace("phases:", "repeat: 2\nphases:") + GENERATE.format(data=data)
+    path = write_scenario(
+        tmp_path / "r.yaml",
+        text + "  - {name: load, workload: tpch_load, method: external}\n"
+        "  - {name: power, workload: tpch_query, queries: [1, 6]}\n",
+    )
+    res = cli("run", path, "--results-dir", tmp_path / "results", timeout=120)
+    assert res.code == 0, res.stdout + res.stderr
+    tpch = read_csv(only_run_dir(tmp_path / "results") / "tpch.csv")
+    assert [(r["phase"], r["repetition"]) for r in tpch] == [("power", "1"), ("power", "2")]

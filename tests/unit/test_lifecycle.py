@@ -129,3 +129,24 @@ def test_sweep_keeps_a_folder_whose_databases_the_user_kept(tmp_path):
     (kept / server.KEEP_NOTE).write_text("server.keep_database: true\n")
     assert str(kept) not in server.sweep_stale(str(tmp_path))
     assert (kept / "loadgen.hyper").exists()
+
+
+def test_timestamps_are_a_form_spreadsheets_read_as_date_times():
+    import re
+
+    from loadgen import results
+
+    text = results.iso_utc(1_795_000_000.25)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", text), text  # no T, no Z: LibreOffice, Excel
+    assert results.parse_utc(text) == 1_795_000_000.25
+    assert results.parse_utc("2026-11-27T21:30:17.250Z") == results.parse_utc("2026-11-27 21:30:17.250")
+
+
+def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():
+    from loadgen.judge import suspect_results
+
+    row = {"phase": "generate", "wall_s": 0.002, "start_skew_ms": 2.0}
+    assert suspect_results([row]) == []
+    assert suspect_results([dict(row, wall_s=1.0, start_skew_ms=100.0)]) == [
+        "generate: workers started 100.0 ms apart, 10% of the wall time"
+    ]

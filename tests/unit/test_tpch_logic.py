@@ -116,9 +116,11 @@ def test_spec_row_counts_and_schema():
 
 def test_files_are_spread_by_size_and_parts_by_worker():
     files = [("lineitem", f"l{i}", 100, 1) for i in range(4)] + [("nation", "n", 1, 1), ("region", "r", 1, 1)]
-    shares = tdata.assign_files(files, 2)
+    shares = tdata.assign_files(files, 2, by_table=False)
     assert sorted(len(s) for s in shares) == [3, 3]
     assert [sum(f[2] for f in s) for s in shares] == [201, 201]
+    by_table = tdata.assign_files(files, 2)  # a table's files stay with one worker
+    assert [[f[1] for f in s] for s in by_table] == [["l0", "l1", "l2", "l3"], ["n", "r"]]
     assert tdata.parts_of_worker(1, 2, 5) == [2, 4]
     assert tdata.default_parts(0.01, 2) == 2 and tdata.default_parts(10, 2) == 10
 
@@ -165,3 +167,11 @@ def test_a_phase_without_any_scale_factor_is_an_error(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path)
     assert "phases[0].scale_factor: required key is missing" in str(err.value)
+
+
+def test_a_scale_factor_no_generate_phase_makes_is_an_error(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(PHASES.format(data=tmp_path / "c"))
+    with pytest.raises(ScenarioError) as err:
+        load_scenario(path, ["load.scale_factor=0.1"])
+    assert "no tpch_generate phase makes SF 0.1 (they make 0.5)" in str(err.value)
