@@ -44,8 +44,9 @@ class Tail:
         self.queries: dict[tuple, dict] = {}
 
     def begin(self, phase: str, repetition: int, start_epoch: float) -> None:
-        self.poll()
+        # the window first: a line already written at or after the release belongs to this phase
         self.current = (phase, repetition, start_epoch)
+        self.poll()
 
     def end(self, end_epoch: float) -> None:
         self.poll()

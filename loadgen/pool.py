@@ -23,11 +23,12 @@ DRAIN_S = 0.25  # after a failure, how long to listen for the first worker's own
 
 
 class WorkerPool:
-    def __init__(self, specs: list, barrier_s: float, stop_s: float):
+    def __init__(self, specs: list, barrier_s: float, stop_s: float, staging_dirs=(), target=worker.main):
         ctx = mp.get_context("spawn")  # never fork: a forked child can keep hyperd alive after we die
         self.specs = specs
         self.barrier_s = barrier_s
         self.stop_s = stop_s
+        self.staging_dirs = list(staging_dirs)  # configured folders where a killed worker's staged files may be
         self.stop_flag = worker.StopFlag(ctx.RawValue("b", 0))
         # one writer per slot (rows done, operations done), read approximately for progress: no lock needed
         self.progress = ctx.RawArray("q", worker.PROGRESS_SLOTS * len(specs))
@@ -40,7 +41,7 @@ class WorkerPool:
             self._child_ends.append(theirs)
             self.processes.append(
                 ctx.Process(
-                    target=worker.main,
+                    target=target,  # worker.main; a test passes a stand-in that needs no hyperd
                     args=(spec, theirs, self.stop_flag.raw, self.progress),
                     name=f"loadgen-worker-{spec.worker}",
                 )
@@ -185,10 +186,6 @@ class WorkerPool:
         return WorkerError(f"phase {phase}: a worker stopped")
 
     # ------------------------------------------------------------------ shutdown
-    def _staging_dirs(self) -> list[str]:
-        phases = self.specs[0].scenario.phases if self.specs else []
-        return [p.staging_folder() for p in phases if p.staging_folder()]
-
     def shutdown(self) -> list[str]:
         """Stop and reap every worker in bounded time: ask, then SIGTERM, then SIGKILL. Returns notes."""
         self.stop_flag.set()
@@ -211,7 +208,7 @@ class WorkerPool:
                 process.join(timeout=5)
                 notes.append(f"{process.name} (pid {process.pid}) did not stop and was killed")
             if process.pid is not None:
-                staging.remove_leftovers(process.pid, self._staging_dirs())
+                staging.remove_leftovers(process.pid, self.staging_dirs)
         for link in self.links:
             link.close()
         return notes

@@ -324,7 +324,7 @@ def start_pool(scenario: Scenario, hyperd: server.Server, files, sampler: Sample
         )
         for w in range(scenario.workers)
     ]
-    pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s)
+    pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, staging_dirs(scenario))
     pool.start()
     for number, pid in pool.pids().items():
         sampler.watch(f"worker-{number}", pid)

@@ -2,7 +2,7 @@
 
 import os
 import string
-from typing import Annotated, ClassVar
+from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
@@ -130,9 +130,6 @@ class Workload:
     A workload records every operation into `recorder` (loadgen.metrics.Recorder) and keeps what later phases
     need (for example which rows its table holds) in `ctx.state`.
     """
-
-    # the value of `workload:` in YAML; the registry maps it to (phase model, this class)
-    name: ClassVar[str]
 
     def __init__(self, phase, ctx):
         self.phase = phase

@@ -81,8 +81,6 @@ class InsertPhase(PhaseBase):
 
 
 class InsertWorkload(Workload):
-    name = "insert"
-
     def setup(self) -> None:
         ctx = self.ctx
         self.rows = data.worker_range(ctx.worker, ctx.workers, self.phase.rows)

@@ -278,8 +278,6 @@ def operation_sequence(seed: int, worker: int, phase: str, weights: dict[str, fl
 
 
 class MixWorkload(Workload):
-    name = "mix"
-
     def setup(self) -> None:
         from tableauhyperapi import Inserter, escape_name  # here: validation must not load the library
 

@@ -154,8 +154,6 @@ def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) ->
 
 
 class QueryWorkload(Workload):
-    name = "query"
-
     def setup(self) -> None:
         ctx = self.ctx
         self.sql = self.phase.query_text(ctx.table_sql)

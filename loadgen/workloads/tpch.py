@@ -298,8 +298,6 @@ def require_data(ctx, phase) -> tuple[Path, dict]:
 
 # --------------------------------------------------------------------------------------------- generate
 class TpchGenerateWorkload(Workload):
-    name = "tpch_generate"
-
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
         binary = tdata.find_generator(phase.generator)
@@ -412,8 +410,6 @@ class TpchGenerateWorkload(Workload):
 
 # ------------------------------------------------------------------------------------------------- load
 class TpchLoadWorkload(Workload):
-    name = "tpch_load"
-
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
         self.folder, self.manifest = require_data(ctx, phase)
@@ -637,8 +633,6 @@ class TpchLoadWorkload(Workload):
 
 # ------------------------------------------------------------------------------------------------ query
 class TpchQueryWorkload(Workload):
-    name = "tpch_query"
-
     def setup(self) -> None:
         from loadgen import server  # imports tableauhyperapi: only where a worker connects
 
