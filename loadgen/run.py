@@ -227,8 +227,9 @@ def run_point(
                 sampler.phase, sampler.repetition = phase.name, repetition
                 if tail:
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
-                if hasattr(phase, "describe_rate") and repetition == 1:  # how the load is paced, before it runs
-                    console.print(f"{phase.name}: {phase.describe_rate(scenario.workers)}", markup=False)
+                pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
+                if pace:  # how the load is paced, as it starts
+                    console.print(f"{phase.name}: {pace}", markup=False)
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
                 messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail)
                 if tail:

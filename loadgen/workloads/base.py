@@ -123,6 +123,10 @@ class PhaseBase(StrictModel):
         """A configured folder for staged files, swept of dead workers' files like /dev/shm."""
         return None
 
+    def describe_rate(self, workers: int) -> str:
+        """How the load is paced, printed when the phase starts ('' for a phase that runs as fast as it can)."""
+        return ""
+
 
 class Workload:
     """One phase as a worker runs it. `setup` and `verify` are untimed; `run` is the timed part.
