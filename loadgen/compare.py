@@ -3,8 +3,8 @@ baseline) and a verdict that takes the metric's direction and its spread into ac
 
 The verdict: with at least MIN_REPS measured repetitions on both sides, a bootstrap 95% interval of the relative
 change of the median (resampling each run's repetitions, seeded, so the same runs always give the same answer);
-`better` or `worse` when the interval excludes 0, else `within noise`. With fewer repetitions there is no spread
-to judge by: `single run`.
+`better` or `worse` when the interval excludes 0 and the change reaches PRACTICAL_PCT, else `within noise`. With
+fewer repetitions there is no spread to judge by: `single run`.
 """
 
 import csv
@@ -17,7 +17,8 @@ from loadgen.errors import NotARunFolder, ScenarioError
 from loadgen.results import final_rows, is_aggregate
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
-MIN_REPS = 3
+MIN_REPS = 5  # with 3 against 3, a percentile interval calls 1 in 10 unchanged pairs different
+PRACTICAL_PCT = 1.0  # a change smaller than this is "within noise" however tight the spread
 RESAMPLES = 2000
 CONFIDENCE = 0.95
 
@@ -74,7 +75,7 @@ def verdict(metric: str, base: list[float], other: list[float]) -> tuple[str, tu
     if len(base) < MIN_REPS or len(other) < MIN_REPS:
         return "single run", None
     low, high = bootstrap_change(base, other)
-    if low <= 0 <= high:
+    if low <= 0 <= high or max(abs(low), abs(high)) < PRACTICAL_PCT:
         return "within noise", (low, high)
     up = low > 0
     better = up if columns.by_name()[metric].better == "higher" else not up

@@ -7,7 +7,7 @@
 Each line is assigned to the phase whose [start, end] window holds its timestamp, else `setup`.
 
 hyperd writes ~0.8 MB/s under mixed load, so it rotates its log (server.HYPERD_LOG_LIMITS) and the coordinator
-follows the files while the run goes on (`Tail.poll` once a second), keeping only the aggregates above: an
+follows the files while the run goes on (`Tail.poll` twice a second), keeping only the aggregates above: an
 hour-long run neither fills the disk nor the coordinator's memory.
 """
 

@@ -68,9 +68,9 @@ class WorkerPool:
         return sum(values[0::n]) + sum(values[3::n]), sum(values[1::n]), sum(values[2::n]), values[1::n]
 
     # ------------------------------------------------------------------ phases
-    def release(self, phase: str) -> int:
+    def release(self, phase: str, on_tick=None) -> int:
         """The start barrier: wait until every worker is ready, then let them all go. Returns the release time."""
-        self._receive(phase, "ready", self.barrier_s, None, "reach the start barrier")
+        self._receive(phase, "ready", self.barrier_s, on_tick, "reach the start barrier")
         # every worker waits for "go" now and writes nothing: the new phase's counters start at zero, so the
         # first progress line never shows the previous phase's
         self.progress[:] = [0] * len(self.progress)

@@ -15,6 +15,7 @@ import os
 import platform
 import socket
 import sys
+import time
 from importlib import metadata
 from pathlib import Path
 
@@ -213,6 +214,21 @@ def describe_parameters(params: dict) -> str:
 
 HISTORY_COLUMNS = SUMMARY_COLUMNS
 HISTORY_LOCK = ".history.csv.lock"
+HISTORY_LOCK_S = 30.0
+
+
+def lock_within(handle, timeout_s: float) -> bool:
+    """An exclusive flock (released when the file is closed, also if this process dies), or False after
+    timeout_s."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
 
 
 class UnreadableHistory(Exception):
@@ -232,7 +248,8 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
     path = Path(output_dir) / "history.csv"
     try:
         with open(path.with_name(HISTORY_LOCK), "a") as lock:
-            fcntl.flock(lock, fcntl.LOCK_EX)  # released when the lock file is closed, also if this process dies
+            if not lock_within(lock, HISTORY_LOCK_S):  # a stopped process or a hung mount must not hang us
+                return f"{path}: not updated: another process held its lock for {HISTORY_LOCK_S:g} s"
             columns, existing = read_history(path)
             wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
             columns += [c for c in wanted if c not in columns]

@@ -92,7 +92,8 @@ def run(
     signals = Signals()
     signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
     try:
-        preflight(scenario)
+        for point in dict.fromkeys(id(p) for _, p in plan):  # every point: a matrix may change server keys
+            preflight(next(p for _, p in plan if id(p) == point))
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
         run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
@@ -104,6 +105,10 @@ def run(
             files.write_status("running")
         except OSError as exc:
             raise ResultsError(f"cannot write the run folder {run_dir}: {exc}") from None
+        except Interrupted as exc:  # the folder exists: it says what happened to it
+            with contextlib.suppress(OSError):
+                files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
+            raise
         console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
         signals.force = lambda name: force_exit(files, None, None, name)
         status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
@@ -177,6 +182,9 @@ def run_points(plan, files, environment, console, quiet, signals: Signals):
         status, exit_code, error = "interrupted", EXIT_INTERRUPTED, str(exc)
     except OSError as exc:  # e.g. a full disk while writing the thresholds' results
         status, exit_code, error = "failed", 1, f"cannot write results to {files.dir}: {exc}"
+    except Exception as exc:  # a bug: the run folder still says the run failed, and the traceback follows
+        status, exit_code, error = "failed", 1, f"internal error: {exc!r}"
+        raise
     finally:
         signals.cleaning = True
         signals.force = lambda name: force_exit(files, None, None, name)
@@ -206,13 +214,17 @@ def run_point(
     hyperd: server.Server | None = None
     progress = Progress(console, quiet)
     tail: hyperlog.Tail | None = None
-    current_phase, release_ns = None, 0
+    current_phase, release_ns, outcome = None, 0, None
     notes: list[str] = []
     signals.cleaning = False
     # looked up when called: a second signal at any moment kills whatever pool and hyperd exist by then
     signals.force = lambda name: force_exit(files, pool, hyperd, name)
     try:
-        hyperd = server.Server(scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s)
+        if signals.received:  # arrived between two points, while nothing listened for it
+            raise Interrupted(f"interrupted by {signals.received[0]}")
+        hyperd = server.Server(
+            scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s, files.created_databases
+        )
         start_hyperd(hyperd, files, environment)
         sampler.watch("hyperd", hyperd.pid)
         if hyperd.pid:  # a private hyperd: its log is ours to read
@@ -220,11 +232,12 @@ def run_point(
         if scenario.sampling.enabled:
             sampler.start()
         for repetition in repetitions:
-            pool = start_pool(scenario, hyperd, files, sampler)  # fresh processes: repetitions vary for real
+            pool = new_pool(scenario, hyperd, files)  # fresh processes: repetitions vary for real
+            start_pool(pool, sampler)  # after the assignment: a signal while spawning still finds every process
             for phase in scenario.phases:
-                current_phase = phase
-                release_ns = pool.release(phase.name)
-                sampler.phase, sampler.repetition = phase.name, repetition
+                current_phase, release_ns, outcome, sampler.repetition = phase, 0, None, repetition
+                release_ns = pool.release(phase.name, tail.poll if tail else None)
+                sampler.phase = phase.name
                 if tail:
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
                 pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
@@ -239,11 +252,11 @@ def run_point(
                     files.run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok", repetition=repetition
                 )
                 outcome["summary"]["started_utc"] = files.utc(release_ns)
-                current_phase = None
                 judge.judge_phase(phase, outcome)
                 outcome["summary"]["point"] = files.point  # after_phase may write it into files of its own
                 files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
                 files.add_phase(outcome)
+                current_phase = None  # only now: until it is written, the cleanup writes what was measured
                 judge.raise_if_failed(phase, outcome)
             notes.extend(pool.shutdown())
             pool = None
@@ -268,7 +281,13 @@ def run_point(
             notes.extend(pool.shutdown() if pool else [])
 
         def write_partial_phase():
-            if current_phase is not None and pool is not None:
+            if current_phase is not None and outcome is not None:  # measured in full, then the run ended
+                if status != "ok":
+                    outcome["summary"]["status"] = status
+                    outcome["summary"]["error"] = outcome["summary"]["error"] or error
+                if not any(row is outcome["summary"] for row in files.summary):
+                    files.add_phase(outcome)
+            elif current_phase is not None and pool is not None:
                 # what the workers that finished the failed phase measured, marked with the run's status
                 partial = aggregate_phase(
                     files.run_id,
@@ -298,6 +317,7 @@ def run_point(
             sampler.stop,
             write_partial_phase,
             stop_hyperd,
+            files.write_tables,  # whatever a write cut short, the tables hold every row the run has
             lambda: files.add_samples(sampler.snapshot()),
             lambda: files.add_hyper_log(tail),
         )
@@ -317,19 +337,21 @@ def start_hyperd(hyperd: server.Server, files, environment: dict) -> None:
     results.write_json(files.dir / "environment.json", environment)
 
 
-def start_pool(scenario: Scenario, hyperd: server.Server, files, sampler: Sampler) -> WorkerPool:
-    """Spawn the workers (each connects and waits at the first barrier) and sample them."""
+def new_pool(scenario: Scenario, hyperd: server.Server, files) -> WorkerPool:
     specs = [
         WorkerSpec(
             w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid(), str(files.dir)
         )
         for w in range(scenario.workers)
     ]
-    pool = WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, staging_dirs(scenario))
+    return WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, staging_dirs(scenario))
+
+
+def start_pool(pool: WorkerPool, sampler: Sampler) -> None:
+    """Spawn the workers (each connects and waits at the first barrier) and sample them."""
     pool.start()
     for number, pid in pool.pids().items():
         sampler.watch(f"worker-{number}", pid)
-    return pool
 
 
 def collect_phase(pool: WorkerPool, phase, scenario: Scenario, progress: Progress, label: str, hyperd, tail):

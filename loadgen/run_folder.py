@@ -21,6 +21,7 @@ class RunFolder:
         self.param_columns = [f"param:{k}" for k in matrix_keys]
         self.point, self.parameters, self.param_values = 0, "", {}
         self.point_thresholds: dict[int, dict[str, str]] = {}  # each matrix point's own thresholds
+        self.created_databases: set[str] = set()  # database files this run created (later points may replace them)
         self.summary: list[dict] = []
         self.workers: list[dict] = []
         self.latency: list[dict] = []

@@ -177,7 +177,7 @@ def database_paths(config, workers: int, directory: str) -> list[str]:
 
 def first_line(exc: BaseException) -> str:
     """A one-line message; for Hyper errors its main message (str() adds context lines and positions)."""
-    text = (getattr(exc, "message", None) or str(exc)).strip()
+    text = (getattr(exc, "main_message", None) or str(exc)).strip()
     return text.splitlines()[0].rstrip(": ") if text else type(exc).__name__
 
 
@@ -185,7 +185,7 @@ class Server:
     """One hyperd for one run: a private one started here, or an external endpoint. Whatever happens, close()
     shuts a private hyperd down and removes the folder we created (unless keep_database)."""
 
-    def __init__(self, config, workers: int, log_dir: str, shutdown_s: float):
+    def __init__(self, config, workers: int, log_dir: str, shutdown_s: float, ours: set[str] | None = None):
         self.config = config
         self.workers = workers
         self.log_dir = log_dir
@@ -198,22 +198,30 @@ class Server:
         self._own_dir: str | None = None  # our temp folder: database files (without database_dir) and notes
         self.databases: list[str] = []
         self.auth = credentials(config)
+        # database files this run created (shared by the points of a matrix): an earlier point's file is ours
+        self.ours = ours if ours is not None else set()
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
         # our folder first, named after this process, so that a later run can sweep it if we are SIGKILLed
         self._own_dir = tempfile.mkdtemp(prefix=f"{DB_DIR_PREFIX}{os.getpid()}-")
+        if self.config.keep_database and not self.config.database_dir:
+            # from the start: a run killed before its cleanup must not have its kept databases swept later
+            with open(os.path.join(self._own_dir, KEEP_NOTE), "w", encoding="utf-8") as note:
+                note.write("server.keep_database: true\n")
         if self.descriptor is None:
             params = {"log_dir": self.log_dir, **HYPERD_LOG_LIMITS, **self.config.parameters}
             if self.config.transport == "tcp":
                 params.setdefault("listen_connection", "tab.tcp://localhost:auto")
             os.makedirs(self.log_dir, exist_ok=True)
+            # (no signal mask here: hyperd would inherit it and ignore its own shutdown; an interrupt between the
+            # start and the assignment is covered by close(), which then looks the child up)
             try:
                 self.process = HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, USER_AGENT, parameters=params)
             except HyperException as exc:
                 raise ServerError(f"hyperd did not start: {first_line(exc)}") from None
-            self.descriptor = self.process.endpoint.connection_descriptor
             self.pid = find_hyperd_pid()
+            self.descriptor = self.process.endpoint.connection_descriptor
             if self.descriptor.startswith("tab.domain://"):
                 with open(os.path.join(self._own_dir, SOCKET_NOTE), "w", encoding="utf-8") as note:
                     note.write(pg_params(self.descriptor)["host"])
@@ -229,7 +237,7 @@ class Server:
             with Connection(endpoint(self.descriptor), None, CreateMode.NONE, parameters=self.auth or None) as c:
                 version = c.execute_scalar_query("SELECT version()")
                 for path in dict.fromkeys(self.databases):
-                    if self.config.replace_existing:  # the scenario said so explicitly
+                    if self.config.replace_existing or path in self.ours:  # said so, or made by this run
                         c.execute_command(f"DROP DATABASE IF EXISTS {escape_name(path)}")
                     elif database_exists(c, path):  # appeared since the preflight check
                         raise ScenarioError(refuse_existing([path]))
@@ -239,10 +247,12 @@ class Server:
                         if "already exists" in str(exc):  # a file the probe could not open: still not ours
                             raise ScenarioError(refuse_existing([path])) from None
                         raise
+                    self.ours.add(path)
                 return version
 
         try:
-            self.version = bounded(create, self.connect_s, f"creating the database in {directory}")
+            budget = self.connect_s * (1 + len(set(self.databases)))  # a connection, then a statement or two per file
+            self.version = bounded(create, budget, f"creating the database in {directory}")
         except HyperException as exc:
             raise ServerError(f"cannot create the database in {directory}: {first_line(exc)}") from None
 
@@ -286,6 +296,8 @@ class Server:
         # after the workers' connections closed the database. Deleting the files of the folder we created, once
         # the private hyperd is down (or the endpoint's sessions are closed), removes the same data safely.
         # Databases in a user-given database_dir are the user's: they stay.
+        if self.process is None and self.pid is None and not self.config.endpoint:
+            kill_if_alive(find_hyperd_pid(), 1.0)  # started, but interrupted before we held it
         if self.process is not None:
             process, self.process = self.process, None
             try:  # bounded: a frozen (SIGSTOPped) hyperd never answers a shutdown request
@@ -306,10 +318,11 @@ class Server:
 
     def kill(self) -> None:
         """At once, for a forced exit: SIGKILL hyperd and remove what we created."""
-        if self.pid:
+        pid = self.pid or (None if self.config.endpoint else find_hyperd_pid())
+        if pid:
             with contextlib.suppress(psutil.Error):
-                psutil.Process(self.pid).kill()
-                psutil.Process(self.pid).wait(timeout=2)
+                psutil.Process(pid).kill()
+                psutil.Process(pid).wait(timeout=2)
         if self._own_dir:
             remove_socket_dir(self._own_dir)
             if not (self.config.keep_database and not self.config.database_dir):

@@ -15,7 +15,9 @@ import psutil
 
 SHM = "/dev/shm"
 _counter = itertools.count()
-STAGED_NAME = re.compile(r"^loadgen-(\d+)-\d+\.[a-z]+$")  # loadgen-<worker pid>-<n>.<suffix>
+# loadgen-staged-<worker pid>-<n>.arrows: a name nobody else writes, so a sweep can never take a user's file
+STAGED_PREFIX = "loadgen-staged-"
+STAGED_NAME = re.compile(r"^loadgen-staged-(\d+)-\d+\.arrows$")
 
 
 def choose_dir(configured: str | None, needed_bytes: int) -> str:
@@ -31,14 +33,14 @@ def choose_dir(configured: str | None, needed_bytes: int) -> str:
     return tempfile.gettempdir()
 
 
-def file_prefix() -> str:
-    return f"loadgen-{os.getpid()}-"
+def file_prefix(pid: int | None = None) -> str:
+    return f"{STAGED_PREFIX}{pid or os.getpid()}-"
 
 
 @contextlib.contextmanager
-def staged_file(directory: str, suffix: str = ".arrows"):
+def staged_file(directory: str):
     """A fresh path in `directory` that is deleted when the block ends, whatever happens."""
-    path = os.path.join(directory, f"{file_prefix()}{next(_counter)}{suffix}")
+    path = os.path.join(directory, f"{file_prefix()}{next(_counter)}.arrows")
     try:
         yield path
     finally:
@@ -59,18 +61,26 @@ def sweep_dead(configured=()) -> list[str]:
         with contextlib.suppress(OSError):
             for name in os.listdir(directory):
                 pid = STAGED_NAME.match(name)
-                if pid and not psutil.pid_exists(int(pid.group(1))):
+                if pid and not psutil.pid_exists(int(pid.group(1))) and owned(os.path.join(directory, name)):
                     with contextlib.suppress(OSError):
                         os.unlink(os.path.join(directory, name))
                         removed.append(os.path.join(directory, name))
     return removed
 
 
+def owned(path: str) -> bool:
+    """Whether this user owns the file (a shared /dev/shm may hold another user's run)."""
+    try:
+        return os.stat(path).st_uid == os.getuid()
+    except OSError:
+        return False
+
+
 def remove_leftovers(pid: int, configured=()) -> list[str]:
     """Delete staged files a dead worker (by pid) left behind, in the default folders and any configured
     `staging_dir`. Returns what was removed."""
     removed = []
-    prefix = f"loadgen-{pid}-"
+    prefix = file_prefix(pid)
     for directory in folders(configured):
         with contextlib.suppress(OSError):
             for name in os.listdir(directory):

@@ -7,6 +7,7 @@ PARALLEL QUERY): path or shape | Wall (s) | Rows/s | MiB/s | Parallel, plus what
 import time
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from loadgen import columns
@@ -53,6 +54,7 @@ def phase_tables(summaries: list[dict]) -> list[Table]:
             name = f"{s['phase']} ({s['method']})" if s["method"] else s["phase"]
             if s.get("parameters"):  # a matrix point
                 name += f" [{s['parameters']}]"
+            name = escape(name)  # parameters in [ ] are text, not rich markup
             table.add_row(
                 name,
                 str(s["workers"]),

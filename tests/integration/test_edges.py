@@ -281,7 +281,9 @@ def test_a_second_signal_still_removes_staged_files_and_marks_the_run(tmp_path):
     workers = wait_for(spawned, 30, "two workers")
 
     def ours():  # staged files of this run's workers (the pid is in the name)
-        return [n for n in os.listdir("/dev/shm") if n.startswith("loadgen-") and int(n.split("-")[1]) in workers]
+        return [
+            n for n in os.listdir("/dev/shm") if n.startswith("loadgen-staged-") and int(n.split("-")[2]) in workers
+        ]
 
     wait_for(ours, 60, "a staged Arrow file")
     proc.send_signal(signal.SIGINT)  # ends the phase; the cleanup then sleeps (fault) and says so
@@ -363,3 +365,18 @@ def test_workers_csv_has_method_setup_and_close_and_summary_a_seed_wall(cli, tmp
     assert float(summary["seed_wall_s"]) == pytest.approx(slowest, rel=1e-3)
     assert float(summary["seed_wall_s"]) > float(summary["wall_s"])
     assert "Seed wall (s)" in res.stdout
+
+
+def test_a_matrix_in_a_database_dir_replaces_only_the_files_it_created(cli, tmp_path):
+    folder = tmp_path / "db"
+    folder.mkdir()
+    path = write_scenario(
+        tmp_path / "m.yaml",
+        f'name: sweep\nrows: 2000\nserver: {{database_dir: "{folder}"}}\nmatrix:\n  load.method: [arrow, rows]\n'
+        "phases:\n  - {name: load, workload: insert}\n",
+    )
+    res = cli("run", path, "--results-dir", tmp_path / "results", timeout=180)
+    assert res.code == 0, res.stdout + res.stderr  # point 2 re-creates the file point 1 created
+    assert (folder / "loadgen.hyper").exists()  # in a folder the user named: kept
+    again = cli("run", path, "--results-dir", tmp_path / "results", timeout=180)
+    assert again.code == 2 and "already exists" in again.stderr  # a new run did not create it

@@ -65,7 +65,7 @@ def test_repeat_thresholds_history_and_compare(cli, tmp_path):
     assert compared.code == 0, compared.stderr
     lines = list(csv.reader(compared.stdout.splitlines()))
     assert lines[0][:2] == ["phase", "metric"] and lines[0][4:6] == ["change_pct", "verdict"]
-    assert {row[5] for row in lines[1:]} <= {"better", "worse", "within noise"}  # 3 repetitions each: judged
+    assert {row[5] for row in lines[1:]} == {"single run"}  # 3 repetitions each: too few to judge
     assert {row[0] for row in lines[1:]} == {"load", "agg"}
 
 

@@ -54,12 +54,15 @@ def test_bounded_returns_raises_and_times_out():
 
 def test_sweep_removes_staged_files_of_dead_workers_only(tmp_path):
     dead, alive = dead_pid(), os.getpid()
-    (tmp_path / f"loadgen-{dead}-0.arrows").write_bytes(b"x")
-    (tmp_path / f"loadgen-{alive}-0.arrows").write_bytes(b"x")
+    (tmp_path / f"loadgen-staged-{dead}-0.arrows").write_bytes(b"x")
+    (tmp_path / f"loadgen-staged-{alive}-0.arrows").write_bytes(b"x")
     (tmp_path / "loadgen-notes.txt").write_bytes(b"x")
+    (tmp_path / f"loadgen-{dead}-11.csv").write_bytes(b"x")  # a user's file that looks a little like ours
     removed = staging.sweep_dead([str(tmp_path)])
-    assert removed == [str(tmp_path / f"loadgen-{dead}-0.arrows")]
-    assert sorted(p.name for p in tmp_path.iterdir()) == sorted([f"loadgen-{alive}-0.arrows", "loadgen-notes.txt"])
+    assert removed == [str(tmp_path / f"loadgen-staged-{dead}-0.arrows")]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [f"loadgen-staged-{alive}-0.arrows", "loadgen-notes.txt", f"loadgen-{dead}-11.csv"]
+    )
 
 
 def test_sweep_removes_a_dead_runs_folder_and_the_socket_folder_it_noted(tmp_path):

@@ -58,7 +58,7 @@ def test_final_rows_prefer_median_then_failure_then_last():
 def test_staged_files_of_a_dead_worker_are_removed_from_a_configured_folder(tmp_path):
     from loadgen import staging
 
-    (tmp_path / "loadgen-999999-3.arrows").write_bytes(b"x")
-    (tmp_path / "loadgen-123-1.arrows").write_bytes(b"x")  # another worker's: stays
-    assert staging.remove_leftovers(999999, [str(tmp_path)]) == ["loadgen-999999-3.arrows"]
-    assert [p.name for p in tmp_path.iterdir()] == ["loadgen-123-1.arrows"]
+    (tmp_path / "loadgen-staged-999999-3.arrows").write_bytes(b"x")
+    (tmp_path / "loadgen-staged-123-1.arrows").write_bytes(b"x")  # another worker's: stays
+    assert staging.remove_leftovers(999999, [str(tmp_path)]) == ["loadgen-staged-999999-3.arrows"]
+    assert [p.name for p in tmp_path.iterdir()] == ["loadgen-staged-123-1.arrows"]
