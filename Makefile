@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NAME   ?= parallel_insert
 ARGS   ?=
 
-.PHONY: venv browser scenario test lint bench clean
+.PHONY: venv browser scenario test lint bench clean sample_data
 
 venv: $(STAMP)
 
@@ -19,6 +19,12 @@ $(STAMP): setup.cfg pyproject.toml
 
 scenario: venv
 	$(BIN)/loadgen run scenarios/$(NAME).yaml $(ARGS)
+
+# Parquet files of scenarios/custom_schema.yaml's orders table (4 files × 250,000 rows, row groups of 65,536) for
+# scenarios/load_files.yaml.
+sample_data: venv
+	$(BIN)/python -c "from loadgen.generators import write_parquet_sample as w; \
+	  w('scenarios/custom_schema.yaml', 'orders', 'sample_data/orders')"
 
 # The HTML report test renders in headless Chromium, Debian's package; install it if it is missing.
 browser:

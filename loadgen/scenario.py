@@ -9,6 +9,7 @@ import copy
 import difflib
 import itertools
 import json
+import re
 import secrets
 import types
 import typing
@@ -20,6 +21,7 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 
 from loadgen import thresholds
 from loadgen.errors import ScenarioError
+from loadgen.tables import TableDefinition
 from loadgen.workloads import PHASE_MODELS, PhaseModel
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
@@ -38,6 +40,7 @@ from loadgen.workloads.base import (
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ENDPOINT_PATTERN = r"^tab\.(tcp|domain)://.+"
 TABLE_PLACEHOLDERS = ("worker",)
+DATA_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
 
 class ServerConfig(StrictModel):
@@ -133,6 +136,10 @@ class Scenario(StrictModel):
     )
     thresholds: dict[str, str] = Field(
         default_factory=dict, description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6"}; a miss exits 1.'
+    )
+    data: dict[str, TableDefinition] = Field(
+        default_factory=dict,
+        description="Table definitions by key; an insert phase writes one with `table: KEY` (see docs/own_data.md).",
     )
 
     @field_validator("table")
@@ -324,6 +331,8 @@ def load_scenario(path: str | Path, overrides: list[str] = ()) -> Scenario:
 
 
 MAX_POINTS = 100
+# keys of the run as a whole: the repetitions' order, the seed every point replays, where results go
+RUN_WIDE_KEYS = ("name", "repeat", "fresh_server", "seed", "output", "matrix")
 
 
 def load_plan(path: str | Path, overrides: list[str] = ()) -> tuple[Scenario, list[tuple[dict, Scenario]]]:
@@ -341,6 +350,12 @@ def load_plan(path: str | Path, overrides: list[str] = ()) -> tuple[Scenario, li
         f"{Source(path, root).where(('matrix', k))}: matrix.{k}: needs at least one value"
         for k in keys
         if not base.matrix[k]
+    ]
+    problems += [
+        f"{Source(path, root).where(('matrix', k))}: matrix.{k}: the whole run shares it, a point cannot vary it "
+        f"(not allowed in a matrix: {', '.join(RUN_WIDE_KEYS)})"
+        for k in keys
+        if k.split(".")[0] in RUN_WIDE_KEYS
     ]
     if len(combinations) > MAX_POINTS:
         problems.append(
@@ -481,6 +496,15 @@ def cross_checks(scenario: Scenario):
             ("server", "parameters"),
             "hyperd parameters apply only to the embedded server, not to an endpoint",
         )
+    for key in scenario.data:
+        if not DATA_KEY.match(key) or key in ("table", "worker"):
+            yield (
+                ("data", key),
+                (
+                    f"{excerpt(key)}: a definition's key must start with a letter or _ and use only letters, "
+                    "digits and _; not table or worker (query placeholders)"
+                ),
+            )
     if "{worker}" not in scenario.table and scenario.workers > 1:
         yield (
             ("table",),

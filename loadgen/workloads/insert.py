@@ -1,23 +1,42 @@
-"""Bulk insert of the canonical rows into the worker's own table (re-created at the start of the phase).
+"""Bulk insert of the canonical rows (or of a `data:` table definition's generated rows, `table: KEY`) into the
+worker's own table, or into one table all workers share (re-created at the start of the phase).
 
 Methods (DESIGN.md §3):
   rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch
   arrow         Arrow IPC stream staged in a tmpfs file, then COPY t FROM 'file' WITH (FORMAT arrowstream)
   arrow_stream  Arrow IPC over the PostgreSQL protocol: COPY t FROM STDIN WITH (FORMAT arrowstream)
 Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
+
+A definition's table is verified from facts the worker accumulates while generating (generators.batch_facts)
+against the server's aggregates. A shared table is checked by the last worker to finish: each worker writes its
+facts to RUN_DIR/facts/PHASE/WORKER.json after its last COPY, and the one that then sees every worker's file
+(all inserts are committed by then) checks the table against their sum; no barrier, no waiting.
 """
 
 import contextlib
+import itertools
+import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
-from loadgen import data, staging
-from loadgen.workloads.base import BOUND_MEANINGS, MAX_ROWS, Count, Number, PhaseBase, Workload, folder_problem
+from loadgen import data, generators, staging, tables
+from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
+from loadgen.table_checks import check_table, claim, wait_for_check, write_json
+from loadgen.workloads.base import (
+    BOUND_MEANINGS,
+    MAX_ROWS,
+    Count,
+    Number,
+    PhaseBase,
+    Workload,
+    excerpt,
+    folder_problem,
+)
 
 
 class InsertPhase(PhaseBase):
@@ -35,6 +54,17 @@ class InsertPhase(PhaseBase):
     batch_rows: Count = Field(default=16_384, ge=1, le=10_000_000, description="Rows per record batch / add_rows call.")
     rows_per_copy: Count = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
     staging_dir: str | None = Field(default=None, description="Folder for staged Arrow files (default /dev/shm).")
+    table: str | None = Field(
+        default=None, description="A table definition of the scenario's data: section (default: the canonical table)."
+    )
+    source: FileSource | None = Field(
+        default=None, description="Load files (Parquet, CSV, Arrow IPC) instead of generated rows."
+    )
+    # filled by resolved(): the definition travels with the phase to the workers
+    _definition: object = PrivateAttr(default=None)
+    _shared: bool = PrivateAttr(default=False)
+    _files: list = PrivateAttr(default_factory=list)
+    _format: str = PrivateAttr(default="")
 
     def total_rows(self, scenario) -> int | None:
         """Own rows, else the scenario's rows (× rows_scale, rounded down)."""
@@ -43,6 +73,9 @@ class InsertPhase(PhaseBase):
         return int(scenario.rows * (self.rows_scale or 1))
 
     def cross_check(self, scenario):
+        if self.source is not None:
+            yield from self._check_source(scenario)
+            return
         if self.rows is not None and self.rows_scale is not None:
             yield ("rows_scale",), "give either rows or rows_scale, not both (rows_scale scales the scenario's rows)"
             return
@@ -56,6 +89,55 @@ class InsertPhase(PhaseBase):
             yield key, f"{rows} rows: at most {MAX_ROWS} ({BOUND_MEANINGS[MAX_ROWS]})"
         if self.staging_dir and folder_problem(self.staging_dir):
             yield ("staging_dir",), folder_problem(self.staging_dir)
+        if self.table is not None:
+            definitions = getattr(scenario, "data", {})
+            if self.table not in definitions:
+                known = ", ".join(definitions) or "none"
+                yield ("table",), f"no table definition named {self.table!r} in data: (defined: {known})"
+            elif self.method != "rows":
+                # hyperd's arrowstream COPY takes Utf8 only into TEXT (found by test; no implicit casts)
+                for column in definitions[self.table].columns:
+                    if column.sql_type.base in ("VARCHAR", "CHAR"):
+                        yield (
+                            ("method",),
+                            (
+                                f"data.{self.table}.{column.name} is {column.sql_type.sql}: hyperd takes Arrow text "
+                                f"only into TEXT columns; use TEXT or method rows (allowed: rows)"
+                            ),
+                        )
+                        break
+
+    def _check_source(self, scenario):
+        """Files exist, have a format, one schema, and every column maps onto a Hyper type (read from metadata)."""
+        if self.table is not None:
+            yield ("source",), "give either table (generated rows) or source (files), not both"
+        if self.rows is not None or self.rows_scale is not None:
+            yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
+        files = self.source.files()
+        if not files:
+            yield ("source", "path"), f"no file matches {excerpt(self.source.path)}"
+            return
+        fmt = self.source.file_format(files)
+        if fmt is None:
+            yield ("source", "format"), f"cannot tell the format of {excerpt(files[0])} (allowed: parquet, csv, arrow)"
+            return
+        if self.source.read_by == "hyperd" and fmt == "arrow":
+            yield ("source", "read_by"), "hyperd reads parquet and csv files itself, not Arrow IPC (allowed: client)"
+        try:
+            first = file_schema(files[0], fmt)
+            tables.file_table(first, files[0])
+            for other in files[1:]:
+                schema = file_schema(other, fmt)
+                for want, got in zip(first, schema, strict=False):
+                    if want.name != got.name or want.type != got.type:
+                        raise ValueError(
+                            f"{other}: column {got.name!r} is {got.type} here, "
+                            f"but column {want.name!r} is {want.type} in {files[0]}"
+                        )
+                if len(schema) != len(first):
+                    raise ValueError(f"{other}: {len(schema)} columns, but {len(first)} in {files[0]}")
+        except (OSError, ValueError, pa.ArrowException) as exc:
+            yield ("source", "path"), str(exc)
 
     def shadowed(self, key: str) -> str:
         if key == "rows_scale" and self.rows is not None:
@@ -69,32 +151,172 @@ class InsertPhase(PhaseBase):
     def progress_total(self) -> int:
         return self.rows or 0
 
+    def nominal_row_bytes(self) -> int:
+        return self._definition.row_bytes() if self._definition is not None else data.BYTES_PER_ROW
+
+    @property
+    def definition(self):
+        return self._definition
+
+    @property
+    def shared(self) -> bool:
+        return self._shared
+
     def method_name(self) -> str:
-        return self.method
+        return "external" if self.source is not None and self.source.read_by == "hyperd" else self.method
 
     def staging_folder(self) -> str | None:
         return self.staging_dir
 
     def resolved(self, scenario):
         # rows_scale is spent: scenario.yaml records the rows that ran, and stays valid to load again
-        return self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
+        if self.source is not None:
+            files = [os.path.abspath(f) for f in self.source.files()]  # hyperd has another cwd
+            fmt = self.source.file_format(files)
+            rows = parquet_rows(files) if fmt == "parquet" else None  # for progress; csv: unknown until read
+            phase = self.model_copy(update={"rows": rows, "rows_scale": None})
+            phase._files, phase._format = files, fmt
+            phase._definition = tables.file_table(file_schema(phase._files[0], phase._format), phase._files[0])
+            phase._shared = "{worker}" not in self.source.table and scenario.server.database == "shared"
+            return phase
+        phase = self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
+        if self.table is not None:
+            definition = scenario.data[self.table]
+            phase._definition = definition
+            phase._shared = definition.shared(self.table) and scenario.server.database == "shared"
+        return phase
 
 
 class InsertWorkload(Workload):
     def setup(self) -> None:
-        ctx = self.ctx
-        self.rows = data.worker_range(ctx.worker, ctx.workers, self.phase.rows)
-        ctx.state.pop("rows", None)  # the table is about to hold something else
-        ctx.connection.execute_command(f"DROP TABLE IF EXISTS {ctx.table_sql}")
-        ctx.connection.execute_command(f"CREATE TABLE {ctx.table_sql} ({data.COLUMNS_SQL})")
-        if self.phase.method == "arrow_stream":
+        ctx, phase = self.ctx, self.phase
+        self.rows = data.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else data.RowRange(0, 0)
+        self.definition = phase.definition
+        self.facts: dict = {}
+        if self.definition is None:
+            ctx.state.pop("rows", None)  # the table is about to hold something else
+            self.table_sql, self.schema = ctx.table_sql, data.ARROW_SCHEMA
+            create = f"CREATE TABLE {ctx.table_sql} ({data.COLUMNS_SQL})"
+        else:
+            from tableauhyperapi import TableName  # here: validation must not load the library
+
+            if phase.source is not None:
+                self.table = TableName(phase.source.table.format(worker=ctx.worker))
+                by_row_group = phase.source.read_by == "client"  # hyperd reads whole files
+                self.units = file_units(phase._files, phase._format, ctx.workers, ctx.worker, by_row_group)
+            else:
+                self.table = TableName(self.definition.table_name(phase.table, ctx.worker))
+            self.table_sql, self.schema = str(self.table), self.definition.arrow_schema()
+            ctx.state.setdefault("tables", {}).pop(self.state_key, None)
+            create = self.definition.create_sql(self.table_sql)
+            if phase.shared and ctx.owns_database:
+                # There is no barrier at the end of a phase: a slower worker may still be writing into a shared
+                # table of the previous phase (found by verification: a re-created table lost its rows). Wait
+                # until the last worker has checked that table (all writes are done by then) before dropping.
+                for folder in ctx.state.pop("shared_writes", []):
+                    wait_for_check(folder, ctx.stop)
+                self._facts_dir(clear=True)  # before the barrier: nobody writes facts until after it
+            if phase.shared:
+                ctx.state.setdefault("shared_writes", []).append(self._facts_dir())
+        if self.definition is None or not phase.shared or ctx.owns_database:
+            # a shared table is created by worker 0 alone, before the barrier releases anyone into it
+            ctx.connection.execute_command(f"DROP TABLE IF EXISTS {self.table_sql}")
+            ctx.connection.execute_command(create)
+        if phase.method == "arrow_stream":
             ctx.pg_connection()  # connect before the barrier so the timed part measures only the COPYs
-        elif self.phase.method == "arrow":
-            needed = min(self.phase.rows_per_copy, self.rows.count) * data.BYTES_PER_ROW * 2
-            self.staging_dir = staging.choose_dir(self.phase.staging_dir, needed)
+        elif phase.method == "arrow":
+            needed = min(phase.rows_per_copy, self.rows.count) * phase.nominal_row_bytes() * 2
+            self.staging_dir = staging.choose_dir(phase.staging_dir, needed)
+
+    def _batches(self, chunk: data.RowRange):
+        """The chunk's record batches; for a definition, its facts are accumulated as they are generated."""
+        if self.definition is None:
+            yield from data.iter_record_batches(chunk, self.phase.batch_rows)
+            return
+        for offset in range(chunk.start, chunk.stop, self.phase.batch_rows):
+            count = min(self.phase.batch_rows, chunk.stop - offset)
+            batch = generators.record_batch(self.definition, self.phase.table, self.ctx.seed, self.ctx.worker,
+                                            offset, count)  # fmt: skip
+            generators.merge_facts(self.facts, generators.batch_facts(self.definition, batch))
+            self.facts_rows = getattr(self, "facts_rows", 0) + count
+            yield batch
+
+    def _python_rows(self, chunk: data.RowRange):
+        if self.definition is None:
+            return data.python_rows(chunk.start, chunk.count)
+        # column-wise conversion (Decimal, date, datetime), then zipped into rows
+        batches = list(self._batches(chunk))
+        return itertools.chain.from_iterable(zip(*[c.to_pylist() for c in b.columns], strict=True) for b in batches)
+
+    @property
+    def state_key(self) -> str:
+        """What later phases know the loaded table by: the data: key, or the source's table."""
+        return self.phase.table if self.phase.source is None else self.phase.source.table
 
     def run(self, recorder) -> None:
+        if self.phase.source is not None:
+            return self._run_files(recorder)
         getattr(self, "_run_" + self.phase.method)(recorder)
+
+    def _run_files(self, recorder) -> None:
+        """One COPY (or Inserter) per unit of this worker's share. external: hyperd reads the file itself;
+        the others read it here, batch by batch, so memory is bounded by the batch."""
+        from tableauhyperapi import Inserter, escape_string_literal
+
+        fmt = self.phase._format
+        for unit in self.units:
+            if self.ctx.stop.is_set():
+                return
+            t0 = time.perf_counter_ns()
+            if self.phase.source.read_by == "hyperd":
+                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+                count = self.ctx.connection.execute_command(
+                    f"COPY {self.table_sql} FROM {escape_string_literal(unit[0])} WITH ({options})"
+                )
+                recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
+                continue
+            batches = self._read(unit)
+            if self.phase.method == "rows":
+                count = 0
+                with Inserter(self.ctx.connection, self.table) as inserter:
+                    for batch in batches:
+                        inserter.add_rows(zip(*[c.to_pylist() for c in batch.columns], strict=True))
+                        count += batch.num_rows
+                    inserter.execute()
+                recorder.record("insert", time.perf_counter_ns() - t0, count)
+            elif self.phase.method == "arrow_stream":
+                count = self._copy_stream(batches, recorder)
+                recorder.record("copy", time.perf_counter_ns() - t0, count)
+            else:
+                with staging.staged_file(staging.choose_dir(self.phase.staging_dir, 0)) as path:
+                    count = 0
+                    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
+                        for batch in batches:
+                            writer.write_batch(batch)
+                            count += batch.num_rows
+                    self.ctx.connection.execute_command(
+                        f"COPY {self.table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+                    )
+                recorder.record("copy", time.perf_counter_ns() - t0, count)
+
+    def _read(self, unit):
+        """The unit's batches; the facts of what was read are accumulated on the way."""
+        for batch in read_unit(unit, self.phase._format, self.schema, self.phase.batch_rows):
+            generators.merge_facts(self.facts, generators.batch_facts(self.definition, batch))
+            self.facts_rows = getattr(self, "facts_rows", 0) + batch.num_rows
+            yield batch
+
+    def _copy_stream(self, batches, recorder) -> int:
+        count = 0
+        with self.ctx.pg_connection().cursor() as cursor:
+            with cursor.copy(f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)") as copy:
+                sink = pa.PythonFile(CopyWriter(copy), mode="w")
+                with pa.ipc.new_stream(sink, self.schema) as writer:
+                    for batch in batches:
+                        writer.write_batch(batch)
+                        recorder.sending(batch.num_rows)
+                        count += batch.num_rows
+        return count
 
     def _chunks(self, size: int):
         for start in range(self.rows.start, self.rows.stop, size):
@@ -105,10 +327,11 @@ class InsertWorkload(Workload):
     def _run_rows(self, recorder) -> None:
         from tableauhyperapi import Inserter  # here, not at the top: validation must not load the library
 
-        with Inserter(self.ctx.connection, self.ctx.table) as inserter:
+        table = self.ctx.table if self.definition is None else self.table
+        with Inserter(self.ctx.connection, table) as inserter:
             for chunk in self._chunks(self.phase.batch_rows):
                 t0 = time.perf_counter_ns()
-                inserter.add_rows(data.python_rows(chunk.start, chunk.count))
+                inserter.add_rows(self._python_rows(chunk))
                 recorder.record("add_rows", time.perf_counter_ns() - t0, chunk.count)
             t0 = time.perf_counter_ns()
             inserter.execute()
@@ -120,7 +343,7 @@ class InsertWorkload(Workload):
         exist at a time. Each COPY statement is one `copy` operation."""
         from tableauhyperapi import escape_string_literal
 
-        connection, table_sql = self.ctx.connection, self.ctx.table_sql
+        connection, table_sql = self.ctx.connection, self.table_sql
         with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
             chunks = self._chunks(self.phase.rows_per_copy)
             chunk = next(chunks, None)
@@ -139,30 +362,79 @@ class InsertWorkload(Workload):
 
     def _stage(self, files: contextlib.ExitStack, chunk: data.RowRange) -> str:
         path = files.enter_context(staging.staged_file(self.staging_dir))  # removed at the end, whatever happens
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
-            for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
+            for batch in self._batches(chunk):
                 writer.write_batch(batch)
         return path
 
     def _run_arrow_stream(self, recorder) -> None:
         pg = self.ctx.pg_connection()
-        sql = f"COPY {self.ctx.table_sql} FROM STDIN WITH (FORMAT arrowstream)"
+        sql = f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)"
         with pg.cursor() as cursor:
             for chunk in self._chunks(self.phase.rows_per_copy):
                 t0 = time.perf_counter_ns()
                 with cursor.copy(sql) as copy:
                     sink = pa.PythonFile(CopyWriter(copy), mode="w")
-                    with pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
-                        for batch in data.iter_record_batches(chunk, self.phase.batch_rows):
+                    with pa.ipc.new_stream(sink, self.schema) as writer:
+                        for batch in self._batches(chunk):
                             writer.write_batch(batch)
                             recorder.sending(batch.num_rows)
                 recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
 
     def verify(self) -> dict:
+        if self.definition is not None:
+            return self._verify_definition()
         result = verify_table(self.ctx.connection, self.ctx.table_sql, self.rows)
         if result["verified"] == "ok":
             self.ctx.state["rows"] = self.rows  # later query phases check their results against this
         return result
+
+    def _verify_definition(self) -> dict:
+        if (
+            self.phase.source is not None and self.phase.source.read_by == "hyperd"
+        ):  # hyperd read the files: read them here too (untimed) for the facts
+            for unit in self.units:
+                for _ in self._read(unit):
+                    pass
+        mine = {"rows": getattr(self, "facts_rows", 0), "columns": self.facts}
+        if not self.phase.shared:
+            result = check_table(self.ctx.connection, self.table_sql, self.definition, mine)
+        else:
+            folder = self._facts_dir()
+            write_json(os.path.join(folder, f"{self.ctx.worker}.json"), mine)
+            names = [n for n in os.listdir(folder) if n.endswith(".json")]
+            claimed = len(names) >= self.ctx.workers and claim(os.path.join(folder, "checker"))
+            if not claimed:  # someone is still inserting, or another worker checks; the last one checks
+                # the table's rows as later query phases expect them (if the check fails, so does the phase)
+                if self.phase.source is None:
+                    self.ctx.state.setdefault("tables", {})[self.state_key] = self.rows.count * self.ctx.workers
+                return {"verified": "ok", "detail": "shared table: checked by the last worker to finish",
+                        "expected_rows": mine["rows"], "counted_rows": ""}  # fmt: skip
+            total = {"rows": 0, "columns": {}}
+            for name in names:
+                with open(os.path.join(folder, name), encoding="utf-8") as handle:
+                    facts = json.load(handle)
+                total["rows"] += facts["rows"]
+                generators.merge_facts(total["columns"], facts["columns"])
+            try:
+                result = check_table(self.ctx.connection, self.table_sql, self.definition, total)
+            finally:
+                write_json(os.path.join(folder, "checked"), True)  # the next phase may now drop the table
+            result["detail"] = ("shared table, all workers: " + result["detail"]).rstrip(": ")
+        if result["verified"] == "ok":
+            self.ctx.state.setdefault("tables", {})[self.state_key] = result["counted_rows"]
+        return result
+
+    def _facts_dir(self, clear: bool = False) -> str:
+        import shutil
+        import tempfile
+
+        base = self.ctx.run_dir or tempfile.gettempdir()
+        folder = os.path.join(base, "facts", self.phase.name)
+        if clear:
+            shutil.rmtree(folder, ignore_errors=True)
+        os.makedirs(folder, exist_ok=True)
+        return folder
 
 
 class CopyWriter:

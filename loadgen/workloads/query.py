@@ -17,7 +17,7 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.compute as pc
-from pydantic import Field
+from pydantic import Field, PrivateAttr
 
 from loadgen import data, staging
 from loadgen.workloads.base import (
@@ -52,6 +52,12 @@ class QueryPhase(PhaseBase):
     duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="Run queries for this long instead.")
     warmup: Count = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
+    table: str | None = Field(
+        default=None,
+        description="Instead of shape or sql: read every row of this data: definition's table (row count checked).",
+    )
+    _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
+    _row_bytes: int = PrivateAttr(default=0)  # the nominal row of `table`, for MiB/s
 
     def method_name(self) -> str:
         return self.method
@@ -62,11 +68,20 @@ class QueryPhase(PhaseBase):
     def cross_check(self, scenario):
         if self.shape and self.sql:
             yield ("sql",), "give either shape or sql, not both"
+        definitions = getattr(scenario, "data", {})
         if self.sql:
             try:
-                check_placeholders(self.sql, ("table",))
+                check_placeholders(self.sql, ("table", *definitions))
             except ValueError as exc:
                 yield ("sql",), str(exc)
+        if self.table is not None:
+            if self.table not in definitions:
+                yield (
+                    ("table",),
+                    f"no table definition named {self.table!r} in data: (defined: {', '.join(definitions) or 'none'})",
+                )
+            if self.shape or self.sql:
+                yield ("table",), "give one of shape, sql or table"
         if self.iterations is not None and self.duration_s is not None:
             yield ("duration_s",), "give either iterations or duration_s, not both"
         if self.staging_dir and folder_problem(self.staging_dir):
@@ -79,17 +94,29 @@ class QueryPhase(PhaseBase):
 
     def resolved(self, scenario):
         update = {}
-        if not self.sql and not self.shape:
+        if not self.sql and not self.shape and self.table is None:
             update["shape"] = "full_scan"
         if self.iterations is None and self.duration_s is None:
             update["iterations"] = 1
-        return self.model_copy(update=update) if update else self
+        phase = self.model_copy(update=update)
+        definitions = getattr(scenario, "data", {})
+        phase._tables = {key: d.name or key + "_{worker}" for key, d in definitions.items()}
+        if self.table in definitions:
+            phase._row_bytes = definitions[self.table].row_bytes()
+        return phase
 
     def nominal_row_bytes(self) -> int:
+        if self.table is not None and self._row_bytes:
+            return self._row_bytes
         return SHAPE_ROW_BYTES.get(self.shape or "", data.BYTES_PER_ROW)
 
-    def query_text(self, table_sql: str) -> str:
-        return (self.sql or SHAPES[self.shape]).format(table=table_sql)
+    def query_text(self, table_sql: str, worker: int = 0) -> str:
+        from tableauhyperapi import TableName  # here: validation must not load the library
+
+        tables = {key: str(TableName(name.format(worker=worker))) for key, name in self._tables.items()}
+        if self.table is not None:
+            return f"SELECT * FROM {tables[self.table]}"
+        return (self.sql or SHAPES[self.shape]).format(table=table_sql, **tables)
 
 
 SUM_EVERY = 64  # first-column chunks summed in one pyarrow call: per-batch calls cost ~20% of a fast scan
@@ -156,8 +183,13 @@ def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) ->
 class QueryWorkload(Workload):
     def setup(self) -> None:
         ctx = self.ctx
-        self.sql = self.phase.query_text(ctx.table_sql)
-        self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
+        self.sql = self.phase.query_text(ctx.table_sql, ctx.worker)
+        if self.phase.table is not None:  # a definition's table: only its row count is known
+            self.table_count = ctx.state.get("tables", {}).get(self.phase.table)
+            self.rows_in_table = None
+        else:
+            self.table_count = None
+            self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
         self.checked = 0
         self.problem = ""
         if self.phase.method == "arrow_stream":
@@ -191,6 +223,11 @@ class QueryWorkload(Workload):
             self._check(digest)
 
     def _check(self, digest: Digest) -> None:
+        if self.table_count is not None and not self.problem:
+            self.checked += 1
+            if digest.rows != self.table_count:
+                self.problem = f"{self.phase.table}: {digest.rows} rows, expected {self.table_count}"
+            return
         if self.rows_in_table is None or self.phase.sql or self.problem:
             return
         self.checked += 1
@@ -201,6 +238,8 @@ class QueryWorkload(Workload):
             return {"verified": "failed", "detail": self.problem}
         if self.checked == 0:
             reason = "user SQL" if self.phase.sql else "the table was not loaded by a verified insert phase"
+            if self.phase.table is not None:
+                reason = f"{self.phase.table} was not loaded by an insert phase of this run"
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
 

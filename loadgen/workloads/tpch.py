@@ -24,7 +24,6 @@ from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
-import pyarrow.dataset as pads
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
@@ -467,6 +466,8 @@ class TpchLoadWorkload(Workload):
         (not to the files' string_view and then cast), on this thread only: pyarrow's decoding threads would
         compete with hyperd's COPY for the same cores (single-threaded decoding measured 2× cheaper here)."""
         target = hyper_arrow_schema(pq.read_schema(path))
+        import pyarrow.dataset as pads  # here: it imports pandas (~0.4 s), which no other worker needs
+
         dataset = pads.dataset(path, format="parquet", schema=target)
         for batch in dataset.to_batches(batch_size=self.phase.batch_rows, use_threads=False):
             yield cast_batch(batch, target), target

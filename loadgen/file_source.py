@@ -1,0 +1,82 @@
+"""Real files as an insert phase's source: which files, in which format, and how they are split among the
+workers (by Parquet row group when the client reads them, by file when hyperd does) so that no row is read twice."""
+
+import os
+from typing import Literal
+
+import pyarrow as pa
+from pydantic import Field
+
+from loadgen.workloads.base import StrictModel
+
+FORMATS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
+
+
+class FileSource(StrictModel):
+    path: str = Field(min_length=1, description="A file or a glob (e.g. data/*.parquet), relative to where you run.")
+    format: Literal["parquet", "csv", "arrow"] | None = Field(
+        default=None, description="Default: from the files' suffix (.parquet, .csv, .arrow/.feather/.ipc)."
+    )
+    read_by: Literal["client", "hyperd"] = Field(
+        default="client",
+        description="client: pyarrow reads the files and `method` sends them; hyperd: hyperd reads them itself "
+        "(COPY FROM 'file', method `external` in the results; parquet and csv).",
+    )
+    table: str = Field(
+        default="loaded_files",
+        min_length=1,
+        max_length=120,
+        description="Target table; with {worker} one per worker, else one shared table (default).",
+    )
+
+    def files(self) -> list[str]:
+        import glob
+
+        return sorted(f for f in glob.glob(self.path) if os.path.isfile(f))  # as written: messages show them
+
+    def file_format(self, files: list[str]) -> str | None:
+        return self.format or FORMATS.get(os.path.splitext(files[0])[1].lower()) if files else self.format
+
+
+def parquet_rows(files: list[str]) -> int:
+    """Rows of Parquet files, from their footers (nothing else is read)."""
+    import pyarrow.parquet as pq
+
+    return sum(pq.ParquetFile(f).metadata.num_rows for f in files)
+
+
+def file_schema(path: str, fmt: str) -> pa.Schema:
+    import pyarrow.dataset as ds
+
+    return ds.dataset(path, format="ipc" if fmt == "arrow" else fmt).schema
+
+
+def file_units(files: list[str], fmt: str, workers: int, worker: int, by_row_group: bool) -> list:
+    """This worker's share: (file, row group) pairs of Parquet files when reading client-side, else whole files;
+    unit i goes to worker i % workers, so no row is read twice."""
+    units: list = []
+    for path in files:
+        if fmt == "parquet" and by_row_group:
+            import pyarrow.parquet as pq
+
+            units.extend((path, group) for group in range(pq.ParquetFile(path).num_row_groups))
+        else:
+            units.append((path, None))
+    return units[worker::workers]
+
+
+def read_unit(unit, fmt: str, schema: pa.Schema, batch_rows: int):
+    """The unit's record batches, cast to the table's Arrow schema (hyperd does no casts on Arrow input)."""
+    path, group = unit
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        with pq.ParquetFile(path) as reader:
+            groups = [group] if group is not None else None
+            for batch in reader.iter_batches(batch_size=batch_rows, row_groups=groups):
+                yield batch.cast(schema)
+        return
+    import pyarrow.dataset as ds
+
+    for batch in ds.dataset(path, format="ipc" if fmt == "arrow" else fmt).to_batches(batch_size=batch_rows):
+        yield batch.cast(schema)

@@ -1,0 +1,110 @@
+"""Verification of a `data:` definition's table: the server's aggregates against the facts the workers
+accumulated while generating, and the protocol by which the last of several workers checks a shared table."""
+
+import json
+import math
+import os
+import time
+
+from loadgen import generators
+
+SHARED_WAIT_S = 3600  # bound of the wait for other workers' last writes into a shared table
+SHARED_POLL_S = 0.01
+
+
+def claim(path: str) -> bool:
+    """True for exactly one caller over all processes (an exclusive create)."""
+    try:
+        os.close(os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY))
+        return True
+    except FileExistsError:
+        return False
+
+
+def wait_for_check(folder: str, stop) -> None:
+    """Until the last worker has checked the shared table of `folder` (so every write and the check are done),
+    the run stops, or the bound."""
+    deadline = time.monotonic() + SHARED_WAIT_S
+    while not os.path.exists(os.path.join(folder, "checked")):
+        if stop.is_set() or time.monotonic() > deadline:
+            raise RuntimeError(f"workers did not finish writing the shared table ({folder}) in {SHARED_WAIT_S} s")
+        time.sleep(SHARED_POLL_S)  # a file-system condition: no event to wait on across processes
+
+
+def write_json(path: str, value) -> None:
+    """Atomically: a reader never sees half a file."""
+    with open(path + ".tmp", "w", encoding="utf-8") as handle:
+        json.dump(value, handle)
+    os.replace(path + ".tmp", path)
+
+
+def check_table(connection, table_sql: str, definition, want: dict) -> dict:
+    """The server's COUNT(*) and per column COUNT, SUM, MIN, MAX, SUM(LENGTH) against the facts `want`
+    ({"rows": n, "columns": {name: facts}}). Integer, NUMERIC and BOOL sums are exact; float sums match within a
+    relative tolerance of generators.FLOAT_REL_TOL. Returns a Verification naming every column that differs."""
+    from loadgen.tables import quote
+
+    select, reads = ["COUNT(*)"], []
+    for column in definition.columns:
+        col, domain = quote(column.name), column.sql_type.domain
+        select.append(f"COUNT({col})")
+        reads.append((column, "non_null", None))
+        if domain == "text":
+            select.append(f"SUM(LENGTH({col}))")
+            reads.append((column, "length", int))
+        elif domain == "bool":
+            select.append(f"SUM(CASE WHEN {col} THEN 1 ELSE 0 END)")
+            reads.append((column, "sum", int))
+        else:
+            value = {
+                "date": "{f}({c}) - DATE '1970-01-01'",
+                "timestamp": "EXTRACT(EPOCH FROM {f}({c}))",
+            }.get(domain, "{f}({c})")
+            for key, func in (("sum", "SUM"), ("min", "MIN"), ("max", "MAX")):
+                if key == "sum" and domain in ("date", "timestamp"):
+                    continue
+                select.append(value.format(f=func, c=col))
+                reads.append((column, key, domain))
+    got = connection.execute_list_query(f"SELECT {', '.join(select)} FROM {table_sql}")[0]
+    count, problems = got[0], []
+    if count != want["rows"]:
+        problems.append(f"COUNT(*) = {count}, expected {want['rows']}")
+    for (column, key, domain), server in zip(reads, got[1:], strict=True):
+        expected = want["columns"].get(column.name, {}).get(key)
+        if not _same(server, expected, domain, column):
+            problems.append(
+                f"{column.name}: {_sql_of(key, column.name)} = {server}, expected {_shown(expected, domain, column)}"
+            )
+    return {
+        "verified": "failed" if problems else "ok",
+        "detail": "; ".join(problems),
+        "expected_rows": want["rows"],
+        "counted_rows": count,
+    }
+
+
+def _same(server, expected, domain, column) -> bool:
+    if server is None or expected is None:
+        return (server is None or server == 0) and (expected is None or expected == 0)
+    if domain == "float":
+        return math.isclose(float(server), expected, rel_tol=generators.FLOAT_REL_TOL, abs_tol=1e-9)
+    if domain == "numeric":
+        return server * 10**column.sql_type.scale == expected
+    if domain == "timestamp":
+        return server * 1_000_000 == expected
+    return int(server) == expected
+
+
+def _shown(expected, domain, column) -> str:
+    """The expected value in the server's units, for the message."""
+    if expected is None:
+        return "NULL"
+    if domain == "numeric":
+        return str(expected / 10**column.sql_type.scale)
+    if domain == "timestamp":
+        return str(expected / 1_000_000)
+    return str(expected)
+
+
+def _sql_of(key: str, name: str) -> str:
+    return {"non_null": "COUNT", "length": "SUM(LENGTH)", "sum": "SUM", "min": "MIN", "max": "MAX"}[key] + f"({name})"

@@ -1,0 +1,155 @@
+"""Column generators: values, distributions, nulls and reproducibility, without hyperd."""
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pytest
+
+from loadgen import generators
+from loadgen.tables import TableDefinition
+
+
+def table(*columns) -> TableDefinition:
+    return TableDefinition.model_validate({"columns": list(columns)})
+
+
+def col(name, sql_type, generator, **extra):
+    return {"name": name, "type": sql_type, "generator": generator, **extra}
+
+
+ORDERS = table(
+    col("id", "BIGINT", {"kind": "sequence", "start": 1, "step": 2}, nullable=False),
+    col("customer", "INT", {"kind": "zipf", "n": 1000, "s": 1.5}),
+    col("status", "TEXT", {"kind": "choice", "values": ["a", "b", "c"], "weights": [6, 3, 1]}),
+    col("amount", "NUMERIC(10,2)", {"kind": "lognormal", "mean": 3, "sigma": 1, "low": 1, "high": 500}),
+    col("qty", "SMALLINT", {"kind": "uniform", "low": -5, "high": 5}),
+    col("score", "DOUBLE PRECISION", {"kind": "normal", "mean": 0, "stddev": 1, "low": -1, "high": 1}),
+    col("flag", "BOOL", {"kind": "bool", "p": 0.25}),
+    col("day", "DATE", {"kind": "uniform", "low": "2024-01-01", "high": "2024-01-31"}),
+    col("at", "TIMESTAMP", {"kind": "sequence", "start": "2024-01-01 00:00:00", "step": 0.5}),
+    col("at_tz", "TIMESTAMPTZ", {"kind": "uniform", "low": "2024-01-01T00:00:00Z", "high": "2024-01-02T00:00:00Z"}),
+    col("notes", "TEXT", {"kind": "words", "min_words": 2, "max_words": 4}, null_fraction=0.3),
+    col("code", "TEXT", {"kind": "random", "min_length": 3, "max_length": 6, "alphabet": "digits"}),
+    col("sku", "TEXT", {"kind": "pattern", "pattern": "SKU-###-??"}),
+    col("region", "INT", {"kind": "constant", "value": 7}),
+)
+N = 20_000
+
+
+def batch(worker=0, first_row=0, count=N, seed=1, definition=ORDERS):
+    return generators.record_batch(definition, "orders", seed, worker, first_row, count)
+
+
+def test_schema_is_derived_from_the_sql_types_exactly():
+    schema = ORDERS.arrow_schema()
+    assert schema.field("id").type == pa.int64() and not schema.field("id").nullable
+    assert schema.field("customer").type == pa.int32()
+    assert schema.field("amount").type == pa.decimal128(10, 2)
+    assert schema.field("qty").type == pa.int16()
+    assert schema.field("day").type == pa.date32()
+    assert schema.field("at").type == pa.timestamp("us")
+    assert schema.field("at_tz").type == pa.timestamp("us", tz="UTC")
+    assert schema.field("flag").type == pa.bool_() and schema.field("notes").type == pa.string()
+    assert batch(count=10).schema == schema
+
+
+def test_same_seed_same_bytes_other_seed_or_worker_other_data():
+    def ipc(b):
+        sink = pa.BufferOutputStream()
+        with pa.ipc.new_stream(sink, b.schema) as writer:
+            writer.write_batch(b)
+        return sink.getvalue().to_pybytes()
+
+    assert ipc(batch()) == ipc(batch())
+    assert ipc(batch()) != ipc(batch(seed=2))
+    assert batch(worker=0).column("customer") != batch(worker=1, first_row=N).column("customer")
+
+
+def test_sequence_keys_never_repeat_across_workers_and_batches():
+    ids = pa.chunked_array([batch(w, w * N + o, 5000).column("id") for w in range(3) for o in range(0, N, 5000)])
+    assert pc.count_distinct(ids).as_py() == 3 * N
+    assert batch(count=3).column("id").to_pylist() == [1, 3, 5]
+    assert batch(first_row=10, count=1).column("id").to_pylist() == [21]
+
+
+def test_ranges_are_respected():
+    b = batch()
+    assert pc.min_max(b.column("qty")).as_py() == {"min": -5, "max": 5}
+    score = pc.min_max(b.column("score")).as_py()
+    assert -1 <= score["min"] and score["max"] <= 1
+    amount = b.column("amount").to_pylist()
+    assert min(amount) >= 1 and max(amount) <= 500
+    days = pc.min_max(b.column("day")).as_py()
+    assert str(days["min"]) >= "2024-01-01" and str(days["max"]) <= "2024-01-31"
+    assert b.column("at").to_pylist()[:2][1].microsecond == 500_000
+    assert set(b.column("region").to_pylist()) == {7}
+
+
+def test_distributions_zipf_choice_bool_nulls():
+    b = batch()
+    customers = np.asarray(b.column("customer"))
+    assert customers.min() >= 1 and customers.max() <= 1000
+    # zipf s=1.5 over 1..1000: key 1 has 1/H(1000, 1.5) ≈ 39% of the rows; uniform would give 0.1%
+    assert 0.35 < np.mean(customers == 1) < 0.43
+    status = pc.value_counts(b.column("status")).to_pylist()
+    share = {s["values"]: s["counts"] / N for s in status}
+    assert abs(share["a"] - 0.6) < 0.02 and abs(share["c"] - 0.1) < 0.02
+    assert abs(np.mean(np.asarray(b.column("flag"))) - 0.25) < 0.02
+    assert abs(b.column("notes").null_count / N - 0.3) < 0.02
+
+
+def test_text_generators():
+    b = batch(count=1000)
+    words = pc.list_value_length(pc.split_pattern(b.column("notes").drop_null(), " ")).to_numpy()
+    assert words.min() == 2 and words.max() == 4
+    assert all(w in generators.WORDS for w in " ".join(b.column("notes").drop_null().to_pylist()).split())
+    codes = b.column("code").to_pylist()
+    assert all(c.isdigit() and 3 <= len(c) <= 6 for c in codes)
+    skus = b.column("sku").to_pylist()
+    assert all(len(s) == 10 and s[:4] == "SKU-" and s[4:7].isdigit() and s[8:].isalpha() for s in skus)
+    assert len(set(skus)) > 900
+
+
+def test_facts_are_exact_for_integers_and_decimals():
+    big = table(col("v", "BIGINT", {"kind": "uniform", "low": 2**62, "high": 2**63 - 1}))
+    b = generators.record_batch(big, "t", 1, 0, 0, 10_000)
+    facts = generators.batch_facts(big, b)["v"]
+    assert facts["sum"] == sum(b.column("v").to_pylist())  # past int64: numpy alone would overflow
+    facts = generators.batch_facts(ORDERS, batch(count=500))
+    amounts = batch(count=500).column("amount").to_pylist()
+    assert facts["amount"]["sum"] == sum(int(a * 100) for a in amounts if a is not None)
+    assert facts["notes"]["length"] == sum(len(t) for t in batch(count=500).column("notes").to_pylist() if t)
+    assert facts["flag"]["sum"] == sum(batch(count=500).column("flag").to_pylist())
+
+
+def test_facts_merge_over_batches_and_workers():
+    one = generators.batch_facts(ORDERS, batch(count=2 * N))
+    two = generators.merge_facts(generators.batch_facts(ORDERS, batch(count=N)), {})
+    generators.merge_facts(two, generators.batch_facts(ORDERS, batch(first_row=N, count=N)))
+    assert two["id"] == {"non_null": 2 * N, "sum": sum(range(1, 4 * N, 2)), "min": 1, "max": 4 * N - 1}
+    assert one["id"] == two["id"]
+
+
+@pytest.mark.parametrize("rows", [0, 1, 7])
+def test_tiny_batches(rows):
+    assert batch(count=rows).num_rows == rows
+
+
+def test_file_units_split_row_groups_so_no_row_is_read_twice(tmp_path):
+    import pyarrow.parquet as pq
+
+    from loadgen.file_source import file_units, read_unit
+
+    paths = []
+    for number, rows in enumerate((5, 12, 1)):
+        paths.append(str(tmp_path / f"p{number}.parquet"))
+        pq.write_table(pa.table({"id": pa.array(range(number * 100, number * 100 + rows), pa.int64())}), paths[-1],
+                       row_group_size=4)  # fmt: skip
+    schema = pa.schema([pa.field("id", pa.int64())])
+    seen = []
+    for worker in range(3):
+        units = file_units(paths, "parquet", 3, worker, by_row_group=True)
+        assert len(units) == 2  # 2 + 3 + 1 row groups over 3 workers
+        seen += [v for unit in units for b in read_unit(unit, "parquet", schema, 2) for v in b.column(0).to_pylist()]
+    assert sorted(seen) == list(range(5)) + list(range(100, 112)) + [200]
+    assert [len(file_units(paths, "parquet", 2, w, by_row_group=False)) for w in (0, 1)] == [2, 1]

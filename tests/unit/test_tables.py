@@ -1,0 +1,80 @@
+"""Table definitions: SQL types, their Arrow types, and the checks done at validation."""
+
+import pyarrow as pa
+import pytest
+from pydantic import ValidationError
+
+from loadgen.tables import TableDefinition, parse_sql_type, to_domain
+
+
+@pytest.mark.parametrize(
+    ("text", "sql", "arrow"),
+    [
+        ("smallint", "SMALLINT", pa.int16()),
+        ("integer", "INT", pa.int32()),
+        ("BIGINT", "BIGINT", pa.int64()),
+        ("double  precision", "DOUBLE PRECISION", pa.float64()),
+        ("numeric(18, 4)", "NUMERIC(18,4)", pa.decimal128(18, 4)),
+        ("boolean", "BOOL", pa.bool_()),
+        ("text", "TEXT", pa.string()),
+        ("varchar(20)", "VARCHAR(20)", pa.string()),
+        ("char(3)", "CHAR(3)", pa.string()),
+        ("date", "DATE", pa.date32()),
+        ("timestamp", "TIMESTAMP", pa.timestamp("us")),
+        ("timestamp with time zone", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
+    ],
+)
+def test_types(text, sql, arrow):
+    parsed = parse_sql_type(text)
+    assert parsed.sql == sql and parsed.arrow == arrow
+
+
+@pytest.mark.parametrize("text", ["MONEY", "INTERVAL", "NUMERIC(40,2)", "NUMERIC(4,6)", "VARCHAR(0)", "INT(3)"])
+def test_refused_types(text):
+    with pytest.raises(ValueError):
+        parse_sql_type(text)
+
+
+def test_domain_values():
+    assert to_domain("1970-01-02", parse_sql_type("DATE")) == 1
+    assert to_domain("1970-01-01 00:00:01.5", parse_sql_type("TIMESTAMP")) == 1_500_000
+    assert to_domain("1970-01-01T01:00:00+01:00", parse_sql_type("TIMESTAMPTZ")) == 0
+    assert to_domain(12.345, parse_sql_type("NUMERIC(6,2)")) == 1234  # half to even, as Decimal rounds
+    with pytest.raises(ValueError, match="does not fit SMALLINT"):
+        to_domain(40_000, parse_sql_type("SMALLINT"))
+    with pytest.raises(ValueError, match="does not fit NUMERIC"):
+        to_domain(12345.6, parse_sql_type("NUMERIC(6,2)"))
+
+
+def definition(**column):
+    return TableDefinition.model_validate({"columns": [{"name": "c", **column}]})
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        ({"type": "INT", "generator": {"kind": "words"}}, "generator words does not fit INT"),
+        ({"type": "TEXT", "generator": {"kind": "uniform", "low": 1, "high": 2}}, "generator uniform does not fit"),
+        ({"type": "INT", "generator": {"kind": "sequence", "step": 0}}, "step must not be 0"),
+        ({"type": "INT", "generator": {"kind": "uniform", "low": 1, "high": 2**40}}, "does not fit INT"),
+        ({"type": "VARCHAR(3)", "generator": {"kind": "choice", "values": ["abcd"]}}, "longer than VARCHAR"),
+        ({"type": "TEXT", "generator": {"kind": "choice", "values": [1]}}, "is not text"),
+        ({"type": "DATE", "generator": {"kind": "constant", "value": "yesterday"}}, "is not a DATE"),
+        ({"type": "INT", "generator": {"kind": "sequence", "stepp": 2}}, "did you mean 'step'"),
+        ({"type": "INT", "generator": {"start": 2}}, "generator needs a kind"),
+        ({"type": "INT", "nullable": False, "null_fraction": 0.5, "generator": {"kind": "sequence"}}, "NOT NULL"),
+    ],
+)
+def test_refused_columns(column, message):
+    with pytest.raises(ValidationError, match=message):
+        definition(**column)
+
+
+def test_names_and_sharing():
+    per_worker = definition(type="INT", generator={"kind": "sequence"})
+    assert per_worker.table_name("orders", 3) == "orders_3" and not per_worker.shared("orders")
+    shared = TableDefinition.model_validate({"name": "all_orders", "columns": per_worker.model_dump()["columns"]})
+    assert shared.table_name("orders", 3) == "all_orders" and shared.shared("orders")
+    assert per_worker.create_sql('"t"') == 'CREATE TABLE "t" ("c" INT)'
+    with pytest.raises(ValidationError, match="duplicate column"):
+        TableDefinition.model_validate({"columns": [per_worker.model_dump()["columns"][0]] * 2})
