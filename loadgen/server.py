@@ -62,10 +62,15 @@ def connect(
     """A Connection, or ServerError if hyperd does not answer within timeout_s (the library itself would wait
     forever on a server that accepts TCP and never speaks)."""
     return bounded(
-        lambda: Connection(endpoint(descriptor), database, CreateMode.NONE, parameters=auth or None),
+        lambda: open_connection(descriptor, database, auth),
         timeout_s,
         f"connecting to {descriptor}",
     )
+
+
+def open_connection(descriptor: str, database: str | None, auth: dict | None) -> Connection:
+    """A Connection with no timeout of its own: call it through bounded() (connect() does)."""
+    return Connection(endpoint(descriptor), database, CreateMode.NONE, parameters=auth or None)
 
 
 def bounded(call, timeout_s: float, what: str):
@@ -127,7 +132,7 @@ def check_endpoint(descriptor: str, auth: dict, timeout_s: float, databases: lis
     database file we would create already exists there (unless the scenario allows replacing it)."""
 
     def probe():
-        with Connection(endpoint(descriptor), None, CreateMode.NONE, parameters=auth or None) as connection:
+        with open_connection(descriptor, None, auth) as connection:
             connection.execute_scalar_query("SELECT 1")
             return [] if replace else [path for path in databases if database_exists(connection, path)]
 
@@ -234,7 +239,7 @@ class Server:
         self.databases = database_paths(self.config, self.workers, directory)
 
         def create():
-            with Connection(endpoint(self.descriptor), None, CreateMode.NONE, parameters=self.auth or None) as c:
+            with open_connection(self.descriptor, None, self.auth) as c:
                 version = c.execute_scalar_query("SELECT version()")
                 for path in dict.fromkeys(self.databases):
                     if self.config.replace_existing or path in self.ours:  # said so, or made by this run
@@ -282,7 +287,7 @@ class Server:
         """Whether hyperd answers a trivial query within RESPONDS_S (a frozen hyperd does not)."""
 
         def probe():
-            with Connection(endpoint(self.descriptor), None, CreateMode.NONE, parameters=self.auth or None) as c:
+            with open_connection(self.descriptor, None, self.auth) as c:
                 c.execute_scalar_query("SELECT 1")
 
         try:

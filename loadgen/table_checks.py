@@ -1,7 +1,6 @@
 """Verification of a `data:` definition's table: the server's aggregates against the facts the workers
 accumulated while generating, and the protocol by which the last of several workers checks a shared table."""
 
-import json
 import math
 import os
 import time
@@ -29,13 +28,6 @@ def wait_for_check(folder: str, stop) -> None:
         if stop.is_set() or time.monotonic() > deadline:
             raise RuntimeError(f"workers did not finish writing the shared table ({folder}) in {SHARED_WAIT_S} s")
         time.sleep(SHARED_POLL_S)  # a file-system condition: no event to wait on across processes
-
-
-def write_json(path: str, value) -> None:
-    """Atomically: a reader never sees half a file."""
-    with open(path + ".tmp", "w", encoding="utf-8") as handle:
-        json.dump(value, handle)
-    os.replace(path + ".tmp", path)
 
 
 def check_table(connection, table_sql: str, definition, want: dict) -> dict:

@@ -19,14 +19,15 @@ import json
 import os
 import time
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 from typing import Literal
 
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
-from loadgen import data, generators, staging, tables
+from loadgen import data, generators, results, staging, tables
 from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
-from loadgen.table_checks import check_table, claim, wait_for_check, write_json
+from loadgen.table_checks import check_table, claim, wait_for_check
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
     MAX_ROWS,
@@ -193,6 +194,7 @@ class InsertWorkload(Workload):
         self.rows = data.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else data.RowRange(0, 0)
         self.definition = phase.definition
         self.facts: dict = {}
+        self.facts_rows = 0  # rows the facts cover
         if self.definition is None:
             ctx.state.pop("rows", None)  # the table is about to hold something else
             self.table_sql, self.schema = ctx.table_sql, data.ARROW_SCHEMA
@@ -238,7 +240,7 @@ class InsertWorkload(Workload):
             batch = generators.record_batch(self.definition, self.phase.table, self.ctx.seed, self.ctx.worker,
                                             offset, count)  # fmt: skip
             generators.merge_facts(self.facts, generators.batch_facts(self.definition, batch))
-            self.facts_rows = getattr(self, "facts_rows", 0) + count
+            self.facts_rows += count
             yield batch
 
     def _python_rows(self, chunk: data.RowRange):
@@ -303,7 +305,7 @@ class InsertWorkload(Workload):
         """The unit's batches; the facts of what was read are accumulated on the way."""
         for batch in read_unit(unit, self.phase._format, self.schema, self.phase.batch_rows):
             generators.merge_facts(self.facts, generators.batch_facts(self.definition, batch))
-            self.facts_rows = getattr(self, "facts_rows", 0) + batch.num_rows
+            self.facts_rows += batch.num_rows
             yield batch
 
     def _copy_stream(self, batches, recorder) -> int:
@@ -396,12 +398,12 @@ class InsertWorkload(Workload):
             for unit in self.units:
                 for _ in self._read(unit):
                     pass
-        mine = {"rows": getattr(self, "facts_rows", 0), "columns": self.facts}
+        mine = {"rows": self.facts_rows, "columns": self.facts}
         if not self.phase.shared:
             result = check_table(self.ctx.connection, self.table_sql, self.definition, mine)
         else:
             folder = self._facts_dir()
-            write_json(os.path.join(folder, f"{self.ctx.worker}.json"), mine)
+            results.write_json(Path(folder, f"{self.ctx.worker}.json"), mine)
             names = [n for n in os.listdir(folder) if n.endswith(".json")]
             claimed = len(names) >= self.ctx.workers and claim(os.path.join(folder, "checker"))
             if not claimed:  # someone is still inserting, or another worker checks; the last one checks
@@ -419,7 +421,7 @@ class InsertWorkload(Workload):
             try:
                 result = check_table(self.ctx.connection, self.table_sql, self.definition, total)
             finally:
-                write_json(os.path.join(folder, "checked"), True)  # the next phase may now drop the table
+                results.write_json(Path(folder, "checked"), {"checked": True})  # the next phase may drop it now
             result["detail"] = ("shared table, all workers: " + result["detail"]).rstrip(": ")
         if result["verified"] == "ok":
             self.ctx.state.setdefault("tables", {})[self.state_key] = result["counted_rows"]
