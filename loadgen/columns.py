@@ -42,6 +42,7 @@ SUMMARY: tuple[Column, ...] = (
     Column("workload", "", "insert, query, mix, tpch_…"),
     Column("method", "", "rows, arrow, arrow_stream (insert and query)"),
     Column("workers", "", "worker processes"),
+    Column("sessions", "", "concurrent sessions (connections) in all: workers × sessions per worker (mix phases)"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),
     Column("started_utc", "UTC", "when the coordinator released the phase's barrier"),
     _m("wall_s", "s", "last worker end − first worker start", "lower", "span", "Wall (s)", ".3f", True),
@@ -121,6 +122,13 @@ SUMMARY: tuple[Column, ...] = (
     ),  # fmt: skip
     _m("max_late_ms", "ms", "open-loop mix phases: the latest start behind schedule", "lower", "max"),
     _m(
+        "queued_ops",
+        "",
+        "open-loop mix phases: arrivals that found every session busy and waited for one",
+        "lower",
+        "sum",
+    ),  # fmt: skip
+    _m(
         "hyperd_cpu_pct_mean",
         "%",
         "hyperd's mean CPU during the phase, in % of one core",
@@ -178,6 +186,7 @@ WORKERS: tuple[Column, ...] = (
     Column("repetition", "", "1…N"),
     Column("worker", "", "the worker's number (0…workers−1)"),
     Column("method", "", "the phase's method"),
+    Column("sessions", "", "the worker's concurrent sessions (mix phases)"),
     Column("pid", "", "the worker's process id"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),
     Column(

@@ -45,6 +45,10 @@ class ErrorBudgetExceeded(LoadgenError):
     """More operations of a phase failed than its max_error_rate allows."""
 
 
+class ThresholdAborted(LoadgenError):
+    """An abort threshold fired during a phase: the phase ended early, its measurements are kept."""
+
+
 class NotARunFolder(LoadgenError):
     """A path given to compare or report is not a run folder (bad usage: exit 2)."""
 

@@ -26,7 +26,9 @@ class Schedule(TypedDict):
 
     target_rate_per_s: float
     late_ops: int
+    queued_ops: int  # arrivals that found every session busy
     max_late_ms: float
+    staged_rate: bool  # the rate follows stages (no single target)
 
 
 class Verification(TypedDict, total=False):
@@ -62,11 +64,35 @@ BUCKET_DIGITS = 2
 
 
 @dataclass
-class Bucket:
+class OpBucket:
     ops: int = 0
     rows: int = 0
     errors: int = 0
     histogram: HdrHistogram = field(default_factory=lambda: new_histogram(BUCKET_DIGITS))
+
+    def to_dict(self) -> dict:
+        return {"ops": self.ops, "rows": self.rows, "errors": self.errors, "histogram": self.histogram.encode()}
+
+
+@dataclass
+class Bucket:
+    """One interval of one worker: per operation counts and latencies, and the mean of the session gauges."""
+
+    ops: dict[str, OpBucket] = field(default_factory=dict)
+    gauge_sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # active, target sessions, target rate
+    gauges: int = 0
+
+    def op(self, name: str) -> OpBucket:
+        entry = self.ops.get(name)
+        if entry is None:
+            entry = self.ops[name] = OpBucket()
+        return entry
+
+    def to_dict(self) -> dict:
+        out = {"ops": {name: b.to_dict() for name, b in self.ops.items()}}
+        if self.gauges:
+            out["gauges"] = [g / self.gauges for g in self.gauge_sum]
+        return out
 
 
 @dataclass
@@ -87,17 +113,49 @@ class Recorder:
         self.progress = progress
         self.start_ns = 0
         self.end_ns = 0
-        # time series: buckets of bucket_ns since origin_ns (the coordinator's release of the phase)
+        # time series: buckets of bucket_ns since origin_ns (the coordinator's release of the phase); a bucket is
+        # encoded once its interval is over (a live histogram holds ~26 KB, its encoding a few hundred bytes)
         self.origin_ns = origin_ns
         self.bucket_ns = bucket_ns
         self.buckets: dict[int, Bucket] = {}
+        self.closed: dict[int, dict] = {}
+        self.on_interval = None  # called with each finished interval (plain data), e.g. to send it to the coordinator
+
+    def _index(self) -> int:
+        return max(0, (time.perf_counter_ns() - self.origin_ns) // self.bucket_ns)
 
     def _bucket(self) -> Bucket:
-        index = max(0, (time.perf_counter_ns() - self.origin_ns) // self.bucket_ns)
+        index = self._index()
         bucket = self.buckets.get(index)
         if bucket is None:
+            self._close_before(index)
             bucket = self.buckets[index] = Bucket()
         return bucket
+
+    def _close_before(self, index: int) -> None:
+        for old in [i for i in self.buckets if i < index]:
+            self.closed[old] = self.buckets.pop(old).to_dict()
+            if self.on_interval is not None:
+                self.on_interval(old, self.closed[old])
+
+    def publish(self) -> None:
+        """Close the intervals that are over (a workload that runs a ticker calls this even when nothing happens)."""
+        self._close_before(self._index())
+
+    def idle(self) -> None:
+        """No session is active any more (the progress line)."""
+        if self.progress is not None:
+            self.progress[4] = 0
+
+    def gauge(self, active: float, target_sessions: float, target_rate: float) -> None:
+        """Active sessions and the targets now (sessions, operations/s), averaged per interval; the progress line
+        shows the active sessions."""
+        bucket = self._bucket()
+        for i, value in enumerate((active, target_sessions, target_rate)):
+            bucket.gauge_sum[i] += value
+        bucket.gauges += 1
+        if self.progress is not None:
+            self.progress[4] = int(active)
 
     def start(self) -> None:
         self.start_ns = time.perf_counter_ns()
@@ -125,7 +183,7 @@ class Recorder:
             self.progress[0] += rows
             self.progress[1] += 1
             self.progress[3] = 0  # the statement's rows are counted now
-        bucket = self._bucket()
+        bucket = self._bucket().op(op)
         bucket.ops += 1
         bucket.rows += rows
         bucket.histogram.record_value(us)
@@ -143,7 +201,7 @@ class Recorder:
         if is_primary(op):
             if self.progress is not None:
                 self.progress[2] += 1
-            self._bucket().errors += 1
+            self._bucket().op(op).errors += 1
 
     def to_dict(self) -> dict:
         """Plain data that crosses the process boundary."""
@@ -160,10 +218,7 @@ class Recorder:
                 }
                 for name, s in self.ops.items()
             },
-            "timeseries": {
-                index: {"ops": b.ops, "rows": b.rows, "errors": b.errors, "histogram": b.histogram.encode()}
-                for index, b in self.buckets.items()
-            },
+            "timeseries": {**self.closed, **{index: b.to_dict() for index, b in self.buckets.items()}},
         }
 
 
@@ -294,7 +349,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         busy = wt.busy_s
         worker_rows.append({
             "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
-            "method": phase.method_name(), "pid": message.get("pid", ""),
+            "method": phase.method_name(), "sessions": message.get("sessions", ""), "pid": message.get("pid", ""),
             "status": status if state != "failed" else "failed", "setup_s": message.get("setup_ns", 0) / 1e9,
             "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy,
             "close_s": message.get("close_ns", 0) / 1e9, "rows": wt.rows,
@@ -316,17 +371,19 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
     schedules = [m.get("verification", {}).get("schedule") for m in messages]
     schedules = [s for s in schedules if s]
     schedule = {}
-    if schedules and any(s["target_rate_per_s"] for s in schedules):
+    if schedules and any(s["target_rate_per_s"] or s.get("staged_rate") for s in schedules):
         done = overall["count"]
         schedule = {
             "target_rate_per_s": sum(s["target_rate_per_s"] for s in schedules),
             "late_ops_pct": 100 * sum(s["late_ops"] for s in schedules) / done if done else 0.0,
+            "queued_ops": sum(s.get("queued_ops", 0) for s in schedules),
             "max_late_ms": max(s["max_late_ms"] for s in schedules),
         }
     summary = {
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
         "workload": phase.workload,
-        "method": phase.method_name(), "workers": scenario.workers, "status": status,
+        "method": phase.method_name(), "workers": scenario.workers,
+        "sessions": scenario.workers * phase.sessions if hasattr(phase, "sessions") else "", "status": status,
         "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
         "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(messages, release_ns),
@@ -354,7 +411,8 @@ def seed_wall_s(messages, release_ns: int) -> float | str:
 
 
 def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: float, release_ns: int = 0) -> list:
-    """Merge the workers' per-interval buckets: ops/s, rows/s, errors, p50 and p99 per interval.
+    """Merge the workers' per-interval buckets: ops/s, rows/s, errors, p50 and p99 per interval, the active sessions
+    and their targets (sums over the workers of each interval's mean), and the same per operation (`by_op`).
 
     Buckets are `interval_s` wide from the phase's release (`release_ns`, the workers' bucket origin). A bucket's
     rates are its counts divided by the time it covers inside the phase's measured window [first worker start,
@@ -365,18 +423,16 @@ def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: f
     the next row's `t_s` (the last row: to the window's end); Σ covered = wall_s and Σ rows_per_s × covered = rows.
     """
     width_ns = interval_s * 1e9
-
-    def empty_bucket() -> dict:
-        return {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)}
-
     merged: dict[int, dict] = {}
     for message in messages:
         for index, b in message.get("timeseries", {}).items():
-            entry = merged.setdefault(int(index), empty_bucket())
-            entry["ops"] += b["ops"]
-            entry["rows"] += b["rows"]
-            entry["errors"] += b["errors"]
-            entry["h"].add(HdrHistogram.decode(b["histogram"]))
+            entry = merged.setdefault(int(index), {"by_op": {}, "gauges": [0.0, 0.0, 0.0], "gauged": False})
+            for name, part in b["ops"].items():
+                op = entry["by_op"].setdefault(name, _empty_counts())
+                _add_counts(op, part)
+            if "gauges" in b:
+                entry["gauged"] = True
+                entry["gauges"] = [a + g for a, g in zip(entry["gauges"], b["gauges"], strict=True)]
     spans = [(m["start_ns"], m["end_ns"]) for m in messages if m.get("end_ns", 0) > m.get("start_ns", 0) >= 0]
     if spans:  # the measured window, in ns after the release
         window = (min(s for s, _ in spans) - release_ns, max(e for _, e in spans) - release_ns)
@@ -406,23 +462,51 @@ def timeseries_rows(run_id, phase: str, repetition: int, messages, interval_s: f
         groups[-2:] = [groups[-2] + groups[-1]]
     out = []
     for group in groups:
-        entry = empty_bucket()
+        total, by_op, gauges, gauged = _empty_counts(), {}, [0.0, 0.0, 0.0], False
         for index in group:
             part = merged.get(index)
-            if part:
-                entry["ops"] += part["ops"]
-                entry["rows"] += part["rows"]
-                entry["errors"] += part["errors"]
-                entry["h"].add(part["h"])
+            if not part:
+                continue
+            for name, counts in part["by_op"].items():
+                _add_counts(by_op.setdefault(name, _empty_counts()), counts)
+                _add_counts(total, counts)
+            if part["gauged"]:  # a merged edge bucket keeps the larger (the time-weighted mean is not known here)
+                gauged = True
+                gauges = [max(a, g) for a, g in zip(gauges, part["gauges"], strict=True)]
         seconds = covered_s(group[0], group[-1]) or interval_s  # operations outside the window (no timing): width
-        lat = latency_ms(entry["h"])
+        lat = latency_ms(total["h"])
         out.append({
             "run_id": run_id, "phase": phase, "repetition": repetition, "t_s": group[0] * interval_s,
-            "interval_s": interval_s, "ops": entry["ops"], "ops_per_s": entry["ops"] / seconds,
-            "rows_per_s": entry["rows"] / seconds, "errors": entry["errors"],
+            "interval_s": interval_s, "ops": total["ops"], "ops_per_s": total["ops"] / seconds,
+            "rows_per_s": total["rows"] / seconds, "errors": total["errors"],
             "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
+            "active_sessions": gauges[0] if gauged else "", "target_sessions": gauges[1] if gauged else "",
+            "target_rate_per_s": gauges[2] if gauged else "",
+            "by_op": {
+                name: {"ops": c["ops"], "ops_per_s": c["ops"] / seconds, "rows_per_s": c["rows"] / seconds,
+                       "errors": c["errors"], **{k: v for k, v in latency_ms(c["h"]).items() if k[0] == "p"}}
+                for name, c in sorted(by_op.items())
+            },
         })  # fmt: skip
     return out
+
+
+def _empty_counts() -> dict:
+    return {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)}
+
+
+def _add_counts(into: dict, part: dict) -> None:
+    into["ops"] += part["ops"]
+    into["rows"] += part["rows"]
+    into["errors"] += part["errors"]
+    into["h"].add(part["h"] if "h" in part else HdrHistogram.decode(part["histogram"]))
+
+
+def operation_timeseries_rows(series: list[dict]) -> list[dict]:
+    """op_timeseries.csv: one row per interval and operation, taken out of timeseries_rows' `by_op`."""
+    keep = ("run_id", "point", "phase", "repetition", "t_s", "interval_s")
+    return [{**{k: row[k] for k in keep if k in row}, "operation": name, **values}
+            for row in series for name, values in row.pop("by_op", {}).items()]  # fmt: skip
 
 
 # ----------------------------------------------------------------------------------------- repetitions

@@ -49,6 +49,7 @@ class WorkerPool:
         self.errors: list[dict] = []  # error messages from workers, first one first
         self.deaths: dict[int, int] = {}  # worker → exit code, for exits nobody asked for
         self.partial: list[dict] = []  # results of the phase that failed, from workers that finished it
+        self.on_interval = None  # called with each worker's finished interval of the running phase
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
@@ -60,12 +61,17 @@ class WorkerPool:
     def pids(self) -> dict[int, int]:
         return {spec.worker: p.pid for spec, p in zip(self.specs, self.processes, strict=True)}
 
-    def progress_totals(self) -> tuple[int, int, int, list[int]]:
-        """Rows, operations and errors so far in the running phase over all workers, and each worker's
-        operations."""
+    def progress_totals(self) -> tuple[int, int, int, list[int], int]:
+        """Rows, operations and errors so far in the running phase over all workers, each worker's operations, and
+        the active sessions."""
         values = list(self.progress)
         n = worker.PROGRESS_SLOTS
-        return sum(values[0::n]) + sum(values[3::n]), sum(values[1::n]), sum(values[2::n]), values[1::n]
+        rows = sum(values[0::n]) + sum(values[3::n])
+        return rows, sum(values[1::n]), sum(values[2::n]), values[1::n], sum(values[4::n])
+
+    def finish_phase(self) -> None:
+        """End the running phase early: the workers finish their operations and report what they measured."""
+        worker.StopFlag(self.stop_flag.raw, worker.FINISH).set()
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str, on_tick=None) -> int:
@@ -132,7 +138,10 @@ class WorkerPool:
         message = self._recv(number)
         if message is None or message["kind"] == "error":  # None: its pipe closed, the worker is gone
             raise self.failure(phase)
-        if message["kind"] == kind and message["phase"] == phase:
+        if message["kind"] == "interval":
+            if self.on_interval is not None and message["phase"] == phase:
+                self.on_interval(message)
+        elif message["kind"] == kind and message["phase"] == phase:
             got[number] = message
 
     def _exited(self, number: int) -> bool:

@@ -12,8 +12,8 @@ import time
 
 from rich.console import Console
 
-from loadgen import faults, hyperlog, judge, results, server, staging
-from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError
+from loadgen import faults, hyperlog, judge, results, server, staging, thresholds
+from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
 from loadgen.metrics import aggregate_phase
 from loadgen.pool import WorkerPool
 from loadgen.run_folder import RunFolder
@@ -244,7 +244,8 @@ def run_point(
                 if pace:  # how the load is paced, as it starts
                     console.print(f"{phase.name}: {pace}", markup=False)
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
-                messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail)
+                live = live_check(scenario, phase)
+                messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail, live)
                 if tail:
                     tail.end(files.epoch(time.perf_counter_ns()))
                 sampler.phase = "setup"
@@ -257,6 +258,11 @@ def run_point(
                 files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
                 files.add_phase(outcome)
                 current_phase = None  # only now: until it is written, the cleanup writes what was measured
+                if live and live.fired:
+                    outcome["summary"]["status"] = "failed"
+                    outcome["summary"]["error"] = abort_message(live, phase)
+                    files.write_tables()
+                    raise ThresholdAborted(abort_message(live, phase))
                 judge.raise_if_failed(phase, outcome)
             notes.extend(pool.shutdown())
             pool = None
@@ -354,20 +360,44 @@ def start_pool(pool: WorkerPool, sampler: Sampler) -> None:
         sampler.watch(f"worker-{number}", pid)
 
 
-def collect_phase(pool: WorkerPool, phase, scenario: Scenario, progress: Progress, label: str, hyperd, tail):
-    """Wait for every worker's result of a released phase, showing progress and watching hyperd."""
+def collect_phase(pool: WorkerPool, phase, scenario: Scenario, progress: Progress, label: str, hyperd, tail, live):
+    """Wait for every worker's result of a released phase, showing progress, watching hyperd, and ending the phase
+    early when an abort threshold (`live`, a thresholds.LiveCheck or None) fires."""
     progress.begin(label, phase.progress_total())
+    pool.on_interval = live.add if live else None
 
     def tick():
         check_hyperd(hyperd)
         progress.tick(*pool.progress_totals())
         if tail:
             tail.poll()
+        if live and live.check() and not live.acted:
+            live.acted = True
+            pool.finish_phase()
 
     try:
         return pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
     finally:
+        pool.on_interval = None
         progress.end()
+
+
+def live_check(scenario: Scenario, phase) -> thresholds.LiveCheck | None:
+    bounds = [
+        t
+        for key, value in scenario.thresholds.items()
+        for t in thresholds.parse_all(key, value)
+        if t.abort and t.phase == phase.name
+    ]
+    return thresholds.LiveCheck(bounds, scenario.sampling.timeseries_interval_s) if bounds else None
+
+
+def abort_message(live: thresholds.LiveCheck, phase) -> str:
+    bound, value, at_s = live.fired
+    return (
+        f"threshold {bound.text} breached {at_s:g} s into phase {phase.name} (measured {value:g}): "
+        "the run was aborted (abort: true)"
+    )
 
 
 def run_all(*steps) -> list[BaseException]:

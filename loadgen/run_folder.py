@@ -4,7 +4,7 @@ what it had, and run.json with the run's status."""
 import time
 
 from loadgen import hyperlog, results, thresholds
-from loadgen.metrics import median_row
+from loadgen.metrics import median_row, operation_timeseries_rows
 from loadgen.scenario import Scenario
 
 
@@ -26,6 +26,7 @@ class RunFolder:
         self.workers: list[dict] = []
         self.latency: list[dict] = []
         self.timeseries: list[dict] = []
+        self.op_timeseries: list[dict] = []
         self.samples: list[dict] = []
         self.hyper_metrics: list[dict] = []
         self.query_stats: list[dict] = []
@@ -58,7 +59,9 @@ class RunFolder:
         self.summary.append(summary)
         self.workers.extend(self._mark(phase_result["workers"]))
         self.latency.extend(self._mark(phase_result["latency"]))
-        self.timeseries.extend(self._mark(phase_result["timeseries"]))
+        series = self._mark(phase_result["timeseries"])
+        self.timeseries.extend(series)
+        self.op_timeseries.extend(operation_timeseries_rows(series))
         self.write_tables()
 
     def add_medians(self, point: int, scenario: Scenario) -> None:
@@ -81,10 +84,11 @@ class RunFolder:
         points = dict.fromkeys(r["point"] for r in self.final_rows())
         for point in points:
             given = self.point_thresholds.get(point, self.scenario.thresholds)
-            parsed = [thresholds.parse(k, v) for k, v in given.items()]
+            parsed = [t for k, v in given.items() for t in thresholds.parse_all(k, v)]
             rows = [r for r in self.final_rows() if r["point"] == point]
+            latency = [r for r in self.latency if r["point"] == point]
             where = f" [{rows[0]['parameters']}]" if rows and rows[0]["parameters"] else ""
-            for t, value, passed in thresholds.evaluate(parsed, {r["phase"]: r for r in rows}):
+            for t, value, passed in thresholds.evaluate(parsed, {r["phase"]: r for r in rows}, latency):
                 shown = "no value" if value is None else f"{value:g}"
                 text = f"{t.text}{where} (measured {shown})"
                 self.threshold_lines.append(f"threshold {'ok    ' if passed else 'MISSED'} {text}")
@@ -98,6 +102,7 @@ class RunFolder:
         results.write_csv(self.dir / "workers.csv", results.WORKER_COLUMNS, self.workers)
         results.write_csv(self.dir / "latency.csv", results.LATENCY_COLUMNS, self.latency)
         results.write_csv(self.dir / "timeseries.csv", results.TIMESERIES_COLUMNS, self.timeseries)
+        results.write_csv(self.dir / "op_timeseries.csv", results.OP_TIMESERIES_COLUMNS, self.op_timeseries)
 
     def add_hyper_log(self, tail) -> None:
         """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""

@@ -134,8 +134,10 @@ class Scenario(StrictModel):
         default_factory=dict,
         description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",
     )
-    thresholds: dict[str, str] = Field(
-        default_factory=dict, description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6"}; a miss exits 1.'
+    thresholds: dict[str, str | list[str] | dict[str, Any]] = Field(
+        default_factory=dict,
+        description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6", "users.search.p99_ms": {bounds: '
+        '["< 200"], abort: true}}; a miss exits 1.',
     )
     data: dict[str, TableDefinition] = Field(
         default_factory=dict,
@@ -483,6 +485,7 @@ def cross_checks(scenario: Scenario):
         seen.setdefault(phase.name, i)
         yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
     names = {p.name for p in scenario.phases}
+    by_name = {p.name: p for p in scenario.phases}
     for key, expression in scenario.thresholds.items():
         try:
             threshold = thresholds.parse(key, expression)
@@ -491,6 +494,20 @@ def cross_checks(scenario: Scenario):
             continue
         if threshold.phase not in names:
             yield ("thresholds", key), f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(names))}"
+        elif threshold.operation:
+            known = by_name[threshold.phase].operation_names()
+            if known is None:
+                yield (
+                    ("thresholds", key),
+                    f"{threshold.phase} is a {by_name[threshold.phase].workload} phase: per-operation thresholds "
+                    "apply to mix and query phases",
+                )
+            elif threshold.operation not in known:
+                yield (
+                    ("thresholds", key),
+                    f"{threshold.phase} has no operation {excerpt(threshold.operation)}; its operations: "
+                    + ", ".join(known),
+                )
     if scenario.server.endpoint and scenario.server.parameters:
         yield (
             ("server", "parameters"),

@@ -116,15 +116,31 @@ def pg_params(descriptor: str) -> dict:
 def pg_connect(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
     import psycopg  # only the arrow_stream paths need it
 
+    return psycopg.connect(**pg_arguments(descriptor, database, auth, timeout_s))
+
+
+async def pg_connect_async(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
+    """A psycopg AsyncConnection (the sessions of a mix phase), bounded by timeout_s as a whole."""
+    import asyncio
+
+    import psycopg
+
+    connect = psycopg.AsyncConnection.connect(**pg_arguments(descriptor, database, auth, timeout_s))
+    connection = await asyncio.wait_for(connect, timeout_s)
+    connection.prepare_threshold = None  # prepare only when an operation says `prepare: true`, never behind its back
+    return connection
+
+
+def pg_arguments(descriptor: str, database: str | None, auth: dict | None, timeout_s: float) -> dict:
     auth = auth or {}
-    return psycopg.connect(
+    return {
         **pg_params(descriptor),
-        user=auth.get("user", PG_USER),
-        password=auth.get("password"),
-        dbname=database or "",
-        autocommit=True,
-        connect_timeout=max(1, int(timeout_s)),
-    )
+        "user": auth.get("user", PG_USER),
+        "password": auth.get("password"),
+        "dbname": database or "",
+        "autocommit": True,
+        "connect_timeout": max(1, int(timeout_s)),
+    }
 
 
 def check_endpoint(descriptor: str, auth: dict, timeout_s: float, databases: list[str], replace: bool) -> None:

@@ -94,7 +94,7 @@ class Progress:
             text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
         return text
 
-    def tick(self, rows: int, ops: int, errors: int = 0, per_worker_ops: list[int] = ()) -> None:
+    def tick(self, rows: int, ops: int, errors: int = 0, per_worker_ops: list[int] = (), sessions: int = 0) -> None:
         if self.quiet:
             return
         now = time.monotonic()
@@ -102,6 +102,8 @@ class Progress:
         ops_rate = (ops - last_ops) / (now - last_t) if now > last_t else 0.0
         self._last = (ops, now)
         text = self.line(rows, ops, errors, now - self.started, ops_rate)
+        if sessions:
+            text += f" | {sessions:,} active sessions"
         detail = "  | " + " ".join(f"w{i}:{n:,}" for i, n in enumerate(per_worker_ops))
         if per_worker_ops and len(text) + len(detail) <= self.console.width:  # a wide terminal: per worker too
             text += detail

@@ -25,21 +25,28 @@ EXIT_FAILED = 1
 EXIT_ABORTED = 3  # the barrier was broken by someone else: the coordinator is already handling it
 EXIT_ORPHANED = 4  # the coordinator disappeared
 STOP_POLL_S = 0.05
-PROGRESS_SLOTS = 4  # rows, operations, errors, rows sent in a statement that has not finished yet
+PROGRESS_SLOTS = 5  # rows, operations, errors, rows sent in a statement that has not finished yet, active sessions
+
+
+STOP, FINISH = 1, 2  # values of the shared stop byte: 0 = run on
 
 
 class StopFlag:
-    """Set by the coordinator to end a phase early. A lock-free shared byte: a process that dies can never
-    leave it locked (multiprocessing.Event can deadlock its setter when a waiter dies)."""
+    """Set by the coordinator to end the run (STOP: no result) or only the running phase (FINISH: e.g. an abort
+    threshold fired; the workers end their operations and report what they measured). A lock-free shared byte: a
+    process that dies can never leave it locked (multiprocessing.Event can deadlock its setter when a waiter
+    dies)."""
 
-    def __init__(self, raw):
+    def __init__(self, raw, value: int = STOP):
         self.raw = raw
+        self.value = value
 
     def is_set(self) -> bool:
-        return bool(self.raw.value)
+        return self.raw.value == self.value if self.value == FINISH else self.raw.value == STOP
 
     def set(self) -> None:
-        self.raw.value = 1
+        if self.value == STOP or self.raw.value == 0:  # a stop is never turned back into a finish
+            self.raw.value = self.value
 
 
 @dataclass
@@ -78,6 +85,7 @@ class WorkerContext:
     endpoint: str
     database: str
     stop: StopFlag
+    finish: StopFlag  # end the running phase now and report (set by an abort threshold)
     auth: dict = field(default_factory=dict)  # user/password, if the endpoint needs them
     seed: int = 0  # the scenario's seed; workloads derive their random streams from it and the worker number
     owns_database: bool = True  # the one worker per database that creates shared objects in setup
@@ -147,6 +155,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             endpoint=spec.endpoint,
             database=spec.database,
             stop=stop,
+            finish=StopFlag(stop_raw, FINISH),
             auth=auth,
             seed=scenario.seed or 0,
             owns_database=scenario.server.database == "per_worker" or spec.worker == 0,
@@ -168,6 +177,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             if released_ns is None:
                 exit_now(EXIT_ABORTED, ctx)
             recorder = Recorder(slot, released_ns, int(scenario.sampling.timeseries_interval_s * 1e9))
+            recorder.on_interval = interval_sender(link, spec.worker, phase.name)
             faults.inject(spec.worker, phase.name, "run")
             workload.warmup(recorder)
             recorder.start()
@@ -187,6 +197,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                     "worker": spec.worker,
                     "phase": phase.name,
                     "pid": os.getpid(),
+                    "sessions": getattr(phase, "sessions", ""),
                     "verification": verification,
                     "setup_ns": setup_ns,
                     "close_ns": close_ns,
@@ -213,6 +224,15 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         exit_now(EXIT_FAILED, ctx)
     if ctx is not None:
         ctx.close()
+
+
+def interval_sender(link, worker: int, phase: str):
+    """Each finished interval goes to the coordinator as it closes, for thresholds that act during the phase."""
+
+    def send(index: int, interval: dict) -> None:
+        link.send({"kind": "interval", "worker": worker, "phase": phase, "index": index, "interval": interval})
+
+    return send
 
 
 def wait_for_go(link, phase: str, timeout_s: float) -> int | None:

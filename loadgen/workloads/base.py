@@ -123,6 +123,10 @@ class PhaseBase(StrictModel):
         """A configured folder for staged files, swept of dead workers' files like /dev/shm."""
         return None
 
+    def operation_names(self) -> list[str] | None:
+        """The operations this phase records (latency.csv), for per-operation thresholds; None: not known ahead."""
+        return None
+
     def describe_rate(self, workers: int) -> str:
         """How the load is paced, printed when the phase starts ('' for a phase that runs as fast as it can)."""
         return ""

@@ -1,16 +1,19 @@
 """Sustained mixed load: weighted operations for a duration (or a count), closed loop with think time or open
-loop at a target rate, deterministic per seed.
+loop at a target rate, over one or many sessions per worker, with stages that ramp the load, deterministic per seed.
 
 Operations on the worker's own table (canonical columns) and a shared dimension table `loadgen_sensors`:
-  bulk_insert    Inserter, a row count drawn from bulk_rows      single_insert  INSERT … VALUES (one row)
-  select_limit   SELECT … WHERE id >= ? LIMIT 100                 aggregate      GROUP BY sensor_id
+  bulk_insert    Arrow COPY of a row count drawn from bulk_rows    single_insert  INSERT … VALUES (bound values)
+  select_limit   SELECT … WHERE id >= %s LIMIT 100                 aggregate      GROUP BY sensor_id
   join           the table joined to loadgen_sensors, grouped     ddl            temporary table create/insert/drop
   custom         your own statement (custom_sql, {table} = the worker's table)
-Errors are counted per operation (first messages kept), not fatal; the phase fails past max_error_rate.
-With a rate, every operation also records its latency from its intended start (`OP:from_intended`), so a
-server stall shows up as latency instead of silently lowering the load (no coordinated omission).
+and your own parameterized operations (`sql_operations:`, loadgen/operations.py), all over psycopg async sessions
+(loadgen/sessions.py). Errors are counted per operation (first messages kept), not fatal; the phase fails past
+max_error_rate. With a rate, every operation also records its latency from its intended start
+(`OP:from_intended`), so a server stall shows up as latency instead of silently lowering the load.
 """
 
+import asyncio
+import contextlib
 import time
 import zlib
 from typing import Annotated, Literal
@@ -18,11 +21,12 @@ from typing import Annotated, Literal
 import numpy as np
 from pydantic import BeforeValidator, Field
 
-from loadgen import data
+from loadgen import data, sessions
+from loadgen.operations import OPERATION_NAME, SqlOperation
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
-    FROM_INTENDED_SUFFIX,
     HOUR_MS,
+    WARMUP_SUFFIX,
     WEEK_S,
     Count,
     Number,
@@ -30,13 +34,15 @@ from loadgen.workloads.base import (
     StrictModel,
     Workload,
     check_placeholders,
+    excerpt,
     not_bool,
 )
 
 OPERATIONS = ("bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom")
-Operation = Literal["bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom"]
+Operation = Annotated[str, Field(pattern=OPERATION_NAME)]  # a built-in (OPERATIONS) or one of sql_operations
+MAX_SESSIONS = 10_000  # per worker
 DIMENSION = "loadgen_sensors"
-LATE_MS = 10  # an operation that starts this much after its intended time counts as late
+LATE_MS = sessions.LATE_MS
 FIRST_NEW_ID = 1 << 30  # ids of rows the mix inserts, far above the canonical ones
 NEW_IDS_PER_WORKER = 1 << 22  # 256 workers × 4M ids stay below 2^31 (id is INT); ids need not be unique
 # a rate below one operation per 1000 s would sleep for hours between operations (and 1/rate can overflow)
@@ -56,6 +62,12 @@ class WorkerClass(StrictModel):
     operations: dict[Operation, Number] = Field(min_length=1, description="Weights of this class's operations.")
     think_ms: Think | None = None
     rate_per_s: Number | None = Field(default=None, ge=MIN_RATE, le=MAX_RATE)
+
+
+class Stage(StrictModel):
+    duration_s: Number = Field(gt=0, le=WEEK_S, description="How long this stage ramps (linearly) to its target.")
+    sessions: Count | None = Field(default=None, ge=0, description="Active sessions in total at the stage's end.")
+    rate_per_s: Number | None = Field(default=None, ge=0, le=MAX_RATE, description="Operations/s in total at its end.")
 
 
 def assign_workers(classes: list[WorkerClass], workers: int) -> list[int]:
@@ -102,7 +114,19 @@ class MixPhase(PhaseBase):
     rate_per_s: Number | None = Field(
         default=None, ge=MIN_RATE, le=MAX_RATE, description="Open loop: operations per second."
     )
-    rate_scope: Literal["worker", "total"] = "worker"
+    rate_scope: Literal["worker", "total"] = Field(
+        default="total", description="rate_per_s for the phase or per worker."
+    )
+    sessions: Count = Field(
+        default=1, ge=1, le=MAX_SESSIONS, description="Concurrent sessions (connections) per worker."
+    )
+    stages: list[Stage] = Field(
+        default_factory=list, max_length=1000, description="Load shape: sessions or rate over time."
+    )
+    sql_operations: dict[str, SqlOperation] = Field(
+        default_factory=dict, description="Your operations: SQL with %s parameters bound by the server."
+    )
+    connect_per_operation: bool = Field(default=False, description="Open a new connection for every operation.")
     arrivals: Literal["poisson", "uniform"] = "poisson"
     bulk_rows: tuple[Count, Count] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
     preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
@@ -111,6 +135,12 @@ class MixPhase(PhaseBase):
 
     def error_budget(self) -> float | None:
         return self.max_error_rate
+
+    def operation_names(self) -> list[str]:
+        names = dict.fromkeys(n for n, w in self.operations.items() if w > 0 and not self.classes)
+        for c in self.classes:
+            names.update(dict.fromkeys(n for n, w in c.operations.items() if w > 0))
+        return list(names)
 
     def cross_check(self, scenario):
         if self.duration_s is not None and self.iterations is not None:
@@ -130,6 +160,8 @@ class MixPhase(PhaseBase):
             elif any(not 0 <= v <= HOUR_MS for v in values):  # also catches nan
                 yield loc, f"think time must be between 0 and {HOUR_MS} ms ({BOUND_MEANINGS[HOUR_MS]})"
         yield from self._check_rate_and_think()
+        yield from self._check_stages(scenario.workers)
+        yield from self._check_operation_names()
         uses_custom = self.operations.get("custom", 0) > 0 or any(c.operations.get("custom", 0) for c in self.classes)
         if uses_custom and not self.custom_sql:
             yield ("custom_sql",), "the custom operation needs custom_sql"
@@ -147,6 +179,65 @@ class MixPhase(PhaseBase):
                 f"{FIRST_NEW_ID}, where the ids of rows the mix inserts start; at most "
                 f"{FIRST_NEW_ID // scenario.workers} per worker",
             )
+
+    def _check_stages(self, workers: int):
+        if not self.stages:
+            return
+        if self.duration_s is not None:
+            yield ("duration_s",), "stages set the phase's duration (the sum of theirs): remove duration_s"
+        if self.iterations is not None:
+            yield ("iterations",), "give either stages or iterations, not both"
+        kinds = set()
+        for i, stage in enumerate(self.stages):
+            if (stage.sessions is None) == (stage.rate_per_s is None):
+                yield ("stages", i), "a stage needs either sessions (closed load) or rate_per_s (open load)"
+            kinds.add("sessions" if stage.sessions is not None else "rate_per_s")
+            if stage.sessions is not None and stage.sessions > self.sessions * workers:
+                yield (
+                    ("stages", i, "sessions"),
+                    f"{stage.sessions} active sessions asked, but {workers} worker(s) × sessions {self.sessions} "
+                    f"= {self.sessions * workers} exist; raise sessions",
+                )
+        if len(kinds) > 1:
+            yield ("stages",), "all stages target sessions, or all target rate_per_s, not a mix of both"
+        if "rate_per_s" in kinds:
+            if self.rate_per_s is not None:
+                yield ("rate_per_s",), "the stages set the rate: remove rate_per_s"
+            if self.think_ms not in (0, (0, 0)):
+                yield (
+                    ("think_ms",),
+                    f"rate stages (open loop) and a think time (think_ms: {think_text(self.think_ms)}, closed loop) "
+                    "exclude each other: set think_ms to 0",
+                )
+        for i, c in enumerate(self.classes):
+            if c.rate_per_s:
+                yield ("classes", i, "rate_per_s"), "with stages, the stages set the load: remove the class's rate"
+        if "sessions" in kinds and self.rate_per_s:
+            yield ("rate_per_s",), "session stages drive a closed load: remove rate_per_s"
+
+    def _check_operation_names(self):
+        known = set(OPERATIONS) | set(self.sql_operations)
+        allowed = ", ".join(list(OPERATIONS) + sorted(self.sql_operations))
+        for loc, weights in [(("operations",), self.operations)] + [
+            (("classes", i, "operations"), c.operations) for i, c in enumerate(self.classes)
+        ]:
+            for name in weights:
+                if name not in known:
+                    yield loc + (name,), f"unknown operation {excerpt(name)}; allowed: {allowed}"
+        for name, op in self.sql_operations.items():
+            if name in OPERATIONS:
+                yield ("sql_operations", name), f"{name} is a built-in operation; give yours another name"
+            for source in sorted(op.sources()):
+                if source not in self.sql_operations:
+                    yield (
+                        ("sql_operations", name),
+                        f"a parameter reads the result of {excerpt(source)}, which is not one of sql_operations",
+                    )
+            for statement in op.statements():
+                try:
+                    check_placeholders(statement.sql, ("table",))
+                except ValueError as exc:
+                    yield ("sql_operations", name), str(exc)
 
     def _check_classes(self, workers: int):
         exact = sum(c.workers for c in self.classes if c.workers is not None)
@@ -194,7 +285,7 @@ class MixPhase(PhaseBase):
         return ""
 
     def resolved(self, scenario):
-        update = {} if self.duration_s or self.iterations else {"duration_s": 10.0}
+        update = {} if self.duration_s or self.iterations or self.stages else {"duration_s": 10.0}
         if self.classes:  # exact counts, so scenario.yaml shows (and replays) the assignment that ran
             counts = assign_workers(self.classes, scenario.workers)
             update["classes"] = [
@@ -213,13 +304,34 @@ class MixPhase(PhaseBase):
 
     def describe_rate(self, workers: int) -> str:
         """How the load is paced, in words, e.g. for the line printed at the phase's start."""
+        head = ""
+        if self.sessions > 1:
+            head = f"{self.sessions} sessions per worker ({self.sessions * workers} in all); "
+        if self.stages:
+            return head + self._describe_stages()
         if not self.classes:
-            return self._pace(self._per_worker_rate(None, workers), self.think_ms, workers)
-        return "; ".join(
+            return head + self._pace(self._per_worker_rate(None, workers), self.think_ms, workers)
+        return head + "; ".join(
             f"{c.name} ({n} worker{'' if n == 1 else 's'}): "
             + self._pace(self._per_worker_rate(c, workers), self.think_ms if c.think_ms is None else c.think_ms, n)
             for c, n in zip(self.classes, assign_workers(self.classes, workers), strict=True)
         )
+
+    def _describe_stages(self) -> str:
+        kind = "sessions" if self.stages[0].sessions is not None else "rate_per_s"
+        unit = " sessions" if kind == "sessions" else " operations/s"
+        loop = (
+            f"closed loop, think {think_text(self.think_ms)}" if kind == "sessions" else f"open loop, {self.arrivals}"
+        )
+        steps, before = [], 0
+        for stage in self.stages:
+            target = getattr(stage, kind)
+            if target == before:
+                steps.append(f"hold {target:g} for {stage.duration_s:g} s")
+            else:
+                steps.append(f"{before:g} → {target:g} over {stage.duration_s:g} s")
+            before = target
+        return f"stages of{unit} in total ({loop}): " + ", ".join(steps)
 
     def _per_worker_rate(self, klass: WorkerClass | None, workers: int) -> float | None:
         """As MixWorkload.setup applies it: a class's rate is per worker; the phase's per worker or in total."""
@@ -242,13 +354,15 @@ class OperationPlan:
     """The deterministic part of a worker's load: which operation, with which parameters, and how long to wait.
     Three independent streams from one seed, so the operation sequence does not depend on timing choices."""
 
-    def __init__(self, seed: int, worker: int, phase: str, weights: dict[str, float], think, bulk_rows):
-        root = np.random.SeedSequence([seed, worker, zlib.crc32(phase.encode())])
+    def __init__(self, seed: int, worker: int, phase: str, weights: dict[str, float], think, bulk_rows, session=0):
+        entropy = [seed, worker, zlib.crc32(phase.encode())] + ([session] if session else [])
+        root = np.random.SeedSequence(entropy)
         op_seed, param_seed, time_seed = root.spawn(3)
         self.ops_rng = np.random.default_rng(op_seed)
         self.param_rng = np.random.default_rng(param_seed)
         self.time_rng = np.random.default_rng(time_seed)
         self.names = [n for n in OPERATIONS if weights.get(n, 0) > 0]
+        self.names += [n for n, w in weights.items() if n not in OPERATIONS and w > 0]  # sql_operations, in order
         p = np.array([weights[n] for n in self.names], dtype=float)
         self.probabilities = p / p.sum()
         self.think = think
@@ -301,6 +415,7 @@ class MixWorkload(Workload):
                 conn.execute_command(
                     f"INSERT INTO {dim} SELECT i, 'sensor-' || i FROM generate_series(0, {data.SENSORS - 1}) g(i)"
                 )
+        self.dimension_sql = str(escape_name(DIMENSION))
         klass = phase.worker_class(ctx.worker)
         weights = klass.operations if klass else phase.operations
         think = klass.think_ms if klass and klass.think_ms is not None else phase.think_ms
@@ -308,126 +423,183 @@ class MixWorkload(Workload):
         if rate and phase.rate_scope == "total" and not (klass and klass.rate_per_s):
             rate = rate / ctx.workers
         self.rate = rate
-        self.plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows)
         self.next_id = FIRST_NEW_ID + ctx.worker * NEW_IDS_PER_WORKER
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
-        self.late = 0
-        self.max_late_ns = 0
-        self.done = 0
+        self.sql_texts = {
+            name: [st.sql.format(table=table) for st in op.statements()] for name, op in phase.sql_operations.items()
+        }
+        self._open_sessions(weights, think)
+
+    def _open_sessions(self, weights, think) -> None:
+        from loadgen.operations import Binder  # here: generators (numpy, pyarrow) load only for a mix phase
+
+        ctx, phase = self.ctx, self.phase
+        count = phase.sessions
+        self.sessions = []
+        for k in range(count):
+            plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows, session=k)
+            binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + k, ctx.workers * count)
+            binder.pick = lambda n, rng=plan.param_rng: int(rng.integers(n))
+            self.sessions.append(sessions.Session(k, plan, binder))
+        self.loop = asyncio.new_event_loop()
+        self.pool = sessions.SessionPool(
+            self.sessions,
+            self._connect,
+            self._execute,
+            self._errors(),
+            ctx.stop,
+            ctx.finish,
+            phase.connect_per_operation,
+        )
+        self.loop.run_until_complete(self.pool.open_all(ctx.connect_timeout_s))
+
+    @staticmethod
+    def _errors() -> tuple:
+        import psycopg
+
+        return (psycopg.Error,)
+
+    def _connect(self):
+        from loadgen import server  # here: validation must not load the Hyper client
+
+        ctx = self.ctx
+        return server.pg_connect_async(ctx.endpoint, ctx.database, ctx.auth, ctx.connect_timeout_s)
 
     # --------------------------------------------------------------------------------------- loop
+    def _drive(self, seconds: float | None, iterations: int | None, suffix: str) -> sessions.Drive:
+        phase, ctx = self.phase, self.ctx
+        deadline = time.perf_counter_ns() + int(seconds * 1e9) if seconds else None
+        drive = sessions.Drive(arrivals=phase.arrivals, deadline_ns=deadline, iterations=iterations, suffix=suffix)
+        stages = phase.stages
+        if stages and stages[0].sessions is not None:
+            drive.sessions_target = sessions.Targets([sessions.Stage(s.duration_s, s.sessions) for s in stages])
+            drive.share = lambda total: sessions.deal(total, ctx.workers, ctx.worker)
+        elif stages:
+            drive.rate_target = sessions.Targets([sessions.Stage(s.duration_s, s.rate_per_s) for s in stages])
+            drive.share = lambda total: total / ctx.workers
+        elif self.rate:
+            drive.rate_target = sessions.Targets([], start=self.rate)  # this worker's rate already
+            drive.share = lambda rate: rate
+        return drive
+
     def warmup(self, recorder) -> None:
         if self.phase.warmup_s:
-            self._loop(recorder, time.perf_counter_ns() + int(self.phase.warmup_s * 1e9), None, ":warmup")
+            drive = self._drive(self.phase.warmup_s, None, WARMUP_SUFFIX)
+            self.loop.run_until_complete(sessions.run_until_over(self.pool, recorder, drive))
 
     def run(self, recorder) -> None:
         phase = self.phase
-        deadline = time.perf_counter_ns() + int(phase.duration_s * 1e9) if phase.duration_s else None
-        self._loop(recorder, deadline, phase.iterations, "")
-
-    def _loop(self, recorder, deadline_ns, iterations, suffix: str) -> None:
-        from tableauhyperapi import HyperException  # here: validation must not load the library
-
-        intended = time.perf_counter_ns()
-        count = 0
-        while not self.ctx.stop.is_set():
-            if iterations is not None and count >= iterations:
-                break
-            if self.rate:
-                now = time.perf_counter_ns()
-                if intended > now:
-                    if deadline_ns is not None and intended >= deadline_ns:
-                        break
-                    time.sleep((intended - now) / 1e9)
-            if deadline_ns is not None and time.perf_counter_ns() >= deadline_ns:
-                break
-            op = self.plan.next_operation()
-            start = time.perf_counter_ns()
-            try:
-                rows = getattr(self, "_op_" + op)()
-                end = time.perf_counter_ns()
-                recorder.record(op + suffix, end - start, rows)
-                if self.rate:
-                    recorder.record(op + FROM_INTENDED_SUFFIX + suffix, end - intended)
-            except HyperException as exc:
-                recorder.error(op + suffix, str(exc).strip().splitlines()[0])
-            count += 1
-            if self.rate:
-                late = start - intended
-                if not suffix:
-                    self.max_late_ns = max(self.max_late_ns, late)
-                    self.late += late > LATE_MS * 1_000_000
-                intended += int(self.plan.interarrival_s(self.rate, self.phase.arrivals) * 1e9)
-            else:
-                pause = self.plan.think_s()
-                if pause:
-                    time.sleep(pause)
-        if not suffix:
-            self.done = count
+        seconds = sum(s.duration_s for s in phase.stages) if phase.stages else phase.duration_s
+        self.drive = self._drive(seconds, phase.iterations, "")
+        self.loop.run_until_complete(sessions.run_until_over(self.pool, recorder, self.drive))
 
     def verify(self) -> dict:
-        detail = ""
-        if self.rate:
-            detail = f"target {self.rate:g}/s; {self.late} of {self.done} operations started > {LATE_MS} ms late"
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(asyncio.wait_for(self.pool.close_all(), self.ctx.connect_timeout_s))
+        self.loop.close()
+        counters = self.drive.counters
+        detail = f"{self.phase.sessions} session(s)"
+        if self.drive.rate_target is not None:
+            detail += (
+                f"; {counters.late} of {counters.done} operations started > {LATE_MS} ms late, "
+                f"{counters.queued} waited for a free session"
+            )
+        target = self.rate if self.drive.rate_target is not None and not self.phase.stages else 0
         return {
             "verified": "unchecked",
             "detail": detail,
             "schedule": {
-                "target_rate_per_s": self.rate or 0,
-                "late_ops": self.late,
-                "max_late_ms": self.max_late_ns / 1e6,
+                "target_rate_per_s": target or 0,
+                "late_ops": counters.late,
+                "queued_ops": counters.queued,
+                "staged_rate": bool(self.phase.stages) and self.drive.rate_target is not None,
+                "max_late_ms": counters.max_late_ns / 1e6,
             },
         }
 
     # --------------------------------------------------------------------------------------- operations
-    def _op_bulk_insert(self) -> int:
-        from tableauhyperapi import Inserter  # here: validation must not load the library
+    async def _execute(self, session, op: str) -> int:
+        if op in OPERATIONS:
+            return await getattr(self, "_op_" + op)(session.connection, session)
+        return await self._sql_operation(session, op)
 
-        count = self.plan.bulk_count()
-        with Inserter(self.ctx.connection, self.ctx.table) as inserter:
-            inserter.add_rows(data.python_rows(self.next_id, count))
-            inserter.execute()
+    async def _sql_operation(self, session, name: str) -> int:
+        op = self.phase.sql_operations[name]
+        statements = op.statements()
+        if len(statements) == 1:
+            return await self._statement(session, name, 0, statements[0], op.prepare)
+        rows = 0
+        async with session.connection.transaction():
+            for i, statement in enumerate(statements):
+                rows += await self._statement(session, name, i, statement, op.prepare)
+        return rows
+
+    async def _statement(self, session, name: str, i: int, statement, prepare: bool) -> int:
+        values = session.binder.values(name, i, statement)
+        if values is None:  # a parameter reads a result this session has not seen yet: fetch it first
+            for source in self.phase.sql_operations[name].sources():
+                if source not in session.binder.latest:
+                    await self._sql_operation(session, source)
+            values = session.binder.values(name, i, statement)
+            if values is None:
+                raise LookupError(f"{name}: the operation its parameter reads from returned no rows")
+        cursor = await session.connection.execute(self.sql_texts[name][i], values, prepare=prepare or None)
+        if cursor.description is None:
+            return max(cursor.rowcount, 0)
+        rows = await cursor.fetchall()
+        session.binder.saw(name, rows)
+        return len(rows)
+
+    async def _op_bulk_insert(self, conn, session) -> int:
+        import pyarrow as pa
+
+        count = session.plan.bulk_count()
+        sink = pa.BufferOutputStream()
+        batch = data.record_batch(self.next_id, count)
         self.next_id += count
+        with pa.ipc.new_stream(sink, batch.schema) as writer:
+            writer.write_batch(batch)
+        cursor = conn.cursor()
+        async with cursor.copy(f"COPY {self.ctx.table_sql} FROM STDIN WITH (FORMAT arrowstream)") as copy:
+            await copy.write(sink.getvalue())
         return count
 
-    def _op_single_insert(self) -> int:
+    async def _op_single_insert(self, conn, session) -> int:
         i = self.next_id
         self.next_id += 1
-        self.ctx.connection.execute_command(
-            f"INSERT INTO {self.ctx.table_sql} VALUES ({i}, {i % 10}, {i * 0.1!r}, {data.TIMESTAMP_BASE + i * 1000})"
+        await conn.execute(
+            f"INSERT INTO {self.ctx.table_sql} VALUES (%s, %s, %s, %s)",
+            (i, i % 10, i * 0.1, data.TIMESTAMP_BASE + i * 1000),
         )
         return 1
 
-    def _op_select_limit(self) -> int:
-        start = self.ctx.worker * self.phase.preload_rows + int(self.plan.fraction() * max(1, self.table_rows))
-        rows = self.ctx.connection.execute_list_query(
-            f"SELECT id, sensor_id, value, timestamp FROM {self.ctx.table_sql} WHERE id >= {start} LIMIT 100"
+    async def _op_select_limit(self, conn, session) -> int:
+        start = self.ctx.worker * self.phase.preload_rows + int(session.plan.fraction() * max(1, self.table_rows))
+        cursor = await conn.execute(
+            f"SELECT id, sensor_id, value, timestamp FROM {self.ctx.table_sql} WHERE id >= %s LIMIT 100", (start,)
         )
-        return len(rows)
+        return len(await cursor.fetchall())
 
-    def _op_aggregate(self) -> int:
+    async def _op_aggregate(self, conn, session) -> int:
         sql = f"SELECT sensor_id, COUNT(*), AVG(value) FROM {self.ctx.table_sql} GROUP BY sensor_id"
-        return len(self.ctx.connection.execute_list_query(sql))
+        return len(await (await conn.execute(sql)).fetchall())
 
-    def _op_join(self) -> int:
-        from tableauhyperapi import escape_name  # here: validation must not load the library
-
-        dim = escape_name(DIMENSION)
+    async def _op_join(self, conn, session) -> int:
         sql = (
             f"SELECT d.name, COUNT(*), MAX(t.value) FROM {self.ctx.table_sql} t "
-            f"JOIN {dim} d ON t.sensor_id = d.sensor_id GROUP BY d.name"
+            f"JOIN {self.dimension_sql} d ON t.sensor_id = d.sensor_id GROUP BY d.name"
         )
-        return len(self.ctx.connection.execute_list_query(sql))
+        return len(await (await conn.execute(sql)).fetchall())
 
-    def _op_custom(self) -> int:
-        sql = self.phase.custom_sql.format(table=self.ctx.table_sql)
-        return len(self.ctx.connection.execute_list_query(sql))
+    async def _op_custom(self, conn, session) -> int:
+        cursor = await conn.execute(self.phase.custom_sql.format(table=self.ctx.table_sql))
+        return len(await cursor.fetchall()) if cursor.description is not None else max(cursor.rowcount, 0)
 
-    def _op_ddl(self) -> int:
-        conn, tmp = self.ctx.connection, self.temp_table
-        conn.execute_command(f"CREATE TEMPORARY TABLE {tmp} (x INT)")
+    async def _op_ddl(self, conn, session) -> int:
+        tmp = self.temp_table
+        await conn.execute(f"CREATE TEMPORARY TABLE {tmp} (x INT)")
         try:
-            conn.execute_command(f"INSERT INTO {tmp} VALUES (1), (2), (3)")
+            await conn.execute(f"INSERT INTO {tmp} VALUES (1), (2), (3)")
         finally:
-            conn.execute_command(f"DROP TABLE {tmp}")
+            await conn.execute(f"DROP TABLE {tmp}")
         return 0

@@ -62,6 +62,9 @@ class QueryPhase(PhaseBase):
     def method_name(self) -> str:
         return self.method
 
+    def operation_names(self) -> list[str]:
+        return ["query"]
+
     def staging_folder(self) -> str | None:
         return self.staging_dir
 

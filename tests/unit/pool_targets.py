@@ -3,6 +3,8 @@
 import os
 import time
 
+from loadgen import worker
+
 
 def well_behaved(spec, link, _stop_raw, progress):
     """Ready, go, a result per phase — what worker.main says, without a server."""
@@ -10,7 +12,7 @@ def well_behaved(spec, link, _stop_raw, progress):
         link.send({"kind": "ready", "phase": phase})
         message = link.recv()
         assert message["kind"] == "go"
-        progress[1 + 4 * spec.worker] += 1
+        progress[1 + worker.PROGRESS_SLOTS * spec.worker] += 1
         link.send({"kind": "result", "phase": phase, "worker": spec.worker, "pid": os.getpid()})
 
 

@@ -94,9 +94,9 @@ class FakePool(pool.WorkerPool):
 
 def test_a_new_phase_starts_its_progress_at_zero():
     pool = FakePool(2)
-    pool.progress[:] = [1_000_000, 5, 1, 0, 200_000, 3, 0, 0]  # the previous phase's counters
+    pool.progress[:] = [1_000_000, 5, 1, 0, 64, 200_000, 3, 0, 0, 32]  # the previous phase's counters
     pool.release("next")
-    assert pool.progress_totals() == (0, 0, 0, [0, 0])
+    assert pool.progress_totals() == (0, 0, 0, [0, 0], 0)
 
 
 def test_rows_sent_in_a_running_statement_show_in_progress():

@@ -15,7 +15,7 @@ def message(worker, start_s, end_s, buckets, release_s=0.0):
         histogram = metrics.new_histogram(metrics.BUCKET_DIGITS)
         for _ in range(ops):
             histogram.record_value(1000)
-        timeseries[index] = {"ops": ops, "rows": rows, "errors": 0, "histogram": histogram.encode()}
+        timeseries[index] = {"ops": {"op": {"ops": ops, "rows": rows, "errors": 0, "histogram": histogram.encode()}}}
     return {
         "worker": worker,
         "start_ns": int((release_s + start_s) * S),

@@ -337,7 +337,10 @@ def test_describe_rate(tmp_path):
         "mixed (1 worker): closed loop, think 10–200 ms"
     )
     plain = write(tmp_path, "name: p\nworkers: 4\nphases:\n  - {name: m, workload: mix, rate_per_s: 200}\n", "p.yaml")
-    assert load_scenario(plain).phases[0].describe_rate(4) == (
+    assert load_scenario(plain).phases[0].describe_rate(4) == (  # a rate is the phase's total unless told
+        "open loop: 200 operations/s in total (50/s per worker, poisson arrivals)"
+    )
+    assert load_scenario(plain, ["m.rate_scope=worker"]).phases[0].describe_rate(4) == (
         "open loop: 800 operations/s in total (200/s per worker, poisson arrivals)"
     )
     assert load_scenario(plain, ["m.rate_per_s=null", "m.think_ms=5"]).phases[0].describe_rate(4) == (
