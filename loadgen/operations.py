@@ -128,9 +128,19 @@ class ParamStream:
 
             rng = generators.batch_rng(self.seed, str(self.key), self.stream, self.drawn, 0)
             self.values = generators.column_array(self.column, DRAW_BATCH, self.drawn, rng).to_pylist()
+            typed = typed_integer(self.column.sql_type.base)
+            if typed is not None:  # a Python int alone goes out as numeric: Hyper wants INT where it takes INT
+                self.values = [v if v is None else typed(v) for v in self.values]
             self.values.reverse()  # pop() from the end hands them out in order
             self.drawn += DRAW_BATCH
         return self.values.pop()
+
+
+def typed_integer(base: str):
+    """The psycopg wrapper that binds an int with the parameter's SQL type (None: the default adaptation fits)."""
+    from psycopg.types.numeric import Int2, Int4, Int8
+
+    return {"SMALLINT": Int2, "INT": Int4, "BIGINT": Int8}.get(base)
 
 
 def _shifted(gen, stream: int):

@@ -21,7 +21,7 @@ from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
 from loadgen.terminal import Progress, phase_tables
 from loadgen.worker import WorkerSpec
-from loadgen.workloads import workload_class
+from loadgen.workloads.registry import workload_class
 
 HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 

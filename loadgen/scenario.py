@@ -22,7 +22,6 @@ from pydantic import BaseModel, Field, ValidationError, field_validator
 from loadgen import thresholds
 from loadgen.errors import ScenarioError
 from loadgen.tables import TableDefinition
-from loadgen.workloads import PHASE_MODELS, PhaseModel
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
     HOUR_S,
@@ -36,6 +35,7 @@ from loadgen.workloads.base import (
     excerpt,
     shorten,
 )
+from loadgen.workloads.registry import PHASE_MODELS, PhaseModel
 
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
 ENDPOINT_PATTERN = r"^tab\.(tcp|domain)://.+"

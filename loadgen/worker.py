@@ -18,7 +18,7 @@ from tableauhyperapi import TableName
 
 from loadgen import faults, server
 from loadgen.metrics import Recorder
-from loadgen.workloads import workload_for
+from loadgen.workloads.registry import workload_for
 
 # exit codes of a worker process, so the coordinator can tell the reasons apart
 EXIT_FAILED = 1
