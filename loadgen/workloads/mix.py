@@ -41,6 +41,7 @@ from loadgen.workloads.base import (
 OPERATIONS = ("bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom")
 Operation = Annotated[str, Field(pattern=OPERATION_NAME)]  # a built-in (OPERATIONS) or one of sql_operations
 MAX_SESSIONS = 10_000  # per worker
+OPS_BATCH = 256  # operations drawn per numpy call
 DIMENSION = "loadgen_sensors"
 LATE_MS = sessions.LATE_MS
 FIRST_NEW_ID = 1 << 30  # ids of rows the mix inserts, far above the canonical ones
@@ -365,11 +366,19 @@ class OperationPlan:
         self.names += [n for n, w in weights.items() if n not in OPERATIONS and w > 0]  # sql_operations, in order
         p = np.array([weights[n] for n in self.names], dtype=float)
         self.probabilities = p / p.sum()
+        self.cdf = np.cumsum(self.probabilities)
+        self.drawn: list[str] = []
         self.think = think
         self.bulk_rows = bulk_rows
 
     def next_operation(self) -> str:
-        return self.names[int(self.ops_rng.choice(len(self.names), p=self.probabilities))]
+        """Drawn OPS_BATCH at a time (one numpy call per operation cost more than a SELECT 1's client work)."""
+        if not self.drawn:
+            picks = np.minimum(
+                np.searchsorted(self.cdf, self.ops_rng.random(OPS_BATCH), side="right"), len(self.names) - 1
+            )
+            self.drawn = [self.names[i] for i in picks[::-1]]  # pop() from the end hands them out in order
+        return self.drawn.pop()
 
     def bulk_count(self) -> int:
         return int(self.param_rng.integers(self.bulk_rows[0], self.bulk_rows[1] + 1))
@@ -389,6 +398,14 @@ class OperationPlan:
 def operation_sequence(seed: int, worker: int, phase: str, weights: dict[str, float], n: int) -> list[str]:
     plan = OperationPlan(seed, worker, phase, weights, 0, (1, 1))
     return [plan.next_operation() for _ in range(n)]
+
+
+def returns_rows(cursor) -> bool:
+    """Whether the statement returned a result set (cheaper than `cursor.description`, which builds columns)."""
+    from psycopg import pq
+
+    result = cursor.pgresult
+    return result is not None and result.status == pq.ExecStatus.TUPLES_OK
 
 
 class MixWorkload(Workload):
@@ -425,8 +442,9 @@ class MixWorkload(Workload):
         self.rate = rate
         self.next_id = FIRST_NEW_ID + ctx.worker * NEW_IDS_PER_WORKER
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
+        self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
         self.sql_texts = {
-            name: [st.sql.format(table=table) for st in op.statements()] for name, op in phase.sql_operations.items()
+            name: [st.sql.format(table=table) for st in sts] for name, (_, sts) in self.statements.items()
         }
         self._open_sessions(weights, think)
 
@@ -524,14 +542,13 @@ class MixWorkload(Workload):
         return await self._sql_operation(session, op)
 
     async def _sql_operation(self, session, name: str) -> int:
-        op = self.phase.sql_operations[name]
-        statements = op.statements()
+        prepare, statements = self.statements[name]
         if len(statements) == 1:
-            return await self._statement(session, name, 0, statements[0], op.prepare)
+            return await self._statement(session, name, 0, statements[0], prepare)
         rows = 0
         async with session.connection.transaction():
             for i, statement in enumerate(statements):
-                rows += await self._statement(session, name, i, statement, op.prepare)
+                rows += await self._statement(session, name, i, statement, prepare)
         return rows
 
     async def _statement(self, session, name: str, i: int, statement, prepare: bool) -> int:
@@ -544,7 +561,7 @@ class MixWorkload(Workload):
             if values is None:
                 raise LookupError(f"{name}: the operation its parameter reads from returned no rows")
         cursor = await session.connection.execute(self.sql_texts[name][i], values, prepare=prepare or None)
-        if cursor.description is None:
+        if not returns_rows(cursor):
             return max(cursor.rowcount, 0)
         rows = await cursor.fetchall()
         session.binder.saw(name, rows)
@@ -593,7 +610,7 @@ class MixWorkload(Workload):
 
     async def _op_custom(self, conn, session) -> int:
         cursor = await conn.execute(self.phase.custom_sql.format(table=self.ctx.table_sql))
-        return len(await cursor.fetchall()) if cursor.description is not None else max(cursor.rowcount, 0)
+        return len(await cursor.fetchall()) if returns_rows(cursor) else max(cursor.rowcount, 0)
 
     async def _op_ddl(self, conn, session) -> int:
         tmp = self.temp_table

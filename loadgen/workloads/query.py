@@ -8,9 +8,11 @@ Every fetch produces the same digest (row count, Σ first column, and the rows t
 which is compared with the closed forms of data.py when the table holds a known set of rows.
 """
 
+import contextlib
 import io
 import itertools
 import math
+import threading
 import time
 from dataclasses import dataclass, field
 from typing import Literal
@@ -41,6 +43,7 @@ SHAPE_ROW_BYTES = {"full_scan": 24, "filtered": 12, "aggregation": 20}
 FILTER_SENSOR = 5
 KEEP_ROWS = 100  # a result this small is kept whole in the digest (aggregation: 10 rows)
 WARMUP_OP = "query" + WARMUP_SUFFIX
+MAX_QUERY_SESSIONS = 1000  # a thread each: query sessions read whole results, so a few per core make sense
 
 
 class QueryPhase(PhaseBase):
@@ -49,6 +52,9 @@ class QueryPhase(PhaseBase):
     sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
     method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
     iterations: Count | None = Field(default=None, ge=1, description="Queries per worker (default 1).")
+    sessions: Count = Field(
+        default=1, ge=1, le=MAX_QUERY_SESSIONS, description="Concurrent sessions per worker, each its own connection."
+    )
     duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="Run queries for this long instead.")
     warmup: Count = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
@@ -183,6 +189,39 @@ def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) ->
     return ""
 
 
+@dataclass
+class QuerySession:
+    """One session's connections: the tableauhyperapi one (rows, arrow) or a psycopg one (arrow_stream)."""
+
+    connection: object = None
+    pg: object = None
+
+    def cancel(self) -> None:
+        with contextlib.suppress(Exception):
+            if self.connection is not None:
+                self.connection.cancel()
+        with contextlib.suppress(Exception):
+            if self.pg is not None:
+                self.pg.cancel_safe(timeout=1)
+
+    def close(self) -> None:
+        for connection in (self.connection, self.pg):
+            with contextlib.suppress(Exception):
+                if connection is not None:
+                    connection.close()
+
+
+class LockedRecorder:
+    """The phase's Recorder shared by session threads: one record at a time."""
+
+    def __init__(self, recorder, lock):
+        self.recorder, self.lock = recorder, lock
+
+    def record(self, *args) -> None:
+        with self.lock:
+            self.recorder.record(*args)
+
+
 class QueryWorkload(Workload):
     def setup(self) -> None:
         ctx = self.ctx
@@ -195,35 +234,83 @@ class QueryWorkload(Workload):
             self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
         self.checked = 0
         self.problem = ""
-        if self.phase.method == "arrow_stream":
-            ctx.pg_connection()
-        elif self.phase.method == "arrow":
+        self.lock = threading.Lock()
+        if self.phase.method == "arrow":
             table_rows = self.rows_in_table.count if self.rows_in_table else 1_000_000
             self.staging_dir = staging.choose_dir(self.phase.staging_dir, table_rows * data.BYTES_PER_ROW)
         self.fetch = getattr(self, "_fetch_" + self.phase.method)
+        # session 0 is the worker's own connection; more sessions open their own (closed in verify)
+        self.sessions = [
+            QuerySession(ctx.connection, ctx.pg_connection() if self.phase.method == "arrow_stream" else None)
+        ]
+        for _ in range(self.phase.sessions - 1):
+            self.sessions.append(self._open_session())
+
+    def _open_session(self) -> QuerySession:
+        from loadgen import server  # here: validation must not load the Hyper client
+
+        ctx = self.ctx
+        if self.phase.method == "arrow_stream":
+            return QuerySession(pg=server.pg_connect(ctx.endpoint, ctx.database, ctx.auth, ctx.connect_timeout_s))
+        return QuerySession(connection=server.connect(ctx.endpoint, ctx.database, ctx.auth, ctx.connect_timeout_s))
 
     def warmup(self, recorder) -> None:
         for _ in range(self.phase.warmup):
             if self.ctx.stop.is_set():
                 return
             t0 = time.perf_counter_ns()
-            self.fetch()
+            self.fetch(self.sessions[0])
             recorder.record(WARMUP_OP, time.perf_counter_ns() - t0)
 
     def run(self, recorder) -> None:
         phase = self.phase
-        deadline = time.perf_counter() + phase.duration_s if phase.duration_s else None
-        done = 0
-        while not self.ctx.stop.is_set():
-            if deadline is None and done >= phase.iterations:
+        self.deadline = time.perf_counter() + phase.duration_s if phase.duration_s else None
+        self.started = 0
+        if len(self.sessions) == 1:
+            self._loop(self.sessions[0], recorder)
+            return
+        shared = LockedRecorder(recorder, self.lock)
+        failures = []
+
+        def loop(session):
+            try:
+                self._loop(session, shared)
+            except BaseException as exc:  # noqa: BLE001 - the main thread re-raises it
+                failures.append(exc)
+
+        threads = [threading.Thread(target=loop, args=(s,), daemon=True) for s in self.sessions]
+        for thread in threads:
+            thread.start()
+        while any(t.is_alive() for t in threads):
+            threads[0].join(0.05) if threads[0].is_alive() else next(t for t in threads if t.is_alive()).join(0.05)
+            if self.ctx.stop.is_set() or failures:  # the run ends, or one session failed: cancel the others
+                for session in self.sessions:
+                    session.cancel()
+                for thread in threads:
+                    thread.join(2)
                 break
-            if deadline is not None and time.perf_counter() >= deadline:
-                break
+        if failures and not self.ctx.stop.is_set():
+            raise failures[0]
+
+    def _next(self) -> bool:
+        """Whether a session may start another query (a shared count over the worker's sessions)."""
+        with self.lock:
+            if self.ctx.stop.is_set() or self.ctx.finish.is_set():
+                return False
+            if self.deadline is None and self.started >= self.phase.iterations:
+                return False
+            if self.deadline is not None and time.perf_counter() >= self.deadline:
+                return False
+            self.started += 1
+            return True
+
+    def _loop(self, session: QuerySession, recorder) -> None:
+        while self._next():
             t0 = time.perf_counter_ns()
-            digest = self.fetch()
+            digest = self.fetch(session)
             recorder.record("query", time.perf_counter_ns() - t0, digest.rows)
-            done += 1
-            self._check(digest)
+            with self.lock:
+                self._check(digest)
 
     def _check(self, digest: Digest) -> None:
         if self.table_count is not None and not self.problem:
@@ -237,6 +324,8 @@ class QueryWorkload(Workload):
         self.problem = expected_digest_problems(self.phase.shape, self.rows_in_table, digest)
 
     def verify(self) -> dict:
+        for session in self.sessions[1:]:
+            session.close()
         if self.problem:
             return {"verified": "failed", "detail": self.problem}
         if self.checked == 0:
@@ -247,11 +336,11 @@ class QueryWorkload(Workload):
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
 
     # ------------------------------------------------------------------ fetch methods
-    def _fetch_rows(self) -> Digest:
+    def _fetch_rows(self, session: QuerySession) -> Digest:
         """Iterate every row in Python, as a row-API client does. The loop is kept bare (locals, no calls):
         on this path the Python loop itself is the cost being measured."""
         digest = Digest()
-        with self.ctx.connection.execute_query(self.sql) as result:
+        with session.connection.execute_query(self.sql) as result:
             rows = iter(result)
             for row in itertools.islice(rows, KEEP_ROWS):
                 digest.add_python_row(row)
@@ -263,12 +352,12 @@ class QueryWorkload(Workload):
             digest.first_sum += total
         return digest
 
-    def _fetch_arrow(self) -> Digest:
+    def _fetch_arrow(self, session: QuerySession) -> Digest:
         from tableauhyperapi import escape_string_literal  # here: validation must not load the library
 
         digest = Digest()
         with staging.staged_file(self.staging_dir) as path:
-            self.ctx.connection.execute_command(
+            session.connection.execute_command(
                 f"COPY ({self.sql}) TO {escape_string_literal(path)} WITH (FORMAT arrowstream)"
             )
             with pa.memory_map(path) as source, pa.ipc.open_stream(source) as reader:
@@ -277,9 +366,9 @@ class QueryWorkload(Workload):
                 digest.finish()  # before the file goes away: the chunks are views of the mapping
         return digest
 
-    def _fetch_arrow_stream(self) -> Digest:
+    def _fetch_arrow_stream(self, session: QuerySession) -> Digest:
         digest = Digest()
-        with self.ctx.pg_connection().cursor() as cursor:
+        with session.pg.cursor() as cursor:
             with cursor.copy(f"COPY ({self.sql}) TO STDOUT WITH (FORMAT arrowstream)") as copy:
                 source = pa.PythonFile(CopyReader(copy), mode="r")
                 with pa.ipc.open_stream(source) as reader:

@@ -9,6 +9,7 @@ import sys
 import time
 
 import psutil
+import pytest
 
 from tests.conftest import only_run_dir, wait_for_line, write_scenario
 
@@ -237,3 +238,33 @@ def test_a_killed_worker_with_64_sessions_ends_the_run_in_bounded_time(tmp_path)
     assert "killed" in err or "died" in err or "signal" in err, err
     _, alive = psutil.wait_procs(children, timeout=5)  # e.g. multiprocessing's resource tracker exits last
     assert not alive
+
+
+QUERY = """\
+name: qs
+workers: 2
+seed: 9
+phases:
+  - name: load
+    workload: insert
+    rows: 200000
+    method: arrow_stream
+  - name: scan
+    workload: query
+    shape: aggregation
+    method: {method}
+    sessions: 4
+    iterations: 12
+"""
+
+
+@pytest.mark.parametrize("method", ["rows", "arrow_stream"])
+def test_query_sessions_each_read_and_verify(cli, tmp_path, method):
+    path = write_scenario(tmp_path / "q.yaml", QUERY.format(method=method))
+    res = cli("run", path, "--results-dir", tmp_path / "r")
+    assert res.code == 0, res.stdout + res.stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    scan = [r for r in read(run_dir / "workers.csv") if r["phase"] == "scan"]
+    assert [(r["sessions"], r["ops"], r["verified"]) for r in scan] == [("4", "12", "ok")] * 2
+    # the load phase's sessions (2 workers × a Hyper and a PostgreSQL connection) + 3 more per worker for the scan
+    assert len(hyperd_sessions(run_dir)) >= 4 + 2 * 3
