@@ -6,7 +6,8 @@ workers, errors over time with their messages, per-worker bars, and for a matrix
 across the points and the spread of the repetitions. Several runs: RUN_A/compare.html (or --output) — the
 per-metric change from loadgen/compare.py with its noise flag, and the runs' charts overlaid.
 
-Charts are Plotly (hover, zoom, legend toggles) with plotly.js embedded once, so the file opens offline; PNGs of
+Charts are Plotly (hover, zoom, legend toggles) with plotly.js embedded once, so the file opens offline — its
+basic bundle (scatter, bar and pie traces, a quarter of the full one), vendored as assets/plotly-basic.min.js; PNGs of
 the same charts (report_png, matplotlib) go to RUN/charts/ for READMEs and documents. The page records how many
 points each chart drew into `window.loadgenRender` (and `body[data-rendered]`), which the browser test reads.
 """
@@ -14,6 +15,9 @@ points each chart drew into `window.loadgenRender` (and `body[data-rendered]`), 
 import html
 import json
 import math
+import re
+from functools import cache
+from importlib import resources
 from pathlib import Path
 
 from loadgen import compare, results
@@ -463,20 +467,42 @@ DRAW_JS = """
 """
 
 
-def page(title: str, header: str, sections: list[tuple[str, str, str]], charts: list[Chart]) -> str:
-    import plotly.offline
+# plotly.js-basic-dist-min 2.35.2 (npm, MIT: assets/PLOTLY_LICENSE), the plotly package's plotly.js version: 1.1 MB
+# instead of 4.6, which halves the page's main-thread time to open a report (BENCHMARKS.md, "Report open time"). It
+# holds these trace types and all of plotly.js's core (axes, shapes, annotations, legend, hover, modebar); a chart
+# with any other trace type gets the full plotly.js of the plotly package instead.
+BASIC_TRACES = frozenset({"scatter", "bar", "pie"})
 
+
+@cache
+def plotly_js(full: bool = False) -> str:
+    """plotly.js to inline in a <script>: the basic bundle, or with full=True the plotly package's whole
+    plotly.min.js. Either starts with the banner `plotly.js vX.Y.Z` (once per file)."""
+    if full:
+        import plotly.offline
+
+        return plotly.offline.get_plotlyjs()
+    text = (resources.files("loadgen") / "assets" / "plotly-basic.min.js").read_text(encoding="utf-8")
+    version = re.search(r"plotly\.js \(basic - minified\) (v\d[\w.-]*)", text[:300]).group(1)
+    return f"/* plotly.js {version}, basic bundle (scatter, bar and pie traces) */\n{text}"
+
+
+def trace_types(charts: list[Chart]) -> set[str]:
+    return {trace["type"] for chart in charts for trace in plotly_figure(chart)["data"]}
+
+
+def page(title: str, header: str, sections: list[tuple[str, str, str]], charts: list[Chart]) -> str:
     nav = " ".join(f'<a href="#{sid}">{html.escape(name)}</a>' for sid, name, _ in sections)
     nav += " " + " ".join(f'<a href="#{c.id}">{html.escape(c.title.split(":")[0])}</a>' for c in charts)
     body = "".join(f'<h2 id="{sid}">{html.escape(name)}</h2>{content}' for sid, name, content in sections)
     drawn = "".join(chart_html(c) for c in charts)
     # plotly.js once for every chart, inline: the file opens offline
-    plotly_js = f"<script>{plotly.offline.get_plotlyjs()}</script>" if charts else ""
+    script = f"<script>{plotly_js(full=not trace_types(charts) <= BASIC_TRACES)}</script>" if charts else ""
     return f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body><script>window.loadgenStart = performance.now();</script>{header}<nav>{nav}</nav>{body}{drawn}
-<pre id="render-check" hidden></pre>{plotly_js}
+<pre id="render-check" hidden></pre>{script}
 <script>{SORT_JS}</script><script>{DRAW_JS}</script><script>{RENDER_CHECK_JS}</script></body></html>
 """
 

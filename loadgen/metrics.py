@@ -374,7 +374,10 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
     if schedules and any(s["target_rate_per_s"] or s.get("staged_rate") for s in schedules):
         done = overall["count"]
         schedule = {
-            "target_rate_per_s": sum(s["target_rate_per_s"] for s in schedules),
+            # a staged rate has no single target: timeseries.csv has it per interval
+            "target_rate_per_s": ""
+            if any(s.get("staged_rate") for s in schedules)
+            else sum(s["target_rate_per_s"] for s in schedules),
             "late_ops_pct": 100 * sum(s["late_ops"] for s in schedules) / done if done else 0.0,
             "queued_ops": sum(s.get("queued_ops", 0) for s in schedules),
             "max_late_ms": max(s["max_late_ms"] for s in schedules),

@@ -119,6 +119,7 @@ class Run:
         self.workers = read_csv(self.dir / "workers.csv")
         self.latency = read_csv(self.dir / "latency.csv")
         self.timeseries = read_csv(self.dir / "timeseries.csv")
+        self.op_timeseries = read_csv(self.dir / "op_timeseries.csv")  # absent in runs of loadgen before 0.3
         self.samples = read_csv(self.dir / "samples.csv")
         started = self.status.get("started_utc") or min(
             (r["started_utc"] for r in self.summary if r.get("started_utc")), default=""
@@ -179,9 +180,13 @@ class Run:
         return out
 
     # ------------------------------------------------------------------------------------------ charts
-    def series_points(self, inst: Instance) -> list[tuple[float, float, dict]]:
-        """(x0, x1, row) per timeseries row: the part of the measured window the row covers, in run seconds."""
-        rows = [r for r in self.timeseries if self.key(r) == inst.key]
+    def series_points(self, inst: Instance, operation: str | None = None) -> list[tuple[float, float, dict]]:
+        """(x0, x1, row) per timeseries row (op_timeseries row of `operation`): the part of the measured window the
+        row covers, in run seconds."""
+        if operation is None:
+            rows = [r for r in self.timeseries if self.key(r) == inst.key]
+        else:
+            rows = [r for r in self.op_timeseries if self.key(r) == inst.key and r["operation"] == operation]
         rows.sort(key=lambda r: num(r["t_s"], 0))
         out = []
         for i, row in enumerate(rows):
@@ -215,11 +220,23 @@ class Run:
             for t in rows:
                 t.showlegend = False
             panels.append(Panel("rows/s", rows))
+        active = self._by_phase("active_sessions")
+        if active:  # phases with sessions: how many were active, against the target of their stages
+            target = self._by_phase("target_sessions")
+            for t in target:
+                t.name, t.dash, t.showlegend = f"{t.name} target", "dash", False
+            for t in active:
+                t.showlegend = False
+            panels.append(Panel("active sessions", active + target))
         panels[-1].x_title = "seconds since the run started"
         note = "Each point is one interval of timeseries.csv, divided by the measured time it covers."
+        if active:
+            note += " Active sessions: running an operation or thinking (dashed: the target)."
         return Chart("throughput", "Throughput over time", panels, note, self.bands())
 
     def latency_over_time(self) -> Chart | None:
+        if self.op_timeseries:
+            return self._latency_per_operation()
         if not self.timeseries:
             return None
         traces = []
@@ -234,6 +251,32 @@ class Run:
                      bands=self.bands(),
                      note="All operations of a phase together: timeseries.csv keeps one histogram per interval and "
                           "phase, not per operation.")  # fmt: skip
+
+    def _latency_per_operation(self) -> Chart | None:
+        """p50 (dotted) and p99 of each phase · operation over time, from op_timeseries.csv."""
+        traces = []
+        operations = list(dict.fromkeys((r["phase"], r["operation"]) for r in self.op_timeseries))
+        for n, (phase, operation) in enumerate(operations):
+            color = PALETTE[n % len(PALETTE)]
+            for column, dash in (("p50_ms", "dot"), ("p99_ms", None)):
+                xs, ys = [], []
+                for inst in (i for i in self.instances if i.phase == phase):
+                    for lo, hi, row in self.series_points(inst, operation):
+                        xs.append(r4((lo + hi) / 2))
+                        ys.append(r4(num(row[column], 0)) or None)  # an interval without operations has no latency
+                    xs.append(None)
+                    ys.append(None)
+                if any(y for y in ys if y is not None):
+                    name = f"{phase} · {operation} {column[:-3]}"
+                    traces.append(
+                        Trace(name, xs[:-1], ys[:-1], "lines+markers", color, dash, group=f"{phase}·{operation}")
+                    )
+        if not traces:
+            return None
+        panel = Panel("latency (ms)", traces, y_log=True, x_title="seconds since the run started")
+        note = "From op_timeseries.csv: one histogram per interval and operation."
+        title = "Latency over time per operation: p50 (dotted) and p99"
+        return Chart("latency_over_time", title, [panel], note, self.bands())
 
     def spectrum(self) -> Chart | None:
         traces = []

@@ -23,6 +23,7 @@ from loadgen.metrics import FROM_INTENDED_SUFFIX
 
 TICK_S = 0.1  # targets, gauges, interval reports and the stop flag are looked at this often
 LATE_MS = 10  # an operation that starts this much after its intended time counts as late
+ARRIVAL_STEP_S = 0.005  # a staged rate is integrated in steps this long
 END_GRACE_S = 30.0  # at the end, operations still running get this long to finish (k6's gracefulStop)
 
 
@@ -245,7 +246,6 @@ class SessionPool:
         idle = deque(self.sessions)
         freed = asyncio.Event()
         plan = self.sessions[0].plan  # one schedule and one operation sequence per worker
-        intended = time.perf_counter_ns()
 
         async def run(session, op, at):
             self.active += 1
@@ -256,17 +256,16 @@ class SessionPool:
                 idle.append(session)
                 freed.set()
 
+        at_s = 0.0  # the first arrival: now, unless the rate starts at 0 (a ramp from 0)
+        if drive.share(drive.rate_target.at(0.0)) <= 0:
+            at_s = self._next_arrival_s(drive, 0.0, plan.arrival_units(drive.arrivals))
         while not self.ending.is_set():
-            rate = drive.share(drive.rate_target.at(self._elapsed_s()))
-            if rate <= 0:  # a stage at rate 0: nothing arrives; the schedule restarts when the rate rises
-                await asyncio.sleep(TICK_S)
-                intended = time.perf_counter_ns()
-                continue
+            if at_s is None:  # no arrival before the end
+                await self.ending.wait()
+                return
+            intended = self.origin_ns + int(at_s * 1e9)
             now = time.perf_counter_ns()
             if intended > now:
-                if drive.deadline_ns is not None and intended >= drive.deadline_ns:
-                    await self.ending.wait()
-                    return
                 try:
                     await asyncio.wait_for(self.ending.wait(), (intended - now) / 1e9)
                     return
@@ -286,7 +285,24 @@ class SessionPool:
             task = asyncio.create_task(run(idle.popleft(), plan.next_operation(), intended))
             self.in_flight.add(task)
             task.add_done_callback(self._finished_task)
-            intended += int(plan.interarrival_s(rate, drive.arrivals) * 1e9)
+            at_s = self._next_arrival_s(drive, at_s, plan.arrival_units(drive.arrivals))
+
+    def _next_arrival_s(self, drive: Drive, after_s: float, units: float) -> float | None:
+        """When the arrival rate, integrated from `after_s`, reaches `units` (an Exp(1) draw for poisson arrivals,
+        1 for uniform ones): a changing rate is followed while the schedule waits, so a ramp from 0 does not
+        schedule its first arrival by the first, tiny rate. Seconds since the loop's start; None: past the end."""
+        targets = drive.rate_target
+        end_s = (drive.deadline_ns - self.origin_ns) / 1e9 if drive.deadline_ns is not None else None
+        t, need = after_s, units
+        while end_s is None or t < end_s:
+            rate = drive.share(targets.at(t))
+            if not targets.stages:  # a constant rate
+                return t + need / rate if rate > 0 else None
+            if rate > 0 and need / rate <= ARRIVAL_STEP_S:
+                return t + need / rate
+            need -= rate * ARRIVAL_STEP_S
+            t += ARRIVAL_STEP_S
+        return None
 
     def _finished_task(self, task) -> None:
         self.in_flight.discard(task)

@@ -392,7 +392,11 @@ class OperationPlan:
         return (self.think or 0) / 1000
 
     def interarrival_s(self, rate: float, arrivals: str) -> float:
-        return float(self.time_rng.exponential(1 / rate)) if arrivals == "poisson" else 1 / rate
+        return self.arrival_units(arrivals) / rate
+
+    def arrival_units(self, arrivals: str) -> float:
+        """The next arrival's distance in units of the rate's integral: Exp(1) for poisson, 1 for uniform."""
+        return float(self.time_rng.exponential(1.0)) if arrivals == "poisson" else 1.0
 
 
 def operation_sequence(seed: int, worker: int, phase: str, weights: dict[str, float], n: int) -> list[str]:

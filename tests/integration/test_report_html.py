@@ -64,13 +64,21 @@ def expected_points(run_dir) -> dict:
                 total += sum(1 for v in values if v or not nonzero_only)
         return total
 
+    def sessions_points():
+        gauged = {r["phase"] for r in series if r["active_sessions"] and float(r["active_sessions"])}
+        return sum(1 for r in series if r["phase"] in gauged)
+
+    def per_operation(column):  # op_timeseries.csv: a point per interval in which the operation ran
+        return sum(1 for r in read(run_dir / "op_timeseries.csv") if float(r[column]))
+
     def distinct(which):
         return len({round(float(s["t_s"]), 3) for s in samples if which(s["process"])})
 
     working = [w for w in workers if int(w["ops"])]
     return {
-        "chart-throughput": per_phase("ops_per_s", False) + per_phase("rows_per_s", False),
-        "chart-latency_over_time": per_phase("p50_ms", True) + per_phase("p99_ms", True),
+        "chart-throughput": per_phase("ops_per_s", False) + per_phase("rows_per_s", False)
+        + 2 * sessions_points(),  # the active sessions panel: active and target, for phases with sessions
+        "chart-latency_over_time": per_operation("p50_ms") + per_operation("p99_ms"),
         "chart-latency": 7 * sum(1 for r in latency if int(r["count"]) and not r["operation"].endswith(":warmup")),
         "chart-resources": 2 * (distinct(lambda p: p == "hyperd") + distinct(lambda p: p.startswith("worker-"))),
         "chart-errors": sum(1 for r in series if int(r["errors"])),

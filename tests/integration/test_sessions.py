@@ -268,3 +268,60 @@ def test_query_sessions_each_read_and_verify(cli, tmp_path, method):
     assert [(r["sessions"], r["ops"], r["verified"]) for r in scan] == [("4", "12", "ok")] * 2
     # the load phase's sessions (2 workers × a Hyper and a PostgreSQL connection) + 3 more per worker for the scan
     assert len(hyperd_sessions(run_dir)) >= 4 + 2 * 3
+
+
+RATE_STAGES = """\
+name: rs
+workers: 2
+seed: 10
+sampling: {timeseries_interval_s: 0.5}
+phases:
+  - name: users
+    workload: mix
+    sessions: 4
+    preload_rows: 1000
+    arrivals: uniform
+    operations: {select_limit: 1}
+    stages:
+      - {duration_s: 2, rate_per_s: 100}
+      - {duration_s: 3, rate_per_s: 100}
+"""
+
+
+def test_rate_stages_ramp_the_arrivals(cli, tmp_path):
+    res = cli("run", write_scenario(tmp_path / "rs.yaml", RATE_STAGES), "--results-dir", tmp_path / "r")
+    assert res.code == 0, res.stdout + res.stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    series = {float(r["t_s"]): r for r in read(run_dir / "timeseries.csv")}
+    target = {t: float(r["target_rate_per_s"]) for t, r in series.items()}
+    assert target[0.0] < 30 and target[0.5] < target[1.0] < target[1.5] < 100
+    hold = [t for t in series if 2.5 <= t <= 4.0]
+    assert hold and all(target[t] == 100 for t in hold)
+    achieved = sum(float(series[t]["ops"]) for t in hold) / (0.5 * len(hold))
+    assert 80 <= achieved <= 120, achieved  # the schedule's rate, not as fast as the sessions can go
+    summary = read(run_dir / "summary.csv")[0]
+    assert summary["target_rate_per_s"] == "" and summary["queued_ops"] != ""
+
+
+CONNECT = """\
+name: cpo
+workers: 1
+seed: 11
+phases:
+  - name: users
+    workload: mix
+    sessions: 2
+    iterations: 30
+    preload_rows: 100
+    connect_per_operation: true
+    operations: {ping: 1}
+    sql_operations: {ping: {sql: "SELECT 1"}}
+"""
+
+
+def test_connect_per_operation_opens_a_session_for_each(cli, tmp_path):
+    res = cli("run", write_scenario(tmp_path / "c.yaml", CONNECT), "--results-dir", tmp_path / "r")
+    assert res.code == 0, res.stdout + res.stderr
+    run_dir = only_run_dir(tmp_path / "r")
+    assert int(read(run_dir / "summary.csv")[0]["ops"]) == 30
+    assert len(hyperd_sessions(run_dir)) >= 30  # a new session for every operation (pgbench -C)
