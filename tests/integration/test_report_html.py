@@ -76,7 +76,8 @@ def expected_points(run_dir) -> dict:
 
     working = [w for w in workers if int(w["ops"])]
     return {
-        "chart-throughput": per_phase("ops_per_s", False) + per_phase("rows_per_s", False)
+        "chart-throughput": per_phase("ops_per_s", False)
+        + per_phase("rows_per_s", False)
         + 2 * sessions_points(),  # the active sessions panel: active and target, for phases with sessions
         "chart-latency_over_time": per_operation("p50_ms") + per_operation("p99_ms"),
         "chart-latency": 7 * sum(1 for r in latency if int(r["count"]) and not r["operation"].endswith(":warmup")),
