@@ -19,7 +19,7 @@ import zlib
 from typing import Annotated, Literal
 
 import numpy as np
-from pydantic import BeforeValidator, Field
+from pydantic import BeforeValidator, Field, PrivateAttr
 
 from loadgen import data, sessions
 from loadgen.operations import OPERATION_NAME, SqlOperation
@@ -128,6 +128,7 @@ class MixPhase(PhaseBase):
         default_factory=dict, description="Your operations: SQL with %s parameters bound by the server."
     )
     connect_per_operation: bool = Field(default=False, description="Open a new connection for every operation.")
+    _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
     arrivals: Literal["poisson", "uniform"] = "poisson"
     bulk_rows: tuple[Count, Count] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
     preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
@@ -162,13 +163,13 @@ class MixPhase(PhaseBase):
                 yield loc, f"think time must be between 0 and {HOUR_MS} ms ({BOUND_MEANINGS[HOUR_MS]})"
         yield from self._check_rate_and_think()
         yield from self._check_stages(scenario.workers)
-        yield from self._check_operation_names()
+        yield from self._check_operation_names(getattr(scenario, "data", {}))
         uses_custom = self.operations.get("custom", 0) > 0 or any(c.operations.get("custom", 0) for c in self.classes)
         if uses_custom and not self.custom_sql:
             yield ("custom_sql",), "the custom operation needs custom_sql"
         if self.custom_sql:
             try:
-                check_placeholders(self.custom_sql, ("table",))
+                check_placeholders(self.custom_sql, ("table", *getattr(scenario, "data", {})))
             except ValueError as exc:
                 yield ("custom_sql",), str(exc)
         if not 1 <= self.bulk_rows[0] <= self.bulk_rows[1]:
@@ -216,7 +217,7 @@ class MixPhase(PhaseBase):
         if "sessions" in kinds and self.rate_per_s:
             yield ("rate_per_s",), "session stages drive a closed load: remove rate_per_s"
 
-    def _check_operation_names(self):
+    def _check_operation_names(self, definitions):
         known = set(OPERATIONS) | set(self.sql_operations)
         allowed = ", ".join(list(OPERATIONS) + sorted(self.sql_operations))
         for loc, weights in [(("operations",), self.operations)] + [
@@ -236,7 +237,7 @@ class MixPhase(PhaseBase):
                     )
             for statement in op.statements():
                 try:
-                    check_placeholders(statement.sql, ("table",))
+                    check_placeholders(statement.sql, ("table", *definitions))
                 except ValueError as exc:
                     yield ("sql_operations", name), str(exc)
 
@@ -286,6 +287,12 @@ class MixPhase(PhaseBase):
         return ""
 
     def resolved(self, scenario):
+        phase = self._resolved(scenario)
+        definitions = getattr(scenario, "data", {})
+        phase._tables = {key: d.name or key + "_{worker}" for key, d in definitions.items()}
+        return phase
+
+    def _resolved(self, scenario):
         update = {} if self.duration_s or self.iterations or self.stages else {"duration_s": 10.0}
         if self.classes:  # exact counts, so scenario.yaml shows (and replays) the assignment that ran
             counts = assign_workers(self.classes, scenario.workers)
@@ -447,10 +454,18 @@ class MixWorkload(Workload):
         self.next_id = FIRST_NEW_ID + ctx.worker * NEW_IDS_PER_WORKER
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
-        self.sql_texts = {
-            name: [st.sql.format(table=table) for st in sts] for name, (_, sts) in self.statements.items()
-        }
+        names = self.table_names()
+        self.sql_texts = {name: [st.sql.format(**names) for st in sts] for name, (_, sts) in self.statements.items()}
+        self.custom_sql = phase.custom_sql.format(**names) if phase.custom_sql else None
         self._open_sessions(weights, think)
+
+    def table_names(self) -> dict[str, str]:
+        """{table} (the worker's own) and {KEY} for each data: definition, quoted, as SQL placeholders take them."""
+        from tableauhyperapi import TableName  # here: validation must not load the library
+
+        ctx = self.ctx
+        names = {key: str(TableName(name.format(worker=ctx.worker))) for key, name in self.phase._tables.items()}
+        return {**names, "table": ctx.table_sql}
 
     def _open_sessions(self, weights, think) -> None:
         from loadgen.operations import Binder  # here: generators (numpy, pyarrow) load only for a mix phase
@@ -613,7 +628,7 @@ class MixWorkload(Workload):
         return len(await (await conn.execute(sql)).fetchall())
 
     async def _op_custom(self, conn, session) -> int:
-        cursor = await conn.execute(self.phase.custom_sql.format(table=self.ctx.table_sql))
+        cursor = await conn.execute(self.custom_sql)
         return len(await cursor.fetchall()) if returns_rows(cursor) else max(cursor.rowcount, 0)
 
     async def _op_ddl(self, conn, session) -> int:

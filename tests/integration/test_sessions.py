@@ -325,3 +325,42 @@ def test_connect_per_operation_opens_a_session_for_each(cli, tmp_path):
     run_dir = only_run_dir(tmp_path / "r")
     assert int(read(run_dir / "summary.csv")[0]["ops"]) == 30
     assert len(hyperd_sessions(run_dir)) >= 30  # a new session for every operation (pgbench -C)
+
+
+OWN_TABLE = """\
+name: own
+workers: 2
+rows: 2000
+seed: 12
+data:
+  orders:
+    name: orders
+    columns:
+      - {name: id, type: BIGINT, nullable: false, generator: {kind: sequence, start: 1}}
+      - {name: customer, type: INT, nullable: false, generator: {kind: zipf, n: 50, s: 1.1}}
+phases:
+  - name: load
+    workload: insert
+    table: orders
+    method: arrow_stream
+  - name: lookups
+    workload: mix
+    sessions: 3
+    iterations: 30
+    preload_rows: 0
+    operations: {by_customer: 1, whole: 1}
+    sql_operations:
+      by_customer:
+        sql: "SELECT COUNT(*) FROM {orders} WHERE customer = %s"
+        params: [{type: INT, generator: {kind: zipf, n: 50, s: 1.1}}]
+      whole:  # divides by zero unless {orders} is the definition's table, holding the 2000 rows just loaded
+        sql: "SELECT 1 / (SELECT (COUNT(*) = 2000)::INT FROM {orders})"
+"""
+
+
+def test_mix_operations_read_a_definitions_table(cli, tmp_path):
+    res = cli("run", write_scenario(tmp_path / "o.yaml", OWN_TABLE), "--results-dir", tmp_path / "r")
+    assert res.code == 0, res.stdout + res.stderr
+    latency = {r["operation"]: r for r in read(only_run_dir(tmp_path / "r") / "latency.csv") if r["phase"] == "lookups"}
+    assert int(latency["whole"]["count"]) > 0 and latency["whole"]["errors"] == "0"
+    assert int(latency["by_customer"]["count"]) > 0
