@@ -162,6 +162,10 @@ def _shifted(gen, stream: int):
         return (stamp + dt.timedelta(seconds=stream * gen.step)).isoformat()
 
 
+class NoValue(LookupError):
+    """A parameter reads a result that has no rows: a failed operation, counted like a database error."""
+
+
 class Binder:
     """The parameter values of one session's operations: generated streams and the latest results it saw."""
 

@@ -196,7 +196,9 @@ class SessionPool:
             if drive.sessions_target is not None or over:
                 async with self.wake:
                     self.wake.notify_all()
-            if drive.rate_target is not None:
+            if drive.suffix:  # a warmup: its operations are side records, its sessions no part of the series
+                pass
+            elif drive.rate_target is not None:
                 recorder.gauge(self.active, len(self.sessions), self.target)
             else:
                 recorder.gauge(self.awake, self.target, 0)

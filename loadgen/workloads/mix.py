@@ -22,7 +22,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, PrivateAttr
 
 from loadgen import data, sessions
-from loadgen.operations import OPERATION_NAME, SqlOperation
+from loadgen.operations import OPERATION_NAME, NoValue, SqlOperation
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
     HOUR_MS,
@@ -494,7 +494,7 @@ class MixWorkload(Workload):
     def _errors() -> tuple:
         import psycopg
 
-        return (psycopg.Error,)
+        return (psycopg.Error, NoValue)
 
     def _connect(self):
         from loadgen import server  # here: validation must not load the Hyper client
@@ -578,7 +578,7 @@ class MixWorkload(Workload):
                     await self._sql_operation(session, source)
             values = session.binder.values(name, i, statement)
             if values is None:
-                raise LookupError(f"{name}: the operation its parameter reads from returned no rows")
+                raise NoValue(f"{name}: the operation its parameter reads from returned no rows")
         cursor = await session.connection.execute(self.sql_texts[name][i], values, prepare=prepare or None)
         if not returns_rows(cursor):
             return max(cursor.rowcount, 0)
