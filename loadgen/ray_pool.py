@@ -38,6 +38,9 @@ from loadgen.pool import DRAIN_S, POLL_S, TICK_S, WorkerPool
 SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 2_000_000  # the last 2 ms before a start instant are spun, not slept: sleep() overshoots
 HANDSHAKE_S = 10.0
+# passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault
+# injection (loadgen/faults.py) and the tests' process tag
+FORWARDED_ENV = ("LOADGEN_FAULT", "LOADGEN_TEST_TAG")
 PACKAGES = ("loadgen", "tableauhyperapi", "pyarrow", "numpy", "psycopg", "psutil", "pydantic", "ray")
 _session = {"started": False}  # whether this run started the Ray cluster it uses (then it also stops it)
 
@@ -86,7 +89,7 @@ def connect(config, workers: int) -> None:
     quiet = {"logging_level": "ERROR", "log_to_driver": False}
     if config.address == "local":
         # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
-        ray.init(num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **quiet)
+        ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **quiet)
         _session["started"] = True
     else:
         ray.init(address=config.address, **quiet)
@@ -191,11 +194,13 @@ class RayPool(WorkerPool):
             )
         actor_class = ray.remote(WorkerActor)
         offset = time.time_ns() - time.perf_counter_ns()
+        env_vars = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         for number, spec in enumerate(self.specs):
             actor = actor_class.options(
                 num_cpus=1,
                 max_restarts=0,
                 max_task_retries=0,
+                runtime_env={"env_vars": env_vars} if env_vars else None,
                 scheduling_strategy=PlacementGroupSchedulingStrategy(self._group, placement_group_bundle_index=number),
             ).remote()
             self._actors.append(actor)
@@ -280,7 +285,9 @@ class RayPool(WorkerPool):
             "placement": self.config.placement,
             "started_cluster": _session["started"],
             "nodes": list(nodes.values()),
-            "workers": {str(n): self.nodes[n]["label"] for n in sorted(self.nodes)},
+            "workers": {
+                str(n): {"node": self.nodes[n]["label"], "pid": self.worker_pids[n]} for n in sorted(self.nodes)
+            },
         }
 
     def _receive_into(self, got: dict, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict:
