@@ -38,7 +38,10 @@ class RayConfig(StrictModel):
 
 
 def ray_installed() -> bool:
-    return importlib.util.find_spec("ray") is not None
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):  # not importable (or half installed): missing as far as we can use it
+        return False
 
 
 def host_of(address: str) -> str:
@@ -70,7 +73,7 @@ def cross_check(scenario):
     if scenario.backend != "ray":  # a ray: section stays valid, so that --set backend=local compares the two
         return
     if not ray_installed():
-        yield ("backend",), f"backend: ray needs Ray, which is not installed: {INSTALL_HINT}"
+        yield ("backend",), f"ray needs Ray, which is not installed: {INSTALL_HINT}"
     if on_this_machine(config):
         return
     endpoint = scenario.server.endpoint or ""
