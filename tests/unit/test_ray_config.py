@@ -39,9 +39,7 @@ def test_backend_ray_without_ray_is_an_exit_2_naming_the_install_command(tmp_pat
         WITHOUT_RAY, "run", "scenarios/parallel_insert.yaml", "--set", "backend=ray", "--results-dir", tmp_path
     )
     assert res.returncode == 2, res.stderr
-    assert "--set backend=ray: backend: ray needs Ray, which is not installed: pip install -e '.[ray]'" in (
-        res.stderr
-    )
+    assert "--set backend=ray: backend: ray needs Ray, which is not installed: pip install -e '.[ray]'" in (res.stderr)
     assert not (tmp_path / "parallel_insert").exists()
 
 
