@@ -38,6 +38,7 @@ from loadgen.pool import DRAIN_S, POLL_S, TICK_S, WorkerPool
 SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 2_000_000  # the last 2 ms before a start instant are spun, not slept: sleep() overshoots
 HANDSHAKE_S = 10.0
+ENDED_GRACE_S = 2.0  # a task that returned normally: how long its last message may take to arrive
 # passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault
 # injection (loadgen/faults.py) and the tests' process tag
 FORWARDED_ENV = ("LOADGEN_FAULT", "LOADGEN_TEST_TAG")
@@ -165,6 +166,7 @@ class RayPool(WorkerPool):
         self._accepted: queue.Queue = queue.Queue()
         self._closing = threading.Event()
         self._started_at = 0.0
+        self._ended: dict[int, float] = {}  # worker → when Ray said its task returned normally
         self._host_sampler: dict[str, int] = {}  # node → the worker whose host samples are kept
 
     # ------------------------------------------------------------------ lifecycle
@@ -333,9 +335,15 @@ class RayPool(WorkerPool):
                 continue
             try:
                 ray.get(ref, timeout=0)
-                cause = "its actor ended"
             except Exception as exc:  # noqa: BLE001 - RayActorError, a node that died, …: all are the cause
                 cause = f"Ray reports: {first_line(exc)}"
+            else:
+                # worker.main returned, so it sent its message; Ray's notice can overtake it (another socket,
+                # and loopback delivery is deferred on a busy machine): give the link time to deliver it
+                ended = self._ended.setdefault(number, time.monotonic())
+                if time.monotonic() - ended < ENDED_GRACE_S:
+                    continue
+                cause = f"its actor ended without sending it within {ENDED_GRACE_S:g} s"
             self._note_death(number, cause)
             raise self.failure(phase)
 
