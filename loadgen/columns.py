@@ -188,6 +188,7 @@ WORKERS: tuple[Column, ...] = (
     Column("method", "", "the phase's method"),
     Column("sessions", "", "the worker's concurrent sessions (mix phases)"),
     Column("pid", "", "the worker's process id"),
+    Column("node", "", "backend: ray: the Ray node the worker ran on (`host/node id`); empty for local workers"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),
     Column(
         "setup_s", "s", "the phase's untimed setup: connecting (first phase only), table creation, psycopg connection"

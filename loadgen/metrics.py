@@ -350,6 +350,7 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
         worker_rows.append({
             "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
             "method": phase.method_name(), "sessions": message.get("sessions", ""), "pid": message.get("pid", ""),
+            "node": message.get("node", ""),
             "status": status if state != "failed" else "failed", "setup_s": message.get("setup_ns", 0) / 1e9,
             "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy,
             "close_s": message.get("close_ns", 0) / 1e9, "rows": wt.rows,

@@ -40,7 +40,9 @@ OP_TIMESERIES_COLUMNS = [
     "run_id", "point", "phase", "repetition", "t_s", "interval_s", "operation", "ops", "ops_per_s", "rows_per_s",
     "errors", "p50_ms", "p90_ms", "p95_ms", "p99_ms", "p99_9_ms",
 ]  # fmt: skip
-SAMPLE_COLUMNS = ["run_id", "point", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib"]
+SAMPLE_COLUMNS = [
+    "run_id", "point", "t_s", "utc", "phase", "repetition", "process", "pid", "cpu_pct", "rss_mib", "node",
+]  # fmt: skip
 
 
 def utc_stamp(moment: dt.datetime | None = None) -> str:

@@ -72,6 +72,10 @@ def preflight(scenario: Scenario) -> None:
         results.check_writable(config.database_dir, "server.database_dir")
         paths = server.database_paths(config, scenario.workers, config.database_dir)
         server.check_database_files(paths, config.replace_existing)
+    if scenario.backend == "ray":
+        from loadgen import ray_pool  # noqa: PLC0415 - Ray is optional and heavy: only for backend: ray
+
+        ray_pool.preflight(scenario.ray)
 
 
 def staging_dirs(scenario: Scenario) -> list[str]:
@@ -113,6 +117,8 @@ def run(
         signals.force = lambda name: force_exit(files, None, None, name)
         status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
     finally:
+        if "loadgen.ray_pool" in sys.modules:  # leave the Ray cluster; one this run started is stopped
+            sys.modules["loadgen.ray_pool"].disconnect()
         signals.restore()
     for note in notes:
         console.print(f"note: {note}", highlight=False)
@@ -232,7 +238,7 @@ def run_point(
         if scenario.sampling.enabled:
             sampler.start()
         for repetition in repetitions:
-            pool = new_pool(scenario, hyperd, files)  # fresh processes: repetitions vary for real
+            pool = new_pool(scenario, hyperd, files, environment)  # fresh processes: repetitions vary for real
             start_pool(pool, sampler)  # after the assignment: a signal while spawning still finds every process
             for phase in scenario.phases:
                 current_phase, release_ns, outcome, sampler.repetition = phase, 0, None, repetition
@@ -343,18 +349,32 @@ def start_hyperd(hyperd: server.Server, files, environment: dict) -> None:
     results.write_json(files.dir / "environment.json", environment)
 
 
-def new_pool(scenario: Scenario, hyperd: server.Server, files) -> WorkerPool:
+def new_pool(scenario: Scenario, hyperd: server.Server, files, environment: dict | None = None) -> WorkerPool:
     specs = [
         WorkerSpec(
             w, scenario.workers, scenario, hyperd.descriptor, hyperd.database_for(w), os.getpid(), str(files.dir)
         )
         for w in range(scenario.workers)
     ]
+    if scenario.backend == "ray":
+        from loadgen import ray_pool  # noqa: PLC0415 - Ray is optional and heavy: only for backend: ray
+
+        def on_ready(cluster: dict, seconds: float) -> None:  # environment.json: every node, who ran where
+            if environment is not None:
+                environment["ray"] = {**cluster, "first_barrier_s": round(seconds, 3)}
+                results.write_json(files.dir / "environment.json", environment)
+
+        sample_ms = scenario.sampling.interval_ms if scenario.sampling.enabled else 0
+        return ray_pool.RayPool(
+            specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, scenario.ray,
+            staging_dirs(scenario), sample_ms, on_ready,
+        )  # fmt: skip
     return WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, staging_dirs(scenario))
 
 
 def start_pool(pool: WorkerPool, sampler: Sampler) -> None:
     """Spawn the workers (each connects and waits at the first barrier) and sample them."""
+    pool.sampler = sampler  # a Ray pool adds what its actors sample on their nodes
     pool.start()
     for number, pid in pool.pids().items():
         sampler.watch(f"worker-{number}", pid)
@@ -422,6 +442,9 @@ def force_exit(files, pool, hyperd, name: str) -> None:
     """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
     exit 130. No waiting for a graceful stop."""
     processes = [p for p in (pool.processes if pool else []) if p.pid]
+    if hasattr(pool, "kill_all"):  # Ray actors (and a cluster this run started)
+        with contextlib.suppress(Exception):
+            pool.kill_all()
     for process in processes:
         with contextlib.suppress(Exception):
             process.kill()

@@ -119,7 +119,7 @@ class RunFolder:
             {
                 "run_id": self.run_id, "point": self.point, "t_s": (s.t_ns - self.start_ns) / 1e9,
                 "utc": self.utc(s.t_ns), "phase": s.phase, "repetition": s.repetition, "process": s.process,
-                "pid": s.pid, "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib,
+                "pid": s.pid, "cpu_pct": s.cpu_pct, "rss_mib": s.rss_mib, "node": s.node,
             }
             for s in samples
         )  # fmt: skip

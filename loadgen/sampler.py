@@ -23,6 +23,7 @@ class Sample:
     cpu_pct: float
     rss_mib: float
     repetition: int = 1
+    node: str = ""  # backend: ray: the node it was taken on (empty: the coordinator's machine)
 
 
 class CpuClock:
@@ -101,6 +102,11 @@ class Sampler:
             # fixed-rate schedule: a slow sample does not shift every later one
             next_at += self.interval_s
             self._stop.wait(max(0.0, next_at - time.monotonic()))
+
+    def add(self, samples: list[Sample]) -> None:
+        """Samples taken elsewhere (by Ray actors on their nodes), in this sampler's clock."""
+        with self._lock:
+            self.samples.extend(samples)
 
     def snapshot(self) -> list[Sample]:
         with self._lock:

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from loadgen import thresholds
+from loadgen import ray_config, thresholds
 from loadgen.errors import ScenarioError
 from loadgen.tables import TableDefinition
 from loadgen.workloads.base import (
@@ -143,6 +143,10 @@ class Scenario(StrictModel):
         default_factory=dict,
         description="Table definitions by key; an insert phase writes one with `table: KEY` (see docs/own_data.md).",
     )
+    backend: Literal["local", "ray"] = Field(
+        default="local", description="local: one process per worker here; ray: one Ray actor per worker."
+    )
+    ray: ray_config.RayConfig = Field(default_factory=ray_config.RayConfig)
 
     @field_validator("table")
     @classmethod
@@ -522,6 +526,7 @@ def cross_checks(scenario: Scenario):
                     "digits and _; not table or worker (query placeholders)"
                 ),
             )
+    yield from ray_config.cross_check(scenario)
     if "{worker}" not in scenario.table and scenario.workers > 1:
         yield (
             ("table",),

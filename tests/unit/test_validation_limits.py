@@ -144,7 +144,7 @@ def test_ordinary_anchors_and_merges_still_work(tmp_path):
     )
     assert problems(path) == [f"{path}:3: defaults: unknown key 'defaults'; allowed: " + ", ".join(
         ["name", "description", "workers", "rows", "table", "server", "sampling", "timeouts", "output", "phases",
-         "seed", "repeat", "fresh_server", "matrix", "thresholds", "data"]
+         "seed", "repeat", "fresh_server", "matrix", "thresholds", "data", "backend", "ray"]
     )]  # fmt: skip
     path = write(
         tmp_path,

@@ -1,0 +1,203 @@
+"""backend: ray on a local 2-node Ray cluster (two raylets on 127.0.0.1), started and stopped here.
+
+Marked `ray`: `make test` runs them, `pytest -m "not ray"` skips them. The module's cluster is started once; the
+runs are small so that the whole module stays within a couple of minutes on 2 cores.
+"""
+
+import csv
+import json
+import os
+import signal
+import time
+
+import psutil
+import pytest
+
+from tests.conftest import only_run_dir, tagged_processes, write_scenario
+from tests.integration.test_reliability import finish, read_summary, start_run, wait_until_done
+
+pytestmark = pytest.mark.ray
+
+# Ray replaces 127.0.0.1 with the machine's outside address unless told not to (loadgen/ray_pool.connect)
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+
+def descendants() -> set[int]:
+    return {p.pid for p in psutil.Process().children(recursive=True)}
+
+
+@pytest.fixture(scope="module")
+def cluster():
+    """Two Ray nodes on this machine (2 logical CPUs each); every process it started is gone afterwards."""
+    from ray.cluster_utils import Cluster  # the `ray` extra
+
+    before = descendants()
+    started = Cluster(
+        initialize_head=True,
+        head_node_args={"num_cpus": 2, "include_dashboard": False, "node_ip_address": "127.0.0.1"},
+    )
+    try:
+        started.add_node(num_cpus=2, node_ip_address="127.0.0.1")
+        ours = descendants() - before
+        yield started.address
+    finally:
+        started.shutdown()
+    ours |= descendants() - before  # workers the cluster started meanwhile
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and any(psutil.pid_exists(p) and not zombie(p) for p in ours):
+        time.sleep(0.1)
+    left = [p for p in ours if psutil.pid_exists(p) and not zombie(p)]
+    for pid in left:  # do not leave them to the next test; then fail
+        with_psutil(pid).kill()
+    assert not left, f"Ray processes left after the cluster's shutdown: {left}"
+
+
+def zombie(pid: int) -> bool:
+    try:
+        return psutil.Process(pid).status() == psutil.STATUS_ZOMBIE
+    except psutil.Error:
+        return True
+
+
+def with_psutil(pid: int):
+    try:
+        return psutil.Process(pid)
+    except psutil.Error:
+
+        class Gone:
+            def kill(self):
+                pass
+
+        return Gone()
+
+
+SCENARIO = """\
+name: ray_mixed
+workers: 4
+rows: 200000
+backend: ray
+ray: {{address: "{address}", placement: spread}}
+sampling: {{interval_ms: 100}}
+phases:
+  - {{name: insert_arrow, workload: insert, method: arrow_stream}}
+  - {{name: scan, workload: query, shape: aggregation, method: arrow_stream, iterations: 3}}
+  - name: mix
+    workload: mix
+    iterations: 20
+    preload_rows: 2000
+    bulk_rows: [10, 100]
+    operations: {{bulk_insert: 1, single_insert: 2, select_limit: 3, aggregate: 2}}
+"""
+
+
+def read_csv(path):
+    with open(path) as handle:
+        reader = csv.DictReader(handle)
+        return reader.fieldnames, list(reader)
+
+
+def test_spread_over_two_nodes_same_results_as_local(cli, tmp_path, cluster):
+    path = write_scenario(tmp_path / "s.yaml", SCENARIO.format(address=cluster))
+    ray_res = cli("run", path, "--results-dir", tmp_path / "ray", timeout=180)
+    assert ray_res.code == 0, ray_res.stdout + ray_res.stderr
+    local_res = cli("run", path, "--set", "backend=local", "--results-dir", tmp_path / "local", timeout=180)
+    assert local_res.code == 0, local_res.stdout + local_res.stderr
+    ray_dir, local_dir = only_run_dir(tmp_path / "ray"), only_run_dir(tmp_path / "local")
+
+    def files(folder):
+        return sorted(p.name for p in folder.iterdir() if p.suffix in (".csv", ".json", ".yaml"))
+
+    assert files(ray_dir) == files(local_dir)
+    for name in ("summary.csv", "workers.csv", "latency.csv", "samples.csv", "timeseries.csv"):
+        ray_columns, ray_rows = read_csv(ray_dir / name)
+        local_columns, local_rows = read_csv(local_dir / name)
+        assert ray_columns == local_columns, name
+    _, summary = read_csv(ray_dir / "summary.csv")
+    _, local_summary = read_csv(local_dir / "summary.csv")
+    assert [(r["phase"], r["status"], r["verified"]) for r in summary] == [
+        (r["phase"], "ok", r["verified"]) for r in local_summary
+    ]
+    assert [r["verified"] for r in summary[:2]] == ["ok", "ok"]  # mix checks nothing across workers
+    assert [r["rows"] for r in summary[:2]] == [r["rows"] for r in local_summary[:2]]  # same work, verified
+    assert summary[0]["rows"] == "200000"
+    for row in summary:  # phase wall and parallelism come from translated timestamps: sane values
+        assert 0 < float(row["wall_s"]) < 60 and 0 < float(row["parallelism"]) <= 4.05, row
+        assert float(row["start_skew_ms"]) < 1000, row
+    _, workers = read_csv(ray_dir / "workers.csv")
+    assert len(workers) == 12
+    nodes = {r["node"] for r in workers}
+    assert len(nodes) == 2, nodes  # spread: both nodes have workers
+    assert all(-5 < float(r["start_offset_ms"]) < 1000 for r in workers), workers
+    _, local_workers = read_csv(local_dir / "workers.csv")
+    assert {r["node"] for r in local_workers} == {""}
+    _, samples = read_csv(ray_dir / "samples.csv")
+    sampled = {(r["process"], r["node"]) for r in samples if r["process"].startswith("worker-")}
+    assert {p for p, _ in sampled} == {f"worker-{n}" for n in range(4)} and {n for _, n in sampled} == nodes
+    assert {r["node"] for r in samples if r["process"] == "host" and r["node"]} == nodes  # every node's host
+    assert any(r["phase"] == "insert_arrow" for r in samples if r["process"].startswith("worker-"))
+    environment = json.loads((ray_dir / "environment.json").read_text())["ray"]
+    assert len(environment["nodes"]) == 2
+    assert all(n.get("python") and n["packages"]["tableauhyperapi"] for n in environment["nodes"])
+    assert {w["node"] for w in environment["workers"].values()} == nodes
+
+
+def test_an_actor_killed_mid_phase_fails_the_run_naming_worker_and_node(cli, tmp_path, cluster):
+    path = write_scenario(
+        tmp_path / "s.yaml",
+        f"""\
+name: ray_kill
+workers: 2
+rows: 20000
+backend: ray
+ray: {{address: "{cluster}"}}
+phases:
+  - {{name: load, workload: insert, method: arrow_stream}}
+  - {{name: scan, workload: query, shape: aggregation, method: arrow_stream, duration_s: 30}}
+""",
+    )
+    # worker 1's actor process SIGKILLs itself 0.5 s into the scan (loadgen/faults.py)
+    res = cli("run", path, "--results-dir", tmp_path / "results", env={"LOADGEN_FAULT": "1:scan:run:kill"})
+    assert res.code == 1, res.stdout + res.stderr
+    assert res.seconds < 25  # the 30 s scan never runs to its end
+    assert "error: worker 1 (on " in res.stderr and "died during phase scan" in res.stderr, res.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    status = json.loads((run_dir / "run.json").read_text())
+    assert status["status"] == "failed" and status["error"].startswith("worker 1 (on ")
+    node = json.loads((run_dir / "environment.json").read_text())["ray"]["workers"]["1"]["node"]
+    assert node in status["error"]
+    rows = read_summary(run_dir)
+    assert [(r["phase"], r["status"]) for r in rows] == [("load", "ok"), ("scan", "failed")]
+
+
+def test_sigint_ends_every_actor_and_the_cluster_the_run_started(tmp_path):
+    proc, tag = start_run(
+        tmp_path,
+        """\
+name: ray_sigint
+workers: 2
+rows: 20000
+backend: ray
+ray: {address: local}
+phases:
+  - {name: load, workload: insert, method: arrow}
+  - {name: scan, workload: query, shape: aggregation, method: arrow_stream, duration_s: 60}
+""",
+    )
+    wait_until_done(tmp_path, "load", timeout=120)
+    run_dir = only_run_dir(tmp_path / "results")
+    pids = [w["pid"] for w in json.loads((run_dir / "environment.json").read_text())["ray"]["workers"].values()]
+    assert tagged_processes(tag)  # the cluster the run started: gcs, raylet, actors
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    code, _, err = finish(proc, timeout=60)
+    assert code == 130, err
+    assert time.monotonic() - sent < 20
+    assert "interrupted by SIGINT" in err
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    assert [(r["phase"], r["status"]) for r in read_summary(run_dir)] == [("load", "ok"), ("scan", "interrupted")]
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and (tagged_processes(tag) or any(psutil.pid_exists(p) for p in pids)):
+        time.sleep(0.1)
+    assert not tagged_processes(tag), tagged_processes(tag)
+    assert not [p for p in pids if psutil.pid_exists(p)]
