@@ -84,6 +84,7 @@ phases:
   - {{name: scan, workload: query, shape: aggregation, method: arrow_stream, iterations: 3}}
   - name: mix
     workload: mix
+    sessions: 3
     iterations: 20
     preload_rows: 2000
     bulk_rows: [10, 100]
@@ -140,6 +141,40 @@ def test_spread_over_two_nodes_same_results_as_local(cli, tmp_path, cluster):
     assert len(environment["nodes"]) == 2
     assert all(n.get("python") and n["packages"]["tableauhyperapi"] for n in environment["nodes"])
     assert {w["node"] for w in environment["workers"].values()} == nodes
+
+
+ABORT = """\
+name: ray_abort
+workers: 2
+backend: ray
+ray: {{address: "{address}", placement: spread}}
+sampling: {{timeseries_interval_s: 0.5}}
+phases:
+  - name: users
+    workload: mix
+    sessions: 4
+    duration_s: 60
+    preload_rows: 1000
+    think_ms: 5
+    max_error_rate: 1
+    operations: {{select_limit: 1, boom: 1}}
+    sql_operations:
+      boom: {{sql: "SELECT 1 / %s", params: [{{type: INT, generator: {{kind: constant, value: 0}}}}]}}
+thresholds:
+  users.boom.error_rate: {{bounds: ["< 0.5"], abort: true, delay_s: 1}}
+"""
+
+
+def test_an_abort_threshold_finishes_the_phase_on_every_actor(cli, tmp_path, cluster):
+    path = write_scenario(tmp_path / "a.yaml", ABORT.format(address=cluster))
+    res = cli("run", path, "--results-dir", tmp_path / "r", timeout=120)
+    assert res.code == 1, res.stdout + res.stderr
+    assert "threshold users.boom.error_rate < 0.5 breached" in res.stderr + res.stdout
+    _, summary = read_csv(only_run_dir(tmp_path / "r") / "summary.csv")
+    # every actor finished its operations and reported: the phase's rows hold both workers' measurements
+    assert summary[0]["status"] == "failed" and int(summary[0]["ops"]) > 0 and float(summary[0]["wall_s"]) < 10
+    _, workers = read_csv(only_run_dir(tmp_path / "r") / "workers.csv")
+    assert len(workers) == 2 and all(int(w["ops"]) > 0 for w in workers)
 
 
 def test_an_actor_killed_mid_phase_fails_the_run_naming_worker_and_node(cli, tmp_path, cluster):
