@@ -8,6 +8,7 @@ Sequences use the row's global index (the worker's first row + offset), so two w
 
 from __future__ import annotations
 
+import itertools
 import zlib
 from functools import lru_cache
 
@@ -28,13 +29,6 @@ WORDS = tuple(
 )
 
 
-@lru_cache(maxsize=1)
-def words_array() -> pa.Array:
-    """Built on first use: pa.array() of Python strings imports pandas (~0.4 s), which a worker that never writes
-    words should not pay at start."""
-    return pa.array(WORDS, pa.string())
-
-
 _ALPHABETS = {
     "letters": np.frombuffer(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz", np.uint8),
     "digits": np.frombuffer(b"0123456789", np.uint8),
@@ -48,42 +42,87 @@ def batch_rng(seed: int, table_key: str, worker: int, first_row: int, column: in
     return np.random.default_rng([seed, zlib.crc32(table_key.encode()), worker, first_row, column])
 
 
+class _Plan:
+    """What a column's batches share: its SQL type (parsed once, not per batch) and the generator's constants in the
+    column's domain (pools, cumulative distributions, word buffers), built on the first batch."""
+
+    def __init__(self, column: tables.Column):
+        self.column, self.sql, gen = column, column.sql_type, column.generator
+        self.domain, self.gen = self.sql.domain, gen
+        self.cdf = None
+        if gen.kind == "choice" and gen.weights is not None:
+            cdf = np.cumsum(np.asarray(gen.weights, dtype=np.float64))
+            self.cdf = cdf / cdf[-1]
+        if self.domain == "text":
+            if gen.kind == "choice":
+                self.pool = pa.array(np.array([str(v) for v in gen.values], dtype=object), pa.string())
+            elif gen.kind == "constant":
+                self.pool = pa.array(np.array([str(gen.value)], dtype=object), pa.string())
+            elif gen.kind == "pattern":
+                self.template = np.frombuffer(gen.pattern.encode(), np.uint8)
+                self.runs = pattern_runs(gen.pattern)
+            return
+        if gen.kind == "choice":
+            self.pool = np.array([tables.to_domain(v, self.sql) for v in gen.values])
+        elif gen.kind == "constant":
+            self.value = tables.to_domain(gen.value, self.sql)
+        elif gen.kind == "uniform":
+            self.low, self.high = tables.to_domain(gen.low, self.sql), tables.to_domain(gen.high, self.sql)
+        elif gen.kind == "sequence":
+            step = gen.step
+            if self.domain == "numeric":
+                step = tables.to_domain(step, self.sql)
+            elif self.domain == "timestamp":
+                step = round(step * US_PER_S)
+            self.start, self.step = tables.to_domain(gen.start, self.sql), step
+
+
+_PLANS: dict[int, _Plan] = {}
+
+
+def plan(column: tables.Column) -> _Plan:
+    """The column's plan, by identity (a plan keeps its column alive, so the id cannot be reused meanwhile)."""
+    found = _PLANS.get(id(column))
+    if found is None or found.column is not column:
+        if len(_PLANS) > 4096:
+            _PLANS.clear()
+        found = _PLANS[id(column)] = _Plan(column)
+    return found
+
+
+_SCHEMAS: dict[int, tuple] = {}
+
+
 def record_batch(definition: tables.TableDefinition, key: str, seed: int, worker: int, first_row: int, count: int):
     """Rows [first_row, first_row + count) of the worker's share (first_row is the table-wide row index)."""
+    known = _SCHEMAS.get(id(definition))
+    if known is None or known[0] is not definition:
+        known = _SCHEMAS[id(definition)] = (definition, definition.arrow_schema())
     arrays = [
         column_array(col, count, first_row, batch_rng(seed, key, worker, first_row, i))
         for i, col in enumerate(definition.columns)
     ]
-    return pa.record_batch(arrays, schema=definition.arrow_schema())
+    return pa.RecordBatch.from_arrays(arrays, schema=known[1])
 
 
 def column_array(column: tables.Column, count: int, first_row: int, rng: np.random.Generator) -> pa.Array:
-    sql = column.sql_type
+    p = plan(column)
     mask = rng.random(count) < column.null_fraction if column.null_fraction > 0 else None
-    if sql.domain == "text":
-        values = text_values(column.generator, count, rng)
-        return pc.if_else(pa.array(mask), pa.scalar(None, pa.string()), values) if mask is not None else values
-    values = domain_values(column, count, first_row, rng)
-    return to_arrow(values, sql, mask)
+    if p.domain == "text":
+        return text_values(p, count, rng, mask)
+    return to_arrow(domain_values(p, count, first_row, rng), p.sql, mask)
 
 
-def domain_values(column: tables.Column, count: int, first_row: int, rng: np.random.Generator) -> np.ndarray:
+def domain_values(p: _Plan, count: int, first_row: int, rng: np.random.Generator) -> np.ndarray:
     """numpy values in the column's domain: int64 (int, scaled numeric, days, µs), float64 or bool."""
-    sql, gen = column.sql_type, column.generator
-    domain, kind = sql.domain, gen.kind
+    sql, gen, domain = p.sql, p.gen, p.domain
+    kind = gen.kind
     integral = domain != "float"
     if kind == "sequence":
         index = np.arange(first_row, first_row + count, dtype=np.int64)
-        step = gen.step
-        if domain == "numeric":
-            step = tables.to_domain(step, sql)
-        elif domain == "timestamp":
-            step = round(step * US_PER_S)
-        start = tables.to_domain(gen.start, sql)
-        return start + index * step if integral else start + index * float(step)
+        return p.start + index * p.step if integral else p.start + index * float(p.step)
     if kind == "uniform":
-        low, high = tables.to_domain(gen.low, sql), tables.to_domain(gen.high, sql)
-        return rng.integers(low, high, size=count, endpoint=True) if integral else rng.uniform(low, high, count)
+        return rng.integers(p.low, p.high, size=count, endpoint=True) if integral else rng.uniform(p.low, p.high, count)
     if kind in ("normal", "lognormal"):
         raw = rng.normal(gen.mean, gen.stddev, count) if kind == "normal" else rng.lognormal(gen.mean, gen.sigma, count)
         raw = np.clip(raw, gen.low if gen.low is not None else -np.inf, gen.high if gen.high is not None else np.inf)
@@ -91,31 +130,47 @@ def domain_values(column: tables.Column, count: int, first_row: int, rng: np.ran
             return np.round(raw * 10**sql.scale).astype(np.int64)
         return np.round(raw).astype(np.int64) if integral else raw
     if kind == "zipf":
-        keys = np.searchsorted(zipf_cdf(gen.n, gen.s), rng.random(count), side="right") + 1
-        keys = np.minimum(keys, gen.n)  # a draw of exactly the last cdf value (rounding) stays in 1..n
+        keys = zipf_keys(gen.n, gen.s, rng.random(count))
         return keys * 10**sql.scale if domain == "numeric" else (keys if integral else keys.astype(np.float64))
     if kind == "choice":
-        pool = np.array([tables.to_domain(v, sql) for v in gen.values])
-        return pool[choice_indices(gen, count, rng)]
+        return p.pool[choice_indices(p, count, rng)]
     if kind == "bool":
         return rng.random(count) < gen.p
     if kind == "constant":
-        return np.full(count, tables.to_domain(gen.value, sql))
+        return np.full(count, p.value)
     raise ValueError(f"generator {kind} does not fit {sql.sql}")
 
 
-def choice_indices(gen, count: int, rng: np.random.Generator) -> np.ndarray:
-    if gen.weights is None:
-        return rng.integers(0, len(gen.values), size=count)
-    cdf = np.cumsum(np.asarray(gen.weights, dtype=np.float64))
-    return np.minimum(np.searchsorted(cdf / cdf[-1], rng.random(count), side="right"), len(gen.values) - 1)
+def choice_indices(p: _Plan, count: int, rng: np.random.Generator) -> np.ndarray:
+    if p.cdf is None:
+        return rng.integers(0, len(p.gen.values), size=count)
+    return np.minimum(np.searchsorted(p.cdf, rng.random(count), side="right"), len(p.gen.values) - 1)
 
 
 @lru_cache(maxsize=16)
+def zipf_table(n: int, s: float) -> tuple[np.ndarray, np.ndarray]:
+    """The cumulative distribution of keys 1..n and a guide table: guide[j] = the index where u = j/n falls."""
+    cdf = np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -s)
+    cdf /= cdf[-1]
+    return cdf, np.searchsorted(cdf, np.arange(n, dtype=np.float64) / n, side="right").astype(np.int32)
+
+
+def zipf_keys(n: int, s: float, u: np.ndarray) -> np.ndarray:
+    """Inverse transform of uniform draws: exactly searchsorted(cdf, u, 'right') + 1, by an indexed search (the
+    guide table gives each draw's candidate; a binary search only for the draws whose bucket spans several keys),
+    so values are those of a plain binary search over the whole distribution, several times faster."""
+    cdf, guide = zipf_table(n, s)
+    keys = guide[np.minimum((u * n).astype(np.int64), n - 1)].astype(np.int64)
+    below = cdf[np.maximum(keys - 1, 0)]
+    exact = (u < cdf[np.minimum(keys, n - 1)]) & ((keys == 0) | (below <= u))
+    miss = np.flatnonzero(~exact)
+    if len(miss):
+        keys[miss] = np.searchsorted(cdf, u[miss], side="right")
+    return np.minimum(keys + 1, n)  # a draw of exactly the last cdf value (rounding) stays in 1..n
+
+
 def zipf_cdf(n: int, s: float) -> np.ndarray:
-    weights = np.arange(1, n + 1, dtype=np.float64) ** -s
-    cdf = np.cumsum(weights)
-    return cdf / cdf[-1]
+    return zipf_table(n, s)[0]
 
 
 def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
@@ -125,10 +180,9 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
         unscaled = values.astype(np.int64)
         words = np.empty((len(unscaled), 2), dtype="<i8")
         words[:, 0], words[:, 1] = unscaled, unscaled >> 63
-        validity = pa.array(~mask).buffers()[1] if mask is not None else None
-        return pa.Array.from_buffers(sql.arrow, len(unscaled), [validity, pa.py_buffer(words)])
+        return pa.Array.from_buffers(sql.arrow, len(unscaled), [validity(mask), pa.py_buffer(words)])
     if domain == "date":
-        return pa.array(values.astype(np.int32), pa.int32(), mask=mask).cast(sql.arrow)
+        return pa.array(values.astype(np.int32), pa.int32(), mask=mask).view(sql.arrow)
     if domain == "timestamp":
         return pa.array(values.astype(np.int64), pa.int64(), mask=mask).view(sql.arrow)
     if domain == "int":
@@ -136,53 +190,97 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
     return pa.array(values, sql.arrow, mask=mask)
 
 
-def text_values(gen, count: int, rng: np.random.Generator) -> pa.Array:
-    if gen.kind == "choice":
-        return pc.take(pa.array([str(v) for v in gen.values], pa.string()), pa.array(choice_indices(gen, count, rng)))
-    if gen.kind == "constant":
-        return pc.take(pa.array([str(gen.value)], pa.string()), pa.array(np.zeros(count, dtype=np.int32)))
+def validity(mask) -> pa.Buffer | None:
+    """The Arrow validity bitmap of a null mask (True = null), or None without nulls."""
+    return None if mask is None else pa.py_buffer(np.packbits(~mask, bitorder="little"))
+
+
+def _word_pieces() -> pa.Array:
+    """Every word followed by a space, then every word alone, then the empty string: a row of words is the
+    concatenation of pieces (its last word without the space; a null row's words all empty), so `take` of the
+    pieces builds every row's bytes at once."""
+    pieces = [w + " " for w in WORDS] + list(WORDS) + [""]
+    offsets = np.zeros(len(pieces) + 1, dtype=np.int32)
+    np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
+    body = "".join(pieces).encode()
+    return pa.Array.from_buffers(pa.string(), len(pieces), [None, pa.py_buffer(offsets), pa.py_buffer(body)])
+
+
+_WORD_PIECES = _word_pieces()
+
+
+def text_values(p: _Plan, count: int, rng: np.random.Generator, mask=None) -> pa.Array:
+    """A string array built from its buffers; a null (mask True) is an empty slot, its draws are spent all the
+    same, so the other rows do not depend on the null fraction's draws."""
+    gen = p.gen
+    keep = None if mask is None else ~mask
+    if gen.kind in ("choice", "constant"):
+        indices = choice_indices(p, count, rng) if gen.kind == "choice" else np.zeros(count, dtype=np.int64)
+        return p.pool.take(pa.array(indices, pa.int64(), mask=mask))
     if gen.kind == "words":
         per_row = rng.integers(gen.min_words, gen.max_words, size=count, endpoint=True)
-        offsets = np.zeros(count + 1, dtype=np.int32)
-        np.cumsum(per_row, out=offsets[1:])
-        words = pc.take(words_array(), pa.array(rng.integers(0, len(WORDS), size=int(offsets[-1]))))
-        return pc.binary_join(pa.ListArray.from_arrays(pa.array(offsets), words), " ")
+        ends = np.cumsum(per_row)
+        pieces = rng.integers(0, len(WORDS), size=int(ends[-1]) if count else 0)
+        pieces[ends - 1] += len(WORDS)  # the last word of a row: without its space
+        if keep is not None:
+            pieces[np.repeat(mask, per_row)] = 2 * len(WORDS)  # a null row: empty
+        words = _WORD_PIECES.take(pa.array(pieces, pa.int64()))
+        word_offsets = np.frombuffer(words.buffers()[1], np.int32, len(pieces) + 1)
+        offsets = np.concatenate([[0], word_offsets[ends]]).astype(np.int32)
+        return pa.Array.from_buffers(pa.string(), count, [validity(mask), pa.py_buffer(offsets), words.buffers()[2]])
     if gen.kind == "random":
         lengths = rng.integers(gen.min_length, gen.max_length, size=count, endpoint=True)
         alphabet = _ALPHABETS[gen.alphabet]
         body = alphabet[rng.integers(0, len(alphabet), size=int(lengths.sum()))]
-        return strings_from_buffers(lengths, body)
+        if keep is not None:
+            body, lengths = body[np.repeat(keep, lengths)], lengths * keep
+        return strings_from_buffers(lengths, body, mask)
     if gen.kind == "pattern":
-        template = np.frombuffer(gen.pattern.encode(), np.uint8)
-        grid = np.tile(template, (count, 1))
-        for symbol, pool in ((ord("#"), _DIGITS), (ord("?"), _UPPER)):
-            where = np.flatnonzero(template == symbol)
-            if len(where):
-                grid[:, where] = pool[rng.integers(0, len(pool), size=(count, len(where)))]
-        return strings_from_buffers(np.full(count, len(template)), grid.reshape(-1))
+        grid = np.empty((count, len(p.template)), np.uint8)
+        grid[:] = p.template
+        for begin, width, pool in p.runs:
+            # one draw per row and run of '#' (or '?'), its digits in base 10 (or 26): a few whole-array steps
+            number = rng.integers(0, len(pool) ** width, size=count, dtype=np.int64)
+            for position in range(begin + width - 1, begin - 1, -1):
+                number, digit = np.divmod(number, len(pool))
+                grid[:, position] = pool[digit]
+        if keep is not None:
+            grid = grid[keep]
+        lengths = np.full(count, len(p.template)) if keep is None else keep * len(p.template)
+        return strings_from_buffers(lengths, grid.reshape(-1), mask)
     raise ValueError(f"generator {gen.kind} does not make text")
 
 
-def strings_from_buffers(lengths: np.ndarray, body: np.ndarray) -> pa.Array:
+def pattern_runs(pattern: str) -> list[tuple[int, int, np.ndarray]]:
+    """(start, width, alphabet) of each run of '#' or '?' in a pattern, runs cut so that base^width fits int64."""
+    runs, position = [], 0
+    for symbol, group in itertools.groupby(pattern.encode()):
+        width = len(list(group))
+        pool = {ord("#"): _DIGITS, ord("?"): _UPPER}.get(symbol)
+        if pool is not None:
+            most = 18 if pool is _DIGITS else 13  # 10^18 and 26^13 < 2^63
+            for begin in range(position, position + width, most):
+                runs.append((begin, min(most, position + width - begin), pool))
+        position += width
+    return runs
+
+
+def strings_from_buffers(lengths: np.ndarray, body: np.ndarray, mask=None) -> pa.Array:
     offsets = np.zeros(len(lengths) + 1, dtype=np.int32)
     np.cumsum(lengths, out=offsets[1:])
-    return pa.Array.from_buffers(pa.string(), len(lengths), [None, pa.py_buffer(offsets), pa.py_buffer(body)])
+    return pa.Array.from_buffers(
+        pa.string(), len(lengths), [validity(mask), pa.py_buffer(offsets), pa.py_buffer(np.ascontiguousarray(body))]
+    )
 
 
 # ------------------------------------------------------------------------------------------------ facts
 FLOAT_REL_TOL = 1e-9  # float sums: the server adds in another order
 
 
-def exact_sum(values: pa.Array) -> int:
-    """Σ of an integer array, exact for any int64 values: high and low 32-bit halves are summed separately, each
-    of which fits int64 for batches of up to 2^31 rows."""
-    ints = values.drop_null().to_numpy(zero_copy_only=False).astype(np.int64)
-    return int((ints >> 32).sum()) * 2**32 + int((ints & 0xFFFFFFFF).sum())
-
-
 def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> dict:
     """Per column: non-null count, sum (ints, scaled NUMERIC and bool exact; floats inexact), min, max (in the
-    column's domain) and total text length."""
+    column's domain) and total text length. Numbers are read from the Arrow buffers with numpy: a few whole-array
+    steps per column instead of a compute call per fact."""
     out = {}
     for column, array in zip(definition.columns, batch.columns, strict=True):
         domain = column.sql_type.domain
@@ -191,28 +289,37 @@ def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> di
             facts["length"] = int(pc.sum(pc.utf8_length(array)).as_py() or 0)
         elif domain == "bool":
             facts["sum"] = int(pc.sum(array.cast(pa.int64())).as_py() or 0)
-        else:
-            numbers = _as_numbers(array, domain)
-            if facts["non_null"]:
-                facts["sum"] = float(pc.sum(numbers).as_py()) if domain == "float" else exact_sum(numbers)
-                bounds = pc.min_max(numbers)
-                facts["min"], facts["max"] = bounds["min"].as_py(), bounds["max"].as_py()
+        elif facts["non_null"]:
+            numbers = domain_numbers(array, domain)
+            if domain == "float":
+                facts["sum"] = float(numbers.sum())
+            elif numbers.dtype.itemsize < 8:
+                facts["sum"] = int(numbers.sum(dtype=np.int64))  # < 2^31 values below 2^31 each: no overflow
+            else:  # high and low 32-bit halves apart: exact for any int64 values, batches of up to 2^31 rows
+                facts["sum"] = int((numbers >> 32).sum()) * 2**32 + int((numbers & 0xFFFFFFFF).sum())
+            facts["min"], facts["max"] = numbers.min().item(), numbers.max().item()
         out[column.name] = facts
     return out
 
 
-def _as_numbers(array: pa.Array, domain: str) -> pa.Array:
-    """The array in its domain: scaled int64 for NUMERIC, days for DATE, µs for TIMESTAMP."""
-    if domain == "numeric":
+_NUMBER_DTYPES = {pa.int16(): "<i2", pa.int32(): "<i4", pa.int64(): "<i8", pa.float64(): "<f8", pa.date32(): "<i4"}
+
+
+def domain_numbers(array: pa.Array, domain: str) -> np.ndarray:
+    """The array's non-null values in its domain, with numpy: scaled int64 for NUMERIC, days for DATE, µs for
+    TIMESTAMP (read from the data buffer: a view when there are no nulls)."""
+    if domain == "numeric":  # decimal128: the low 64 bits hold the value (p <= 18)
         words = np.frombuffer(array.buffers()[1], dtype="<i8")[array.offset * 2 : (array.offset + len(array)) * 2]
-        return pa.array(words[0::2], pa.int64(), mask=array.is_null().to_numpy(zero_copy_only=False))
-    if domain == "date":
-        return array.cast(pa.int32()).cast(pa.int64())
-    if domain == "timestamp":
-        return array.view(pa.int64())
-    if domain == "int":
-        return array.cast(pa.int64())
-    return array
+        values = words[0::2]
+    else:
+        dtype = "<i8" if domain == "timestamp" else _NUMBER_DTYPES.get(array.type)
+        if dtype is None:  # another width (e.g. int8 or float32 from a file): pyarrow converts
+            values = array.cast(pa.float64() if domain == "float" else pa.int64()).fill_null(0).to_numpy()
+        else:
+            values = np.frombuffer(array.buffers()[1], dtype=dtype)[array.offset : array.offset + len(array)]
+    if array.null_count:
+        values = values[array.is_valid().to_numpy(zero_copy_only=False)]
+    return values
 
 
 def merge_facts(total: dict, more: dict) -> dict:

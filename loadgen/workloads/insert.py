@@ -261,45 +261,77 @@ class InsertWorkload(Workload):
         getattr(self, "_run_" + self.phase.method)(recorder)
 
     def _run_files(self, recorder) -> None:
-        """One COPY (or Inserter) per unit of this worker's share. external: hyperd reads the file itself;
-        the others read it here, batch by batch, so memory is bounded by the batch."""
+        """external: one COPY per file, hyperd reads it itself. Client-side, the worker's units (row groups or
+        files) are read here batch by batch (memory bounded by the batch) and sent in COPYs of about
+        rows_per_copy rows each, as generated rows are: one COPY (one commit) per small row group cost more than
+        the reading. `arrow` stages the next file on a helper thread while hyperd copies the current one."""
         from tableauhyperapi import Inserter, escape_string_literal
 
         fmt = self.phase._format
-        for unit in self.units:
-            if self.ctx.stop.is_set():
-                return
-            t0 = time.perf_counter_ns()
-            if self.phase.source.read_by == "hyperd":
-                options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+        if self.phase.source.read_by == "hyperd":
+            options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
+            for unit in self.units:
+                if self.ctx.stop.is_set():
+                    return
+                t0 = time.perf_counter_ns()
                 count = self.ctx.connection.execute_command(
                     f"COPY {self.table_sql} FROM {escape_string_literal(unit[0])} WITH ({options})"
                 )
                 recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
-                continue
-            batches = self._read(unit)
-            if self.phase.method == "rows":
-                count = 0
+            return
+        if self.phase.method == "rows":
+            for unit in self.units:
+                if self.ctx.stop.is_set():
+                    return
+                t0, count = time.perf_counter_ns(), 0
                 with Inserter(self.ctx.connection, self.table) as inserter:
-                    for batch in batches:
+                    for batch in self._read(unit):
                         inserter.add_rows(zip(*[c.to_pylist() for c in batch.columns], strict=True))
                         count += batch.num_rows
                     inserter.execute()
                 recorder.record("insert", time.perf_counter_ns() - t0, count)
-            elif self.phase.method == "arrow_stream":
-                count = self._copy_stream(batches, recorder)
+            return
+        batches = self._file_batches()
+        if self.phase.method == "arrow_stream":
+            with self.ctx.pg_connection().cursor() as cursor:
+                while (first := next(batches, None)) is not None:
+                    t0 = time.perf_counter_ns()
+                    count = self._copy_stream(cursor, itertools.chain([first], batches), recorder)
+                    recorder.record("copy", time.perf_counter_ns() - t0, count)
+            return
+        connection = self.ctx.connection
+        with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
+            staged = stager.submit(self._stage_batches, files, batches)
+            while True:
+                path, count = staged.result()
+                if not count:
+                    return
+                staged = stager.submit(self._stage_batches, files, batches)  # the next, while hyperd copies
+                t0 = time.perf_counter_ns()
+                connection.execute_command(
+                    f"COPY {self.table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+                )
                 recorder.record("copy", time.perf_counter_ns() - t0, count)
-            else:
-                with staging.staged_file(staging.choose_dir(self.phase.staging_dir, 0)) as path:
-                    count = 0
-                    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
-                        for batch in batches:
-                            writer.write_batch(batch)
-                            count += batch.num_rows
-                    self.ctx.connection.execute_command(
-                        f"COPY {self.table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
-                    )
-                recorder.record("copy", time.perf_counter_ns() - t0, count)
+                os.unlink(path)
+
+    def _file_batches(self):
+        """Every batch of the worker's units, in order, until the run stops."""
+        for unit in self.units:
+            if self.ctx.stop.is_set():
+                return
+            yield from self._read(unit)
+
+    def _stage_batches(self, files: contextlib.ExitStack, batches) -> tuple[str, int]:
+        """A staged file of the next batches, about rows_per_copy rows (0 rows: nothing left)."""
+        path = files.enter_context(staging.staged_file(self.staging_dir))  # removed at the end, whatever happens
+        count = 0
+        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
+            for batch in batches:
+                writer.write_batch(batch)
+                count += batch.num_rows
+                if count >= self.phase.rows_per_copy:
+                    break
+        return path, count
 
     def _read(self, unit):
         """The unit's batches; the facts of what was read are accumulated on the way."""
@@ -308,16 +340,18 @@ class InsertWorkload(Workload):
             self.facts_rows += batch.num_rows
             yield batch
 
-    def _copy_stream(self, batches, recorder) -> int:
+    def _copy_stream(self, cursor, batches, recorder) -> int:
+        """One COPY FROM STDIN of the batches, up to about rows_per_copy rows; the rows it sent."""
         count = 0
-        with self.ctx.pg_connection().cursor() as cursor:
-            with cursor.copy(f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)") as copy:
-                sink = pa.PythonFile(CopyWriter(copy), mode="w")
-                with pa.ipc.new_stream(sink, self.schema) as writer:
-                    for batch in batches:
-                        writer.write_batch(batch)
-                        recorder.sending(batch.num_rows)
-                        count += batch.num_rows
+        with cursor.copy(f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)") as copy:
+            sink = pa.PythonFile(CopyWriter(copy), mode="w")
+            with pa.ipc.new_stream(sink, self.schema) as writer:
+                for batch in batches:
+                    writer.write_batch(batch)
+                    recorder.sending(batch.num_rows)
+                    count += batch.num_rows
+                    if count >= self.phase.rows_per_copy:
+                        break
         return count
 
     def _chunks(self, size: int):

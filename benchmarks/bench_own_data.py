@@ -1,0 +1,301 @@
+"""Your own data (issue #12): is loadgen, not hyperd, the bottleneck when it writes the custom_schema table or loads
+Parquet files? Side-by-side measurements on one hyperd, medians of N rounds, as ratios.
+
+Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12):
+  1. generation in one process (what a worker does per batch: generators.record_batch, generators.batch_facts and
+     the Arrow IPC stream written to /dev/shm), no server at all, against hyperd's ingest of the same rows: every
+     file staged beforehand (untimed), then one session COPYs them (`FORMAT arrowstream`) with no client work while
+     the clock runs (bench.py's staged-COPY limit, for this table and one session, as one worker has);
+  2. loadgen `arrow` insert, 1 worker, against a hand-written client: the same batches (generators.record_batch),
+     written with pyarrow to a staged file and COPYed, one file after the other, no facts;
+  3. files, 2 workers: loadgen reading Parquet client-side (`arrow`, `arrow_stream`) against hyperd reading the same
+     files itself (`external`), in one loadgen run (make sample_data's layout: 4 files, row groups of 65,536);
+  4. with --memory-rows N (100,000,000 for the issue's figure; ~5 minutes on 2 cores, so off by default): peak RSS
+     of a worker writing N rows of the table with 2 workers and `arrow`, from samples.csv.
+Prints a markdown table with the floors of issue #12.
+
+    python benchmarks/bench_own_data.py                              # ~3 minutes on 2 cores
+    python benchmarks/bench_own_data.py --memory-rows 100000000      # plus the 100M-row memory run
+    python benchmarks/bench_own_data.py --quick                      # small sizes, 1 round (smoke, < 1 minute)
+"""
+
+import argparse
+import contextlib
+import csv
+import datetime as dt
+import os
+import platform
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import psutil
+import pyarrow as pa
+import yaml
+from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
+
+from loadgen import generators
+from loadgen.scenario import load_scenario
+
+ROOT = Path(__file__).resolve().parent.parent
+SCENARIO = ROOT / "scenarios" / "custom_schema.yaml"
+KEY, BATCH_ROWS, PER_COPY = "orders", 16_384, 1_000_000
+MIB = 2**20
+
+
+def definition_and_seed():
+    scenario = load_scenario(str(SCENARIO))
+    return scenario.data[KEY], scenario.seed
+
+
+def batches(definition, seed: int, start: int, count: int):
+    for first in range(start, start + count, BATCH_ROWS):
+        yield generators.record_batch(definition, KEY, seed, 0, first, min(BATCH_ROWS, start + count - first))
+
+
+def write_ipc(path: str, schema: pa.Schema, batch_iter) -> None:
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
+        for batch in batch_iter:
+            writer.write_batch(batch)
+
+
+def fresh_table(conn, definition, name: str) -> str:
+    table = f'"{name}"'
+    conn.execute_command(f"DROP TABLE IF EXISTS {table}")
+    conn.execute_command(definition.create_sql(table))
+    return table
+
+
+def check_count(conn, table: str, rows: int) -> None:
+    count = conn.execute_scalar_query(f"SELECT COUNT(*) FROM {table}")
+    assert count == rows, f"{table}: {count} rows, expected {rows}"
+
+
+# ------------------------------------------------------------------------------ 1: generation vs ingest
+def generation(definition, seed: int, rows: int) -> tuple[float, float]:
+    """(rows/s, IPC bytes per row) of a worker's client work: batches, their facts, the staged IPC stream."""
+    schema = definition.arrow_schema()
+    path = f"/dev/shm/bench-own-gen-{os.getpid()}.arrows"
+    size = 0
+
+    def with_facts(start, count):
+        facts: dict = {}
+        for batch in batches(definition, seed, start, count):
+            generators.merge_facts(facts, generators.batch_facts(definition, batch))
+            yield batch
+
+    start_time = time.perf_counter()
+    try:
+        for start in range(0, rows, PER_COPY):
+            write_ipc(path, schema, with_facts(start, min(PER_COPY, rows - start)))
+            size += os.path.getsize(path)
+        seconds = time.perf_counter() - start_time
+    finally:
+        with contextlib.suppress(OSError):
+            os.unlink(path)
+    return rows / seconds, size / rows
+
+
+def staged_ingest(conn, definition, seed: int, rows: int) -> float:
+    """hyperd alone: the table's rows staged as Arrow IPC files first (untimed), then COPYed by one session."""
+    schema, paths = definition.arrow_schema(), []
+    try:
+        for start in range(0, rows, PER_COPY):
+            paths.append(f"/dev/shm/bench-own-staged-{os.getpid()}-{start}.arrows")
+            write_ipc(paths[-1], schema, batches(definition, seed, start, min(PER_COPY, rows - start)))
+        table = fresh_table(conn, definition, "staged")
+        start_time = time.perf_counter()
+        for path in paths:
+            conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
+        seconds = time.perf_counter() - start_time
+    finally:
+        for path in paths:
+            with contextlib.suppress(OSError):
+                os.unlink(path)
+    check_count(conn, table, rows)
+    return rows / seconds
+
+
+# --------------------------------------------------------------------------- 2: arrow insert vs by hand
+def hand_staged_copy(conn, definition, seed: int, rows: int) -> float:
+    """The minimal client: generate the batches, write them with pyarrow to a staged file, COPY it; no facts."""
+    schema, table = definition.arrow_schema(), fresh_table(conn, definition, "hand")
+    path = f"/dev/shm/bench-own-hand-{os.getpid()}.arrows"
+    start_time = time.perf_counter()
+    for start in range(0, rows, PER_COPY):
+        write_ipc(path, schema, batches(definition, seed, start, min(PER_COPY, rows - start)))
+        conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
+        os.unlink(path)
+    seconds = time.perf_counter() - start_time
+    check_count(conn, table, rows)
+    return rows / seconds
+
+
+# --------------------------------------------------------------------------------------------- loadgen
+def scenario_text(name: str, workers: int, phases: list, endpoint: str | None, folder: Path, **extra) -> str:
+    """custom_schema.yaml's data: section with other phases (and this bench's hyperd, if given)."""
+    base = yaml.safe_load(SCENARIO.read_text())
+    text = {"name": name, "workers": workers, "seed": base["seed"], **extra, "data": base["data"], "phases": phases}
+    if endpoint is not None:
+        (folder / name).mkdir(exist_ok=True)
+        text["server"] = {"endpoint": endpoint, "database_dir": str(folder / name), "replace_existing": True}
+    return yaml.safe_dump(text, sort_keys=False)
+
+
+def run_loadgen(text: str, folder: Path, name: str) -> Path:
+    path = folder / f"{name}.yaml"
+    path.write_text(text)
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"],
+        capture_output=True, text=True, timeout=3600, cwd=ROOT,
+    )  # fmt: skip
+    if proc.returncode != 0:
+        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}")
+    return sorted((folder / "results" / name).iterdir())[-1]
+
+
+def read_csv(path: Path) -> list[dict]:
+    with open(path, newline="") as handle:
+        return list(csv.DictReader(handle))
+
+
+def phase_rates(run_dir: Path) -> dict[str, float]:
+    rows = read_csv(run_dir / "summary.csv")
+    assert all(r.get("verified", "ok") in ("ok", "") for r in rows), rows
+    return {r["phase"]: float(r["rows_per_s"]) for r in rows}
+
+
+def loadgen_arrow(endpoint: str, folder: Path, rows: int) -> float:
+    phase = {"name": "load_arrow", "workload": "insert", "table": KEY, "method": "arrow", "rows": rows,
+             "rows_per_copy": PER_COPY, "batch_rows": BATCH_ROWS}  # fmt: skip
+    return phase_rates(run_loadgen(scenario_text("own_arrow", 1, [phase], endpoint, folder), folder, "own_arrow"))[
+        "load_arrow"
+    ]
+
+
+def loadgen_files(endpoint: str, folder: Path, pattern: str) -> dict[str, float]:
+    source = {"path": pattern, "table": "orders_from_files"}
+    phases = [
+        {"name": "load_arrow", "workload": "insert", "method": "arrow", "source": source},
+        {"name": "load_stream", "workload": "insert", "method": "arrow_stream", "source": source},
+        {"name": "load_external", "workload": "insert", "source": {**source, "read_by": "hyperd"}},
+    ]
+    return phase_rates(run_loadgen(scenario_text("own_files", 2, phases, endpoint, folder), folder, "own_files"))
+
+
+def loadgen_memory(folder: Path, rows: int) -> tuple[float, float, float]:
+    """(peak worker RSS MiB, peak coordinator RSS MiB, rows/s) of a 2-worker arrow insert of `rows` rows on
+    loadgen's own hyperd (the database in the bench's folder, removed afterwards)."""
+    phase = {"name": "big_insert", "workload": "insert", "table": KEY, "method": "arrow", "rows": rows}
+    (folder / "memory_db").mkdir()
+    text = scenario_text("own_memory", 2, [phase], None, folder, sampling={"interval_ms": 100},
+                         server={"database_dir": str(folder / "memory_db")})  # fmt: skip
+    run_dir = run_loadgen(text, folder, "own_memory")
+    peaks = {"worker": 0.0, "coordinator": 0.0}
+    for r in read_csv(run_dir / "samples.csv"):
+        who = "worker" if r["process"].startswith("worker-") else r["process"]
+        if who in peaks:
+            peaks[who] = max(peaks[who], float(r["rss_mib"] or 0))
+    return peaks["worker"], peaks["coordinator"], phase_rates(run_dir)["big_insert"]
+
+
+# ------------------------------------------------------------------------------------------------ main
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=3_000_000, help="rows of generation, ingest and insert")
+    parser.add_argument("--file-rows", type=int, default=1_000_000, help="rows in the 4 Parquet files")
+    parser.add_argument("--memory-rows", type=int, default=0, help="rows of the memory run (0: skip; issue: 1e8)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--quick", action="store_true", help="small sizes, 1 round: a smoke run (< 1 minute)")
+    parser.add_argument("--write", help="also write the markdown report to this file")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.rows, args.file_rows, args.rounds = 300_000, 200_000, 1
+
+    folder = Path(tempfile.mkdtemp(prefix="loadgen-bench-own-"))
+    m: dict[str, list[float]] = {}
+
+    def add(key, value):
+        m.setdefault(key, []).append(value)
+
+    definition, seed = definition_and_seed()
+    try:
+        with contextlib.redirect_stdout(sys.stderr):  # it prints each file's path
+            generators.write_parquet_sample(str(SCENARIO), KEY, str(folder / "files"), 4, args.file_rows // 4, 65_536)
+        pattern = str(folder / "files" / "*.parquet")
+        with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(folder)}) as hyper:
+            endpoint = hyper.endpoint.connection_descriptor
+            with Connection(hyper.endpoint, str(folder / "bench.hyper"), CreateMode.CREATE_AND_REPLACE) as conn:
+                for rnd in range(args.rounds):
+                    print(f"round {rnd + 1}/{args.rounds}", file=sys.stderr, flush=True)
+                    rate, row_bytes = generation(definition, seed, args.rows)
+                    add("generation", rate)
+                    add("row_bytes", row_bytes)
+                    add("ingest", staged_ingest(conn, definition, seed, args.rows))
+                    add("hand_copy", hand_staged_copy(conn, definition, seed, args.rows))
+                    add("lg_arrow", loadgen_arrow(endpoint, folder, args.rows))
+                    files = loadgen_files(endpoint, folder, pattern)
+                    for phase in ("load_arrow", "load_stream", "load_external"):
+                        add(f"files_{phase}", files[phase])
+                    conn.execute_command('DROP TABLE IF EXISTS "staged"')
+                    conn.execute_command('DROP TABLE IF EXISTS "hand"')
+        memory = loadgen_memory(folder, args.memory_rows) if args.memory_rows else None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    report = render(m, memory, args)
+    print(report, end="")
+    if args.write:
+        Path(args.write).write_text(report)
+    return 0
+
+
+def render(m: dict, memory, args) -> str:
+    med = {k: statistics.median(v) for k, v in m.items()}
+    row_bytes = med["row_bytes"]
+
+    def rate(key):
+        return f"{med[key]:,.0f} rows/s ({med[key] * row_bytes / MIB:.0f} MiB/s)"
+
+    rows = []
+
+    def ratio_row(label, key, base, floor, note=""):
+        ratio = med[key] / med[base]
+        spread = f"{min(m[key]):,.0f}–{max(m[key]):,.0f}" if len(m[key]) > 1 else ""
+        rows.append(
+            f"| {label} | {rate(key)} | {rate(base)} | {ratio:.2f} | ≥ {floor:g} | "
+            f"{'yes' if ratio >= floor else '**no**'} | {note or spread} |"
+        )
+
+    ratio_row("generation, 1 process (batches + facts + IPC) vs hyperd's staged COPY, 1 session",
+              "generation", "ingest", 2, f"{args.rows:,} rows; Arrow IPC {row_bytes:.0f} B/row")  # fmt: skip
+    ratio_row("arrow insert, 1 worker vs hand pyarrow + staged COPY", "lg_arrow", "hand_copy", 0.95,
+              f"{args.rows:,} rows, {PER_COPY:,} per COPY")  # fmt: skip
+    for phase, label in (("load_arrow", "arrow"), ("load_stream", "arrow_stream")):
+        ratio_row(f"files, 2 workers: client {label} vs hyperd reading the Parquet itself (external)",
+                  f"files_{phase}", "files_load_external", 0.8, f"{args.file_rows:,} rows in 4 files")  # fmt: skip
+    if memory is not None:
+        worker, coordinator, speed = memory
+        rows.append(
+            f"| peak worker RSS, {args.memory_rows:,} rows, 2 workers, arrow | {worker:.0f} MiB | | | ≤ 400 MiB | "
+            f"{'yes' if worker <= 400 else '**no**'} | samples.csv; coordinator {coordinator:.0f} MiB; "
+            f"{speed:,.0f} rows/s |"
+        )
+    header = [
+        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {psutil.cpu_count()} "
+        f"cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}; load average "
+        f"{os.getloadavg()[0]:.1f} at the end. Medians of {args.rounds} round(s); MiB/s = rows/s × the table's "
+        "Arrow IPC bytes per row.",
+        "",
+        "| measurement | loadgen | baseline | ratio | floor | met | note |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    return "\n".join(header + rows) + "\n"
+
+
+if __name__ == "__main__":
+    sys.exit(main())
