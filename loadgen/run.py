@@ -37,6 +37,7 @@ class Signals:
     def __init__(self):
         self.received: list[str] = []
         self.cleaning = False
+        self.holding = False  # a first signal waits for the end of a held block
         self.force = None  # set while there is something to kill; called with the signal's name
         self._previous: dict = {}
 
@@ -55,8 +56,20 @@ class Signals:
             if self.force:
                 self.force(name)
             os._exit(EXIT_INTERRUPTED)
-        if not self.cleaning:
+        if not self.cleaning and not self.holding:
             raise Interrupted(f"interrupted by {name}")
+
+    @contextlib.contextmanager
+    def held(self):
+        """A block a first signal must not cut in two (a finished phase's rows being written): the signal is
+        raised when the block is done."""
+        self.holding = True
+        try:
+            yield
+        finally:
+            self.holding = False
+        if self.received and not self.cleaning:
+            raise Interrupted(f"interrupted by {self.received[0]}")
 
 
 def preflight(scenario: Scenario) -> None:
@@ -262,12 +275,13 @@ def run_point(
                 judge.judge_phase(phase, outcome)
                 outcome["summary"]["point"] = files.point  # after_phase may write it into files of its own
                 files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
-                files.add_phase(outcome)
-                current_phase = None  # only now: until it is written, the cleanup writes what was measured
-                if live and live.fired:
+                if live and live.fired:  # the phase ended early: its rows say why
                     outcome["summary"]["status"] = "failed"
                     outcome["summary"]["error"] = abort_message(live, phase)
-                    files.write_tables()
+                with signals.held():  # written whole, with its own status, even if a signal arrives meanwhile
+                    files.add_phase(outcome)
+                    current_phase = None  # only now: until it is written, the cleanup writes what was measured
+                if live and live.fired:
                     raise ThresholdAborted(abort_message(live, phase))
                 judge.raise_if_failed(phase, outcome)
             notes.extend(pool.shutdown())

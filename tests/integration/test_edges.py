@@ -325,7 +325,7 @@ def test_full_results_disk_is_one_line_exit_1_and_no_temp_files(cli, tmp_path):
 LOGGY = """\
 name: loggy
 workers: 2
-server: {parameters: {log_file_size_limit: 512K, log_file_max_count: "4"}}
+server: {parameters: {log_file_size_limit: 1M, log_file_max_count: "4"}}
 phases:
   - {name: chatter, workload: mix, iterations: 1000, preload_rows: 1000, operations: {select_limit: 1}}
 """

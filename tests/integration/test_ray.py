@@ -174,7 +174,7 @@ def test_an_abort_threshold_finishes_the_phase_on_every_actor(cli, tmp_path, clu
     # every actor finished its operations and reported: the phase's rows hold both workers' measurements
     assert summary[0]["status"] == "failed" and int(summary[0]["ops"]) > 0 and float(summary[0]["wall_s"]) < 10
     _, workers = read_csv(only_run_dir(tmp_path / "r") / "workers.csv")
-    assert len(workers) == 2 and all(int(w["ops"]) > 0 for w in workers)
+    assert sorted(w["worker"] for w in workers) == ["0", "1"]  # a result from each actor, not a stopped run
 
 
 def test_an_actor_killed_mid_phase_fails_the_run_naming_worker_and_node(cli, tmp_path, cluster):

@@ -19,6 +19,7 @@ import psutil
 import pytest
 from tableauhyperapi import HyperProcess, Telemetry
 
+from loadgen import staging
 from tests.conftest import only_run_dir, tagged_processes, wait_for_line, write_scenario
 
 LONG = """\
@@ -34,7 +35,8 @@ phases:
 def staged_leftovers() -> list[str]:
     """Staged Arrow files in /dev/shm whose worker is gone (a live one belongs to a run still going on)."""
     names = os.listdir("/dev/shm") if os.path.isdir("/dev/shm") else []
-    return [n for n in names if n.startswith("loadgen-") and not psutil.pid_exists(int(n.split("-")[1]))]
+    staged = [(n, staging.STAGED_NAME.match(n)) for n in names]
+    return [n for n, m in staged if m and not psutil.pid_exists(int(m.group(1)))]
 
 
 def read_summary(run_dir):

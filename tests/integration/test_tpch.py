@@ -201,7 +201,8 @@ def test_a_table_loadgen_did_not_create_is_never_dropped(tmp_path, cache):
             ctx = WorkerContext(
                 worker=0, workers=1, connection=conn, table=TableName("unused"),
                 endpoint=hyper.endpoint.connection_descriptor, database=database,
-                stop=StopFlag(SimpleNamespace(value=0)), run_dir=str(tmp_path),
+                stop=StopFlag(SimpleNamespace(value=0)), finish=StopFlag(SimpleNamespace(value=0), 2),
+                run_dir=str(tmp_path),
             )  # fmt: skip
             with pytest.raises(RuntimeError, match=r"table\(s\) lineitem exist already .* replace_existing: true"):
                 TpchLoadWorkload(load, ctx).setup()

@@ -2,6 +2,7 @@
 
 import configparser
 import os
+import signal
 import subprocess
 import sys
 import threading
@@ -153,3 +154,21 @@ def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():
     assert suspect_results([dict(row, wall_s=1.0, start_skew_ms=100.0)]) == [
         "generate: workers started 100.0 ms apart, 10% of the wall time"
     ]
+
+
+def test_a_signal_while_a_finished_phase_is_written_waits_for_the_end_of_the_write():
+    from loadgen.errors import Interrupted
+    from loadgen.run import Signals
+
+    signals = Signals()
+    signals.install()
+    written = []
+    try:
+        with pytest.raises(Interrupted, match="SIGINT"):
+            with signals.held():
+                os.kill(os.getpid(), signal.SIGINT)  # delivered at once, to this (the main) thread
+                written.append("summary")
+                written.append("latency")
+        assert written == ["summary", "latency"]  # the block was not cut in two
+    finally:
+        signals.restore()
