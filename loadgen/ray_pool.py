@@ -36,7 +36,8 @@ from loadgen.errors import ScenarioError, WorkerError
 from loadgen.pool import DRAIN_S, POLL_S, TICK_S, WorkerPool
 
 SHIP_S = 0.25  # progress and samples from the actors
-SPIN_NS = 2_000_000  # the last 2 ms before a start instant are spun, not slept: sleep() overshoots
+SPIN_NS = 200_000  # the last 0.2 ms before a start instant are spun, not slept: sleep() overshoots (a longer spin
+# keeps a core from the other workers when they outnumber the cores, which delays their own wake-ups)
 HANDSHAKE_S = 10.0
 ENDED_GRACE_S = 2.0  # a task that returned normally: how long its last message may take to arrive
 # passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault

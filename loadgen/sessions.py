@@ -65,6 +65,13 @@ class Session:
     plan: object  # mix.OperationPlan
     binder: object  # operations.Binder
     connection: object = None
+    _cursor: object = None
+
+    def cursor(self):
+        """One cursor per connection, reused: a new cursor per statement costs more than a SELECT 1's client work."""
+        if self._cursor is None or self._cursor.connection is not self.connection:
+            self._cursor = self.connection.cursor()
+        return self._cursor
 
 
 @dataclass

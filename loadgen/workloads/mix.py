@@ -579,7 +579,8 @@ class MixWorkload(Workload):
             values = session.binder.values(name, i, statement)
             if values is None:
                 raise NoValue(f"{name}: the operation its parameter reads from returned no rows")
-        cursor = await session.connection.execute(self.sql_texts[name][i], values, prepare=prepare or None)
+        cursor = session.cursor()
+        await cursor.execute(self.sql_texts[name][i], values or None, prepare=prepare or None)
         if not returns_rows(cursor):
             return max(cursor.rowcount, 0)
         rows = await cursor.fetchall()
@@ -611,24 +612,30 @@ class MixWorkload(Workload):
 
     async def _op_select_limit(self, conn, session) -> int:
         start = self.ctx.worker * self.phase.preload_rows + int(session.plan.fraction() * max(1, self.table_rows))
-        cursor = await conn.execute(
+        cursor = session.cursor()
+        await cursor.execute(
             f"SELECT id, sensor_id, value, timestamp FROM {self.ctx.table_sql} WHERE id >= %s LIMIT 100", (start,)
         )
         return len(await cursor.fetchall())
 
     async def _op_aggregate(self, conn, session) -> int:
         sql = f"SELECT sensor_id, COUNT(*), AVG(value) FROM {self.ctx.table_sql} GROUP BY sensor_id"
-        return len(await (await conn.execute(sql)).fetchall())
+        cursor = session.cursor()
+        await cursor.execute(sql)
+        return len(await cursor.fetchall())
 
     async def _op_join(self, conn, session) -> int:
         sql = (
             f"SELECT d.name, COUNT(*), MAX(t.value) FROM {self.ctx.table_sql} t "
             f"JOIN {self.dimension_sql} d ON t.sensor_id = d.sensor_id GROUP BY d.name"
         )
-        return len(await (await conn.execute(sql)).fetchall())
+        cursor = session.cursor()
+        await cursor.execute(sql)
+        return len(await cursor.fetchall())
 
     async def _op_custom(self, conn, session) -> int:
-        cursor = await conn.execute(self.custom_sql)
+        cursor = session.cursor()
+        await cursor.execute(self.custom_sql)
         return len(await cursor.fetchall()) if returns_rows(cursor) else max(cursor.rowcount, 0)
 
     async def _op_ddl(self, conn, session) -> int:
