@@ -498,13 +498,20 @@ def cross_checks(scenario: Scenario):
             continue
         if threshold.phase not in names:
             yield ("thresholds", key), f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(names))}"
-        elif threshold.operation:
+            continue
+        if threshold.abort and not by_name[threshold.phase].ends_early():
+            yield (
+                ("thresholds", key),
+                f"abort: true needs a phase that can end early (mix or query); {threshold.phase} runs workload "
+                f"{by_name[threshold.phase].workload}: check it at the end (no abort)",
+            )
+        if threshold.operation:
             known = by_name[threshold.phase].operation_names()
             if known is None:
                 yield (
                     ("thresholds", key),
-                    f"{threshold.phase} is a {by_name[threshold.phase].workload} phase: per-operation thresholds "
-                    "apply to mix and query phases",
+                    f"{threshold.phase} runs workload {by_name[threshold.phase].workload}: per-operation "
+                    "thresholds apply to mix and query phases",
                 )
             elif threshold.operation not in known:
                 yield (

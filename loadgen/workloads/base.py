@@ -123,6 +123,10 @@ class PhaseBase(StrictModel):
         """A configured folder for staged files, swept of dead workers' files like /dev/shm."""
         return None
 
+    def ends_early(self) -> bool:
+        """Whether the phase honours the finish flag (an abort threshold ends it at once, keeping its results)."""
+        return False
+
     def operation_names(self) -> list[str] | None:
         """The operations this phase records (latency.csv), for per-operation thresholds; None: not known ahead."""
         return None

@@ -138,6 +138,9 @@ class MixPhase(PhaseBase):
     def error_budget(self) -> float | None:
         return self.max_error_rate
 
+    def ends_early(self) -> bool:
+        return True
+
     def operation_names(self) -> list[str]:
         names = dict.fromkeys(n for n, w in self.operations.items() if w > 0 and not self.classes)
         for c in self.classes:

@@ -68,6 +68,9 @@ class QueryPhase(PhaseBase):
     def method_name(self) -> str:
         return self.method
 
+    def ends_early(self) -> bool:
+        return True
+
     def operation_names(self) -> list[str]:
         return ["query"]
 
