@@ -105,10 +105,9 @@ class WorkerPool:
             raise
 
     def _receive_into(self, got: dict, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict:
+        """Until every worker's `kind` message is in `got`: ticks, the deadline, and one wait step at a time."""
         deadline = time.monotonic() + timeout_s
         next_tick = 0.0
-        sentinels = {p.sentinel: n for n, p in enumerate(self.processes)}
-        links = {id(link): n for n, link in enumerate(self.links)}
         while len(got) < len(self.specs):
             now = time.monotonic()
             if on_tick and now >= next_tick:
@@ -116,22 +115,33 @@ class WorkerPool:
                 next_tick = now + TICK_S
             if now > deadline:
                 missing = sorted(set(range(len(self.specs))) - set(got))
-                raise self.failure(phase, f"worker(s) {missing} did not {doing} within {timeout_s:g} s")
+                where = self.name_workers(missing)
+                raise self.failure(phase, f"worker(s) {where} did not {doing} within {timeout_s:g} s")
             # only the workers still owed a message: a finished worker's sentinel stays readable once it exits
             # (normal after its last phase), and waiting on it would spin
             pending = [n for n in range(len(self.specs)) if n not in got and n not in self.deaths]
-            waiting = [self.links[n] for n in pending] + [self.processes[n].sentinel for n in pending]
-            for ready in wait_for_ready(waiting, timeout=min(POLL_S, max(0.0, deadline - now))):
-                if ready not in sentinels:  # pipes first: a worker's last message explains its exit
-                    self._take(links[id(ready)], phase, kind, got)
-            for number in range(len(self.processes)):
-                if number not in self.deaths and number not in got and self._exited(number):
-                    while number not in got and number not in self.deaths and self.links[number].poll(0):
-                        self._take(number, phase, kind, got)  # what it sent before it exited
-                    if number not in got:
-                        self._note_death(number)
-                        raise self.failure(phase)
+            self._wait_step(pending, got, phase, kind, min(POLL_S, max(0.0, deadline - now)))
         return got
+
+    def name_workers(self, numbers: list[int]) -> str:
+        """Workers as messages name them."""
+        return str(numbers)
+
+    def _wait_step(self, pending: list[int], got: dict, phase: str, kind: str, wait_s: float) -> None:
+        """Wait up to wait_s for the pending workers' pipes or exits; take what came, turn an exit into a failure."""
+        sentinels = {self.processes[n].sentinel: n for n in pending}
+        links = {id(self.links[n]): n for n in pending}
+        waiting = [self.links[n] for n in pending] + list(sentinels)
+        for ready in wait_for_ready(waiting, timeout=wait_s):
+            if ready not in sentinels:  # pipes first: a worker's last message explains its exit
+                self._take(links[id(ready)], phase, kind, got)
+        for number in pending:
+            if number not in self.deaths and number not in got and self._exited(number):
+                while number not in got and number not in self.deaths and self.links[number].poll(0):
+                    self._take(number, phase, kind, got)  # what it sent before it exited
+                if number not in got:
+                    self._note_death(number)
+                    raise self.failure(phase)
 
     def _take(self, number: int, phase: str, kind: str, got: dict) -> None:
         """Read one message from a worker: keep the awaited one, turn an error into a failure."""

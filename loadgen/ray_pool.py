@@ -33,7 +33,7 @@ from multiprocessing.connection import wait as wait_for_ready
 
 from loadgen import ray_config, staging, worker
 from loadgen.errors import ScenarioError, WorkerError
-from loadgen.pool import DRAIN_S, POLL_S, TICK_S, WorkerPool
+from loadgen.pool import DRAIN_S, WorkerPool
 
 SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 200_000  # the last 0.2 ms before a start instant are spun, not slept: sleep() overshoots (a longer spin
@@ -293,31 +293,21 @@ class RayPool(WorkerPool):
             },
         }
 
-    def _receive_into(self, got: dict, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict:
-        deadline = time.monotonic() + timeout_s
-        next_tick = 0.0
-        while len(got) < len(self.specs):
-            now = time.monotonic()
-            if on_tick and now >= next_tick:
-                on_tick()
-                next_tick = now + TICK_S
-            if now > deadline:
-                missing = sorted(set(range(len(self.specs))) - set(got))
-                where = ", ".join(f"{n} on {self.node_of(n)}" for n in missing)
-                raise self.failure(phase, f"worker(s) {where} did not {doing} within {timeout_s:g} s")
-            self._adopt()
-            pending = [n for n in range(len(self.specs)) if n not in got and n not in self.deaths]
-            links = {id(self.links[n]): n for n in pending if self.links[n] is not None}
-            wait_s = min(POLL_S, max(0.0, deadline - now))
-            if links:
-                ready = wait_for_ready([self.links[n] for n in links.values()], timeout=wait_s)
-            else:
-                time.sleep(min(wait_s, 0.02))
-                ready = []
-            for conn in ready:
-                self._take(links[id(conn)], phase, kind, got)
-            self._check_actors(phase, kind, got)
-        return got
+    def name_workers(self, numbers: list[int]) -> str:
+        return ", ".join(f"{n} on {self.node_of(n)}" for n in numbers)
+
+    def _wait_step(self, pending: list[int], got: dict, phase: str, kind: str, wait_s: float) -> None:
+        """The actors' links instead of pipes and sentinels; Ray's word on the actors instead of exit codes."""
+        self._adopt()
+        links = {id(self.links[n]): n for n in pending if self.links[n] is not None}
+        if links:
+            ready = wait_for_ready([self.links[n] for n in links.values()], timeout=wait_s)
+        else:
+            time.sleep(min(wait_s, 0.02))
+            ready = []
+        for conn in ready:
+            self._take(links[id(conn)], phase, kind, got)
+        self._check_actors(phase, kind, got)
 
     def _check_actors(self, phase: str, kind: str, got: dict) -> None:
         """Ray's word on the actors still owed a message: a task that ended (normally or not) before its worker
