@@ -14,7 +14,6 @@ import contextlib
 import csv
 import datetime as dt
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import numpy as np
 import psutil
 import pyarrow as pa
@@ -245,17 +245,7 @@ def pantab_from(rows: int, folder: str) -> float:
 
 # --------------------------------------------------------------------------------------------- loadgen
 def run_loadgen(scenario_text: str, folder: Path, name: str) -> tuple[Path, float]:
-    path = folder / f"{name}.yaml"
-    path.write_text(scenario_text)
-    started = time.time()
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"],
-        capture_output=True, text=True, timeout=3600,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}")
-    run_dir = sorted((folder / "results" / name).iterdir())[-1]
-    return run_dir, started
+    return common.run_loadgen(scenario_text, folder, name)
 
 
 def summary_rows(run_dir: Path) -> dict[str, dict]:
@@ -466,12 +456,8 @@ def render(m, memory, args) -> str:
         f"| pantab.frame_to_hyper / frame_from_hyper | {rate('pantab_to')} / {rate('pantab_from')} | | | | | "
         "pantab starts its own hyperd per call |",
     ]
-    cpu = ""
-    with contextlib.suppress(OSError):
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
     header = [
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {cpu}, "
-        f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}.",
+        common.machine_line(),
         f"{args.rows:,} rows for bulk paths, {args.row_api_rows:,} for row-API paths; "
         f"medians of {args.reps} repetitions on one hyperd.",
         "",

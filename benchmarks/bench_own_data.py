@@ -21,19 +21,15 @@ Prints a markdown table with the floors of issue #12.
 
 import argparse
 import contextlib
-import csv
-import datetime as dt
 import os
-import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import psutil
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import pyarrow as pa
 import yaml
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
@@ -147,20 +143,10 @@ def scenario_text(name: str, workers: int, phases: list, endpoint: str | None, f
 
 
 def run_loadgen(text: str, folder: Path, name: str) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"],
-        capture_output=True, text=True, timeout=3600, cwd=ROOT,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}")
-    return sorted((folder / "results" / name).iterdir())[-1]
+    return common.run_loadgen(text, folder, name, cwd=ROOT)[0]
 
 
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+read_csv = common.read_csv
 
 
 def phase_rates(run_dir: Path) -> dict[str, float]:
@@ -286,10 +272,8 @@ def render(m: dict, memory, args) -> str:
             f"{speed:,.0f} rows/s |"
         )
     header = [
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {psutil.cpu_count()} "
-        f"cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}; load average "
-        f"{os.getloadavg()[0]:.1f} at the end. Medians of {args.rounds} round(s); MiB/s = rows/s × the table's "
-        "Arrow IPC bytes per row.",
+        common.machine_line(),
+        f"Medians of {args.rounds} round(s); MiB/s = rows/s × the table's Arrow IPC bytes per row.",
         "",
         "| measurement | loadgen | baseline | ratio | floor | met | note |",
         "|---|---|---|---|---|---|---|",

@@ -10,15 +10,14 @@ Run by `make bench`; `--write FILE` also writes the table.
 """
 
 import argparse
-import csv
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import psutil
 from tableauhyperapi import HyperProcess, Telemetry
 
@@ -27,20 +26,11 @@ os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 
 def run(text: str, folder: Path, name: str) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"],
-        capture_output=True, text=True, timeout=1800,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}")
-    return sorted((folder / "results" / name).iterdir())[-1]
+    return common.run_loadgen(text, folder, name, timeout=1800)[0]
 
 
 def rows(run_dir: Path, name: str) -> list[dict]:
-    with open(run_dir / name) as handle:
-        return list(csv.DictReader(handle))
+    return common.read_csv(run_dir / name)
 
 
 def percentile(values: list[float], p: float) -> float:

@@ -21,15 +21,13 @@ the medians with the floors of issue #15.
 """
 
 import argparse
-import datetime as dt
-import platform
 import statistics
 import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-import psutil
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 
 from loadgen import html_report
 from loadgen.report_browser import chromium_path, open_report
@@ -130,16 +128,9 @@ def render(reports: dict[str, Path], opens: dict[str, list[dict]], run_dir: Path
             f"| {name} | {size / 1e6:.2f} MB ({js / 1e6:.2f} MB plotly.js) | {opened:.2f} s | {med(name, 'wall'):.2f} s"
             f" | {med(name, 'first'):.2f} s | {med(name, 'cpu'):.2f} s | < 5 MB, < 2 s | {met} |"
         )
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     some = next(iter(opens.values()))[0]
     header = [
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {cpu}, "
-        f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}; "
-        f"load average {psutil.getloadavg()[0]:.1f}.",
+        common.machine_line(),
         f"Report of {run_dir.name} ({some['charts']} charts, {some['points']:,} points); medians of {args.opens} "
         "opens each, alternating, a fresh headless Chromium per open.",
         "",

@@ -16,10 +16,8 @@ Prints a markdown table with the floors of issue #14.
 """
 
 import argparse
-import csv
 import datetime as dt
 import os
-import platform
 import signal
 import statistics
 import subprocess
@@ -30,6 +28,7 @@ import time
 from collections import defaultdict
 from pathlib import Path
 
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import psutil
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry
 
@@ -54,27 +53,11 @@ def scenario(name: str, workers: int, sessions: int, duration: float, extra: str
     return f"name: {name}\nworkers: {workers}\nseed: 1\n{server_line}sampling: {{interval_ms: 100}}\nphases:\n{phase}"
 
 
-def command(path: Path, folder: Path) -> list[str]:
-    return [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"]
-
-
-def newest_run(folder: Path, name: str) -> Path:
-    return sorted((folder / "results" / name).iterdir())[-1]
-
-
 def run_loadgen(text: str, folder: Path, name: str) -> tuple[Path, float]:
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    launched = time.time()
-    proc = subprocess.run(command(path, folder), capture_output=True, text=True, timeout=600)
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}")
-    return newest_run(folder, name), launched
+    return common.run_loadgen(text, folder, name, timeout=600)
 
 
-def read(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+read = common.read_csv
 
 
 def summary(run_dir: Path) -> dict:
@@ -155,12 +138,7 @@ def open_load(folder: Path, workers: int, sessions: int, rate: float, duration: 
 
 
 def queued_ops(run_dir: Path) -> float:
-    """summary.csv's queued_ops when it has the column, else the sum over workers.csv."""
-    s = summary(run_dir)
-    if s.get("queued_ops") not in (None, ""):
-        return float(s["queued_ops"])
-    rows = [r for r in read(run_dir / "workers.csv") if r["phase"] == "load" and r.get("queued_ops") not in (None, "")]
-    return sum(float(r["queued_ops"]) for r in rows) if rows else float("nan")
+    return float(summary(run_dir)["queued_ops"] or "nan")
 
 
 def stalled(folder: Path, workers: int, sessions: int, rate: float, duration: float, stall_s: float = 1.0) -> dict:
@@ -171,7 +149,7 @@ def stalled(folder: Path, workers: int, sessions: int, rate: float, duration: fl
     path.write_text(scenario(name, workers, sessions, duration, f"    rate_per_s: {rate}\n"))
     out = open(folder / f"{name}.out", "w")
     proc = subprocess.Popen(
-        command(path, folder), stdout=out, stderr=subprocess.PIPE, text=True,
+        common.loadgen_command(path, folder), stdout=out, stderr=subprocess.PIPE, text=True,
         env={**os.environ, "LOADGEN_FAULT": "0:load:run:sleep0"},
     )  # fmt: skip
     hyperd = None
@@ -204,7 +182,7 @@ def stalled(folder: Path, workers: int, sessions: int, rate: float, duration: fl
         out.close()
     if proc.returncode != 0:
         raise RuntimeError(f"loadgen failed ({proc.returncode}): {''.join(err)}")
-    run_dir = newest_run(folder, name)
+    run_dir = common.newest_run(folder, name)
     latency = {r["operation"]: r for r in read(run_dir / "latency.csv") if r["phase"] == "load"}
     s = summary(run_dir)
     return {
@@ -294,14 +272,8 @@ def render(med: dict, opened: dict, stall: dict, args) -> str:
         f"≥ 800 ms | {yes(stall['p99_intended_ms'] >= 800)} | max {stall['max_intended_ms']:.0f} ms; service p99 "
         f"{stall['p99_service_ms']:.0f} ms; {stall['ops_per_s']:,.0f} ops/s; late {stall['late_ops_pct']:.1f} % |"
     )
-    cpu = ""
-    try:
-        cpu = next(line.split(":", 1)[1].strip() for line in open("/proc/cpuinfo") if line.startswith("model name"))
-    except (OSError, StopIteration):
-        pass
     header = [
-        f"Run {dt.datetime.now(dt.timezone.utc):%Y-%m-%d %H:%M} UTC on {platform.node()}: {cpu}, "
-        f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}.",
+        common.machine_line(),
         f"SELECT 1 as a `sql_operations:` entry; medians of {args.rounds} round(s); open load "
         f"{args.rate_duration:g} s once.",
         "",

@@ -14,7 +14,6 @@ Every ratio is "loadgen's speed ÷ the alternative's" (> 1: loadgen is faster). 
 """
 
 import argparse
-import csv
 import os
 import shutil
 import statistics
@@ -24,6 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import pyarrow.parquet as pq
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
 
@@ -35,20 +35,10 @@ FLOORS = {"load_vs_external": 0.8, "load_vs_pantab": 1.5, "power_vs_loop": 0.97}
 
 
 def loadgen_run(folder: Path, name: str, text: str) -> Path:
-    path = folder / f"{name}.yaml"
-    path.write_text(text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(folder / "results"), "--quiet"],
-        capture_output=True, text=True, timeout=7200, cwd=folder,
-    )  # fmt: skip
-    if proc.returncode != 0:
-        raise RuntimeError(f"loadgen failed ({proc.returncode}): {proc.stderr}\n{proc.stdout[-2000:]}")
-    return sorted((folder / "results" / name).iterdir())[-1]
+    return common.run_loadgen(text, folder, name, timeout=7200, cwd=folder)[0]
 
 
-def read_csv(path: Path) -> list[dict]:
-    with open(path, newline="") as handle:
-        return list(csv.DictReader(handle))
+read_csv = common.read_csv
 
 
 def scenario(name: str, sf: float, data_dir: Path, workers: int, phases: str) -> str:
