@@ -188,11 +188,7 @@ class WorkerPool:
         """Stop everyone, then name the cause: the first worker's own error, else the cause the caller saw
         (a timeout), else how a worker died. Workers that exit because they were told to stop are no cause."""
         self.stop_flag.set()
-        deadline = time.monotonic() + DRAIN_S
-        while not self.errors and time.monotonic() < deadline:
-            for number in range(len(self.links)):
-                self._drain(number)
-            time.sleep(0.02)
+        self._await_first_error()
         if self.errors:
             first = self.errors[0]
             return WorkerError(f"worker {first['worker']} failed in phase {first['phase']}: {first['message']}")
@@ -203,6 +199,14 @@ class WorkerPool:
             number, code = sorted(crashes.items())[0]
             return WorkerError(f"worker {number} {describe_exit(code)} during phase {phase}")
         return WorkerError(f"phase {phase}: a worker stopped")
+
+    def _await_first_error(self) -> None:
+        """Listen for DRAIN_S for a worker's own error message: it names the cause better than its exit does."""
+        deadline = time.monotonic() + DRAIN_S
+        while not self.errors and time.monotonic() < deadline:
+            for number in range(len(self.links)):
+                self._drain(number)
+            time.sleep(0.02)
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:

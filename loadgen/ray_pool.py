@@ -33,7 +33,7 @@ from multiprocessing.connection import wait as wait_for_ready
 
 from loadgen import ray_config, staging, worker
 from loadgen.errors import ScenarioError, WorkerError
-from loadgen.pool import DRAIN_S, WorkerPool
+from loadgen.pool import WorkerPool
 
 SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 200_000  # the last 0.2 ms before a start instant are spun, not slept: sleep() overshoots (a longer spin
@@ -394,11 +394,7 @@ class RayPool(WorkerPool):
         if not self.stop_flag.is_set():
             self.stop_flag.set()
             self._send_all({"kind": "stop"})
-        deadline = time.monotonic() + DRAIN_S
-        while not self.errors and time.monotonic() < deadline:
-            for number in range(len(self.links)):
-                self._drain(number)
-            time.sleep(0.02)
+        self._await_first_error()
         if self.errors:
             first = self.errors[0]
             number = first["worker"]
