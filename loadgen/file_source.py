@@ -69,10 +69,12 @@ READ_ROWS = 65_536  # rows per Parquet read at least: smaller reads cost more pe
 
 
 def read_unit(unit, fmt: str, schema: pa.Schema, batch_rows: int):
-    """The unit's record batches in the table's Arrow schema (hyperd does no casts on Arrow input; a batch that
-    already has it is passed on as read, not re-encoded). Parquet is read memory-mapped, without pyarrow's thread
-    pool (the workers are the parallelism), max(batch_rows, READ_ROWS) rows at a time: one row group of
-    make sample_data's files, memory still bounded by the batch."""
+    """The unit's record batches in the table's Arrow schema: its columns picked by name (a file's other columns
+    are not read) and cast where the file's type differs (hyperd does no casts on Arrow input; a batch that
+    already has the schema is passed on as read, not re-encoded). CSV is parsed straight into the table's types.
+    Parquet is read memory-mapped, without pyarrow's thread pool (the workers are the parallelism),
+    max(batch_rows, READ_ROWS) rows at a time: one row group of make sample_data's files, memory still bounded by
+    the batch. A value that does not fit its column raises ValueError naming the file and the column."""
     path, group = unit
     if fmt == "parquet":
         import pyarrow.parquet as pq
@@ -80,16 +82,36 @@ def read_unit(unit, fmt: str, schema: pa.Schema, batch_rows: int):
         with pq.ParquetFile(path, memory_map=True) as reader:
             groups = [group] if group is not None else None
             size = max(batch_rows, READ_ROWS)
-            for batch in reader.iter_batches(batch_size=size, row_groups=groups, use_threads=False):
-                yield _as_schema(batch, schema)
+            for batch in reader.iter_batches(batch_size=size, row_groups=groups, columns=schema.names,
+                                             use_threads=False):  # fmt: skip
+                yield _as_schema(batch, schema, path)
         return
     import pyarrow.dataset as ds
 
-    for batch in ds.dataset(path, format="ipc" if fmt == "arrow" else fmt).to_batches(batch_size=batch_rows):
-        yield _as_schema(batch, schema)
+    if fmt == "csv":
+        import pyarrow.csv as pcsv
+
+        types = {field.name: field.type for field in schema}
+        file_format = ds.CsvFileFormat(convert_options=pcsv.ConvertOptions(column_types=types))
+    else:
+        file_format = ds.IpcFileFormat()
+    for batch in ds.dataset(path, format=file_format).to_batches(columns=schema.names, batch_size=batch_rows):
+        yield _as_schema(batch, schema, path)
 
 
-def _as_schema(batch: pa.RecordBatch, schema: pa.Schema) -> pa.RecordBatch:
+def _as_schema(batch: pa.RecordBatch, schema: pa.Schema, path: str) -> pa.RecordBatch:
     if batch.schema.equals(schema, check_metadata=False):
         return batch
-    return batch.cast(schema)
+    if batch.schema.names != schema.names:
+        batch = pa.RecordBatch.from_arrays([batch.column(name) for name in schema.names], names=schema.names)
+    try:
+        return batch.cast(schema)
+    except (pa.ArrowInvalid, ValueError) as exc:  # safe casts: overflow, lost precision, nulls into NOT NULL
+        for field, array in zip(schema, batch.columns, strict=True):
+            try:
+                array.cast(field.type)
+            except pa.ArrowInvalid as column_exc:
+                raise ValueError(f"{path}: column {field.name!r} ({array.type} → {field.type}): {column_exc}") from None
+            if not field.nullable and array.null_count:
+                raise ValueError(f"{path}: column {field.name!r} has NULLs, but its table column is NOT NULL") from None
+        raise ValueError(f"{path}: {exc}") from None

@@ -274,7 +274,9 @@ class Column(DataModel):
     type: str = Field(description=f"Hyper SQL type: {SQL_TYPES}.")
     nullable: bool = Field(default=True, description="false: NOT NULL.")
     null_fraction: float = Field(default=0.0, ge=0, le=1, description="Share of NULLs (nullable columns).")
-    generator: Generator
+    generator: Generator | None = Field(
+        default=None, description="How values are made; a column without one can only be loaded from files (source:)."
+    )
 
     @field_validator("type")
     @classmethod
@@ -295,7 +297,7 @@ class Column(DataModel):
     @field_validator("generator")
     @classmethod
     def _fits(cls, gen, info):
-        if "type" not in info.data:  # the type itself was refused
+        if gen is None or "type" not in info.data:  # no generator (files only), or the type itself was refused
             return gen
         sql = parse_sql_type(info.data["type"])
         if gen.kind not in FITS[sql.domain]:
@@ -378,6 +380,10 @@ class TableDefinition(DataModel):
     def shared(self, key: str) -> bool:
         return "{worker}" not in (self.name or key + "_{worker}")
 
+    def without_generator(self) -> list[str]:
+        """Columns that only files can fill."""
+        return [c.name for c in self.columns if c.generator is None]
+
     def create_sql(self, table_sql: str) -> str:
         cols = ", ".join(f"{quote(c.name)} {c.sql_type.sql}{'' if c.nullable else ' NOT NULL'}" for c in self.columns)
         return f"CREATE TABLE {table_sql} ({cols})"
@@ -394,6 +400,8 @@ def _nominal_bytes(column: Column) -> int:
     sql, gen = column.sql_type, column.generator
     if sql.domain != "text":
         return {"SMALLINT": 2, "INT": 4, "DATE": 4, "BOOL": 1, "NUMERIC": 16}.get(sql.base, 8)
+    if gen is None:
+        return sql.length or 16  # loaded from files: a guess, only for MiB/s
     if gen.kind == "words":
         return (gen.min_words + gen.max_words) * 7 // 2
     if gen.kind == "random":
@@ -467,3 +475,64 @@ def file_table(schema: pa.Schema, path: str) -> FileTable:
                              f"(allowed: {ARROW_TO_SQL})")  # fmt: skip
         columns.append(FileColumn(field.name, sql))
     return FileTable(tuple(columns))
+
+
+# ------------------------------------------------------------------------------------------------ files → a definition
+# Which Arrow types of a file column load into which SQL domain of a declared column. The client casts with
+# pyarrow's safe cast (a value that does not fit raises, naming the column) and hyperd casts itself when it reads
+# the file; floats are not accepted for NUMERIC because the two round differently (verification would differ).
+_FILE_FITS = {
+    "int": ("integer",),
+    "float": ("integer", "floating"),
+    "numeric": ("integer", "decimal"),
+    "bool": ("boolean",),
+    "text": ("string",),
+    "date": ("date",),
+    "timestamp": ("timestamp", "date"),
+}
+_FILE_KIND_NAMES = {
+    "integer": "int8 … int64, uint8 … uint64",
+    "floating": "float16/32/64",
+    "decimal": "decimal128/256",
+    "boolean": "bool",
+    "string": "string, large_string, string_view, dictionary of strings",
+    "date": "date32, date64",
+    "timestamp": "timestamp (any unit)",
+}
+
+
+def _file_kind(arrow_type: pa.DataType) -> str | None:
+    t = pa.types
+    if t.is_dictionary(arrow_type):
+        return "string" if _file_kind(arrow_type.value_type) == "string" else None
+    checks = (
+        ("integer", t.is_integer), ("floating", t.is_floating), ("decimal", t.is_decimal), ("boolean", t.is_boolean),
+        ("string", lambda x: t.is_string(x) or t.is_large_string(x) or x == pa.string_view()),
+        ("date", t.is_date), ("timestamp", t.is_timestamp),
+    )  # fmt: skip
+    return next((kind for kind, check in checks if check(arrow_type)), None)
+
+
+def map_file_schema(definition: TableDefinition, key: str, schema: pa.Schema, path: str) -> None:
+    """Every declared column is in the file (by name) with a type that loads into it; raises ValueError naming
+    the file, the column and both types. The file's other columns are not loaded (as hyperd's COPY does)."""
+    by_name = {field.name: field for field in schema}
+    for column in definition.columns:
+        field = by_name.get(column.name)
+        if field is None:
+            raise ValueError(
+                f"{path}: no column {column.name!r} for data.{key}.{column.name} "
+                f"(the file has: {', '.join(schema.names)})"
+            )
+        sql = column.sql_type
+        kind = _file_kind(field.type)
+        zoned = bool(getattr(field.type, "tz", None))  # an instant: only TIMESTAMPTZ holds it unchanged
+        if kind not in _FILE_FITS[sql.domain] or (sql.domain == "timestamp" and (sql.base == "TIMESTAMPTZ") != zoned):
+            if sql.base in ("TIMESTAMP", "TIMESTAMPTZ") and kind == "timestamp":
+                fits = "timestamp with a time zone" if sql.base == "TIMESTAMPTZ" else "timestamp without a time zone"
+            else:
+                fits = "; ".join(_FILE_KIND_NAMES[k] for k in _FILE_FITS[sql.domain])
+            raise ValueError(
+                f"{path}: column {column.name!r} is Arrow {field.type}, which does not load into "
+                f"data.{key}.{column.name} {sql.sql} (loads from: {fits})"
+            )

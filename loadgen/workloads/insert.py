@@ -74,6 +74,8 @@ class InsertPhase(PhaseBase):
         return int(scenario.rows * (self.rows_scale or 1))
 
     def cross_check(self, scenario):
+        if self.table is not None:
+            yield from self._check_definition(scenario)
         if self.source is not None:
             yield from self._check_source(scenario)
             return
@@ -90,28 +92,42 @@ class InsertPhase(PhaseBase):
             yield key, f"{rows} rows: at most {MAX_ROWS} ({BOUND_MEANINGS[MAX_ROWS]})"
         if self.staging_dir and folder_problem(self.staging_dir):
             yield ("staging_dir",), folder_problem(self.staging_dir)
-        if self.table is not None:
-            definitions = getattr(scenario, "data", {})
-            if self.table not in definitions:
-                known = ", ".join(definitions) or "none"
-                yield ("table",), f"no table definition named {self.table!r} in data: (defined: {known})"
-            elif self.method != "rows":
-                # hyperd's arrowstream COPY takes Utf8 only into TEXT (found by test; no implicit casts)
-                for column in definitions[self.table].columns:
-                    if column.sql_type.base in ("VARCHAR", "CHAR"):
-                        yield (
-                            ("method",),
-                            (
-                                f"data.{self.table}.{column.name} is {column.sql_type.sql}: hyperd takes Arrow text "
-                                f"only into TEXT columns; use TEXT or method rows (allowed: rows)"
-                            ),
-                        )
-                        break
+        definition = getattr(scenario, "data", {}).get(self.table)
+        if definition is not None and definition.without_generator():
+            missing = ", ".join(definition.without_generator())
+            yield ("table",), (
+                f"data.{self.table} has columns without a generator ({missing}): give each a generator, "
+                "or load the table from files (source:)"
+            )
+
+    def _check_definition(self, scenario):
+        definitions = getattr(scenario, "data", {})
+        if self.table not in definitions:
+            known = ", ".join(definitions) or "none"
+            yield ("table",), f"no table definition named {self.table!r} in data: (defined: {known})"
+        elif self.method != "rows" and (self.source is None or self.source.read_by == "client"):
+            # hyperd's arrowstream COPY takes Utf8 only into TEXT (found by test; no implicit casts)
+            for column in definitions[self.table].columns:
+                if column.sql_type.base in ("VARCHAR", "CHAR"):
+                    yield (
+                        ("method",),
+                        (
+                            f"data.{self.table}.{column.name} is {column.sql_type.sql}: hyperd takes Arrow text "
+                            f"only into TEXT columns; use TEXT or method rows (allowed: rows)"
+                        ),
+                    )
+                    break
 
     def _check_source(self, scenario):
-        """Files exist, have a format, one schema, and every column maps onto a Hyper type (read from metadata)."""
-        if self.table is not None:
-            yield ("source",), "give either table (generated rows) or source (files), not both"
+        """Files exist, have a format, one schema, and every column maps onto a Hyper type (read from metadata) or
+        onto the declared definition's column of the same name (`table: KEY`)."""
+        definitions = getattr(scenario, "data", {})
+        definition = definitions.get(self.table) if self.table is not None else None
+        if self.table is not None and "table" in self.source.model_fields_set:
+            yield ("source", "table"), (
+                f"the table's name comes from data.{self.table} (its name:); remove source.table, or remove table "
+                "to create the table from the files' schema"
+            )
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
         files = self.source.files()
@@ -124,7 +140,13 @@ class InsertPhase(PhaseBase):
             return
         if self.source.read_by == "hyperd" and fmt == "arrow":
             yield ("source", "read_by"), "hyperd reads parquet and csv files itself, not Arrow IPC (allowed: client)"
+        if self.table is not None and definition is None:
+            return  # reported by _check_definition
         try:
+            if definition is not None:
+                for path in files:
+                    self._check_declared(definition, path, fmt)
+                return
             first = file_schema(files[0], fmt)
             tables.file_table(first, files[0])
             for other in files[1:]:
@@ -139,6 +161,24 @@ class InsertPhase(PhaseBase):
                     raise ValueError(f"{other}: {len(schema)} columns, but {len(first)} in {files[0]}")
         except (OSError, ValueError, pa.ArrowException) as exc:
             yield ("source", "path"), str(exc)
+
+    def _check_declared(self, definition, path: str, fmt: str) -> None:
+        """A file's columns against the declared table. CSV columns are parsed into the declared types, so only
+        their names count; hyperd reads CSV columns by position, Parquet columns by name."""
+        schema = file_schema(path, fmt)
+        if fmt != "csv":
+            tables.map_file_schema(definition, self.table, schema, path)
+            return
+        names = [c.name for c in definition.columns]
+        missing = [name for name in names if name not in schema.names]
+        if missing:
+            raise ValueError(f"{path}: no column {missing[0]!r} for data.{self.table}.{missing[0]} "
+                             f"(the file's header has: {', '.join(schema.names)})")  # fmt: skip
+        if self.source.read_by == "hyperd" and schema.names != names:
+            raise ValueError(
+                f"{path}: hyperd reads CSV columns by position, and the header ({', '.join(schema.names)}) is not "
+                f"data.{self.table}'s columns in order ({', '.join(names)}); reorder them, or use read_by: client"
+            )
 
     def shadowed(self, key: str) -> str:
         if key == "rows_scale" and self.rows is not None:
@@ -177,6 +217,10 @@ class InsertPhase(PhaseBase):
             rows = parquet_rows(files) if fmt == "parquet" else None  # for progress; csv: unknown until read
             phase = self.model_copy(update={"rows": rows, "rows_scale": None})
             phase._files, phase._format = files, fmt
+            if self.table is not None:  # a declared table: the files' columns are mapped onto it by name
+                phase._definition = scenario.data[self.table]
+                phase._shared = phase._definition.shared(self.table) and scenario.server.database == "shared"
+                return phase
             phase._definition = tables.file_table(file_schema(phase._files[0], phase._format), phase._files[0])
             phase._shared = "{worker}" not in self.source.table and scenario.server.database == "shared"
             return phase
@@ -203,7 +247,10 @@ class InsertWorkload(Workload):
             from tableauhyperapi import TableName  # here: validation must not load the library
 
             if phase.source is not None:
-                self.table = TableName(phase.source.table.format(worker=ctx.worker))
+                if phase.table is None:
+                    self.table = TableName(phase.source.table.format(worker=ctx.worker))
+                else:
+                    self.table = TableName(self.definition.table_name(phase.table, ctx.worker))
                 by_row_group = phase.source.read_by == "client"  # hyperd reads whole files
                 self.units = file_units(phase._files, phase._format, ctx.workers, ctx.worker, by_row_group)
             else:
@@ -253,7 +300,7 @@ class InsertWorkload(Workload):
     @property
     def state_key(self) -> str:
         """What later phases know the loaded table by: the data: key, or the source's table."""
-        return self.phase.table if self.phase.source is None else self.phase.source.table
+        return self.phase.table or self.phase.source.table
 
     def run(self, recorder) -> None:
         if self.phase.source is not None:
@@ -269,14 +316,11 @@ class InsertWorkload(Workload):
 
         fmt = self.phase._format
         if self.phase.source.read_by == "hyperd":
-            options = "FORMAT parquet" if fmt == "parquet" else "FORMAT csv, HEADER"
             for unit in self.units:
                 if self.ctx.stop.is_set():
                     return
                 t0 = time.perf_counter_ns()
-                count = self.ctx.connection.execute_command(
-                    f"COPY {self.table_sql} FROM {escape_string_literal(unit[0])} WITH ({options})"
-                )
+                count = self.ctx.connection.execute_command(self._server_read_sql(escape_string_literal(unit[0])))
                 recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
             return
         if self.phase.method == "rows":
@@ -313,6 +357,17 @@ class InsertWorkload(Workload):
                 )
                 recorder.record("copy", time.perf_counter_ns() - t0, count)
                 os.unlink(path)
+
+    def _server_read_sql(self, path_literal: str) -> str:
+        """hyperd reads a file itself. Into a declared table, Parquet columns are picked by name with
+        INSERT … SELECT … FROM external(): COPY refuses a nullable Parquet column for a NOT NULL one even when it
+        holds no NULL (found by test), and a declared table need not have every column of the file."""
+        if self.phase._format == "csv":
+            return f"COPY {self.table_sql} FROM {path_literal} WITH (FORMAT csv, HEADER)"
+        if self.phase.table is None:
+            return f"COPY {self.table_sql} FROM {path_literal} WITH (FORMAT parquet)"
+        names = ", ".join(tables.quote(c.name) for c in self.definition.columns)
+        return f"INSERT INTO {self.table_sql} ({names}) SELECT {names} FROM external({path_literal})"
 
     def _file_batches(self):
         """Every batch of the worker's units, in order, until the run stops."""

@@ -4,6 +4,7 @@ for the same seed, and a lost batch caught by the column checks."""
 
 import csv
 import tempfile
+from decimal import Decimal
 
 import pyarrow as pa
 import pytest
@@ -195,3 +196,98 @@ def test_files_split_over_three_workers_client_and_server_side(cli, tmp_path):
         assert [r["method"] for r in csv.DictReader(handle)] == ["arrow", "arrow_stream", "rows", "external"]
     ((count, distinct),) = query(db / "loadgen.hyper", 'SELECT COUNT(*), COUNT(DISTINCT id) FROM "from_files"')[0]
     assert count == distinct == 12_800  # no row read twice
+
+
+def _as_other_file_types(batch: pa.RecordBatch) -> pa.Table:
+    """The batch as a file from another tool might hold it: other column order, narrower or other Arrow types
+    that load into the declared columns, and a column the definition does not have."""
+    cast = {
+        "id": pa.int32(), "customer": pa.int64(), "amount": pa.decimal128(10, 2), "qty": pa.int8(),
+        "score": pa.float32(), "at": pa.timestamp("ns"), "at_tz": pa.timestamp("us", tz="Europe/Berlin"),
+        "notes": pa.large_string(), "code": pa.string_view(),
+    }  # fmt: skip
+    arrays = {}
+    for field, array in zip(batch.schema, batch.columns, strict=True):
+        if field.name == "status":
+            arrays[field.name] = array.dictionary_encode()
+        elif field.name in cast:
+            arrays[field.name] = array.cast(cast[field.name])
+        else:
+            arrays[field.name] = array
+    arrays["not_declared"] = pa.array(["x"] * batch.num_rows)
+    names = list(reversed(arrays))
+    return pa.table([arrays[n] for n in names], names=names)
+
+
+def test_files_mapped_onto_a_declared_table_every_method(cli, tmp_path):
+    """`table: KEY` with `source:`: the files' columns are found by name (other order, a column too many) and
+    cast into the declared types by the client (arrow, arrow_stream, rows) or by hyperd, every load verified, and
+    the table holds the declared types and the files' values."""
+    import pyarrow.parquet as pq
+
+    definition = TableDefinition.model_validate({"columns": COLUMNS})
+    folder, db = tmp_path / "files", tmp_path / "db"
+    folder.mkdir(), db.mkdir()
+    originals = []
+    for number, rows in enumerate((4000, 2500)):
+        batch = generators.record_batch(definition, "f", 3, 0, number * 10_000, rows)
+        originals.append(batch)
+        pq.write_table(_as_other_file_types(batch), folder / f"part-{number}.parquet", row_group_size=1000)
+    source = {"path": str(folder / "*.parquet")}
+    phases = [
+        {"name": f"load_{m}", "workload": "insert", "method": m, "table": "orders", "source": source}
+        for m in ("arrow", "arrow_stream", "rows")
+    ] + [{"name": "load_hyperd", "workload": "insert", "table": "orders", "source": {**source, "read_by": "hyperd"}}]
+    res = cli("run", scenario(tmp_path, db, phases, name="orders"), "--results-dir", tmp_path / "results", "--quiet")
+    assert res.code == 0, res.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    workers = read_workers(run_dir)
+    assert [w["verified"] for w in workers] == ["ok"] * 8, workers
+    assert {w["rows"] for w in workers if w["phase"] == "load_hyperd"} == {"4000", "2500"}
+    with tempfile.TemporaryDirectory() as logs:
+        with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": logs}) as hyper:
+            with Connection(hyper.endpoint, str(db / "loadgen.hyper"), CreateMode.NONE) as connection:
+                table = connection.catalog.get_table_definition("orders")
+                sums = connection.execute_list_query(
+                    'SELECT COUNT(*), SUM("customer"), SUM("amount"), SUM(LENGTH("code")), MIN("at"), '
+                    'COUNT("status") FROM "orders"'
+                )
+    hyperapi_names = {"BIGINT": "BIG_INT", "INT": "INT", "SMALLINT": "SMALL_INT", "DOUBLE PRECISION": "DOUBLE",
+                      "NUMERIC(12,2)": "NUMERIC(12, 2)", "TIMESTAMPTZ": "TIMESTAMP_TZ"}  # fmt: skip
+    declared = [(c["name"], hyperapi_names.get(c["type"], c["type"])) for c in COLUMNS]
+    assert [(c.name.unescaped, str(c.type)) for c in table.columns] == declared
+    everything = pa.Table.from_batches(originals)
+    count, customers, amounts, code_length, first_at, statuses = sums[0]
+    assert count == 6500 and statuses == 6500
+    assert customers == pa.compute.sum(everything["customer"]).as_py()
+    assert amounts == pa.compute.sum(everything["amount"]).as_py()
+    assert code_length == pa.compute.sum(pa.compute.utf8_length(everything["code"])).as_py()
+    assert str(first_at) == str(pa.compute.min(everything["at"]).as_py())
+
+
+def test_csv_is_read_into_the_declared_types(cli, tmp_path):
+    """A CSV column of zero-padded codes declared TEXT keeps its zeros (pyarrow's inference would make it an
+    integer), and a declared NUMERIC is parsed exactly; hyperd reading the same file agrees."""
+    db = tmp_path / "db"
+    db.mkdir()
+    path = tmp_path / "codes.csv"
+    path.write_text("zip,price,city\n01234,10.05,A\n00420,0.10,B\n99999,1234.56,C\n")
+    text = yaml.safe_dump({
+        "name": "csv", "workers": 1,
+        "server": {"database_dir": str(db), "keep_database": True},
+        "data": {"places": {"name": "places_{worker}", "columns": [
+            {"name": "zip", "type": "TEXT", "nullable": False},
+            {"name": "price", "type": "NUMERIC(8,2)"},
+            {"name": "city", "type": "TEXT"},
+        ]}},
+        "phases": [
+            {"name": "client", "workload": "insert", "table": "places", "source": {"path": str(path)}},
+            {"name": "server", "workload": "insert", "table": "places",
+             "source": {"path": str(path), "read_by": "hyperd"}},
+        ],
+    }, sort_keys=False)  # fmt: skip
+    res = cli("run", write_scenario(tmp_path / "csv.yaml", text), "--results-dir", tmp_path / "r", "--quiet")
+    assert res.code == 0, res.stderr
+    assert [w["verified"] for w in read_workers(only_run_dir(tmp_path / "r"))] == ["ok", "ok"]
+    rows = query(db / "loadgen.hyper", 'SELECT "zip", "price" FROM "places_0" ORDER BY "zip"')[0]
+    assert rows == [["00420", Decimal("0.10")], ["01234", Decimal("10.05")], ["99999", Decimal("1234.56")]]
