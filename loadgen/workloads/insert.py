@@ -95,9 +95,12 @@ class InsertPhase(PhaseBase):
         definition = getattr(scenario, "data", {}).get(self.table)
         if definition is not None and definition.without_generator():
             missing = ", ".join(definition.without_generator())
-            yield ("table",), (
-                f"data.{self.table} has columns without a generator ({missing}): give each a generator, "
-                "or load the table from files (source:)"
+            yield (
+                ("table",),
+                (
+                    f"data.{self.table} has columns without a generator ({missing}): give each a generator, "
+                    "or load the table from files (source:)"
+                ),
             )
 
     def _check_definition(self, scenario):
@@ -124,9 +127,12 @@ class InsertPhase(PhaseBase):
         definitions = getattr(scenario, "data", {})
         definition = definitions.get(self.table) if self.table is not None else None
         if self.table is not None and "table" in self.source.model_fields_set:
-            yield ("source", "table"), (
-                f"the table's name comes from data.{self.table} (its name:); remove source.table, or remove table "
-                "to create the table from the files' schema"
+            yield (
+                ("source", "table"),
+                (
+                    f"the table's name comes from data.{self.table} (its name:); remove source.table, or remove table "
+                    "to create the table from the files' schema"
+                ),
             )
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
@@ -314,7 +320,6 @@ class InsertWorkload(Workload):
         the reading. `arrow` stages the next file on a helper thread while hyperd copies the current one."""
         from tableauhyperapi import Inserter, escape_string_literal
 
-        fmt = self.phase._format
         if self.phase.source.read_by == "hyperd":
             for unit in self.units:
                 if self.ctx.stop.is_set():
