@@ -74,6 +74,8 @@ class _Plan:
                 step = tables.to_domain(step, self.sql)
             elif self.domain == "timestamp":
                 step = round(step * US_PER_S)
+            elif self.domain == "interval":
+                step = tables.interval_us(step)
             self.start, self.step = tables.to_domain(gen.start, self.sql), step
 
 
@@ -185,6 +187,10 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
         return pa.array(values.astype(np.int32), pa.int32(), mask=mask).view(sql.arrow)
     if domain == "timestamp":
         return pa.array(values.astype(np.int64), pa.int64(), mask=mask).view(sql.arrow)
+    if domain == "interval":  # month_day_nano: int32 months, int32 days (both 0 here), int64 nanoseconds
+        words = np.zeros((len(values), 2), dtype="<i8")
+        words[:, 1] = values.astype(np.int64) * 1000
+        return pa.Array.from_buffers(sql.arrow, len(values), [validity(mask), pa.py_buffer(words)])
     if domain == "int":
         return pa.array(values.astype(np.int64), pa.int64(), mask=mask).cast(sql.arrow)  # safe: overflow raises
     return pa.array(values, sql.arrow, mask=mask)
@@ -311,6 +317,10 @@ def domain_numbers(array: pa.Array, domain: str) -> np.ndarray:
     if domain == "numeric":  # decimal128: the low 64 bits hold the value (p <= 18)
         words = np.frombuffer(array.buffers()[1], dtype="<i8")[array.offset * 2 : (array.offset + len(array)) * 2]
         values = words[0::2]
+    elif domain == "interval":  # µs as Hyper's EXTRACT(EPOCH …) counts them: a month is 30 days, a day 24 hours
+        raw = np.frombuffer(array.buffers()[1], dtype="<i4")[array.offset * 4 : (array.offset + len(array)) * 4]
+        nanos = raw.view("<i8")[1::2]
+        values = (raw[0::4].astype(np.int64) * 30 + raw[1::4]) * 86_400_000_000 + nanos // 1000
     else:
         dtype = "<i8" if domain == "timestamp" else _NUMBER_DTYPES.get(array.type)
         if dtype is None:  # another width (e.g. int8 or float32 from a file): pyarrow converts

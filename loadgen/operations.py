@@ -129,11 +129,19 @@ class ParamStream:
             rng = generators.batch_rng(self.seed, str(self.key), self.stream, self.drawn, 0)
             self.values = generators.column_array(self.column, DRAW_BATCH, self.drawn, rng).to_pylist()
             typed = typed_integer(self.column.sql_type.base)
-            if typed is not None:  # a Python int alone goes out as numeric: Hyper wants INT where it takes INT
+            if self.column.sql_type.base == "INTERVAL":  # Arrow's (months, days, ns) → a timedelta psycopg binds
+                self.values = [v if v is None else _timedelta(v) for v in self.values]
+            elif typed is not None:  # a Python int alone goes out as numeric: Hyper wants INT where it takes INT
                 self.values = [v if v is None else typed(v) for v in self.values]
             self.values.reverse()  # pop() from the end hands them out in order
             self.drawn += DRAW_BATCH
         return self.values.pop()
+
+
+def _timedelta(value):
+    import datetime as dt
+
+    return dt.timedelta(days=value.months * 30 + value.days, microseconds=value.nanoseconds // 1000)
 
 
 def typed_integer(base: str):
@@ -158,8 +166,12 @@ def _shifted(gen, stream: int):
     try:
         return (dt.date.fromisoformat(text) + dt.timedelta(days=stream * gen.step)).isoformat()
     except ValueError:
+        pass
+    try:
         stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
         return (stamp + dt.timedelta(seconds=stream * gen.step)).isoformat()
+    except ValueError:  # an INTERVAL ('90 minutes'): as seconds
+        return tables.interval_us(text) / 1_000_000 + stream * gen.step
 
 
 class NoValue(LookupError):

@@ -116,7 +116,16 @@ def pg_params(descriptor: str) -> dict:
 def pg_connect(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
     import psycopg  # only the arrow_stream paths need it
 
-    return psycopg.connect(**pg_arguments(descriptor, database, auth, timeout_s))
+    return _intervals_as_text(psycopg.connect(**pg_arguments(descriptor, database, auth, timeout_s)))
+
+
+def _intervals_as_text(connection):
+    """Hyper sends INTERVAL results in ISO 8601 ('PT1H30M'), which psycopg cannot parse (it raises): keep them as
+    text. Bound as a parameter again, Hyper reads that text back as an INTERVAL."""
+    from psycopg.types.string import TextLoader
+
+    connection.adapters.register_loader("interval", TextLoader)
+    return connection
 
 
 async def pg_connect_async(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
@@ -128,7 +137,7 @@ async def pg_connect_async(descriptor: str, database: str | None, auth: dict | N
     connect = psycopg.AsyncConnection.connect(**pg_arguments(descriptor, database, auth, timeout_s))
     connection = await asyncio.wait_for(connect, timeout_s)
     connection.prepare_threshold = None  # prepare only when an operation says `prepare: true`, never behind its back
-    return connection
+    return _intervals_as_text(connection)
 
 
 def pg_arguments(descriptor: str, database: str | None, auth: dict | None, timeout_s: float) -> dict:

@@ -26,8 +26,9 @@ MAX_ZIPF_N = 10_000_000  # the cumulative distribution is kept in memory (8 byte
 INT_RANGES = {"SMALLINT": (-(2**15), 2**15 - 1), "INT": (-(2**31), 2**31 - 1), "BIGINT": (-(2**63), 2**63 - 1)}
 SQL_TYPES = (
     "SMALLINT, INT, BIGINT, DOUBLE PRECISION, NUMERIC(p,s), BOOL, TEXT, VARCHAR(n), CHAR(n), DATE, TIMESTAMP, "
-    "TIMESTAMPTZ"
+    "TIMESTAMPTZ, INTERVAL"
 )
+MAX_INTERVAL_US = 100 * 366 * 86_400 * 1_000_000  # ± 100 years: nanoseconds (Arrow's interval unit) stay in int64
 _ALIASES = {"INTEGER": "INT", "INT4": "INT", "INT2": "SMALLINT", "INT8": "BIGINT", "BOOLEAN": "BOOL",
             "DOUBLE": "DOUBLE PRECISION", "FLOAT8": "DOUBLE PRECISION", "TIMESTAMP WITH TIME ZONE": "TIMESTAMPTZ",
             "TIMESTAMP WITHOUT TIME ZONE": "TIMESTAMP"}  # fmt: skip
@@ -51,11 +52,13 @@ class SqlType:
 
     @property
     def domain(self) -> str:
-        """int (SMALLINT/INT/BIGINT), float, numeric (scaled int64), bool, text, date (days), timestamp (µs)."""
+        """int (SMALLINT/INT/BIGINT), float, numeric (scaled int64), bool, text, date (days), timestamp (µs),
+        interval (µs)."""
         if self.base in INT_RANGES:
             return "int"
         return {"DOUBLE PRECISION": "float", "NUMERIC": "numeric", "BOOL": "bool", "DATE": "date",
-                "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamp"}.get(self.base, "text")  # fmt: skip
+                "TIMESTAMP": "timestamp", "TIMESTAMPTZ": "timestamp",
+                "INTERVAL": "interval"}.get(self.base, "text")  # fmt: skip
 
     @property
     def arrow(self) -> pa.DataType:
@@ -63,7 +66,7 @@ class SqlType:
         fixed = {
             "SMALLINT": pa.int16(), "INT": pa.int32(), "BIGINT": pa.int64(), "DOUBLE PRECISION": pa.float64(),
             "BOOL": pa.bool_(), "DATE": pa.date32(), "TIMESTAMP": pa.timestamp("us"),
-            "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"),
+            "TIMESTAMPTZ": pa.timestamp("us", tz="UTC"), "INTERVAL": pa.month_day_nano_interval(),
         }.get(self.base)  # fmt: skip
         if self.base == "NUMERIC":
             return pa.decimal128(self.precision, self.scale)
@@ -73,7 +76,8 @@ class SqlType:
 def parse_sql_type(text: str) -> SqlType:
     raw = " ".join(str(text).upper().split())
     raw = _ALIASES.get(raw, raw)
-    if raw in ("SMALLINT", "INT", "BIGINT", "DOUBLE PRECISION", "BOOL", "TEXT", "DATE", "TIMESTAMP", "TIMESTAMPTZ"):
+    if raw in ("SMALLINT", "INT", "BIGINT", "DOUBLE PRECISION", "BOOL", "TEXT", "DATE", "TIMESTAMP", "TIMESTAMPTZ",
+               "INTERVAL"):  # fmt: skip
         return SqlType(raw)
     sized = _SIZED.match(raw)
     if sized:
@@ -204,6 +208,7 @@ FITS = {
     "numeric": ("sequence", "uniform", "normal", "lognormal", "zipf", "choice", "constant"),
     "date": ("sequence", "uniform", "choice", "constant"),
     "timestamp": ("sequence", "uniform", "choice", "constant"),
+    "interval": ("sequence", "uniform", "choice", "constant"),
     "bool": ("bool", "choice", "constant"),
     "text": ("words", "random", "pattern", "choice", "constant"),
 }
@@ -222,6 +227,8 @@ def to_domain(value, sql: SqlType):
         return value
     if isinstance(value, bool):
         raise ValueError(f"{excerpt(value)} is not a {sql.sql} value")
+    if domain == "interval":
+        return interval_us(value)
     if domain in ("date", "timestamp"):
         if isinstance(value, dt.datetime | dt.date):
             value = value.isoformat()
@@ -250,6 +257,42 @@ def to_domain(value, sql: SqlType):
             raise ValueError(f"{excerpt(value)} does not fit {sql.sql}")
         return scaled
     return float(value)
+
+
+_INTERVAL_UNITS = {
+    "microsecond": 1, "us": 1, "millisecond": 1_000, "ms": 1_000, "second": 1_000_000, "sec": 1_000_000,
+    "s": 1_000_000, "minute": 60_000_000, "min": 60_000_000, "hour": 3_600_000_000, "h": 3_600_000_000,
+    "day": 86_400_000_000, "d": 86_400_000_000, "week": 604_800_000_000,
+}  # fmt: skip
+_INTERVAL_PART = re.compile(r"\s*(?:(-?\d+(?:\.\d+)?)\s*([a-z]+)|(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d{1,6})?))?)(?=\s|$)")
+
+
+def interval_us(value) -> int:
+    """A YAML duration as microseconds: a number of seconds, or '90 minutes', '1 day 02:30:00', '1.5 h', '250 ms'.
+    Months and years have no fixed length, so they are refused (write days)."""
+    if isinstance(value, int | float):
+        us = round(value * 1_000_000)
+    else:
+        text, us, position = str(value).strip().lower(), 0, 0
+        while text and position < len(text):
+            match = _INTERVAL_PART.match(text, position)
+            number, unit, sign, hours, minutes, seconds = match.groups() if match else (None,) * 6
+            if match is None or (unit is not None and unit not in _INTERVAL_UNITS and unit[:-1] not in _INTERVAL_UNITS):
+                raise ValueError(
+                    f"{excerpt(value)} is not an INTERVAL (write seconds as a number, or e.g. '90 minutes', "
+                    f"'1 day 02:30:00', '250 ms'; units: microseconds … weeks, not months or years)"
+                )
+            if number is not None:
+                us += round(Decimal(number) * (_INTERVAL_UNITS.get(unit) or _INTERVAL_UNITS[unit[:-1]]))
+            else:
+                clock = int(hours) * 3_600_000_000 + int(minutes) * 60_000_000 + round(Decimal(seconds or 0) * 10**6)
+                us += -clock if sign else clock
+            position = match.end()
+        if not text:
+            raise ValueError(f"{excerpt(value)} is not an INTERVAL (write seconds as a number, or e.g. '90 minutes')")
+    if abs(us) > MAX_INTERVAL_US:
+        raise ValueError(f"{excerpt(value)} is longer than 100 years")
+    return us
 
 
 def text_max_length(gen) -> int | None:
@@ -317,6 +360,8 @@ def check_generator(gen, sql: SqlType) -> None:
         to_domain(gen.start, sql)
         if gen.step == 0:
             raise ValueError("sequence step must not be 0 (two rows would get the same key)")
+        if sql.domain == "interval":
+            interval_us(gen.step)
         if sql.domain in ("int", "date") and gen.step != int(gen.step):
             raise ValueError(f"sequence step {gen.step} must be a whole number for {sql.sql}")
     elif gen.kind == "uniform":
@@ -399,7 +444,7 @@ class TableDefinition(DataModel):
 def _nominal_bytes(column: Column) -> int:
     sql, gen = column.sql_type, column.generator
     if sql.domain != "text":
-        return {"SMALLINT": 2, "INT": 4, "DATE": 4, "BOOL": 1, "NUMERIC": 16}.get(sql.base, 8)
+        return {"SMALLINT": 2, "INT": 4, "DATE": 4, "BOOL": 1, "NUMERIC": 16, "INTERVAL": 16}.get(sql.base, 8)
     if gen is None:
         return sql.length or 16  # loaded from files: a guess, only for MiB/s
     if gen.kind == "words":
@@ -445,7 +490,8 @@ class FileTable:
 
 
 ARROW_TO_SQL = (
-    "int16, int32, int64, float64, decimal128(p<=18), bool, string, date32, timestamp (any unit, tz UTC or none)"
+    "int16, int32, int64, float64, decimal128(p<=18), bool, string, date32, timestamp (any unit, tz UTC or none), "
+    "month_day_nano_interval"
 )
 
 
@@ -455,6 +501,8 @@ def sql_for_arrow(arrow_type: pa.DataType) -> str | None:
               pa.bool_(): "BOOL", pa.string(): "TEXT", pa.large_string(): "TEXT", pa.date32(): "DATE"}  # fmt: skip
     if arrow_type in simple:
         return simple[arrow_type]
+    if arrow_type == pa.month_day_nano_interval():
+        return "INTERVAL"
     if pa.types.is_decimal128(arrow_type) and arrow_type.precision <= MAX_NUMERIC_PRECISION:
         return f"NUMERIC({arrow_type.precision},{arrow_type.scale})"
     if pa.types.is_timestamp(arrow_type):
@@ -489,6 +537,7 @@ _FILE_FITS = {
     "text": ("string",),
     "date": ("date",),
     "timestamp": ("timestamp", "date"),
+    "interval": ("interval",),
 }
 _FILE_KIND_NAMES = {
     "integer": "int8 … int64, uint8 … uint64",
@@ -498,6 +547,7 @@ _FILE_KIND_NAMES = {
     "string": "string, large_string, string_view, dictionary of strings",
     "date": "date32, date64",
     "timestamp": "timestamp (any unit)",
+    "interval": "month_day_nano_interval",
 }
 
 
@@ -509,6 +559,7 @@ def _file_kind(arrow_type: pa.DataType) -> str | None:
         ("integer", t.is_integer), ("floating", t.is_floating), ("decimal", t.is_decimal), ("boolean", t.is_boolean),
         ("string", lambda x: t.is_string(x) or t.is_large_string(x) or x == pa.string_view()),
         ("date", t.is_date), ("timestamp", t.is_timestamp),
+        ("interval", lambda x: x == pa.month_day_nano_interval()),
     )  # fmt: skip
     return next((kind for kind, check in checks if check(arrow_type)), None)
 

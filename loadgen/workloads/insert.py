@@ -301,7 +301,7 @@ class InsertWorkload(Workload):
             return data.python_rows(chunk.start, chunk.count)
         # column-wise conversion (Decimal, date, datetime), then zipped into rows
         batches = list(self._batches(chunk))
-        return itertools.chain.from_iterable(zip(*[c.to_pylist() for c in b.columns], strict=True) for b in batches)
+        return itertools.chain.from_iterable(zip(*map(inserter_values, b.columns), strict=True) for b in batches)
 
     @property
     def state_key(self) -> str:
@@ -335,7 +335,7 @@ class InsertWorkload(Workload):
                 t0, count = time.perf_counter_ns(), 0
                 with Inserter(self.ctx.connection, self.table) as inserter:
                     for batch in self._read(unit):
-                        inserter.add_rows(zip(*[c.to_pylist() for c in batch.columns], strict=True))
+                        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
                         count += batch.num_rows
                     inserter.execute()
                 recorder.record("insert", time.perf_counter_ns() - t0, count)
@@ -531,6 +531,15 @@ class InsertWorkload(Workload):
             shutil.rmtree(folder, ignore_errors=True)
         os.makedirs(folder, exist_ok=True)
         return folder
+
+
+def inserter_values(array: pa.Array) -> list:
+    """A column's values as the Inserter takes them: an Arrow interval becomes tableauhyperapi's Interval."""
+    if array.type != pa.month_day_nano_interval():
+        return array.to_pylist()
+    from tableauhyperapi import Interval
+
+    return [None if v is None else Interval(v.months, v.days, v.nanoseconds // 1000) for v in array.to_pylist()]
 
 
 class CopyWriter:

@@ -70,7 +70,13 @@ def test_every_type_through_every_method_and_what_the_server_holds(cli, tmp_path
          "batch_rows": 4000, "rows_per_copy": 9000}
         for m in ("arrow", "arrow_stream", "rows")
     ] + [{"name": "scan", "workload": "query", "table": "orders", "method": "arrow"}]  # fmt: skip
-    res = cli("run", scenario(tmp_path, db, phases), "--results-dir", tmp_path / "results", "--quiet")
+    waits = [  # INTERVAL (not in COLUMNS: Parquet files cannot hold Arrow's month_day_nano intervals)
+        {"name": "wait", "type": "INTERVAL", "null_fraction": 0.1,
+         "generator": {"kind": "uniform", "low": "1 minute", "high": "2 hours"}},
+        {"name": "step", "type": "INTERVAL", "generator": {"kind": "sequence", "start": "00:00:01", "step": 0.5}},
+    ]  # fmt: skip
+    res = cli("run", scenario(tmp_path, db, phases, extra_columns=waits), "--results-dir", tmp_path / "results",
+              "--quiet")  # fmt: skip
     assert res.code == 0, res.stderr
     workers = read_workers(only_run_dir(tmp_path / "results"))
     assert len(workers) == 8 and all(w["verified"] == "ok" for w in workers), workers
@@ -84,6 +90,13 @@ def test_every_type_through_every_method_and_what_the_server_holds(cli, tmp_path
         'SELECT MIN(qty), MAX(qty), MIN(day), MAX(day), MIN(amount), MAX(amount), COUNT(DISTINCT region) '
         'FROM "orders_0"',
     )]  # fmt: skip
+    ((wmin, wmax, wnulls, first_step, last_step),) = query(
+        db / "loadgen.hyper",
+        "SELECT MIN(EXTRACT(EPOCH FROM wait)), MAX(EXTRACT(EPOCH FROM wait)), COUNT(*) - COUNT(wait), "
+        'MIN(EXTRACT(EPOCH FROM step)), MAX(EXTRACT(EPOCH FROM step)) FROM "orders_0"',
+    )[0]
+    assert 60 <= wmin < 70 and 7190 < wmax <= 7200 and 0.07 < wnulls / (ROWS // 2) < 0.13
+    assert (first_step, last_step) == (1, 1 + 0.5 * (ROWS // 2 - 1))  # worker 0: rows 0 … ROWS/2 - 1
     assert 0.35 < top / count < 0.43  # zipf s=1.5 over 1..1000: key 1 has ~39%
     assert 0.27 < float(nulls) < 0.33
     assert 0.57 < float(status) < 0.63
@@ -291,3 +304,29 @@ def test_csv_is_read_into_the_declared_types(cli, tmp_path):
     assert [w["verified"] for w in read_workers(only_run_dir(tmp_path / "r"))] == ["ok", "ok"]
     rows = query(db / "loadgen.hyper", 'SELECT "zip", "price" FROM "places_0" ORDER BY "zip"')[0]
     assert rows == [["00420", Decimal("0.10")], ["01234", Decimal("10.05")], ["99999", Decimal("1234.56")]]
+
+
+def test_interval_parameters_and_results_over_psycopg(cli, tmp_path):
+    """INTERVAL parameters bind (as timedeltas), and INTERVAL results, which Hyper sends in ISO 8601 and psycopg
+    cannot parse, come back as text that feeds the next operation."""
+    text = yaml.safe_dump({
+        "name": "intervals", "workers": 1,
+        "phases": [{
+            "name": "waits", "workload": "mix", "iterations": 40, "preload_rows": 0,
+            "operations": {"shift": 1, "again": 1},
+            "sql_operations": {
+                "shift": {"sql": "SELECT %s + INTERVAL '1 second', %s", "params": [
+                    {"type": "INTERVAL", "generator": {"kind": "uniform", "low": "1 minute", "high": "2 hours"}},
+                    {"type": "INTERVAL", "generator": {"kind": "sequence", "start": "1 hour", "step": 60}},
+                ]},
+                "again": {"sql": "SELECT CAST(%s AS INTERVAL) > INTERVAL '1 minute'",
+                          "params": [{"from": "shift", "column": 0}]},
+            },
+        }],
+    }, sort_keys=False)  # fmt: skip
+    res = cli("run", write_scenario(tmp_path / "iv.yaml", text), "--results-dir", tmp_path / "r", "--quiet")
+    assert res.code == 0, res.stderr
+    with open(only_run_dir(tmp_path / "r") / "latency.csv", newline="") as handle:
+        rows = {r["operation"]: r for r in csv.DictReader(handle)}
+    assert int(rows["shift"]["count"]) + int(rows["again"]["count"]) == 40
+    assert rows["shift"]["errors"] == rows["again"]["errors"] == "0"

@@ -22,6 +22,7 @@ from loadgen.tables import TableDefinition, parse_sql_type, to_domain
         ("date", "DATE", pa.date32()),
         ("timestamp", "TIMESTAMP", pa.timestamp("us")),
         ("timestamp with time zone", "TIMESTAMPTZ", pa.timestamp("us", tz="UTC")),
+        ("interval", "INTERVAL", pa.month_day_nano_interval()),
     ],
 )
 def test_types(text, sql, arrow):
@@ -29,7 +30,7 @@ def test_types(text, sql, arrow):
     assert parsed.sql == sql and parsed.arrow == arrow
 
 
-@pytest.mark.parametrize("text", ["MONEY", "INTERVAL", "NUMERIC(40,2)", "NUMERIC(4,6)", "VARCHAR(0)", "INT(3)"])
+@pytest.mark.parametrize("text", ["MONEY", "INTERVAL DAY", "NUMERIC(40,2)", "NUMERIC(4,6)", "VARCHAR(0)", "INT(3)"])
 def test_refused_types(text):
     with pytest.raises(ValueError):
         parse_sql_type(text)
@@ -63,6 +64,14 @@ def definition(**column):
         ({"type": "INT", "generator": {"kind": "sequence", "stepp": 2}}, "did you mean 'step'"),
         ({"type": "INT", "generator": {"start": 2}}, "generator needs a kind"),
         ({"type": "INT", "nullable": False, "null_fraction": 0.5, "generator": {"kind": "sequence"}}, "NOT NULL"),
+        (
+            {"type": "INTERVAL", "generator": {"kind": "uniform", "low": "1 month", "high": "2 months"}},
+            "not months or years",
+        ),
+        ({"type": "INTERVAL", "generator": {"kind": "uniform", "low": "2 h", "high": "1 h"}}, "low '2 h' > high"),
+        ({"type": "INTERVAL", "generator": {"kind": "words"}}, "does not fit INTERVAL"),
+        ({"type": "INTERVAL", "generator": {"kind": "constant", "value": "101 years"}}, "not an INTERVAL"),
+        ({"type": "INTERVAL", "generator": {"kind": "constant", "value": 200 * 366 * 86400}}, "longer than 100"),
     ],
 )
 def test_refused_columns(column, message):
@@ -78,3 +87,19 @@ def test_names_and_sharing():
     assert per_worker.create_sql('"t"') == 'CREATE TABLE "t" ("c" INT)'
     with pytest.raises(ValidationError, match="duplicate column"):
         TableDefinition.model_validate({"columns": [per_worker.model_dump()["columns"][0]] * 2})
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [(90, 90), (1.5, 1.5), ("90 minutes", 5400), ("1 day 02:30:00", 95_400), ("1.5 h", 5400), ("250 ms", 0.25),
+     ("-00:30", -1800), ("2 hours 30 min", 9000), ("00:00:01.25", 1.25), ("1 week", 604_800), ("7 us", 7e-6)],
+)  # fmt: skip
+def test_interval_values(text, seconds):
+    sql = parse_sql_type("INTERVAL")
+    assert to_domain(text, sql) == round(seconds * 1_000_000)
+
+
+@pytest.mark.parametrize("text", ["", "3 months", "1 year", "soon", "1 day x", "1:2", "10 parsecs"])
+def test_refused_interval_values(text):
+    with pytest.raises(ValueError, match="not an INTERVAL"):
+        to_domain(text, parse_sql_type("INTERVAL"))
