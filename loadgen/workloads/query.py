@@ -15,6 +15,7 @@ import math
 import threading
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Literal
 
 import pyarrow as pa
@@ -64,6 +65,7 @@ class QueryPhase(PhaseBase):
     )
     _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
     _row_bytes: int = PrivateAttr(default=0)  # the nominal row of `table`, for MiB/s
+    _first_column: str = PrivateAttr(default="")  # of `table`: what its reads are checksummed on
 
     def method_name(self) -> str:
         return self.method
@@ -115,6 +117,7 @@ class QueryPhase(PhaseBase):
         phase._tables = {key: d.name or key + "_{worker}" for key, d in definitions.items()}
         if self.table in definitions:
             phase._row_bytes = definitions[self.table].row_bytes()
+            phase._first_column = definitions[self.table].columns[0].name
         return phase
 
     def nominal_row_bytes(self) -> int:
@@ -123,12 +126,16 @@ class QueryPhase(PhaseBase):
         return SHAPE_ROW_BYTES.get(self.shape or "", data.BYTES_PER_ROW)
 
     def query_text(self, table_sql: str, worker: int = 0) -> str:
-        from tableauhyperapi import TableName  # here: validation must not load the library
-
-        tables = {key: str(TableName(name.format(worker=worker))) for key, name in self._tables.items()}
+        tables = {key: self.definition_table(key, worker) for key in self._tables}
         if self.table is not None:
             return f"SELECT * FROM {tables[self.table]}"
         return (self.sql or SHAPES[self.shape]).format(table=table_sql, **tables)
+
+    def definition_table(self, key: str, worker: int) -> str:
+        """A data: definition's table, as SQL (quoted)."""
+        from tableauhyperapi import TableName  # here: validation must not load the library
+
+        return str(TableName(self._tables[key].format(worker=worker)))
 
 
 SUM_EVERY = 64  # first-column chunks summed in one pyarrow call: per-batch calls cost ~20% of a fast scan
@@ -136,21 +143,33 @@ SUM_EVERY = 64  # first-column chunks summed in one pyarrow call: per-batch call
 
 @dataclass
 class Digest:
+    """What every fetch method sees of a result: its row count, a checksum of its first column (Σ for numbers,
+    Σ of character lengths for text, none for other types) and, for small results, the rows themselves."""
+
     rows: int = 0
-    first_sum: float = 0  # Σ of the first column (int stays exact in Python and in pyarrow's int64 sum)
+    first_sum: float = 0  # the checksum (ints stay exact in Python and in pyarrow's int64 sum)
+    first_kind: str | None = None  # number | text | None (not summed), from the first row or batch
     kept: list = field(default_factory=list)  # the rows, while there are at most KEEP_ROWS of them
     pending: list = field(default_factory=list)  # first-column chunks not summed yet (at most SUM_EVERY)
 
     def add_python_row(self, row) -> None:
+        if self.rows == 0:
+            self.first_kind = python_kind(row[0])
         self.rows += 1
-        self.first_sum += row[0] or 0
+        if self.first_kind == "number":
+            self.first_sum += row[0] or 0
+        elif self.first_kind == "text":
+            self.first_sum += len(row[0] or "")
         if self.rows <= KEEP_ROWS:
             self.kept.append(tuple(row))
 
     def add_batch(self, batch: pa.RecordBatch) -> None:
         if batch.num_rows == 0:
             return
-        self.pending.append(batch.column(0))
+        if self.first_kind is None and self.rows == 0:
+            self.first_kind = arrow_kind(batch.column(0).type)
+        if self.first_kind is not None:
+            self.pending.append(batch.column(0))
         if len(self.pending) >= SUM_EVERY:
             self.finish()
         if self.rows + batch.num_rows <= KEEP_ROWS:
@@ -160,9 +179,24 @@ class Digest:
     def finish(self) -> "Digest":
         """Sum what add_batch has collected; call once the result is read."""
         if self.pending:
-            self.first_sum += pc.sum(pa.chunked_array(self.pending)).as_py() or 0
+            chunks = pa.chunked_array(self.pending)
+            self.first_sum += pc.sum(pc.utf8_length(chunks) if self.first_kind == "text" else chunks).as_py() or 0
             self.pending = []
         return self
+
+
+def python_kind(value) -> str | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    return "text" if isinstance(value, str) else None
+
+
+def arrow_kind(arrow_type: pa.DataType) -> str | None:
+    if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
+        return "number"
+    return "text" if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else None
 
 
 def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) -> str:
@@ -190,6 +224,25 @@ def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) ->
         if digest.rows != (data.SENSORS if rows.count >= data.SENSORS else len(groups)):
             return f"aggregation: {digest.rows} groups, expected {data.SENSORS}"
     return ""
+
+
+def read_vs_server(connection, table_sql: str, first_column: str, read: Digest) -> str:
+    """'' when what a read of the whole table returned equals the server's COUNT(*) and checksum of the table's
+    first column (Σ for numbers, Σ LENGTH for text), else what differs. Run after the phase: untimed."""
+    from loadgen.tables import quote
+
+    column = quote(first_column)
+    checksum = {"number": f"SUM({column})", "text": f"SUM(LENGTH({column}))"}.get(read.first_kind, "0")
+    count, server_sum = connection.execute_list_query(f"SELECT COUNT(*), {checksum} FROM {table_sql}")[0]
+    server_sum = server_sum or 0
+    if isinstance(read.first_sum, float) or isinstance(server_sum, float):
+        same_sum = math.isclose(float(read.first_sum), float(server_sum), rel_tol=1e-9, abs_tol=1e-9)
+    else:
+        same_sum = read.first_sum == server_sum
+    if count == read.rows and (same_sum or read.first_kind is None):
+        return ""
+    what = {"number": f"Σ {first_column}", "text": f"Σ LENGTH({first_column})"}.get(read.first_kind, "checksum")
+    return f"{table_sql}: read {read.rows} rows ({what} {read.first_sum}), the server has {count} ({server_sum})"
 
 
 @dataclass
@@ -229,9 +282,10 @@ class QueryWorkload(Workload):
     def setup(self) -> None:
         ctx = self.ctx
         self.sql = self.phase.query_text(ctx.table_sql, ctx.worker)
-        if self.phase.table is not None:  # a definition's table: only its row count is known
+        if self.phase.table is not None:  # a definition's table: its loaded row count, and the server's checksum
             self.table_count = ctx.state.get("tables", {}).get(self.phase.table)
             self.rows_in_table = None
+            self.first_read: Digest | None = None
         else:
             self.table_count = None
             self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
@@ -316,10 +370,15 @@ class QueryWorkload(Workload):
                 self._check(digest)
 
     def _check(self, digest: Digest) -> None:
-        if self.table_count is not None and not self.problem:
-            self.checked += 1
-            if digest.rows != self.table_count:
+        if self.phase.table is not None:
+            if self.problem:
+                return
+            first = self.first_read = self.first_read or digest
+            if self.table_count is not None and digest.rows != self.table_count:
                 self.problem = f"{self.phase.table}: {digest.rows} rows, expected {self.table_count}"
+            elif (digest.rows, digest.first_sum) != (first.rows, first.first_sum):
+                self.problem = (f"{self.phase.table}: one read returned {digest.rows} rows (checksum "
+                                f"{digest.first_sum}), another {first.rows} ({first.first_sum})")  # fmt: skip
             return
         if self.rows_in_table is None or self.phase.sql or self.problem:
             return
@@ -329,12 +388,16 @@ class QueryWorkload(Workload):
     def verify(self) -> dict:
         for session in self.sessions[1:]:
             session.close()
+        if self.phase.table is not None and not self.problem and self.first_read is not None:
+            table = self.phase.definition_table(self.phase.table, self.ctx.worker)
+            self.problem = read_vs_server(self.ctx.connection, table, self.phase._first_column, self.first_read)
+            self.checked += 1
         if self.problem:
             return {"verified": "failed", "detail": self.problem}
         if self.checked == 0:
             reason = "user SQL" if self.phase.sql else "the table was not loaded by a verified insert phase"
             if self.phase.table is not None:
-                reason = f"{self.phase.table} was not loaded by an insert phase of this run"
+                reason = "no read finished"
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
 
@@ -348,9 +411,17 @@ class QueryWorkload(Workload):
             for row in itertools.islice(rows, KEEP_ROWS):
                 digest.add_python_row(row)
             count, total = 0, 0
-            for row in rows:
-                count += 1
-                total += row[0] or 0
+            if digest.first_kind == "number":
+                for row in rows:
+                    count += 1
+                    total += row[0] or 0
+            elif digest.first_kind == "text":
+                for row in rows:
+                    count += 1
+                    total += len(row[0] or "")
+            else:
+                for _ in rows:
+                    count += 1
             digest.rows += count
             digest.first_sum += total
         return digest

@@ -330,3 +330,40 @@ def test_interval_parameters_and_results_over_psycopg(cli, tmp_path):
         rows = {r["operation"]: r for r in csv.DictReader(handle)}
     assert int(rows["shift"]["count"]) + int(rows["again"]["count"]) == 40
     assert rows["shift"]["errors"] == rows["again"]["errors"] == "0"
+
+
+@pytest.mark.parametrize("first", ["id", "notes", "day"])
+def test_a_read_of_a_definition_table_is_checked_against_the_server(connection, tmp_path, first):
+    """A query phase reading a data: table compares what it read (rows, Σ of a number first column, Σ LENGTH of
+    a text one) with the server's aggregates; a read missing a batch is caught, whatever the first column's type
+    (a TEXT or DATE first column used to stop the phase: pyarrow has no sum of strings)."""
+    from loadgen.workloads.query import Digest, read_vs_server
+
+    columns = sorted(COLUMNS, key=lambda c: c["name"] != first)  # `first` leads
+    definition = TableDefinition.model_validate({"columns": columns})
+    connection.execute_command('DROP TABLE IF EXISTS "r"')
+    connection.execute_command(definition.create_sql('"r"'))
+    path = tmp_path / "r.arrows"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, definition.arrow_schema()) as writer:
+        for start in range(0, 3000, 1000):
+            writer.write_batch(generators.record_batch(definition, "r", 2, 0, start, 1000))
+    connection.execute_command(f"COPY \"r\" FROM '{path}' WITH (FORMAT arrowstream)")
+    out = tmp_path / "out.arrows"
+    connection.execute_command(f"COPY (SELECT * FROM \"r\") TO '{out}' WITH (FORMAT arrowstream)")
+    whole, short, by_rows = Digest(), Digest(), Digest()
+    with pa.memory_map(str(out)) as source, pa.ipc.open_stream(source) as reader:
+        table = reader.read_all()
+    for number, batch in enumerate(table.to_batches(max_chunksize=500)):
+        whole.add_batch(batch)
+        if number != 2:
+            short.add_batch(batch)  # one batch lost on the way
+    with connection.execute_query('SELECT * FROM "r"') as result:
+        for row in result:
+            by_rows.add_python_row(row)
+    whole.finish(), short.finish()
+    assert read_vs_server(connection, '"r"', first, whole) == ""
+    assert read_vs_server(connection, '"r"', first, by_rows) == ""
+    assert "read 2500 rows" in read_vs_server(connection, '"r"', first, short)
+    if first != "day":  # numbers and text are summed, so a changed value is caught too
+        whole.first_sum += 1
+        assert "the server has 3000" in read_vs_server(connection, '"r"', first, whole)
