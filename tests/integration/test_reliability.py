@@ -28,7 +28,7 @@ workers: 2
 rows: 100000
 phases:
   - {name: load, workload: insert, method: arrow}
-  - {name: scan, workload: query, shape: aggregation, method: arrow, duration_s: 20}
+  - {name: scan, workload: query, shape: aggregation, method: arrow, duration_s: 60}
 """
 
 
@@ -61,8 +61,8 @@ def test_a_worker_that_dies_ends_the_run(cli, tmp_path, fault, message):
     res = cli("run", path, "--results-dir", tmp_path / "results", env={"LOADGEN_FAULT": fault}, timeout=60)
     assert res.code == 1, res.stdout + res.stderr
     assert f"error: {message}" in res.stderr
-    # the 20 s scan never runs to its end; the slow case is the barrier one (a 2 s setup sleep)
-    assert res.seconds < 12
+    # the 60 s scan never runs to its end (a bound with room for a loaded machine: ~5 s on a quiet one)
+    assert res.seconds < 30
     run_dir = only_run_dir(tmp_path / "results")
     status = json.loads((run_dir / "run.json").read_text())
     assert status["status"] == "failed" and status["error"] == message
@@ -230,7 +230,7 @@ phases:
     res = cli("run", path, "--results-dir", tmp_path / "results", timeout=60)
     assert res.code == 1
     assert "error: phase forever: worker(s) [0] did not finish within 2 s" in res.stderr
-    assert res.seconds < 10  # the statement would run for minutes if it were not cancelled
+    assert res.seconds < 30  # the statement would run for many minutes if it were not cancelled
     log = "".join(p.read_text() for p in (only_run_dir(tmp_path / "results") / "hyperd").glob("hyperd*.log"))
     assert "cancel" in log.lower()
 

@@ -15,21 +15,36 @@ def test_cpu_clock_is_percent_of_one_core():
     assert clock.percent("p", 3.5, 2_000_000_000) == pytest.approx(200.0)  # busy on two cores
 
 
+def wait_for(condition, what: str, timeout_s: float = 30):
+    """Until condition() holds (an observable event), or fail after timeout_s."""
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out waiting for {what}"
+        time.sleep(0.01)
+
+
 def test_take_sample_labels_processes_and_the_host():
-    busy = subprocess.Popen([sys.executable, "-c", "import time\nt=time.time()\nwhile time.time()-t<3: pass"])
+    spin = "import sys, time\nprint('spinning', flush=True)\nt = time.time()\nwhile time.time() - t < 60: pass"
+    busy = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
+    idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        processes = {"coordinator": psutil.Process(os.getpid()), "worker-0": psutil.Process(busy.pid)}
+        assert busy.stdout.readline().strip() == "spinning"  # started: its interpreter is up and looping
+        processes = {"coordinator": psutil.Process(os.getpid()), "worker-0": psutil.Process(busy.pid),
+                     "worker-1": psutil.Process(idle.pid)}  # fmt: skip
         clock = CpuClock()
         assert [s.process for s in take_sample(processes, clock, "load")] == []  # first read primes the clock
-        import time
-
-        time.sleep(0.5)
+        spent = processes["worker-0"].cpu_times().user
+        # on a loaded machine the spinner gets less than a core: wait until it has spun 0.2 s of CPU, however long
+        wait_for(lambda: processes["worker-0"].cpu_times().user - spent >= 0.2, "the spinner's CPU time")
         samples = {s.process: s for s in take_sample(processes, clock, "load")}
     finally:
-        busy.kill()
-        busy.wait(timeout=10)
-    assert set(samples) == {"coordinator", "worker-0", "host"}
-    assert samples["worker-0"].cpu_pct > 50  # a spinning process is busy
+        for process in (busy, idle):
+            process.kill()
+            process.wait(timeout=10)
+    assert set(samples) == {"coordinator", "worker-0", "worker-1", "host"}
+    assert samples["worker-0"].cpu_pct > samples["worker-1"].cpu_pct + 1  # a spinning process is busy, not idle
     assert samples["worker-0"].pid == busy.pid and samples["host"].pid == 0
     assert all(s.phase == "load" and s.rss_mib > 0 for s in samples.values())
 
@@ -38,15 +53,21 @@ def test_sampler_thread_samples_at_its_interval_and_stops():
     sampler = Sampler(interval_ms=20)
     sampler.watch("coordinator", os.getpid())
     sampler.watch("gone", 2**22 + 12345)  # a pid that does not exist is ignored
-    sampler.start()
     import time
 
-    time.sleep(0.5)
+    started_ns = time.perf_counter_ns()
+    sampler.start()
+
+    def count(phase):
+        return sum(1 for s in sampler.snapshot() if s.process == "coordinator" and s.phase == phase)
+
+    wait_for(lambda: count("setup") >= 5, "5 samples")
     sampler.phase = "second"
-    time.sleep(0.3)
+    wait_for(lambda: count("second") >= 5, "5 samples of the second phase")
     sampler.stop()
-    samples = sampler.snapshot()
-    phases = {s.phase for s in samples}
-    assert phases == {"setup", "second"}
-    assert 10 <= sum(1 for s in samples if s.process == "coordinator") <= 45
+    samples = [s for s in sampler.snapshot() if s.process == "coordinator"]
+    assert {s.phase for s in sampler.snapshot()} == {"setup", "second"}
+    # a fixed-rate schedule: the k-th sample (the first read only primes the CPU clock) is taken no earlier than
+    # k intervals after the start; later is allowed on a loaded machine
+    assert (samples[-1].t_ns - started_ns) / 1e6 >= 20 * len(samples) * 0.95
     assert not sampler._thread.is_alive()
