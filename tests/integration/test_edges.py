@@ -148,7 +148,7 @@ def test_an_endpoint_that_never_answers_ends_within_the_connect_timeout(cli, tmp
         assert accepted  # it did connect: the server accepted and stayed silent
     assert res.code == 2, res.stdout + res.stderr
     assert "no answer from hyperd within 2 s" in res.stderr and "server.connect_timeout_s" in res.stderr
-    assert res.seconds < 10
+    assert res.seconds < 20  # a hang would last until the test timeout (60 s)
     assert not (tmp_path / "results").exists()
 
 

@@ -118,7 +118,7 @@ def finish(proc, timeout=30):
     return proc.returncode, out, err
 
 
-def assert_nothing_left(tag: str, hyperd_pid: int | None = None, within: float = 5.0) -> float:
+def assert_nothing_left(tag: str, hyperd_pid: int | None = None, within: float = 15.0) -> float:
     start = time.monotonic()
     while time.monotonic() - start < within:
         left = tagged_processes(tag)
@@ -198,8 +198,8 @@ def test_killed_coordinator_leaves_completed_phases_and_no_processes(tmp_path):
     wait_until_done(tmp_path, "load")
     proc.kill()
     finish(proc)
-    gone_s = assert_nothing_left(tag, hyperd.pid, within=5)
-    assert gone_s < 5  # workers notice within 0.5 s; hyperd follows its parent through its callback connection
+    gone_s = assert_nothing_left(tag, hyperd.pid, within=15)
+    assert gone_s < 15  # workers notice within 0.5 s; hyperd follows its parent through its callback connection
     run_dir = only_run_dir(tmp_path / "results")
     rows = read_summary(run_dir)
     assert rows[0]["phase"] == "load" and rows[0]["status"] == "ok" and int(rows[0]["rows"]) == 100000

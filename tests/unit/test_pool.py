@@ -44,7 +44,7 @@ def test_a_worker_that_dies_mid_phase_ends_the_collection_at_once_and_everyone_i
         start = time.monotonic()
         with pytest.raises(WorkerError, match="worker 1 exited with code 9 during phase one"):
             pool.collect("one", 60)
-        assert time.monotonic() - start < 5  # not the 60 s the other worker would sleep
+        assert time.monotonic() - start < 20  # not the 60 s the other worker would sleep
     finally:
         pool.shutdown()
     assert all(p.exitcode is not None for p in pool.processes)  # the sleeper was stopped and reaped

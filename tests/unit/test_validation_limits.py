@@ -128,7 +128,7 @@ def test_an_alias_bomb_is_refused_at_once_with_the_alias_line(tmp_path):
     assert problems(path) == [
         f"{path}:6: *a3: aliases expand to more than 10000 values; a scenario does not need that many"
     ]
-    assert time.monotonic() - start < 2  # not minutes
+    assert time.monotonic() - start < 10  # not minutes
 
 
 def test_deep_nesting_is_an_error_not_a_traceback(tmp_path):
