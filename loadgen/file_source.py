@@ -88,15 +88,53 @@ def read_unit(unit, fmt: str, schema: pa.Schema, batch_rows: int):
         return
     import pyarrow.dataset as ds
 
-    if fmt == "csv":
-        import pyarrow.csv as pcsv
-
-        types = {field.name: field.type for field in schema}
-        file_format = ds.CsvFileFormat(convert_options=pcsv.ConvertOptions(column_types=types))
-    else:
-        file_format = ds.IpcFileFormat()
-    for batch in ds.dataset(path, format=file_format).to_batches(columns=schema.names, batch_size=batch_rows):
+    file_format = csv_format(schema) if fmt == "csv" else ds.IpcFileFormat()
+    batches = None
+    while True:
+        try:  # a CSV value that does not parse as its column's type raises here (the first block: at the start)
+            batches = batches or ds.dataset(path, format=file_format).to_batches(
+                columns=schema.names, batch_size=batch_rows
+            )
+            batch = next(batches, None)
+        except pa.ArrowInvalid as exc:
+            raise ValueError(f"{path}: {csv_problem(str(exc), schema)}") from None
+        if batch is None:
+            return
         yield _as_schema(batch, schema, path)
+
+
+# As hyperd (and PostgreSQL) read CSV: an unquoted empty field is NULL, a quoted one an empty string; booleans as
+# t/f, true/false, yes/no, on/off, 1/0. pyarrow's defaults differ (empty text is '', 'NA' and 'nan' are NULL,
+# only true/false/1/0 are booleans), so the client and hyperd would store different rows from the same file.
+_TRUE = ["t", "true", "y", "yes", "on", "1"]
+_FALSE = ["f", "false", "n", "no", "off", "0"]
+
+
+def csv_format(schema: pa.Schema):
+    import pyarrow.csv as pcsv
+    import pyarrow.dataset as ds
+
+    options = pcsv.ConvertOptions(
+        column_types={field.name: field.type for field in schema},
+        null_values=[""],
+        strings_can_be_null=True,
+        quoted_strings_can_be_null=False,
+        true_values=_TRUE + [v.upper() for v in _TRUE] + [v.capitalize() for v in _TRUE],
+        false_values=_FALSE + [v.upper() for v in _FALSE] + [v.capitalize() for v in _FALSE],
+    )
+    return ds.CsvFileFormat(convert_options=options)
+
+
+def csv_problem(message: str, schema: pa.Schema) -> str:
+    """pyarrow's CSV error with the column's name instead of its number ('In CSV column #2: Row #5: …')."""
+    import re
+
+    found = re.search(r"In CSV column #(\d+): (.*)", message, re.S)
+    if found is None:
+        return message
+    number, rest = int(found.group(1)), found.group(2).strip()
+    name = schema.names[number] if number < len(schema) else f"#{number}"
+    return f"column {name!r} ({schema.field(name).type if number < len(schema) else '?'}): {rest}"
 
 
 def _as_schema(batch: pa.RecordBatch, schema: pa.Schema, path: str) -> pa.RecordBatch:

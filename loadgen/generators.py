@@ -188,6 +188,8 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
     if domain == "timestamp":
         return pa.array(values.astype(np.int64), pa.int64(), mask=mask).view(sql.arrow)
     if domain == "interval":  # month_day_nano: int32 months, int32 days (both 0 here), int64 nanoseconds
+        if len(values) and np.abs(values).max() > tables.MAX_INTERVAL_US:  # ns would wrap around in int64
+            raise ValueError(f"an INTERVAL value beyond ±100 years ({int(np.abs(values).max())} µs)")
         words = np.zeros((len(values), 2), dtype="<i8")
         words[:, 1] = values.astype(np.int64) * 1000
         return pa.Array.from_buffers(sql.arrow, len(values), [validity(mask), pa.py_buffer(words)])
@@ -291,8 +293,9 @@ def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> di
     for column, array in zip(definition.columns, batch.columns, strict=True):
         domain = column.sql_type.domain
         facts = {"non_null": len(array) - array.null_count}
-        if domain == "text":
-            facts["length"] = int(pc.sum(pc.utf8_length(array)).as_py() or 0)
+        if domain == "text":  # CHAR(n): trailing spaces are padding, which LENGTH does not count
+            text = pc.utf8_rtrim(array, characters=" ") if column.sql_type.base == "CHAR" else array
+            facts["length"] = int(pc.sum(pc.utf8_length(text)).as_py() or 0)
         elif domain == "bool":
             facts["sum"] = int(pc.sum(array.cast(pa.int64())).as_py() or 0)
         elif facts["non_null"]:
@@ -304,6 +307,9 @@ def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> di
             else:  # high and low 32-bit halves apart: exact for any int64 values, batches of up to 2^31 rows
                 facts["sum"] = int((numbers >> 32).sum()) * 2**32 + int((numbers & 0xFFFFFFFF).sum())
             facts["min"], facts["max"] = numbers.min().item(), numbers.max().item()
+            if domain == "float" and np.isnan(facts["max"]):  # Hyper sorts NaN above every number: MAX is NaN,
+                finite = numbers[~np.isnan(numbers)]  # MIN the least of the others (NaN only if all are)
+                facts["min"] = finite.min().item() if len(finite) else facts["max"]
         out[column.name] = facts
     return out
 
@@ -337,13 +343,21 @@ def merge_facts(total: dict, more: dict) -> dict:
     for name, facts in more.items():
         into = total.setdefault(name, {"non_null": 0})
         for key, value in facts.items():
-            if key == "min":
-                into[key] = value if into.get(key) is None else min(into[key], value)
-            elif key == "max":
-                into[key] = value if into.get(key) is None else max(into[key], value)
+            if key in ("min", "max"):
+                into[key] = value if into.get(key) is None else _extreme(key, into[key], value)
             else:
                 into[key] = into.get(key, 0) + value
     return total
+
+
+def _extreme(key: str, a, b):
+    """min/max of two facts, NaN ordered as Hyper orders it: above every number."""
+    nan_a, nan_b = isinstance(a, float) and a != a, isinstance(b, float) and b != b
+    if nan_a or nan_b:
+        if key == "max" or (nan_a and nan_b):
+            return a if nan_a else b
+        return b if nan_a else a
+    return min(a, b) if key == "min" else max(a, b)
 
 
 def write_parquet_sample(

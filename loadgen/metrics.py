@@ -360,6 +360,9 @@ def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, stat
             "verified": state, "expected_rows": check.get("expected_rows", ""),
             "counted_rows": check.get("counted_rows", ""), "detail": check.get("detail", ""),
         })  # fmt: skip
+    if verified == "ok" and len(messages) < scenario.workers:
+        verified = "unchecked"  # a worker ended without a result: what it wrote was not verified (a shared table's
+        # check may have been its job)
     latency_rows = []
     for name, entry in per_op.items():
         latency_rows.append({

@@ -80,6 +80,8 @@ def _same(server, expected, domain, column) -> bool:
     if server is None or expected is None:
         return (server is None or server == 0) and (expected is None or expected == 0)
     if domain == "float":
+        if math.isnan(float(server)) or math.isnan(expected):  # NaN is not equal to itself: both NaN is a match
+            return math.isnan(float(server)) and math.isnan(expected)
         return math.isclose(float(server), expected, rel_tol=generators.FLOAT_REL_TOL, abs_tol=1e-9)
     if domain == "numeric":
         return server * 10**column.sql_type.scale == expected

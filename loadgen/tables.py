@@ -9,6 +9,7 @@ the type allows: NUMERIC as scaled integers, DATE as days and TIMESTAMP as micro
 
 import datetime as dt
 import difflib
+import math
 import re
 from dataclasses import dataclass
 from decimal import Decimal
@@ -267,32 +268,62 @@ _INTERVAL_UNITS = {
 _INTERVAL_PART = re.compile(r"\s*(?:(-?\d+(?:\.\d+)?)\s*([a-z]+)|(-?)(\d+):(\d{2})(?::(\d{2}(?:\.\d{1,6})?))?)(?=\s|$)")
 
 
+_PLURALS = {"microseconds", "milliseconds", "seconds", "secs", "minutes", "mins", "hours", "days", "weeks"}
+_NOT_INTERVAL = (
+    "is not an INTERVAL (write seconds as a number, or e.g. '90 minutes', '1 day 02:30:00', '250 ms'; "
+    "units: microseconds … weeks, not months or years)"
+)
+
+
 def interval_us(value) -> int:
     """A YAML duration as microseconds: a number of seconds, or '90 minutes', '1 day 02:30:00', '1.5 h', '250 ms'.
     Months and years have no fixed length, so they are refused (write days)."""
+    if isinstance(value, bool):
+        raise ValueError(f"{excerpt(value)} {_NOT_INTERVAL}")
+    if isinstance(value, str):
+        try:
+            value = float(value)  # "90": seconds, as the number 90
+        except ValueError:
+            pass
     if isinstance(value, int | float):
+        if not math.isfinite(value):
+            raise ValueError(f"{excerpt(value)} {_NOT_INTERVAL}")
         us = round(value * 1_000_000)
     else:
-        text, us, position = str(value).strip().lower(), 0, 0
-        while text and position < len(text):
-            match = _INTERVAL_PART.match(text, position)
-            number, unit, sign, hours, minutes, seconds = match.groups() if match else (None,) * 6
-            if match is None or (unit is not None and unit not in _INTERVAL_UNITS and unit[:-1] not in _INTERVAL_UNITS):
-                raise ValueError(
-                    f"{excerpt(value)} is not an INTERVAL (write seconds as a number, or e.g. '90 minutes', "
-                    f"'1 day 02:30:00', '250 ms'; units: microseconds … weeks, not months or years)"
-                )
-            if number is not None:
-                us += round(Decimal(number) * (_INTERVAL_UNITS.get(unit) or _INTERVAL_UNITS[unit[:-1]]))
-            else:
-                clock = int(hours) * 3_600_000_000 + int(minutes) * 60_000_000 + round(Decimal(seconds or 0) * 10**6)
-                us += -clock if sign else clock
-            position = match.end()
-        if not text:
-            raise ValueError(f"{excerpt(value)} is not an INTERVAL (write seconds as a number, or e.g. '90 minutes')")
+        us = _interval_text_us(value)
     if abs(us) > MAX_INTERVAL_US:
         raise ValueError(f"{excerpt(value)} is longer than 100 years")
     return us
+
+
+def _interval_text_us(value) -> int:
+    text, us, position = str(value).strip().lower(), 0, 0
+    if not text:
+        raise ValueError(f"{excerpt(value)} {_NOT_INTERVAL}")
+    while position < len(text):
+        match = _INTERVAL_PART.match(text, position)
+        number, unit, sign, hours, minutes, seconds = match.groups() if match else (None,) * 6
+        known = unit is None or unit in _INTERVAL_UNITS or unit in _PLURALS
+        if match is None or not known or (minutes is not None and int(minutes) > 59) or float(seconds or 0) >= 60:
+            raise ValueError(f"{excerpt(value)} {_NOT_INTERVAL}")
+        if number is not None:
+            us += round(Decimal(number) * (_INTERVAL_UNITS.get(unit) or _INTERVAL_UNITS[unit[:-1]]))
+        else:
+            clock = int(hours) * 3_600_000_000 + int(minutes) * 60_000_000 + round(Decimal(seconds or 0) * 10**6)
+            us += -clock if sign else clock
+        position = match.end()
+    return us
+
+
+def sequence_end_problem(column, rows: int) -> str:
+    """An INTERVAL sequence must stay within ±100 years over the phase's rows ('' when it does)."""
+    gen, sql = column.generator, column.sql_type
+    if gen is None or gen.kind != "sequence" or sql.domain != "interval":
+        return ""
+    last = to_domain(gen.start, sql) + (rows - 1) * interval_us(gen.step)
+    if abs(last) <= MAX_INTERVAL_US:
+        return ""
+    return f"the sequence reaches {last / 86_400_000_000:,.0f} days at row {rows - 1}, beyond ±100 years"
 
 
 def text_max_length(gen) -> int | None:
@@ -564,17 +595,22 @@ def _file_kind(arrow_type: pa.DataType) -> str | None:
     return next((kind for kind, check in checks if check(arrow_type)), None)
 
 
-def map_file_schema(definition: TableDefinition, key: str, schema: pa.Schema, path: str) -> None:
+def map_file_schema(definition: TableDefinition, key: str, schema: pa.Schema, path: str, read_by: str) -> None:
     """Every declared column is in the file (by name) with a type that loads into it; raises ValueError naming
     the file, the column and both types. The file's other columns are not loaded (as hyperd's COPY does)."""
     by_name = {field.name: field for field in schema}
     for column in definition.columns:
         field = by_name.get(column.name)
         if field is None:
+            alike = [name for name in schema.names if name.lower() == column.name.lower()]
+            hint = f"; names are matched exactly, and {alike[0]!r} differs only in case" if alike else ""
             raise ValueError(
                 f"{path}: no column {column.name!r} for data.{key}.{column.name} "
-                f"(the file has: {', '.join(schema.names)})"
+                f"(the file has: {', '.join(schema.names)}{hint})"
             )
+        if read_by == "hyperd" and field.type == pa.uint64():
+            raise ValueError(f"{path}: column {column.name!r} is Arrow uint64, which hyperd does not read from "
+                             f"Parquet (read_by: client casts it, failing on values beyond BIGINT)")  # fmt: skip
         sql = column.sql_type
         kind = _file_kind(field.type)
         zoned = bool(getattr(field.type, "tz", None))  # an instant: only TIMESTAMPTZ holds it unchanged

@@ -93,6 +93,11 @@ class InsertPhase(PhaseBase):
         if self.staging_dir and folder_problem(self.staging_dir):
             yield ("staging_dir",), folder_problem(self.staging_dir)
         definition = getattr(scenario, "data", {}).get(self.table)
+        if definition is not None and rows is not None:
+            for column in definition.columns:
+                problem = tables.sequence_end_problem(column, rows)
+                if problem:
+                    yield ("table",), f"data.{self.table}.{column.name}: {problem}"
         if definition is not None and definition.without_generator():
             missing = ", ".join(definition.without_generator())
             yield (
@@ -117,6 +122,7 @@ class InsertPhase(PhaseBase):
                         (
                             f"data.{self.table}.{column.name} is {column.sql_type.sql}: hyperd takes Arrow text "
                             f"only into TEXT columns; use TEXT or method rows (allowed: rows)"
+                            + (", or let hyperd read the files (source.read_by: hyperd)" if self.source else "")
                         ),
                     )
                     break
@@ -169,22 +175,27 @@ class InsertPhase(PhaseBase):
             yield ("source", "path"), str(exc)
 
     def _check_declared(self, definition, path: str, fmt: str) -> None:
-        """A file's columns against the declared table. CSV columns are parsed into the declared types, so only
-        their names count; hyperd reads CSV columns by position, Parquet columns by name."""
+        """A file's columns against the declared table. CSV columns are parsed into the declared types, so their
+        names count and the first block must parse; hyperd reads CSV columns by position, Parquet by name."""
         schema = file_schema(path, fmt)
         if fmt != "csv":
-            tables.map_file_schema(definition, self.table, schema, path)
+            tables.map_file_schema(definition, self.table, schema, path, self.source.read_by)
             return
         names = [c.name for c in definition.columns]
         missing = [name for name in names if name not in schema.names]
         if missing:
             raise ValueError(f"{path}: no column {missing[0]!r} for data.{self.table}.{missing[0]} "
                              f"(the file's header has: {', '.join(schema.names)})")  # fmt: skip
+        for column in definition.columns:
+            if column.sql_type.domain == "interval":
+                raise ValueError(f"{path}: data.{self.table}.{column.name} is INTERVAL, which loadgen does not read "
+                                 f"from CSV (allowed for INTERVAL: Arrow IPC files)")  # fmt: skip
         if self.source.read_by == "hyperd" and schema.names != names:
             raise ValueError(
                 f"{path}: hyperd reads CSV columns by position, and the header ({', '.join(schema.names)}) is not "
                 f"data.{self.table}'s columns in order ({', '.join(names)}); reorder them, or use read_by: client"
             )
+        next(read_unit((path, None), fmt, definition.arrow_schema(), 1024), None)  # the first values parse
 
     def shadowed(self, key: str) -> str:
         if key == "rows_scale" and self.rows is not None:
@@ -321,11 +332,16 @@ class InsertWorkload(Workload):
         from tableauhyperapi import Inserter, escape_string_literal
 
         if self.phase.source.read_by == "hyperd":
+            from tableauhyperapi import HyperException
+
             for unit in self.units:
                 if self.ctx.stop.is_set():
                     return
                 t0 = time.perf_counter_ns()
-                count = self.ctx.connection.execute_command(self._server_read_sql(escape_string_literal(unit[0])))
+                try:
+                    count = self.ctx.connection.execute_command(self._server_read_sql(escape_string_literal(unit[0])))
+                except HyperException as exc:  # hyperd's message names neither the file nor the table
+                    raise RuntimeError(f"hyperd reading {unit[0]} into {self.table_sql}: {exc.main_message}") from None
                 recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
             return
         if self.phase.method == "rows":

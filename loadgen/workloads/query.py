@@ -66,6 +66,7 @@ class QueryPhase(PhaseBase):
     _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
     _row_bytes: int = PrivateAttr(default=0)  # the nominal row of `table`, for MiB/s
     _first_column: str = PrivateAttr(default="")  # of `table`: what its reads are checksummed on
+    _first_is_char: bool = PrivateAttr(default=False)
 
     def method_name(self) -> str:
         return self.method
@@ -118,6 +119,7 @@ class QueryPhase(PhaseBase):
         if self.table in definitions:
             phase._row_bytes = definitions[self.table].row_bytes()
             phase._first_column = definitions[self.table].columns[0].name
+            phase._first_is_char = definitions[self.table].columns[0].sql_type.base == "CHAR"
         return phase
 
     def nominal_row_bytes(self) -> int:
@@ -148,18 +150,19 @@ class Digest:
 
     rows: int = 0
     first_sum: float = 0  # the checksum (ints stay exact in Python and in pyarrow's int64 sum)
-    first_kind: str | None = None  # number | text | None (not summed), from the first row or batch
+    first_kind: str | None = None  # number | text | None (not summed), from the result's type
+    trim: bool = False  # a CHAR(n) first column: its values arrive padded to n, LENGTH does not count the padding
     kept: list = field(default_factory=list)  # the rows, while there are at most KEEP_ROWS of them
     pending: list = field(default_factory=list)  # first-column chunks not summed yet (at most SUM_EVERY)
 
     def add_python_row(self, row) -> None:
-        if self.rows == 0:
+        if self.rows == 0 and self.first_kind is None:
             self.first_kind = python_kind(row[0])
         self.rows += 1
         if self.first_kind == "number":
             self.first_sum += row[0] or 0
         elif self.first_kind == "text":
-            self.first_sum += len(row[0] or "")
+            self.first_sum += len((row[0] or "").rstrip(" ") if self.trim else (row[0] or ""))
         if self.rows <= KEEP_ROWS:
             self.kept.append(tuple(row))
 
@@ -180,7 +183,9 @@ class Digest:
         """Sum what add_batch has collected; call once the result is read."""
         if self.pending:
             chunks = pa.chunked_array(self.pending)
-            self.first_sum += pc.sum(pc.utf8_length(chunks) if self.first_kind == "text" else chunks).as_py() or 0
+            if self.first_kind == "text":
+                chunks = pc.utf8_length(pc.utf8_rtrim(chunks, characters=" ") if self.trim else chunks)
+            self.first_sum += pc.sum(chunks).as_py() or 0
             self.pending = []
         return self
 
@@ -191,6 +196,14 @@ def python_kind(value) -> str | None:
     if isinstance(value, int | float | Decimal):
         return "number"
     return "text" if isinstance(value, str) else None
+
+
+def hyper_kind(type_tag_name: str) -> str | None:
+    """number | text | None for a tableauhyperapi column type (TypeTag name): the rows path's kind, from the
+    result's schema, so a NULL in the first row does not switch the checksum off."""
+    if type_tag_name in ("BIG_INT", "INT", "SMALL_INT", "NUMERIC", "DOUBLE", "FLOAT"):
+        return "number"
+    return "text" if type_tag_name in ("TEXT", "VARCHAR", "CHAR") else None
 
 
 def arrow_kind(arrow_type: pa.DataType) -> str | None:
@@ -226,6 +239,14 @@ def expected_digest_problems(shape: str, rows: data.RowRange, digest: Digest) ->
     return ""
 
 
+def same_number(a, b) -> bool:
+    """Exact for integers and decimals; floats within 1e-9 (summed in another order), NaN equal to NaN."""
+    if isinstance(a, float) or isinstance(b, float):
+        a, b = float(a), float(b)
+        return (math.isnan(a) and math.isnan(b)) or math.isclose(a, b, rel_tol=1e-9, abs_tol=1e-9)
+    return a == b
+
+
 def read_vs_server(connection, table_sql: str, first_column: str, read: Digest) -> str:
     """'' when what a read of the whole table returned equals the server's COUNT(*) and checksum of the table's
     first column (Σ for numbers, Σ LENGTH for text), else what differs. Run after the phase: untimed."""
@@ -235,11 +256,7 @@ def read_vs_server(connection, table_sql: str, first_column: str, read: Digest) 
     checksum = {"number": f"SUM({column})", "text": f"SUM(LENGTH({column}))"}.get(read.first_kind, "0")
     count, server_sum = connection.execute_list_query(f"SELECT COUNT(*), {checksum} FROM {table_sql}")[0]
     server_sum = server_sum or 0
-    if isinstance(read.first_sum, float) or isinstance(server_sum, float):
-        same_sum = math.isclose(float(read.first_sum), float(server_sum), rel_tol=1e-9, abs_tol=1e-9)
-    else:
-        same_sum = read.first_sum == server_sum
-    if count == read.rows and (same_sum or read.first_kind is None):
+    if count == read.rows and (read.first_kind is None or same_number(read.first_sum, server_sum)):
         return ""
     what = {"number": f"Σ {first_column}", "text": f"Σ LENGTH({first_column})"}.get(read.first_kind, "checksum")
     return f"{table_sql}: read {read.rows} rows ({what} {read.first_sum}), the server has {count} ({server_sum})"
@@ -376,7 +393,7 @@ class QueryWorkload(Workload):
             first = self.first_read = self.first_read or digest
             if self.table_count is not None and digest.rows != self.table_count:
                 self.problem = f"{self.phase.table}: {digest.rows} rows, expected {self.table_count}"
-            elif (digest.rows, digest.first_sum) != (first.rows, first.first_sum):
+            elif digest.rows != first.rows or not same_number(digest.first_sum, first.first_sum):
                 self.problem = (f"{self.phase.table}: one read returned {digest.rows} rows (checksum "
                                 f"{digest.first_sum}), another {first.rows} ({first.first_sum})")  # fmt: skip
             return
@@ -405,8 +422,9 @@ class QueryWorkload(Workload):
     def _fetch_rows(self, session: QuerySession) -> Digest:
         """Iterate every row in Python, as a row-API client does. The loop is kept bare (locals, no calls):
         on this path the Python loop itself is the cost being measured."""
-        digest = Digest()
+        digest = Digest(trim=self.phase._first_is_char)
         with session.connection.execute_query(self.sql) as result:
+            digest.first_kind = hyper_kind(result.schema.columns[0].type.tag.name) if result.schema.columns else None
             rows = iter(result)
             for row in itertools.islice(rows, KEEP_ROWS):
                 digest.add_python_row(row)
@@ -418,7 +436,7 @@ class QueryWorkload(Workload):
             elif digest.first_kind == "text":
                 for row in rows:
                     count += 1
-                    total += len(row[0] or "")
+                    total += len((row[0] or "").rstrip(" ") if digest.trim else (row[0] or ""))
             else:
                 for _ in rows:
                     count += 1
@@ -429,7 +447,7 @@ class QueryWorkload(Workload):
     def _fetch_arrow(self, session: QuerySession) -> Digest:
         from tableauhyperapi import escape_string_literal  # here: validation must not load the library
 
-        digest = Digest()
+        digest = Digest(trim=self.phase._first_is_char)
         with staging.staged_file(self.staging_dir) as path:
             session.connection.execute_command(
                 f"COPY ({self.sql}) TO {escape_string_literal(path)} WITH (FORMAT arrowstream)"
@@ -441,7 +459,7 @@ class QueryWorkload(Workload):
         return digest
 
     def _fetch_arrow_stream(self, session: QuerySession) -> Digest:
-        digest = Digest()
+        digest = Digest(trim=self.phase._first_is_char)
         with session.pg.cursor() as cursor:
             with cursor.copy(f"COPY ({self.sql}) TO STDOUT WITH (FORMAT arrowstream)") as copy:
                 source = pa.PythonFile(CopyReader(copy), mode="r")

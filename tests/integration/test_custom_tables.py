@@ -280,30 +280,74 @@ def test_files_mapped_onto_a_declared_table_every_method(cli, tmp_path):
 
 def test_csv_is_read_into_the_declared_types(cli, tmp_path):
     """A CSV column of zero-padded codes declared TEXT keeps its zeros (pyarrow's inference would make it an
-    integer), and a declared NUMERIC is parsed exactly; hyperd reading the same file agrees."""
+    integer), a declared NUMERIC is parsed exactly, booleans may be t/f, and an unquoted empty field is NULL while
+    a quoted one is an empty string — as hyperd reads the same file, so both store the same rows."""
     db = tmp_path / "db"
     db.mkdir()
     path = tmp_path / "codes.csv"
-    path.write_text("zip,price,city\n01234,10.05,A\n00420,0.10,B\n99999,1234.56,C\n")
+    path.write_text('zip,price,open,city\n01234,10.05,t,A\n00420,0.10,f,\n99999,1234.56,,""\n')
+    columns = [
+        {"name": "zip", "type": "TEXT", "nullable": False},
+        {"name": "price", "type": "NUMERIC(8,2)"},
+        {"name": "open", "type": "BOOL"},
+        {"name": "city", "type": "TEXT"},
+    ]
     text = yaml.safe_dump({
         "name": "csv", "workers": 1,
         "server": {"database_dir": str(db), "keep_database": True},
-        "data": {"places": {"name": "places_{worker}", "columns": [
-            {"name": "zip", "type": "TEXT", "nullable": False},
-            {"name": "price", "type": "NUMERIC(8,2)"},
-            {"name": "city", "type": "TEXT"},
-        ]}},
+        "data": {"by_client": {"name": "by_client", "columns": columns},
+                 "by_hyperd": {"name": "by_hyperd", "columns": columns}},
         "phases": [
-            {"name": "client", "workload": "insert", "table": "places", "source": {"path": str(path)}},
-            {"name": "server", "workload": "insert", "table": "places",
+            {"name": "client", "workload": "insert", "table": "by_client", "source": {"path": str(path)}},
+            {"name": "server", "workload": "insert", "table": "by_hyperd",
              "source": {"path": str(path), "read_by": "hyperd"}},
         ],
     }, sort_keys=False)  # fmt: skip
     res = cli("run", write_scenario(tmp_path / "csv.yaml", text), "--results-dir", tmp_path / "r", "--quiet")
     assert res.code == 0, res.stderr
     assert [w["verified"] for w in read_workers(only_run_dir(tmp_path / "r"))] == ["ok", "ok"]
-    rows = query(db / "loadgen.hyper", 'SELECT "zip", "price" FROM "places_0" ORDER BY "zip"')[0]
-    assert rows == [["00420", Decimal("0.10")], ["01234", Decimal("10.05")], ["99999", Decimal("1234.56")]]
+    sqls = [f'SELECT * FROM "{table}" ORDER BY "zip"' for table in ("by_client", "by_hyperd")]
+    client, server = query(db / "loadgen.hyper", *sqls)
+    assert client == [
+        ["00420", Decimal("0.10"), False, None],
+        ["01234", Decimal("10.05"), True, "A"],
+        ["99999", Decimal("1234.56"), None, ""],
+    ]
+    assert server == client
+
+
+def test_special_floats_char_padding_and_hyperd_errors(cli, tmp_path):
+    """NaN and infinities in a DOUBLE column load and verify (Hyper orders NaN above every number); a table whose
+    first column is CHAR(n) is read back and checked (its values arrive padded); an error of hyperd reading a
+    file names the file."""
+    import pyarrow.parquet as pq
+
+    folder, db = tmp_path / "files", tmp_path / "db"
+    folder.mkdir(), db.mkdir()
+    values = pa.array([1.5, float("nan"), float("inf"), -2.0, None], pa.float64())
+    pq.write_table(pa.table({"code": ["ab", "c", "defg", "h", "ij"], "v": values}), folder / "special.parquet")
+    pq.write_table(pa.table({"code": ["x"], "v": pa.array([None], pa.float64())}), folder / "null.parquet")
+    columns = [{"name": "code", "type": "CHAR(4)"}, {"name": "v", "type": "DOUBLE PRECISION"}]
+    strict = [{"name": "code", "type": "CHAR(4)"}, {"name": "v", "type": "DOUBLE PRECISION", "nullable": False}]
+    special = {"path": str(folder / "special.parquet")}
+    text = yaml.safe_dump({
+        "name": "special", "workers": 1,
+        "server": {"database_dir": str(db), "keep_database": True},
+        "data": {"t": {"name": "t", "columns": columns}, "strict": {"name": "strict", "columns": strict}},
+        "phases": [
+            {"name": "client", "workload": "insert", "method": "rows", "table": "t", "source": special},
+            {"name": "read_rows", "workload": "query", "table": "t", "method": "rows"},
+            {"name": "read_arrow", "workload": "query", "table": "t", "method": "arrow_stream"},
+            {"name": "server", "workload": "insert", "table": "t", "source": {**special, "read_by": "hyperd"}},
+            {"name": "refused", "workload": "insert", "table": "strict",
+             "source": {"path": str(folder / "null.parquet"), "read_by": "hyperd"}},
+        ],
+    }, sort_keys=False)  # fmt: skip
+    res = cli("run", write_scenario(tmp_path / "s.yaml", text), "--results-dir", tmp_path / "r", "--quiet")
+    assert res.code == 1, res.stderr
+    assert f"hyperd reading {folder / 'null.parquet'} into" in res.stderr
+    workers = {w["phase"]: w for w in read_workers(only_run_dir(tmp_path / "r"))}
+    assert [workers[p]["verified"] for p in ("client", "read_rows", "read_arrow", "server")] == ["ok"] * 4, workers
 
 
 def test_interval_parameters_and_results_over_psycopg(cli, tmp_path):

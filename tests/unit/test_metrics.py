@@ -133,3 +133,16 @@ def test_progress_line_shows_workers_when_it_fits():
         text = out.getvalue()
         assert "load: 500 rows / 1,000 (50%)" in text and "1 errors" in text
         assert ("| w0:4 w1:6" in text) is expect_detail
+
+
+def test_a_phase_missing_a_workers_result_is_not_verified_ok():
+    """A worker that died sent no result: what it wrote (and, for a shared table, the check that was its job)
+    was never verified, so the others' `ok` must not make the phase `ok`."""
+    scenario = scenario_with_query()  # 2 workers
+    rec = metrics.Recorder()
+    rec.start_ns, rec.end_ns = 0, 10
+    msg = {"worker": 0, "verification": {"verified": "ok", "detail": "checked by the last worker"}, **rec.to_dict()}
+    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "failed", "worker 1 died")
+    assert out["summary"]["verified"] == "unchecked"
+    both = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg, {**msg, "worker": 1}], 0, [], "ok")
+    assert both["summary"]["verified"] == "ok"

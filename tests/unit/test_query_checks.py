@@ -37,3 +37,31 @@ def test_arrow_batches_and_python_rows_give_the_same_digest():
         from_batches.add_batch(batch)
     from_batches.finish()
     assert (from_rows.rows, from_rows.first_sum) == (from_batches.rows, from_batches.first_sum)
+
+
+def test_text_and_other_first_columns_are_digested_without_failing():
+    import pyarrow as pa
+
+    from loadgen.workloads.query import hyper_kind
+
+    text = Digest()
+    text.add_batch(pa.record_batch([pa.array(["ab", None, "cde"])], names=["t"]))
+    assert (text.finish().rows, text.first_sum, text.first_kind) == (3, 5, "text")
+    padded = Digest(trim=True)  # CHAR(n): the padding is not counted, as LENGTH does not count it
+    padded.add_batch(pa.record_batch([pa.array(["ab  ", "c   "])], names=["c"]))
+    assert padded.finish().first_sum == 3
+    days = Digest()
+    days.add_batch(pa.record_batch([pa.array([1, 2], pa.date32())], names=["d"]))
+    assert (days.finish().rows, days.first_kind) == (2, None)
+    # the rows path takes the kind from the result's type: a NULL first value does not switch the checksum off
+    rows = Digest(first_kind=hyper_kind("BIG_INT"))
+    for value in (None, 5, 7):
+        rows.add_python_row((value,))
+    assert (rows.first_kind, rows.first_sum) == ("number", 12)
+
+
+def test_nan_reads_agree():
+    from loadgen.workloads.query import same_number
+
+    assert same_number(float("nan"), float("nan")) and not same_number(float("nan"), 1.0)
+    assert same_number(1.0, 1.0 + 1e-12) and not same_number(3, 4) and same_number(float("inf"), float("inf"))

@@ -92,14 +92,17 @@ def test_names_and_sharing():
 @pytest.mark.parametrize(
     ("text", "seconds"),
     [(90, 90), (1.5, 1.5), ("90 minutes", 5400), ("1 day 02:30:00", 95_400), ("1.5 h", 5400), ("250 ms", 0.25),
-     ("-00:30", -1800), ("2 hours 30 min", 9000), ("00:00:01.25", 1.25), ("1 week", 604_800), ("7 us", 7e-6)],
+     ("-00:30", -1800), ("2 hours 30 min", 9000), ("00:00:01.25", 1.25), ("1 week", 604_800), ("7 us", 7e-6),
+     ("90", 90), ("1 day -01:00", 82_800), ("25:30", 91_800)],
 )  # fmt: skip
 def test_interval_values(text, seconds):
     sql = parse_sql_type("INTERVAL")
     assert to_domain(text, sql) == round(seconds * 1_000_000)
 
 
-@pytest.mark.parametrize("text", ["", "3 months", "1 year", "soon", "1 day x", "1:2", "10 parsecs"])
+@pytest.mark.parametrize(
+    "text", ["", "3 months", "1 year", "soon", "1 day x", "1:2", "10 parsecs", "25:99", "1 ds", True, float("inf")]
+)
 def test_refused_interval_values(text):
-    with pytest.raises(ValueError, match="not an INTERVAL"):
+    with pytest.raises(ValueError, match="is not an? INTERVAL"):
         to_domain(text, parse_sql_type("INTERVAL"))
