@@ -3,6 +3,7 @@
 import csv
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -192,10 +193,13 @@ def test_an_abort_threshold_ends_the_run_within_two_intervals(cli, tmp_path):
     assert "threshold users.boom.error_rate < 0.5 breached" in res.stderr + res.stdout
     run_dir = only_run_dir(tmp_path / "r")
     [summary] = read(run_dir / "summary.csv")  # the next phase never ran
-    assert summary["status"] == "failed" and "breached 1 s into phase users" in summary["error"]
+    seen = re.search(r"breached ([\d.]+) s into phase users", summary["error"])
+    assert summary["status"] == "failed" and seen, summary["error"]
     assert int(summary["ops"]) > 0 and int(summary["errors"]) > 0  # what was measured is kept
-    # the breach is seen once the delay has passed (1 s); the phase ended within two intervals (0.5 s) of it
-    assert float(summary["wall_s"]) <= 1 + 2 * 0.5 + 0.25, summary["wall_s"]
+    # the breach is seen once the delay has passed (1 s; later on a loaded machine, but long before the 60 s),
+    # and the phase ended within two intervals (0.5 s) of it
+    assert 1 <= float(seen.group(1)) < 20, summary["error"]
+    assert float(summary["wall_s"]) <= float(seen.group(1)) + 2 * 0.5 + 0.25, (summary["wall_s"], summary["error"])
     assert json.loads((run_dir / "run.json").read_text())["status"] == "failed"
 
 
