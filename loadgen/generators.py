@@ -218,16 +218,19 @@ def text_values(p: _Plan, count: int, rng: np.random.Generator, mask=None) -> pa
         indices = choice_indices(p, count, rng) if gen.kind == "choice" else np.zeros(count, dtype=np.int64)
         return p.pool.take(pa.array(indices, pa.int64(), mask=mask))
     if gen.kind == "words":
-        per_row = rng.integers(gen.min_words, gen.max_words, size=count, endpoint=True)
-        ends = np.cumsum(per_row)
-        pieces = rng.integers(0, len(WORDS), size=int(ends[-1]) if count else 0)
-        pieces[ends - 1] += len(WORDS)  # the last word of a row: without its space
-        if keep is not None:
-            pieces[np.repeat(mask, per_row)] = 2 * len(WORDS)  # a null row: empty
-        words = _WORD_PIECES.take(pa.array(pieces, pa.int64()))
-        word_offsets = np.frombuffer(words.buffers()[1], np.int32, len(pieces) + 1)
-        offsets = np.concatenate([[0], word_offsets[ends]]).astype(np.int32)
-        return pa.Array.from_buffers(pa.string(), count, [validity(mask), pa.py_buffer(offsets), words.buffers()[2]])
+        # a pool of random words (each with its trailing space), one per row plus max_words - 1, then each row is
+        # the slice of the pool from a random word on, as many words as drawn for the row, without its last space
+        # (as TPC-H's dbgen takes its text from a pre-generated pool): one `take` of pool-many words per batch
+        per_row = rng.integers(gen.min_words, gen.max_words, size=count, endpoint=True, dtype=np.int32)
+        first = rng.integers(0, max(count, 1), size=count, dtype=np.int32)
+        drawn = rng.integers(0, len(WORDS), size=max(count, 1) + gen.max_words - 1, dtype=np.uint16)
+        pool = _WORD_PIECES.take(pa.array(drawn))
+        word_starts = np.frombuffer(pool.buffers()[1], np.int32, len(pool) + 1)
+        starts = word_starts[first]
+        lengths = word_starts[first + per_row] - starts - 1
+        if mask is not None:
+            lengths[mask] = 0  # a null row: an empty slot
+        return strings_from_slices(padded(pool.buffers()[2], int(word_starts[-1])), starts, lengths, mask)
     if gen.kind == "random":
         lengths = rng.integers(gen.min_length, gen.max_length, size=count, endpoint=True)
         alphabet = _ALPHABETS[gen.alphabet]
@@ -263,6 +266,44 @@ def pattern_runs(pattern: str) -> list[tuple[int, int, np.ndarray]]:
                 runs.append((begin, min(most, position + width - begin), pool))
         position += width
     return runs
+
+
+def padded(buffer, size: int) -> np.ndarray:
+    """The first `size` bytes of a buffer, then 12 zero bytes (what strings_from_slices reads past a slice)."""
+    data = np.zeros(size + 12, np.uint8)
+    data[:size] = np.frombuffer(buffer, np.uint8, size)
+    return data
+
+
+def _byte_masks(most: int, skip: int) -> np.ndarray:
+    """For a string of 0..12 bytes: the uint64 mask of its bytes skip .. skip + most - 1 (little-endian)."""
+    return np.array([(1 << (8 * min(max(n - skip, 0), most))) - 1 for n in range(13)], dtype=np.uint64)
+
+
+_INLINE_LOW, _INLINE_HIGH, _SHIFT = _byte_masks(4, 0), _byte_masks(8, 4), np.uint64(32)
+
+
+def strings_from_slices(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask=None) -> pa.Array:
+    """A string array of the slices data[start : start + length] (overlapping or not): their string_view array
+    cast to string in C++, one copy of each row's bytes, no per-row Python."""
+    return string_views(data, starts, lengths, mask).cast(pa.string())
+
+
+def string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask=None) -> pa.Array:
+    """The Arrow string_view array of the slices data[start : start + length]: 16-byte views (a row of up to 12
+    bytes inline, zero-padded; a longer one as its 4-byte prefix and its offset in `data`), built with numpy.
+    `data` (uint8) must go on for 12 bytes past every slice (see `padded`)."""
+    size = len(data) - 12
+    head = np.ndarray((size,), "<u4", data, 0, (1,))  # the 4 bytes from each position (unaligned views)
+    tail = np.ndarray((size,), "<u8", data, 4, (1,))  # the 8 bytes after those
+    starts = starts.astype(np.int64, copy=False)
+    lengths = lengths.astype(np.uint64)
+    inline = np.minimum(lengths, 12).astype(np.intp)
+    views = np.empty((len(lengths), 2), np.uint64)
+    views[:, 0] = lengths | ((head[starts] & _INLINE_LOW[inline]) << _SHIFT)  # length, then prefix or inline bytes
+    views[:, 1] = np.where(lengths <= 12, tail[starts] & _INLINE_HIGH[inline], starts.astype(np.uint64) << _SHIFT)
+    buffers = [validity(mask), pa.py_buffer(views), pa.py_buffer(data)]  # long rows: buffer 0 at offset start
+    return pa.Array.from_buffers(pa.string_view(), len(lengths), buffers)
 
 
 def strings_from_buffers(lengths: np.ndarray, body: np.ndarray, mask=None) -> pa.Array:

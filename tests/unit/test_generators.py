@@ -153,3 +153,40 @@ def test_file_units_split_row_groups_so_no_row_is_read_twice(tmp_path):
         seen += [v for unit in units for b in read_unit(unit, "parquet", schema, 2) for v in b.column(0).to_pylist()]
     assert sorted(seen) == list(range(5)) + list(range(100, 112)) + [200]
     assert [len(file_units(paths, "parquet", 2, w, by_row_group=False)) for w in (0, 1)] == [2, 1]
+
+
+def test_strings_from_slices_match_python_slicing_short_long_and_null():
+    rng = np.random.default_rng(3)
+    body = rng.integers(32, 127, size=300, dtype=np.uint16).astype(np.uint8)
+    starts = rng.integers(0, 280, size=500)
+    lengths = np.minimum(rng.integers(0, 30, size=500), 300 - starts)
+    lengths[:26] = np.arange(26)  # every inline length 0..12 and the first out-of-line ones
+    starts[:26] = np.arange(26) * 2
+    mask = rng.random(500) < 0.2
+    lengths[mask] = 0
+    array = generators.strings_from_slices(generators.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    array.validate(full=True)
+    assert array.type == pa.string() and array.null_count == mask.sum()
+    offsets = np.frombuffer(array.buffers()[1], np.int32, 501)
+    assert (np.diff(offsets) == lengths).all()  # a null row is an empty slot
+    data, rows = array.buffers()[2].to_pybytes(), zip(starts, lengths, strict=True)
+    assert all(data[offsets[i] : offsets[i + 1]] == body[s : s + n].tobytes() for i, (s, n) in enumerate(rows))
+    views = generators.string_views(generators.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    inline = np.frombuffer(views.buffers()[1], np.uint8).reshape(-1, 16)[lengths <= 12, 4:]
+    assert not inline[np.arange(12) >= lengths[lengths <= 12, None]].any()  # zero-padded, as Arrow's format says
+
+
+def test_words_rows_are_word_aligned_slices_of_the_batch_pool():
+    """Re-derive every row from the column's draws: row = the drawn count of pool words from the drawn first word."""
+    words = table(col("w", "TEXT", {"kind": "words", "min_words": 1, "max_words": 5}, null_fraction=0.25))
+    b = generators.record_batch(words, "t", 9, 2, 100, 3000)
+    rng = generators.batch_rng(9, "t", 2, 100, 0)
+    mask = rng.random(3000) < 0.25
+    per_row = rng.integers(1, 5, size=3000, endpoint=True, dtype=np.int32)
+    first = rng.integers(0, 3000, size=3000, dtype=np.int32)
+    pool = [generators.WORDS[i] for i in rng.integers(0, len(generators.WORDS), size=3000 + 4, dtype=np.uint16)]
+    expected = [None if null else " ".join(pool[f : f + k]) for null, f, k in zip(mask, first, per_row, strict=True)]
+    assert b.column("w").to_pylist() == expected
+    assert np.bincount(per_row[~mask])[1:].min() > 0.18 * (~mask).sum()  # 1..5 words, each about a fifth
+    offsets = np.frombuffer(b.column("w").buffers()[1], np.int32, 3001)
+    assert (np.diff(offsets)[mask] == 0).all()
