@@ -327,20 +327,43 @@ def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> di
         domain = column.sql_type.domain
         facts = {"non_null": len(array) - array.null_count}
         if domain == "text":
-            facts["length"] = int(pc.sum(pc.utf8_length(array)).as_py() or 0)
+            facts["length"] = text_length(array)
         elif domain == "bool":
-            facts["sum"] = int(pc.sum(array.cast(pa.int64())).as_py() or 0)
+            facts["sum"] = int(array.true_count)  # the valid rows that are true
         elif facts["non_null"]:
             numbers = domain_numbers(array, domain)
+            low, high = numbers.min().item(), numbers.max().item()
             if domain == "float":
                 facts["sum"] = float(numbers.sum())
             elif numbers.dtype.itemsize < 8:
                 facts["sum"] = int(numbers.sum(dtype=np.int64))  # < 2^31 values below 2^31 each: no overflow
+            elif max(-low, high) * len(numbers) < 2**63:  # no partial sum can leave int64
+                facts["sum"] = int(numbers.sum())
             else:  # high and low 32-bit halves apart: exact for any int64 values, batches of up to 2^31 rows
                 facts["sum"] = int((numbers >> 32).sum()) * 2**32 + int((numbers & 0xFFFFFFFF).sum())
-            facts["min"], facts["max"] = numbers.min().item(), numbers.max().item()
+            facts["min"], facts["max"] = low, high
         out[column.name] = facts
     return out
+
+
+def text_length(array: pa.Array) -> int:
+    """Total length in characters of the valid rows: for UTF-8 strings whose bytes are all ASCII (the words,
+    random and pattern generators', and most choices) the byte lengths from the offsets, else utf8_length."""
+    if array.type != pa.string() or array.buffers()[2] is None:
+        return int(pc.sum(pc.utf8_length(array)).as_py() or 0)
+    offsets = np.frombuffer(array.buffers()[1], np.int32, array.offset + len(array) + 1)[array.offset :]
+    data = np.frombuffer(array.buffers()[2], np.uint8, offsets[-1])[offsets[0] :]
+    if len(data) and data.max() >= 0x80:  # a multi-byte character: count characters
+        return int(pc.sum(pc.utf8_length(array)).as_py() or 0)
+    if not array.null_count:
+        return int(offsets[-1] - offsets[0])
+    return int(np.diff(offsets)[valid_rows(array)].sum())  # a null slot may hold bytes (not ours: empty)
+
+
+def valid_rows(array: pa.Array) -> np.ndarray:
+    """The array's validity as numpy booleans (True = not null), unpacked from its bitmap."""
+    bits = np.frombuffer(array.buffers()[0], np.uint8)
+    return np.unpackbits(bits, count=array.offset + len(array), bitorder="little")[array.offset :].view(bool)
 
 
 _NUMBER_DTYPES = {pa.int16(): "<i2", pa.int32(): "<i4", pa.int64(): "<i8", pa.float64(): "<f8", pa.date32(): "<i4"}
@@ -359,7 +382,7 @@ def domain_numbers(array: pa.Array, domain: str) -> np.ndarray:
         else:
             values = np.frombuffer(array.buffers()[1], dtype=dtype)[array.offset : array.offset + len(array)]
     if array.null_count:
-        values = values[array.is_valid().to_numpy(zero_copy_only=False)]
+        values = values[valid_rows(array)]
     return values
 
 

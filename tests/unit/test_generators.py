@@ -190,3 +190,35 @@ def test_words_rows_are_word_aligned_slices_of_the_batch_pool():
     assert np.bincount(per_row[~mask])[1:].min() > 0.18 * (~mask).sum()  # 1..5 words, each about a fifth
     offsets = np.frombuffer(b.column("w").buffers()[1], np.int32, 3001)
     assert (np.diff(offsets)[mask] == 0).all()
+
+
+def test_text_length_counts_characters_of_valid_rows_whatever_the_buffers():
+    def reference(array):
+        return sum(len(v) for v in array.to_pylist() if v is not None)
+
+    offsets = np.array([0, 3, 8, 10, 10], np.int32)  # row 1 is null but its slot holds 5 bytes
+    held = pa.Array.from_buffers(pa.string(), 4, [generators.validity(np.array([False, True, False, False])),
+                                                  pa.py_buffer(offsets), pa.py_buffer(b"abcXXXXXde")])  # fmt: skip
+    cases = [
+        held,
+        held.slice(1, 2),
+        pa.array(["é", None, "naïve", "plain"]),  # multi-byte characters: counted as characters
+        pa.array(["ab", None, "cde", "f", "gh"]).slice(1, 3),
+        pa.array([], pa.string()),
+        pa.array([None, None], pa.string()),
+        pa.array(["x", "yz"], pa.large_string()),
+    ]
+    for array in cases:
+        assert generators.text_length(array) == reference(array), array
+    definition = table(col("t", "TEXT", {"kind": "choice", "values": ["ä", "bb"]}, null_fraction=0.3))
+    b = generators.record_batch(definition, "t", 1, 0, 0, 1000)
+    assert generators.batch_facts(definition, b)["t"]["length"] == reference(b.column("t"))
+
+
+def test_facts_sums_of_large_and_small_int64_are_exact():
+    for low, high in ((-(2**63), 2**63 - 1), (-(2**40), 2**40), (0, 10)):
+        big = table(col("v", "BIGINT", {"kind": "uniform", "low": low, "high": high}, null_fraction=0.1))
+        b = generators.record_batch(big, "t", 3, 0, 0, 5000)
+        facts = generators.batch_facts(big, b)["v"]
+        values = [v for v in b.column("v").to_pylist() if v is not None]
+        assert (facts["sum"], facts["min"], facts["max"]) == (sum(values), min(values), max(values))
