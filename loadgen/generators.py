@@ -232,40 +232,73 @@ def text_values(p: _Plan, count: int, rng: np.random.Generator, mask=None) -> pa
             lengths[mask] = 0  # a null row: an empty slot
         return strings_from_slices(padded(pool.buffers()[2], int(word_starts[-1])), starts, lengths, mask)
     if gen.kind == "random":
-        lengths = rng.integers(gen.min_length, gen.max_length, size=count, endpoint=True)
+        lengths = rng.integers(gen.min_length, gen.max_length, size=count, endpoint=True, dtype=np.int32)
         alphabet = _ALPHABETS[gen.alphabet]
-        body = alphabet[rng.integers(0, len(alphabet), size=int(lengths.sum()))]
-        if keep is not None:
-            body, lengths = body[np.repeat(keep, lengths)], lengths * keep
-        return strings_from_buffers(lengths, body, mask)
+        body = alphabet_bytes(alphabet, rng.integers(0, len(alphabet), size=int(lengths.sum()), dtype=np.uint16))
+        rows = strings_from_buffers(lengths, body)
+        return rows if mask is None else rows.take(valid_positions(mask))  # a null row's bytes are dropped
     if gen.kind == "pattern":
-        grid = np.empty((count, len(p.template)), np.uint8)
-        grid[:] = p.template
-        for begin, width, pool in p.runs:
-            # one draw per row and run of '#' (or '?'), its digits in base 10 (or 26): a few whole-array steps
-            number = rng.integers(0, len(pool) ** width, size=count, dtype=np.int64)
-            for position in range(begin + width - 1, begin - 1, -1):
-                number, digit = np.divmod(number, len(pool))
-                grid[:, position] = pool[digit]
+        width = len(p.template)
+        grid = np.tile(p.template, count)
+        for begin, size, pool in p.runs if count else ():  # a draw per row and piece: its 1, 2 or 4 characters
+            number = rng.integers(0, len(pool) ** size, size=count, dtype=np.uint16)
+            into = np.ndarray((count,), f"<u{size}", grid, begin, (width,))  # the piece's bytes in every row
+            into[:] = piece_table(pool.tobytes(), size)[number]
         if keep is not None:
-            grid = grid[keep]
-        lengths = np.full(count, len(p.template)) if keep is None else keep * len(p.template)
-        return strings_from_buffers(lengths, grid.reshape(-1), mask)
+            grid = grid.reshape(count, width)[keep].reshape(-1)
+        lengths = np.full(count, width) if keep is None else keep * width
+        return strings_from_buffers(lengths, grid, mask)
     raise ValueError(f"generator {gen.kind} does not make text")
 
 
 def pattern_runs(pattern: str) -> list[tuple[int, int, np.ndarray]]:
-    """(start, width, alphabet) of each run of '#' or '?' in a pattern, runs cut so that base^width fits int64."""
+    """(start, size, alphabet) of the pieces of each run of '#' or '?' in a pattern: a run cut into pieces of 4, 2
+    and 1 characters (digits) or 2 and 1 (letters), so that a piece is one draw below 10^4 or 26^2, written as one
+    little-endian integer of its size."""
     runs, position = [], 0
     for symbol, group in itertools.groupby(pattern.encode()):
         width = len(list(group))
         pool = {ord("#"): _DIGITS, ord("?"): _UPPER}.get(symbol)
-        if pool is not None:
-            most = 18 if pool is _DIGITS else 13  # 10^18 and 26^13 < 2^63
-            for begin in range(position, position + width, most):
-                runs.append((begin, min(most, position + width - begin), pool))
+        begin = position
+        while pool is not None and begin < position + width:
+            size = next(size for size in ((4, 2, 1) if pool is _DIGITS else (2, 1)) if size <= position + width - begin)
+            runs.append((begin, size, pool))
+            begin += size
         position += width
     return runs
+
+
+@lru_cache(maxsize=8)
+def piece_table(alphabet: bytes, size: int) -> np.ndarray:
+    """For each number 0 .. len(alphabet)^size - 1 its `size` characters (its digits in base len(alphabet), most
+    significant first) as one little-endian unsigned integer: the bytes to write."""
+    pool = np.frombuffer(alphabet, np.uint8)
+    numbers = np.arange(len(pool) ** size)
+    table = np.zeros(len(numbers), f"<u{size}")
+    for position in range(size):  # the digit of weight base^(size - 1 - position) is byte `position`
+        digit = numbers // len(pool) ** (size - 1 - position) % len(pool)
+        table |= pool[digit].astype(table.dtype) << (8 * position)
+    return table
+
+
+def alphabet_bytes(alphabet: np.ndarray, drawn: np.ndarray) -> np.ndarray:
+    """alphabet[drawn] (uint8), by arithmetic on uint8 for an alphabet of a few ranges of consecutive bytes
+    (A-Z, a-z, 0-9: a pass per range), else by a gather."""
+    cuts = np.flatnonzero(np.diff(alphabet.astype(np.int16)) != 1) + 1
+    if len(cuts) > 3:
+        return alphabet[drawn]
+    small = drawn.astype(np.uint8)
+    out = small + alphabet[0]
+    for cut in cuts:  # from the cut on, the bytes go on from alphabet[cut] instead of alphabet[cut - 1] + 1
+        out += (small >= cut).view(np.uint8) * np.uint8((int(alphabet[cut]) - int(alphabet[cut - 1]) - 1) % 256)
+    return out
+
+
+def valid_positions(mask: np.ndarray) -> pa.Array:
+    """0 .. len(mask) - 1 as int32 indices, null where mask is True: `take` of them keeps the valid rows and makes
+    every null row an empty slot."""
+    positions = np.arange(len(mask), dtype=np.int32)
+    return pa.Array.from_buffers(pa.int32(), len(mask), [validity(mask), pa.py_buffer(positions)])
 
 
 def padded(buffer, size: int) -> np.ndarray:

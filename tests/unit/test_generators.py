@@ -222,3 +222,35 @@ def test_facts_sums_of_large_and_small_int64_are_exact():
         facts = generators.batch_facts(big, b)["v"]
         values = [v for v in b.column("v").to_pylist() if v is not None]
         assert (facts["sum"], facts["min"], facts["max"]) == (sum(values), min(values), max(values))
+
+
+@pytest.mark.parametrize("alphabet", ["letters", "digits", "alnum"])
+def test_random_text_uses_every_character_of_its_alphabet_uniformly_and_nulls_are_empty_slots(alphabet):
+    definition = table(col("r", "TEXT", {"kind": "random", "min_length": 0, "max_length": 9, "alphabet": alphabet},
+                           null_fraction=0.4))  # fmt: skip
+    array = generators.record_batch(definition, "t", 5, 0, 0, 20_000).column("r")
+    offsets = np.frombuffer(array.buffers()[1], np.int32, len(array) + 1)
+    nulls = ~generators.valid_rows(array)
+    assert abs(nulls.mean() - 0.4) < 0.02 and (np.diff(offsets)[nulls] == 0).all()
+    assert np.bincount(np.diff(offsets)[~nulls], minlength=10).min() > 0.08 * (~nulls).sum()  # lengths 0..9
+    chars = np.frombuffer(array.buffers()[2], np.uint8, offsets[-1])
+    counts = np.bincount(chars, minlength=256)
+    expected = generators._ALPHABETS[alphabet]
+    assert set(np.flatnonzero(counts)) == set(expected)
+    mean = len(chars) / len(expected)
+    assert 0.85 * mean < counts[expected].min() and counts[expected].max() < 1.15 * mean
+
+
+def test_pattern_pieces_every_position_uniform():
+    definition = table(col("p", "TEXT", {"kind": "pattern", "pattern": "x##########-???????#?"}, null_fraction=0.1))
+    array = generators.record_batch(definition, "t", 5, 0, 0, 20_000).column("p")
+    assert [(begin, size) for begin, size, _ in generators.pattern_runs("x##########-???????#?")] == [
+        (1, 4), (5, 4), (9, 2), (12, 2), (14, 2), (16, 2), (18, 1), (19, 1), (20, 1)]  # fmt: skip
+    rows = np.frombuffer(array.buffers()[2], np.uint8).reshape(-1, 21)
+    assert len(rows) == 20_000 - array.null_count and (rows[:, [0, 11]] == np.frombuffer(b"x-", np.uint8)).all()
+    digits, letters = (*range(1, 11), 19), (*range(12, 19), 20)
+    for position, pool in [(i, b"0123456789") for i in digits] + [(i, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for i in letters]:
+        counts = np.bincount(rows[:, position], minlength=256)[np.frombuffer(pool, np.uint8)]
+        assert counts.sum() == len(rows) and counts.min() > 0.8 * len(rows) / len(pool), position
+    table_ = generators.piece_table(b"0123456789", 4)
+    assert table_[[0, 7, 1234, 9999]].view(np.uint8).tobytes() == b"0000000712349999"
