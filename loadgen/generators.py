@@ -144,7 +144,13 @@ def domain_values(p: _Plan, count: int, first_row: int, rng: np.random.Generator
 def choice_indices(p: _Plan, count: int, rng: np.random.Generator) -> np.ndarray:
     if p.cdf is None:
         return rng.integers(0, len(p.gen.values), size=count)
-    return np.minimum(np.searchsorted(p.cdf, rng.random(count), side="right"), len(p.gen.values) - 1)
+    u = rng.random(count)
+    if len(p.cdf) > 16:
+        return np.minimum(np.searchsorted(p.cdf, u, side="right"), len(p.gen.values) - 1)
+    indices = np.zeros(count, np.uint8)  # a few values: the count of cumulative weights <= u, as searchsorted
+    for bound in p.cdf[:-1]:  # (the last one is 1.0, above every draw)
+        indices += u >= bound
+    return indices
 
 
 @lru_cache(maxsize=16)
@@ -329,12 +335,13 @@ def string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask
     size = len(data) - 12
     head = np.ndarray((size,), "<u4", data, 0, (1,))  # the 4 bytes from each position (unaligned views)
     tail = np.ndarray((size,), "<u8", data, 4, (1,))  # the 8 bytes after those
-    starts = starts.astype(np.int64, copy=False)
-    lengths = lengths.astype(np.uint64)
-    inline = np.minimum(lengths, 12).astype(np.intp)
-    views = np.empty((len(lengths), 2), np.uint64)
-    views[:, 0] = lengths | ((head[starts] & _INLINE_LOW[inline]) << _SHIFT)  # length, then prefix or inline bytes
-    views[:, 1] = np.where(lengths <= 12, tail[starts] & _INLINE_HIGH[inline], starts.astype(np.uint64) << _SHIFT)
+    views = np.empty((len(lengths), 4), np.uint32)  # a long row: length, prefix, buffer 0, offset
+    views[:, 0], views[:, 1], views[:, 2], views[:, 3] = lengths, head[starts], 0, starts
+    short = np.flatnonzero(lengths <= 12)  # inline: length, then its bytes, zero-padded to 12
+    if len(short):
+        at, length = starts[short], lengths[short]
+        views[short, 1] = head[at] & _INLINE_LOW[length].astype(np.uint32)
+        views.view(np.uint64)[short, 1] = tail[at] & _INLINE_HIGH[length]
     buffers = [validity(mask), pa.py_buffer(views), pa.py_buffer(data)]  # long rows: buffer 0 at offset start
     return pa.Array.from_buffers(pa.string_view(), len(lengths), buffers)
 

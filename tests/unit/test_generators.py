@@ -254,3 +254,13 @@ def test_pattern_pieces_every_position_uniform():
         assert counts.sum() == len(rows) and counts.min() > 0.8 * len(rows) / len(pool), position
     table_ = generators.piece_table(b"0123456789", 4)
     assert table_[[0, 7, 1234, 9999]].view(np.uint8).tobytes() == b"0000000712349999"
+
+
+@pytest.mark.parametrize("weights", [[0, 3, 0, 1, 5, 0], [1] * 16, list(range(1, 18))])
+def test_weighted_choice_indices_are_those_of_a_binary_search(weights):
+    generator = {"kind": "choice", "values": list(range(len(weights))), "weights": weights}
+    plan = generators.plan(table(col("c", "INT", generator)).columns[0])
+    indices = generators.choice_indices(plan, 50_000, np.random.default_rng(8))
+    reference = np.searchsorted(plan.cdf, np.random.default_rng(8).random(50_000), side="right")
+    assert (indices == reference).all()
+    assert not np.isin(indices, np.flatnonzero(np.asarray(weights) == 0)).any()
