@@ -49,7 +49,7 @@ class _Plan:
     def __init__(self, column: tables.Column):
         self.column, self.sql, gen = column, column.sql_type, column.generator
         self.domain, self.gen = self.sql.domain, gen
-        self.cdf = None
+        self.cdf = self.constant = None
         if gen.kind == "choice" and gen.weights is not None:
             cdf = np.cumsum(np.asarray(gen.weights, dtype=np.float64))
             self.cdf = cdf / cdf[-1]
@@ -108,6 +108,12 @@ def record_batch(definition: tables.TableDefinition, key: str, seed: int, worker
 def column_array(column: tables.Column, count: int, first_row: int, rng: np.random.Generator) -> pa.Array:
     p = plan(column)
     mask = rng.random(count) < column.null_fraction if column.null_fraction > 0 else None
+    if p.gen.kind == "constant" and mask is None:  # the same array every batch of this size (arrays are immutable)
+        if p.constant is None or len(p.constant) != count:
+            p.constant = (
+                text_values(p, count, rng) if p.domain == "text" else to_arrow(np.full(count, p.value), p.sql, None)
+            )
+        return p.constant
     if p.domain == "text":
         return text_values(p, count, rng, mask)
     return to_arrow(domain_values(p, count, first_row, rng), p.sql, mask)
@@ -125,10 +131,11 @@ def domain_values(p: _Plan, count: int, first_row: int, rng: np.random.Generator
         return rng.integers(p.low, p.high, size=count, endpoint=True) if integral else rng.uniform(p.low, p.high, count)
     if kind in ("normal", "lognormal"):
         raw = rng.normal(gen.mean, gen.stddev, count) if kind == "normal" else rng.lognormal(gen.mean, gen.sigma, count)
-        raw = np.clip(raw, gen.low if gen.low is not None else -np.inf, gen.high if gen.high is not None else np.inf)
+        if gen.low is not None or gen.high is not None:
+            np.clip(raw, gen.low if gen.low is not None else -np.inf, gen.high if gen.high is not None else np.inf, raw)
         if domain == "numeric":
-            return np.round(raw * 10**sql.scale).astype(np.int64)
-        return np.round(raw).astype(np.int64) if integral else raw
+            raw *= 10**sql.scale
+        return np.round(raw, out=raw).astype(np.int64) if integral else raw
     if kind == "zipf":
         keys = zipf_keys(gen.n, gen.s, rng.random(count))
         return keys * 10**sql.scale if domain == "numeric" else (keys if integral else keys.astype(np.float64))
@@ -183,16 +190,16 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
     domain = sql.domain
     if domain == "numeric":
         # decimal128 from its buffer: the low 64 bits are the value, the high 64 bits its sign extension
-        unscaled = values.astype(np.int64)
+        unscaled = values.astype(np.int64, copy=False)
         words = np.empty((len(unscaled), 2), dtype="<i8")
         words[:, 0], words[:, 1] = unscaled, unscaled >> 63
         return pa.Array.from_buffers(sql.arrow, len(unscaled), [validity(mask), pa.py_buffer(words)])
     if domain == "date":
-        return pa.array(values.astype(np.int32), pa.int32(), mask=mask).view(sql.arrow)
+        return pa.array(values.astype(np.int32, copy=False), pa.int32(), mask=mask).view(sql.arrow)
     if domain == "timestamp":
-        return pa.array(values.astype(np.int64), pa.int64(), mask=mask).view(sql.arrow)
+        return pa.array(values.astype(np.int64, copy=False), pa.int64(), mask=mask).view(sql.arrow)
     if domain == "int":
-        return pa.array(values.astype(np.int64), pa.int64(), mask=mask).cast(sql.arrow)  # safe: overflow raises
+        return pa.array(values.astype(np.int64, copy=False), pa.int64(), mask=mask).cast(sql.arrow)  # overflow raises
     return pa.array(values, sql.arrow, mask=mask)
 
 

@@ -264,3 +264,16 @@ def test_weighted_choice_indices_are_those_of_a_binary_search(weights):
     reference = np.searchsorted(plan.cdf, np.random.default_rng(8).random(50_000), side="right")
     assert (indices == reference).all()
     assert not np.isin(indices, np.flatnonzero(np.asarray(weights) == 0)).any()
+
+
+def test_constant_columns_of_any_size_with_and_without_nulls():
+    definition = table(
+        col("a", "INT", {"kind": "constant", "value": 3}),
+        col("b", "TEXT", {"kind": "constant", "value": "é"}),
+        col("c", "INT", {"kind": "constant", "value": 4}, null_fraction=0.5),
+    )
+    for count in (5, 5, 2, 0, 5):
+        b = generators.record_batch(definition, "t", 1, 0, count, count)
+        assert b.column("a").to_pylist() == [3] * count and b.column("b").to_pylist() == ["é"] * count
+        assert set(b.column("c").to_pylist()) <= {4, None}
+    assert 0.4 < generators.record_batch(definition, "t", 1, 0, 0, 1000).column("c").null_count / 1000 < 0.6
