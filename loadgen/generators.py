@@ -162,28 +162,30 @@ def choice_indices(p: _Plan, count: int, rng: np.random.Generator) -> np.ndarray
 
 @lru_cache(maxsize=16)
 def zipf_table(n: int, s: float) -> tuple[np.ndarray, np.ndarray]:
-    """The cumulative distribution of keys 1..n and a guide table: guide[j] = the index where u = j/n falls."""
-    cdf = np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -s)
-    cdf /= cdf[-1]
-    return cdf, np.searchsorted(cdf, np.arange(n, dtype=np.float64) / n, side="right").astype(np.int32)
+    """The cumulative distribution of keys 1..n after a leading 0 (bounds[k] = P(key <= k)), and a guide table:
+    guide[j] = the key index (0-based) where u = j/n falls, for j = 0..n (u * n may round up to n)."""
+    bounds = np.zeros(n + 1, dtype=np.float64)
+    np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -s, out=bounds[1:])
+    bounds /= bounds[-1]
+    guide = np.searchsorted(bounds[1:], np.arange(n + 1, dtype=np.float64) / n, side="right")
+    return bounds, np.minimum(guide, n - 1).astype(np.int32)
 
 
 def zipf_keys(n: int, s: float, u: np.ndarray) -> np.ndarray:
     """Inverse transform of uniform draws: exactly searchsorted(cdf, u, 'right') + 1, by an indexed search (the
-    guide table gives each draw's candidate; a binary search only for the draws whose bucket spans several keys),
-    so values are those of a plain binary search over the whole distribution, several times faster."""
-    cdf, guide = zipf_table(n, s)
-    keys = guide[np.minimum((u * n).astype(np.int64), n - 1)].astype(np.int64)
-    below = cdf[np.maximum(keys - 1, 0)]
-    exact = (u < cdf[np.minimum(keys, n - 1)]) & ((keys == 0) | (below <= u))
-    miss = np.flatnonzero(~exact)
+    guide table gives each draw's candidate, kept when bounds[key - 1] <= u < bounds[key]; a binary search only
+    for the draws whose bucket spans several keys), so values are those of a plain binary search over the whole
+    distribution, several times faster."""
+    bounds, guide = zipf_table(n, s)
+    keys = guide[(u * n).astype(np.intp)]
+    miss = np.flatnonzero((bounds[keys] > u) | (u >= bounds[keys + 1]))
     if len(miss):
-        keys[miss] = np.searchsorted(cdf, u[miss], side="right")
-    return np.minimum(keys + 1, n)  # a draw of exactly the last cdf value (rounding) stays in 1..n
+        keys[miss] = np.minimum(np.searchsorted(bounds[1:], u[miss], side="right"), n - 1)  # u = 1.0 (rounding)
+    return keys.astype(np.int64) + 1
 
 
 def zipf_cdf(n: int, s: float) -> np.ndarray:
-    return zipf_table(n, s)[0]
+    return zipf_table(n, s)[0][1:]
 
 
 def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:

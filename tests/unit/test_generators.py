@@ -277,3 +277,12 @@ def test_constant_columns_of_any_size_with_and_without_nulls():
         assert b.column("a").to_pylist() == [3] * count and b.column("b").to_pylist() == ["é"] * count
         assert set(b.column("c").to_pylist()) <= {4, None}
     assert 0.4 < generators.record_batch(definition, "t", 1, 0, 0, 1000).column("c").null_count / 1000 < 0.6
+
+
+@pytest.mark.parametrize(("n", "s"), [(100_000, 1.1), (1000, 1.5), (1, 1.1), (2, 0.5), (37, 3.0), (10**6, 1.01)])
+def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
+    u = np.random.default_rng(n).random(100_000)
+    cdf = generators.zipf_cdf(n, s)
+    u[:5] = [0.0, np.nextafter(1.0, 0), 0.5, cdf[0], np.nextafter(cdf[0], 0)]  # edges of the first key
+    keys = generators.zipf_keys(n, s, u)
+    assert keys.dtype == np.int64 and (keys == np.minimum(np.searchsorted(cdf, u, side="right") + 1, n)).all()
