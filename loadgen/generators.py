@@ -231,7 +231,7 @@ def text_values(p: _Plan, count: int, rng: np.random.Generator, mask=None) -> pa
     keep = None if mask is None else ~mask
     if gen.kind in ("choice", "constant"):
         indices = choice_indices(p, count, rng) if gen.kind == "choice" else np.zeros(count, dtype=np.int64)
-        return p.pool.take(pa.array(indices, pa.int64(), mask=mask))
+        return p.pool.take(pa.array(indices, mask=mask))  # indices in their own integer type
     if gen.kind == "words":
         # a pool of random words (each with its trailing space), one per row plus max_words - 1, then each row is
         # the slice of the pool from a random word on, as many words as drawn for the row, without its last space
