@@ -161,26 +161,38 @@ def choice_indices(p: _Plan, count: int, rng: np.random.Generator) -> np.ndarray
 
 
 @lru_cache(maxsize=16)
-def zipf_table(n: int, s: float) -> tuple[np.ndarray, np.ndarray]:
-    """The cumulative distribution of keys 1..n after a leading 0 (bounds[k] = P(key <= k)), and a guide table:
-    guide[j] = the key index (0-based) where u = j/n falls, for j = 0..n (u * n may round up to n)."""
+def zipf_table(n: int, s: float) -> tuple[np.ndarray, np.ndarray, int]:
+    """The cumulative distribution of keys 1..n after a leading 0 (bounds[k] = P(key <= k)); a guide table:
+    guide[j] = the key index (0-based) where u = j/n falls, for j = 0..n + 1 (u * n may round up to n); and the
+    bisection steps that search any bucket [guide[j], guide[j + 1]]."""
     bounds = np.zeros(n + 1, dtype=np.float64)
     np.cumsum(np.arange(1, n + 1, dtype=np.float64) ** -s, out=bounds[1:])
     bounds /= bounds[-1]
-    guide = np.searchsorted(bounds[1:], np.arange(n + 1, dtype=np.float64) / n, side="right")
-    return bounds, np.minimum(guide, n - 1).astype(np.int32)
+    guide = np.searchsorted(bounds[1:], np.arange(n + 2, dtype=np.float64) / n, side="right")
+    guide = np.minimum(guide, n - 1).astype(np.int32)
+    return bounds, guide, int(np.diff(guide).max(initial=0)).bit_length()
 
 
 def zipf_keys(n: int, s: float, u: np.ndarray) -> np.ndarray:
-    """Inverse transform of uniform draws: exactly searchsorted(cdf, u, 'right') + 1, by an indexed search (the
-    guide table gives each draw's candidate, kept when bounds[key - 1] <= u < bounds[key]; a binary search only
-    for the draws whose bucket spans several keys), so values are those of a plain binary search over the whole
-    distribution, several times faster."""
-    bounds, guide = zipf_table(n, s)
-    keys = guide[(u * n).astype(np.intp)]
+    """Inverse transform of uniform draws: exactly searchsorted(cdf, u, 'right') + 1, by an indexed search. The
+    guide table gives each draw's candidate, kept when bounds[key - 1] <= u < bounds[key]; the other draws (their
+    bucket spans several keys) are bisected within their bucket, and any draw still off (u * n rounded into the
+    next bucket) gets a binary search over the whole distribution. Several times faster than that search alone."""
+    bounds, guide, steps = zipf_table(n, s)
+    bucket = (u * n).astype(np.intp)
+    keys = guide[bucket]
     miss = np.flatnonzero((bounds[keys] > u) | (u >= bounds[keys + 1]))
     if len(miss):
-        keys[miss] = np.minimum(np.searchsorted(bounds[1:], u[miss], side="right"), n - 1)  # u = 1.0 (rounding)
+        drawn, low, high = u[miss], keys[miss], guide[bucket[miss] + 1]
+        for _ in range(steps):  # the first key index in [low, high] whose bound is above u
+            middle = (low + high) >> 1
+            above = drawn >= bounds[middle + 1]
+            low, high = np.where(above, middle + 1, low), np.where(above, high, middle)
+        low = np.minimum(low, n - 1)  # past its bucket when the key is not in it
+        off = np.flatnonzero((bounds[low] > drawn) | (drawn >= bounds[low + 1]))
+        if len(off):
+            low[off] = np.minimum(np.searchsorted(bounds[1:], drawn[off], side="right"), n - 1)
+        keys[miss] = low
     return keys.astype(np.int64) + 1
 
 

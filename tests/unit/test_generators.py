@@ -279,10 +279,16 @@ def test_constant_columns_of_any_size_with_and_without_nulls():
     assert 0.4 < generators.record_batch(definition, "t", 1, 0, 0, 1000).column("c").null_count / 1000 < 0.6
 
 
-@pytest.mark.parametrize(("n", "s"), [(100_000, 1.1), (1000, 1.5), (1, 1.1), (2, 0.5), (37, 3.0), (10**6, 1.01)])
+@pytest.mark.parametrize(
+    ("n", "s"),
+    [(100_000, 1.1), (1000, 1.5), (1, 1.1), (2, 0.5), (37, 3.0), (10**6, 1.01), (100_000, 0.5), (3, 8.0), (12345, 0)],
+)
 def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
     u = np.random.default_rng(n).random(100_000)
     cdf = generators.zipf_cdf(n, s)
-    u[:5] = [0.0, np.nextafter(1.0, 0), 0.5, cdf[0], np.nextafter(cdf[0], 0)]  # edges of the first key
+    u[:6] = [0.0, np.nextafter(1.0, 0), 0.5, cdf[0], np.nextafter(cdf[0], 0), 1.0]  # edges (1.0: rounding)
+    picks = np.random.default_rng(2).integers(0, n, size=(2, 1000))
+    u[6:1006], u[1006:2006], u[2006:3006] = picks[0] / n, cdf[picks[1]], np.nextafter(cdf[picks[1]], 0)  # buckets, keys
+    u[3006:4006] = np.nextafter(picks[0] / n, 0)  # u * n may round up into the next bucket (s = 0: on a key's bound)
     keys = generators.zipf_keys(n, s, u)
     assert keys.dtype == np.int64 and (keys == np.minimum(np.searchsorted(cdf, u, side="right") + 1, n)).all()
