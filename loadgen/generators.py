@@ -1,5 +1,6 @@
 """Column generators: one Arrow array per column and batch, vectorised with numpy and pyarrow (no Python loop per
-row or value; text is built from dictionary indices or from offsets + bytes buffers).
+row or value; text is built from dictionary indices, from offsets + bytes buffers, or from slices of a byte pool
+through a string_view array cast to string).
 
 Every value is a function of (scenario seed, table, worker, first row of the batch, column): `batch_rng` seeds a
 fresh numpy Generator from exactly these, so the same seed writes byte-identical data, whatever the timing.
@@ -340,7 +341,7 @@ def _byte_masks(most: int, skip: int) -> np.ndarray:
     return np.array([(1 << (8 * min(max(n - skip, 0), most))) - 1 for n in range(13)], dtype=np.uint64)
 
 
-_INLINE_LOW, _INLINE_HIGH, _SHIFT = _byte_masks(4, 0), _byte_masks(8, 4), np.uint64(32)
+_INLINE_LOW, _INLINE_HIGH = _byte_masks(4, 0).astype(np.uint32), _byte_masks(8, 4)
 
 
 def strings_from_slices(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask=None) -> pa.Array:
@@ -361,7 +362,7 @@ def string_views(data: np.ndarray, starts: np.ndarray, lengths: np.ndarray, mask
     short = np.flatnonzero(lengths <= 12)  # inline: length, then its bytes, zero-padded to 12
     if len(short):
         at, length = starts[short], lengths[short]
-        views[short, 1] = head[at] & _INLINE_LOW[length].astype(np.uint32)
+        views[short, 1] = head[at] & _INLINE_LOW[length]
         views.view(np.uint64)[short, 1] = tail[at] & _INLINE_HIGH[length]
     buffers = [validity(mask), pa.py_buffer(views), pa.py_buffer(data)]  # long rows: buffer 0 at offset start
     return pa.Array.from_buffers(pa.string_view(), len(lengths), buffers)
@@ -418,7 +419,7 @@ def text_length(array: pa.Array) -> int:
         return int(pc.sum(pc.utf8_length(array)).as_py() or 0)
     if not array.null_count:
         return int(offsets[-1] - offsets[0])
-    return int(np.diff(offsets)[valid_rows(array)].sum())  # a null slot may hold bytes (not ours: empty)
+    return int(np.diff(offsets)[valid_rows(array)].sum())  # a null slot may hold bytes (generated ones: empty)
 
 
 def valid_rows(array: pa.Array) -> np.ndarray:
