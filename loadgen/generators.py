@@ -43,6 +43,69 @@ def batch_rng(seed: int, table_key: str, worker: int, first_row: int, column: in
     return np.random.default_rng([seed, zlib.crc32(table_key.encode()), worker, first_row, column])
 
 
+# numpy's SeedSequence (bit_generator.pyx): its hash and mix constants, 32-bit words
+_INIT_A, _MULT_A, _INIT_B, _MULT_B = 0x43B0D7E5, 0x931E8875, 0x8B51F9DD, 0x58F38DED
+_MIX_L, _MIX_R, _M32 = 0xCA01F9DD, 0x4973F715, 0xFFFFFFFF
+_STATE_CONSTANTS = np.array([_INIT_B * _MULT_B**k & _M32 for k in range(9)], dtype=np.uint64)
+
+
+class _State(np.random.bit_generator.ISeedSequence):
+    """A seed sequence that hands PCG64 the state SeedSequence would have generated (computed by batch_rngs)."""
+
+    def __init__(self, state: np.ndarray):
+        self.state = state
+
+    def generate_state(self, n_words, dtype=np.uint32):
+        return self.state
+
+
+def batch_rngs(seed: int, table_key: str, worker: int, first_row: int, columns: int) -> list[np.random.Generator]:
+    """[batch_rng(seed, table_key, worker, first_row, c) for c in range(columns)], the same streams, for a fraction
+    of the cost: SeedSequence's hashing of the entropy words they share is done once in Python, the last word (the
+    column) for all columns at once with numpy, and PCG64 gets the resulting state directly."""
+    words = [w for v in (seed, zlib.crc32(table_key.encode()), worker, first_row) for w in _uint32_words(v)]
+    constant = _INIT_A
+
+    def hashmix(value):  # SeedSequence's hashmix; the hash constant moves on with every call
+        nonlocal constant
+        value ^= constant
+        constant = constant * _MULT_A & _M32
+        value = value * constant & _M32
+        return value ^ value >> 16
+
+    def mix(x, y):
+        result = (_MIX_L * x - _MIX_R * y) & _M32
+        return result ^ result >> 16
+
+    pool = [hashmix(w) for w in words[:4]]  # at least 4 words: seed, CRC, worker and first row have one or more
+    for source in range(4):
+        for target in range(4):
+            if source != target:
+                pool[target] = mix(pool[target], hashmix(pool[source]))
+    for word in words[4:]:
+        for target in range(4):
+            pool[target] = mix(pool[target], hashmix(word))
+    # the last word, the column, for every column at once: hashed with the next 4 constants, mixed into the pool
+    constants = np.array([constant * _MULT_A**k & _M32 for k in range(5)], dtype=np.uint64)
+    hashed = (np.arange(columns, dtype=np.uint64)[:, None] ^ constants[:4]) * constants[1:] & _M32
+    hashed ^= hashed >> 16
+    mixed = (np.array([_MIX_L * w & _M32 for w in pool], dtype=np.uint64) - _MIX_R * hashed) & _M32
+    mixed ^= mixed >> 16
+    # generate_state(4, uint64): 8 words from the pool, cycled, each hashed with its own constant
+    value = (mixed[:, [0, 1, 2, 3, 0, 1, 2, 3]] ^ _STATE_CONSTANTS[:8]) * _STATE_CONSTANTS[1:] & _M32
+    state = (value ^ value >> 16).astype("<u4", order="C").view("<u8").astype(np.uint64)  # little-endian pairs
+    return [np.random.Generator(np.random.PCG64(_State(row))) for row in state]
+
+
+def _uint32_words(value: int) -> list[int]:
+    """SeedSequence's 32-bit words of a non-negative int (least significant first; 0 is one word)."""
+    words = [value & _M32]
+    while value > _M32:
+        value >>= 32
+        words.append(value & _M32)
+    return words
+
+
 class _Plan:
     """What a column's batches share: its SQL type (parsed once, not per batch) and the generator's constants in the
     column's domain (pools, cumulative distributions, word buffers), built on the first batch."""
@@ -99,10 +162,8 @@ def record_batch(definition: tables.TableDefinition, key: str, seed: int, worker
     known = _SCHEMAS.get(id(definition))
     if known is None or known[0] is not definition:
         known = _SCHEMAS[id(definition)] = (definition, definition.arrow_schema())
-    arrays = [
-        column_array(col, count, first_row, batch_rng(seed, key, worker, first_row, i))
-        for i, col in enumerate(definition.columns)
-    ]
+    rngs = batch_rngs(seed, key, worker, first_row, len(definition.columns))
+    arrays = [column_array(col, count, first_row, rng) for col, rng in zip(definition.columns, rngs, strict=True)]
     return pa.RecordBatch.from_arrays(arrays, schema=known[1])
 
 

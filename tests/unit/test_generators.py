@@ -292,3 +292,17 @@ def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
     u[3006:4006] = np.nextafter(picks[0] / n, 0)  # u * n may round up into the next bucket (s = 0: on a key's bound)
     keys = generators.zipf_keys(n, s, u)
     assert keys.dtype == np.int64 and (keys == np.minimum(np.searchsorted(cdf, u, side="right") + 1, n)).all()
+
+
+@pytest.mark.parametrize(
+    ("seed", "key", "worker", "first_row", "columns"),
+    [(12, "orders", 0, 1000, 15), (0, "", 0, 0, 3), (2**40 + 5, "t", 7, 2**33 + 1, 40), (2**63 - 1, "x", 2**32, 1, 2)],
+)
+def test_batch_rngs_are_the_streams_of_batch_rng(seed, key, worker, first_row, columns):
+    """batch_rngs re-implements SeedSequence's hashing (numpy's own algorithm, multi-word ints included)."""
+    rngs = generators.batch_rngs(seed, key, worker, first_row, columns)
+    assert len(rngs) == columns
+    for column, rng in enumerate(rngs):
+        expected = generators.batch_rng(seed, key, worker, first_row, column)
+        assert rng.bit_generator.state == expected.bit_generator.state
+        assert np.array_equal(rng.integers(0, 2**63, size=8), expected.integers(0, 2**63, size=8))
