@@ -269,17 +269,6 @@ def load_parquet_reader():
     return pads
 
 
-def copy_sizes(first: int, full: int):
-    """Rows of a worker's successive COPYs (the arrow methods): `first` (one record batch), doubling up to `full`
-    (rows_per_copy), then `full`. hyperd gets its first rows after one batch is decoded, not after a whole
-    rows_per_copy chunk (~0.4 s per 1M lineitem rows, during which hyperd had nothing to do); the staging thread
-    decodes the next, twice as large chunk while hyperd copies the current one."""
-    size = max(1, min(first, full))
-    while True:
-        yield size
-        size = min(2 * size, full)
-
-
 def locate_data(ctx, phase) -> Path:
     """The cache folder of this phase's scale factor: the one the generate phase used in this worker, else the
     one of the installed tpchgen-cli's version, else the newest version present."""
@@ -492,17 +481,15 @@ class TpchLoadWorkload(Workload):
             yield cast_batch(batch, target), target
 
     def _chunks(self):
-        """(table, path, schema, batches, rows) over this worker's files: COPY-sized lists of decoded batches,
-        sized by copy_sizes (the first ones small, then rows_per_copy)."""
-        sizes = copy_sizes(self.phase.batch_rows, self.phase.rows_per_copy)
+        """(table, path, schema, batch iterator of at most rows_per_copy rows) over this worker's files."""
         for table, rel, _bytes, _rows in self.files:
             if self.ctx.stop.is_set():
                 return
             batches = self._batches(self.folder / rel)
             pending = next(batches, None)
             while pending is not None:
-                chunk, rows, limit = [], 0, next(sizes)
-                while pending is not None and rows < limit:
+                chunk, rows = [], 0
+                while pending is not None and rows < self.phase.rows_per_copy:
                     chunk.append(pending[0])
                     rows += pending[0].num_rows
                     pending = next(batches, None)

@@ -3,7 +3,6 @@ cache bookkeeping, phase validation."""
 
 import datetime as dt
 import decimal
-import itertools
 import math
 import random
 import re
@@ -183,7 +182,7 @@ def test_a_scale_factor_no_generate_phase_makes_is_an_error(tmp_path):
 
 def _load_workload(tmp_path, patch=setattr, **settings):
     """A tpch_load workload over one 10-row lineitem-like Parquet file, without a hyperd (setup's data lookup
-    replaced through `patch`), for the client-side parts: the reader import and the COPY chunks."""
+    replaced through `patch`), for the client-side part: the reader import."""
     import threading
     import types
 
@@ -203,18 +202,6 @@ def _load_workload(tmp_path, patch=setattr, **settings):
     workload = tpch.TpchLoadWorkload(phase, ctx)
     patch(tpch, "require_data", lambda ctx, phase: (tmp_path, manifest))
     return workload
-
-
-def test_the_first_copies_of_a_worker_are_small_then_rows_per_copy(tmp_path, monkeypatch):
-    from loadgen.workloads import tpch
-
-    workload = _load_workload(tmp_path, monkeypatch.setattr, batch_rows=1, rows_per_copy=4)
-    workload.setup()
-    assert [rows for *_, rows in workload._chunks()] == [1, 2, 4, 3]
-    assert list(itertools.islice(tpch.copy_sizes(65_536, 1_000_000), 6)) == [
-        65_536, 131_072, 262_144, 524_288, 1_000_000, 1_000_000,
-    ]  # fmt: skip
-    assert list(itertools.islice(tpch.copy_sizes(10, 5), 2)) == [5, 5]
 
 
 def test_the_load_setup_imports_the_parquet_reader_before_the_timed_run(tmp_path):
