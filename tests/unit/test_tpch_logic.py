@@ -6,6 +6,9 @@ import decimal
 import math
 import random
 import re
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -175,3 +178,45 @@ def test_a_scale_factor_no_generate_phase_makes_is_an_error(tmp_path):
     with pytest.raises(ScenarioError) as err:
         load_scenario(path, ["load.scale_factor=0.1"])
     assert "no tpch_generate phase makes SF 0.1 (they make 0.5)" in str(err.value)
+
+
+def _load_workload(tmp_path, patch=setattr, **settings):
+    """A tpch_load workload over one 10-row lineitem-like Parquet file, without a hyperd (setup's data lookup
+    replaced through `patch`), for the client-side part: the reader import."""
+    import threading
+    import types
+
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from loadgen.workloads import tpch
+
+    (tmp_path / "lineitem").mkdir()
+    pq.write_table(pa.table({"l_orderkey": pa.array(range(10), pa.int64())}), tmp_path / "lineitem" / "l.parquet")
+    manifest = {"tables": {"lineitem": {"files": [{"path": "lineitem/l.parquet", "bytes": 1, "rows": 10}]}}}
+    phase = tpch.TpchLoadPhase(name="load", workload="tpch_load", scale_factor=0.01, **settings)
+    ctx = types.SimpleNamespace(
+        worker=0, workers=1, endpoint="x", database="d", owns_database=False, run_dir=tmp_path,
+        stop=threading.Event(), state={},
+    )  # fmt: skip
+    workload = tpch.TpchLoadWorkload(phase, ctx)
+    patch(tpch, "require_data", lambda ctx, phase: (tmp_path, manifest))
+    return workload
+
+
+def test_the_load_setup_imports_the_parquet_reader_before_the_timed_run(tmp_path):
+    """pyarrow.dataset costs ~0.8 s of CPU to import: setup (untimed) does it, not the first decode in run."""
+    script = (
+        "import sys, pathlib\n"
+        "sys.path.insert(0, 'tests/unit')\n"
+        "import test_tpch_logic as t\n"
+        "workload = t._load_workload(pathlib.Path(sys.argv[1]))\n"
+        "assert 'pyarrow.dataset' not in sys.modules, 'imported too early to tell'\n"
+        "workload.setup()\n"
+        "assert 'pyarrow.dataset' in sys.modules\n"
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path)],
+        cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
