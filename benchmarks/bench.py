@@ -394,9 +394,7 @@ def main(argv=None) -> int:
     memory = loadgen_memory(args.memory_rows, folder) if args.memory_rows else {}
 
     report = render(m, memory, args)
-    print(report, end="")
-    if args.write:
-        Path(args.write).write_text(report)
+    common.publish(report, args.write)
     with contextlib.suppress(OSError):
         import shutil
 

@@ -234,9 +234,7 @@ def main(argv=None) -> int:
         shutil.rmtree(folder, ignore_errors=True)
 
     report = render(m, memory, args)
-    print(report, end="")
-    if args.write:
-        Path(args.write).write_text(report)
+    common.publish(report, args.write)
     return 0
 
 
@@ -275,8 +273,7 @@ def render(m: dict, memory, args) -> str:
         common.machine_line(),
         f"Medians of {args.rounds} round(s); MiB/s = rows/s × the table's Arrow IPC bytes per row.",
         "",
-        "| measurement | loadgen | baseline | ratio | floor | met | note |",
-        "|---|---|---|---|---|---|---|",
+        *common.RATIO_TABLE_HEAD,
     ]
     return "\n".join(header + rows) + "\n"
 

@@ -128,9 +128,7 @@ def main(argv=None) -> int:
     finally:
         cluster.shutdown()
     report = render(m, args)
-    print(report, end="")
-    if args.write:
-        Path(args.write).write_text(report)
+    common.publish(report, args.write)
     return 0
 
 

@@ -277,8 +277,7 @@ def render(med: dict, opened: dict, stall: dict, args) -> str:
         f"SELECT 1 as a `sql_operations:` entry; medians of {args.rounds} round(s); open load "
         f"{args.rate_duration:g} s once.",
         "",
-        "| measurement | loadgen | baseline | ratio | floor | met | note |",
-        "|---|---|---|---|---|---|---|",
+        *common.RATIO_TABLE_HEAD,
     ]
     return "\n".join(header + rows) + "\n"
 

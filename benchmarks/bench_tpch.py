@@ -194,9 +194,7 @@ def main(argv=None) -> int:
     finally:
         shutil.rmtree(folder, ignore_errors=True)
     report = render(m, args)
-    print(report, end="")
-    if args.write:
-        Path(args.write).write_text(report)
+    common.publish(report, args.write)
     return 0
 
 

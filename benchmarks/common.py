@@ -48,3 +48,16 @@ def machine_line() -> str:
         f"{psutil.cpu_count()} cores, {psutil.virtual_memory().total / 2**30:.0f} GiB RAM, {platform.platform()}; "
         f"load average {os.getloadavg()[0]:.1f}."
     )
+
+
+RATIO_TABLE_HEAD = [  # the header of the benches' ratio tables
+    "| measurement | loadgen | baseline | ratio | floor | met | note |",
+    "|---|---|---|---|---|---|---|",
+]
+
+
+def publish(report: str, path: str | None) -> None:
+    """Print the markdown report, and write it to `path` too when one is given (--write)."""
+    print(report, end="")
+    if path:
+        Path(path).write_text(report)

@@ -26,11 +26,9 @@ def wait_for(condition, what: str, timeout_s: float = 30):
 
 
 def test_take_sample_labels_processes_and_the_host():
-    spin = "import sys, time\nprint('spinning', flush=True)\nt = time.time()\nwhile time.time() - t < 60: pass"
-    busy = subprocess.Popen([sys.executable, "-c", spin], stdout=subprocess.PIPE, text=True)
+    busy = subprocess.Popen([sys.executable, "-c", "import time\nt = time.time()\nwhile time.time() - t < 60: pass"])
     idle = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
-        assert busy.stdout.readline().strip() == "spinning"  # started: its interpreter is up and looping
         processes = {"coordinator": psutil.Process(os.getpid()), "worker-0": psutil.Process(busy.pid),
                      "worker-1": psutil.Process(idle.pid)}  # fmt: skip
         clock = CpuClock()
