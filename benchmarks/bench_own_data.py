@@ -2,12 +2,15 @@
 Parquet files? Side-by-side measurements on one hyperd, medians of N rounds, as ratios.
 
 Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12):
-  1. generation in one process (what a worker does per batch: generators.record_batch, generators.batch_facts and
-     the Arrow IPC stream written to /dev/shm), no server at all, against hyperd's ingest of the same rows: every
-     file staged beforehand (untimed), then one session COPYs them (`FORMAT arrowstream`) with no client work while
-     the clock runs (bench.py's staged-COPY limit, for this table and one session, as one worker has);
-  2. loadgen `arrow` insert, 1 worker, against a hand-written client: the same batches (generators.record_batch),
-     written with pyarrow to a staged file and COPYed, one file after the other, no facts;
+  1. generation in one worker process, as the `arrow` method does it (row_blocks.GeneratedRows: blocks of rows on
+     the worker's default generator threads, their facts, the Arrow IPC stream written to /dev/shm), no server at
+     all, against hyperd's ingest of the same rows: every file staged beforehand (untimed), then one session COPYs
+     them (`FORMAT arrowstream`) with no client work while the clock runs (bench.py's staged-COPY limit, for this
+     table and one session, as one worker has). Also on 1 thread, and per CPU-second of each process (hyperd's one
+     COPY runs on more than one core);
+  2. loadgen `arrow` insert, 1 worker, against a hand-written client: the same rows (generators.record_batch in
+     loadgen's blocks, on one thread), written with pyarrow to a staged file and COPYed, one file after the other,
+     no facts;
   3. files, 2 workers: loadgen reading Parquet client-side (`arrow`, `arrow_stream`) against hyperd reading the same
      files itself (`external`), in one loadgen run (make sample_data's layout: 4 files, row groups of 65,536);
   4. with --memory-rows N (100,000,000 for the issue's figure; ~5 minutes on 2 cores, so off by default): peak RSS
@@ -30,16 +33,18 @@ import time
 from pathlib import Path
 
 import common  # benchmarks/common.py (a script's own folder is on sys.path)
+import psutil
 import pyarrow as pa
 import yaml
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
 
-from loadgen import generators
+from loadgen import data, generators, row_blocks
 from loadgen.scenario import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "custom_schema.yaml"
 KEY, BATCH_ROWS, PER_COPY = "orders", 16_384, 1_000_000
+THREADS = row_blocks.auto_threads(1)  # what one worker on this machine uses by default
 MIB = 2**20
 
 
@@ -48,15 +53,26 @@ def definition_and_seed():
     return scenario.data[KEY], scenario.seed
 
 
-def batches(definition, seed: int, start: int, count: int):
-    for first in range(start, start + count, BATCH_ROWS):
-        yield generators.record_batch(definition, KEY, seed, 0, first, min(BATCH_ROWS, start + count - first))
+def batches(definition, seed: int, rows: int):
+    """Worker 0's rows [0, rows) as loadgen makes them (blocks of row_blocks.BLOCK_ROWS), on one thread and without
+    facts, in batches of BATCH_ROWS."""
+    blocks = (
+        generators.record_batch(definition, KEY, seed, 0, first, min(row_blocks.BLOCK_ROWS, rows - first))
+        for first in range(0, rows, row_blocks.BLOCK_ROWS)
+    )
+    return row_blocks.rebatch(blocks, BATCH_ROWS)
 
 
-def write_ipc(path: str, schema: pa.Schema, batch_iter) -> None:
+def write_ipc(path: str, schema: pa.Schema, batch_iter, rows: int = 0) -> int:
+    """An Arrow IPC stream file of the batches (with rows: only until it holds at least that many); its rows."""
+    written = 0
     with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, schema) as writer:
         for batch in batch_iter:
             writer.write_batch(batch)
+            written += batch.num_rows
+            if written >= rows > 0:
+                break
+    return written
 
 
 def fresh_table(conn, definition, name: str) -> str:
@@ -72,58 +88,63 @@ def check_count(conn, table: str, rows: int) -> None:
 
 
 # ------------------------------------------------------------------------------ 1: generation vs ingest
-def generation(definition, seed: int, rows: int) -> tuple[float, float]:
-    """(rows/s, IPC bytes per row) of a worker's client work: batches, their facts, the staged IPC stream."""
+def generation(definition, seed: int, rows: int, threads: int) -> tuple[float, float, float]:
+    """(rows/s, IPC bytes per row, CPU seconds) of a worker's client work, as the `arrow` method does it: its rows
+    (row_blocks.GeneratedRows on `threads` threads, with the facts), in staged IPC files of PER_COPY rows."""
     schema = definition.arrow_schema()
     path = f"/dev/shm/bench-own-gen-{os.getpid()}.arrows"
     size = 0
-
-    def with_facts(start, count):
-        facts: dict = {}
-        for batch in batches(definition, seed, start, count):
-            generators.merge_facts(facts, generators.batch_facts(definition, batch))
-            yield batch
-
-    start_time = time.perf_counter()
+    start_time, start_cpu = time.perf_counter(), time.process_time()
     try:
-        for start in range(0, rows, PER_COPY):
-            write_ipc(path, schema, with_facts(start, min(PER_COPY, rows - start)))
-            size += os.path.getsize(path)
-        seconds = time.perf_counter() - start_time
+        with row_blocks.GeneratedRows(definition, KEY, seed, 0, data.RowRange(0, rows), threads) as generated:
+            for start in range(0, rows, PER_COPY):
+                chunk = data.RowRange(start, min(PER_COPY, rows - start))
+                write_ipc(path, schema, generated.batches(chunk, BATCH_ROWS))
+                size += os.path.getsize(path)
+        seconds, cpu = time.perf_counter() - start_time, time.process_time() - start_cpu
+        assert generated.facts_rows == rows
     finally:
         with contextlib.suppress(OSError):
             os.unlink(path)
-    return rows / seconds, size / rows
+    return rows / seconds, size / rows, cpu
 
 
-def staged_ingest(conn, definition, seed: int, rows: int) -> float:
-    """hyperd alone: the table's rows staged as Arrow IPC files first (untimed), then COPYed by one session."""
-    schema, paths = definition.arrow_schema(), []
+def staged_ingest(conn, hyperd: psutil.Process, definition, seed: int, rows: int) -> tuple[float, float]:
+    """(rows/s, hyperd's CPU seconds) of hyperd alone: the table's rows staged as Arrow IPC files first (untimed),
+    then COPYed by one session."""
+    schema, paths, made, written = definition.arrow_schema(), [], batches(definition, seed, rows), 0
     try:
-        for start in range(0, rows, PER_COPY):
-            paths.append(f"/dev/shm/bench-own-staged-{os.getpid()}-{start}.arrows")
-            write_ipc(paths[-1], schema, batches(definition, seed, start, min(PER_COPY, rows - start)))
+        while written < rows:
+            paths.append(f"/dev/shm/bench-own-staged-{os.getpid()}-{len(paths)}.arrows")
+            written += write_ipc(paths[-1], schema, made, PER_COPY)
         table = fresh_table(conn, definition, "staged")
-        start_time = time.perf_counter()
+        start_time, start_cpu = time.perf_counter(), cpu_seconds(hyperd)
         for path in paths:
             conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
-        seconds = time.perf_counter() - start_time
+        seconds, cpu = time.perf_counter() - start_time, cpu_seconds(hyperd) - start_cpu
     finally:
         for path in paths:
             with contextlib.suppress(OSError):
                 os.unlink(path)
     check_count(conn, table, rows)
-    return rows / seconds
+    return rows / seconds, cpu
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
 
 
 # --------------------------------------------------------------------------- 2: arrow insert vs by hand
 def hand_staged_copy(conn, definition, seed: int, rows: int) -> float:
-    """The minimal client: generate the batches, write them with pyarrow to a staged file, COPY it; no facts."""
+    """The minimal client: generate the batches, write about PER_COPY rows of them with pyarrow to a staged file,
+    COPY it, and again; no facts, one thread."""
     schema, table = definition.arrow_schema(), fresh_table(conn, definition, "hand")
     path = f"/dev/shm/bench-own-hand-{os.getpid()}.arrows"
+    made, written = batches(definition, seed, rows), 0
     start_time = time.perf_counter()
-    for start in range(0, rows, PER_COPY):
-        write_ipc(path, schema, batches(definition, seed, start, min(PER_COPY, rows - start)))
+    while written < rows:
+        written += write_ipc(path, schema, made, PER_COPY)
         conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
         os.unlink(path)
     seconds = time.perf_counter() - start_time
@@ -215,13 +236,18 @@ def main(argv=None) -> int:
         pattern = str(folder / "files" / "*.parquet")
         with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(folder)}) as hyper:
             endpoint = hyper.endpoint.connection_descriptor
+            (hyperd,) = [p for p in psutil.Process().children() if p.name().startswith("hyperd")]
             with Connection(hyper.endpoint, str(folder / "bench.hyper"), CreateMode.CREATE_AND_REPLACE) as conn:
                 for rnd in range(args.rounds):
                     print(f"round {rnd + 1}/{args.rounds}", file=sys.stderr, flush=True)
-                    rate, row_bytes = generation(definition, seed, args.rows)
+                    rate, row_bytes, cpu = generation(definition, seed, args.rows, THREADS)
                     add("generation", rate)
+                    add("generation_cpu", args.rows / cpu)
                     add("row_bytes", row_bytes)
-                    add("ingest", staged_ingest(conn, definition, seed, args.rows))
+                    add("generation_1", generation(definition, seed, args.rows, 1)[0])
+                    rate, cpu = staged_ingest(conn, hyperd, definition, seed, args.rows)
+                    add("ingest", rate)
+                    add("ingest_cpu", args.rows / cpu)
                     add("hand_copy", hand_staged_copy(conn, definition, seed, args.rows))
                     add("lg_arrow", loadgen_arrow(endpoint, folder, args.rows))
                     files = loadgen_files(endpoint, folder, pattern)
@@ -247,16 +273,24 @@ def render(m: dict, memory, args) -> str:
 
     rows = []
 
-    def ratio_row(label, key, base, floor, note=""):
+    def ratio_row(label, key, base, floor, note="", unit=rate):
         ratio = med[key] / med[base]
-        spread = f"{min(m[key]):,.0f}–{max(m[key]):,.0f}" if len(m[key]) > 1 else ""
+        spread = f"loadgen {min(m[key]):,.0f}–{max(m[key]):,.0f}" if len(m[key]) > 1 else ""
+        met = "" if floor is None else "yes" if ratio >= floor else "**no**"
         rows.append(
-            f"| {label} | {rate(key)} | {rate(base)} | {ratio:.2f} | ≥ {floor:g} | "
-            f"{'yes' if ratio >= floor else '**no**'} | {note or spread} |"
+            f"| {label} | {unit(key)} | {unit(base)} | {ratio:.2f} | {'' if floor is None else f'≥ {floor:g}'} | "
+            f"{met} | {'; '.join(filter(None, (note, spread)))} |"
         )
 
-    ratio_row("generation, 1 process (batches + facts + IPC) vs hyperd's staged COPY, 1 session",
-              "generation", "ingest", 2, f"{args.rows:,} rows; Arrow IPC {row_bytes:.0f} B/row")  # fmt: skip
+    def per_cpu(key):
+        return f"{med[key]:,.0f} rows per CPU-second"
+
+    ratio_row(f"generation, 1 worker ({THREADS} generator threads: blocks + facts + IPC) vs hyperd's staged COPY, "
+              "1 session", "generation", "ingest", 2,
+              f"{args.rows:,} rows; Arrow IPC {row_bytes:.0f} B/row")  # fmt: skip
+    ratio_row("the same generation on 1 thread vs hyperd's staged COPY", "generation_1", "ingest", None)
+    ratio_row("the same per CPU-second: the worker's process vs hyperd's (whose one COPY runs on more than one core)",
+              "generation_cpu", "ingest_cpu", None, "CPU time of each process while it works", per_cpu)  # fmt: skip
     ratio_row("arrow insert, 1 worker vs hand pyarrow + staged COPY", "lg_arrow", "hand_copy", 0.95,
               f"{args.rows:,} rows, {PER_COPY:,} per COPY")  # fmt: skip
     for phase, label in (("load_arrow", "arrow"), ("load_stream", "arrow_stream")):

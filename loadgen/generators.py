@@ -159,13 +159,22 @@ def plan(column: tables.Column) -> _Plan:
 _SCHEMAS: dict[int, tuple] = {}
 
 
-def record_batch(definition: tables.TableDefinition, key: str, seed: int, worker: int, first_row: int, count: int):
-    """Rows [first_row, first_row + count) of the worker's share (first_row is the table-wide row index)."""
+def record_batch(
+    definition: tables.TableDefinition, key: str, seed: int, worker: int, first_row: int, count: int, pool=None
+):
+    """Rows [first_row, first_row + count) of the worker's share (first_row is the table-wide row index). With a
+    pool (concurrent.futures), the columns are made on its threads: each has its own random stream, so the batch
+    is the same, and numpy and pyarrow release the GIL for most of the work."""
     known = _SCHEMAS.get(id(definition))
     if known is None or known[0] is not definition:
         known = _SCHEMAS[id(definition)] = (definition, definition.arrow_schema())
     rngs = batch_rngs(seed, key, worker, first_row, len(definition.columns))
-    arrays = [column_array(col, count, first_row, rng) for col, rng in zip(definition.columns, rngs, strict=True)]
+
+    def make(column_and_rng):
+        return column_array(column_and_rng[0], count, first_row, column_and_rng[1])
+
+    pairs = zip(definition.columns, rngs, strict=True)
+    arrays = list(pool.map(make, pairs) if pool is not None else map(make, pairs))
     return pa.RecordBatch.from_arrays(arrays, schema=known[1])
 
 
@@ -449,37 +458,40 @@ def strings_from_buffers(lengths: np.ndarray, body: np.ndarray, mask=None) -> pa
 FLOAT_REL_TOL = 1e-9  # float sums: the server adds in another order
 
 
-def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch) -> dict:
+def batch_facts(definition: tables.TableDefinition, batch: pa.RecordBatch, pool=None) -> dict:
     """Per column: non-null count, sum (ints, scaled NUMERIC and bool exact; floats inexact), min, max (in the
     column's domain) and total text length. Numbers are read from the Arrow buffers with numpy: a few whole-array
-    steps per column instead of a compute call per fact."""
-    out = {}
-    for column, array in zip(definition.columns, batch.columns, strict=True):
-        domain = column.sql_type.domain
-        facts = {"non_null": len(array) - array.null_count}
-        if domain == "text":  # CHAR(n): trailing spaces are padding, which LENGTH does not count
-            facts["length"] = text_length(
-                pc.utf8_rtrim(array, characters=" ") if column.sql_type.base == "CHAR" else array
-            )
-        elif domain == "bool":
-            facts["sum"] = int(array.true_count)  # the valid rows that are true
-        elif facts["non_null"]:
-            numbers = domain_numbers(array, domain)
-            low, high = numbers.min().item(), numbers.max().item()
-            if domain == "float":
-                facts["sum"] = float(numbers.sum())
-            elif numbers.dtype.itemsize < 8:
-                facts["sum"] = int(numbers.sum(dtype=np.int64))  # < 2^31 values below 2^31 each: no overflow
-            elif max(-low, high) * len(numbers) < 2**63:  # no partial sum can leave int64
-                facts["sum"] = int(numbers.sum())
-            else:  # high and low 32-bit halves apart: exact for any int64 values, batches of up to 2^31 rows
-                facts["sum"] = int((numbers >> 32).sum()) * 2**32 + int((numbers & 0xFFFFFFFF).sum())
-            facts["min"], facts["max"] = low, high
-            if domain == "float" and np.isnan(facts["max"]):  # Hyper sorts NaN above every number: MAX is NaN,
-                finite = numbers[~np.isnan(numbers)]  # MIN the least of the others (NaN only if all are)
-                facts["min"] = finite.min().item() if len(finite) else facts["max"]
-        out[column.name] = facts
-    return out
+    steps per column instead of a compute call per fact. With a pool, the columns are done on its threads."""
+    if len(batch.columns) != len(definition.columns):
+        raise ValueError(f"a batch of {len(batch.columns)} columns for a table of {len(definition.columns)}")
+    mapping = pool.map if pool is not None else map
+    facts = mapping(column_facts, definition.columns, batch.columns)
+    return {column.name: f for column, f in zip(definition.columns, facts, strict=True)}
+
+
+def column_facts(column: tables.Column, array: pa.Array) -> dict:
+    domain = column.sql_type.domain
+    facts = {"non_null": len(array) - array.null_count}
+    if domain == "text":  # CHAR(n): trailing spaces are padding, which LENGTH does not count
+        facts["length"] = text_length(pc.utf8_rtrim(array, characters=" ") if column.sql_type.base == "CHAR" else array)
+    elif domain == "bool":
+        facts["sum"] = int(array.true_count)  # the valid rows that are true
+    elif facts["non_null"]:
+        numbers = domain_numbers(array, domain)
+        low, high = numbers.min().item(), numbers.max().item()
+        if domain == "float":
+            facts["sum"] = float(numbers.sum())
+        elif numbers.dtype.itemsize < 8:
+            facts["sum"] = int(numbers.sum(dtype=np.int64))  # < 2^31 values below 2^31 each: no overflow
+        elif max(-low, high) * len(numbers) < 2**63:  # no partial sum can leave int64
+            facts["sum"] = int(numbers.sum())
+        else:  # high and low 32-bit halves apart: exact for any int64 values, batches of up to 2^31 rows
+            facts["sum"] = int((numbers >> 32).sum()) * 2**32 + int((numbers & 0xFFFFFFFF).sum())
+        facts["min"], facts["max"] = low, high
+        if domain == "float" and np.isnan(facts["max"]):  # Hyper sorts NaN above every number: MAX is NaN,
+            finite = numbers[~np.isnan(numbers)]  # MIN the least of the others (NaN only if all are)
+            facts["min"] = finite.min().item() if len(finite) else facts["max"]
+    return facts
 
 
 def text_length(array: pa.Array) -> int:

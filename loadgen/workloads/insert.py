@@ -25,7 +25,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
-from loadgen import data, generators, results, staging, tables
+from loadgen import data, generators, results, row_blocks, staging, tables
 from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
 from loadgen.table_checks import check_table, claim, wait_for_check
 from loadgen.workloads.base import (
@@ -55,6 +55,13 @@ class InsertPhase(PhaseBase):
     batch_rows: Count = Field(default=16_384, ge=1, le=10_000_000, description="Rows per record batch / add_rows call.")
     rows_per_copy: Count = Field(default=1_000_000, ge=1, description="Rows per COPY statement (arrow methods).")
     staging_dir: str | None = Field(default=None, description="Folder for staged Arrow files (default /dev/shm).")
+    generator_threads: Count | None = Field(
+        default=None,
+        ge=1,
+        le=64,
+        description="Threads a worker makes a data: table's rows on (default: the CPUs shared out among the workers, "
+        "at most 4).",
+    )
     table: str | None = Field(
         default=None, description="A table definition of the scenario's data: section (default: the canonical table)."
     )
@@ -204,6 +211,8 @@ class InsertPhase(PhaseBase):
             return f"{key} applies to the arrow methods, and {self.name} uses method rows"
         if key == "staging_dir" and self.method != "arrow":
             return f"staging_dir applies to method arrow only, and {self.name} uses {self.method}"
+        if key == "generator_threads" and (self.table is None or self.source is not None):
+            return f"generator_threads applies to generated data: tables, and {self.name} writes none"
         return ""
 
     def progress_total(self) -> int:
@@ -254,8 +263,9 @@ class InsertWorkload(Workload):
         ctx, phase = self.ctx, self.phase
         self.rows = data.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else data.RowRange(0, 0)
         self.definition = phase.definition
-        self.facts: dict = {}
+        self.facts: dict = {}  # of the rows read from files (generated rows keep theirs in self.generated)
         self.facts_rows = 0  # rows the facts cover
+        self.generated = None
         if self.definition is None:
             ctx.state.pop("rows", None)  # the table is about to hold something else
             self.table_sql, self.schema = ctx.table_sql, data.ARROW_SCHEMA
@@ -299,13 +309,7 @@ class InsertWorkload(Workload):
         if self.definition is None:
             yield from data.iter_record_batches(chunk, self.phase.batch_rows)
             return
-        for offset in range(chunk.start, chunk.stop, self.phase.batch_rows):
-            count = min(self.phase.batch_rows, chunk.stop - offset)
-            batch = generators.record_batch(self.definition, self.phase.table, self.ctx.seed, self.ctx.worker,
-                                            offset, count)  # fmt: skip
-            generators.merge_facts(self.facts, generators.batch_facts(self.definition, batch))
-            self.facts_rows += count
-            yield batch
+        yield from self.generated.batches(chunk, self.phase.batch_rows)
 
     def _python_rows(self, chunk: data.RowRange):
         if self.definition is None:
@@ -322,7 +326,14 @@ class InsertWorkload(Workload):
     def run(self, recorder) -> None:
         if self.phase.source is not None:
             return self._run_files(recorder)
-        getattr(self, "_run_" + self.phase.method)(recorder)
+        if self.definition is None:
+            return getattr(self, "_run_" + self.phase.method)(recorder)
+        threads = self.phase.generator_threads or row_blocks.auto_threads(self.ctx.workers)
+        self.generated = row_blocks.GeneratedRows(
+            self.definition, self.phase.table, self.ctx.seed, self.ctx.worker, self.rows, threads
+        )
+        with self.generated:
+            getattr(self, "_run_" + self.phase.method)(recorder)
 
     def _run_files(self, recorder) -> None:
         """external: one COPY per file, hyperd reads it itself. Client-side, the worker's units (row groups or
@@ -508,7 +519,8 @@ class InsertWorkload(Workload):
             for unit in self.units:
                 for _ in self._read(unit):
                     pass
-        mine = {"rows": self.facts_rows, "columns": self.facts}
+        counted = self.generated or self  # generated rows, or rows read from files
+        mine = {"rows": counted.facts_rows, "columns": counted.facts}
         if not self.phase.shared:
             result = check_table(self.ctx.connection, self.table_sql, self.definition, mine)
         else:

@@ -1,0 +1,117 @@
+"""A worker's generated rows of a `data:` table: made in fixed blocks, on a few threads, cut into record batches.
+
+Blocks: the worker's rows [start, stop) are generated BLOCK_ROWS at a time from its first row on (the last block
+shorter), and every block is a function of (seed, table, worker, its first row) alone. batch_rows and
+rows_per_copy only cut the blocks into record batches and COPYs, so runs that differ in those (a matrix over
+batch_rows) write the same data, and a batch of a few thousand rows does not pay a block's fixed costs (seeding,
+per-column Python) again and again.
+
+Threads: one core cannot make rows as fast as hyperd ingests them, because hyperd's COPY of one session runs on
+more than one core (docs/own_data.md). A block's columns, and the facts of what is sent, are computed on a small
+thread pool: each column has its own random stream, so the values do not depend on the threads, and numpy and
+pyarrow release the GIL for most of the work.
+"""
+
+from __future__ import annotations
+
+import os
+from concurrent.futures import Future, ThreadPoolExecutor
+
+import pyarrow as pa
+
+from loadgen import data, generators
+
+BLOCK_ROWS = 131_072
+MAX_AUTO_THREADS = 4
+
+
+def auto_threads(workers_here: int) -> int:
+    """The generator threads of a worker when the scenario does not say: the CPUs this process may use, shared
+    out among the workers on this machine (1 each when there are as many workers as CPUs), at most 4."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return max(1, min(MAX_AUTO_THREADS, cpus // max(1, workers_here)))
+
+
+class GeneratedRows:
+    """The rows of one worker's share of a definition's table, with the facts of every row handed out. With more
+    than one thread, the next block is made (on the pool) while the current one is being written."""
+
+    def __init__(self, definition, key: str, seed: int, worker: int, rows: data.RowRange, threads: int = 1):
+        self.definition, self.key, self.seed, self.worker, self.rows = definition, key, seed, worker, rows
+        self.facts: dict = {}
+        self.facts_rows = 0  # rows the facts cover
+        self._pool = self._ahead = None
+        if threads > 1:
+            self._pool = ThreadPoolExecutor(threads, thread_name_prefix="generate")
+            self._ahead = ThreadPoolExecutor(1, thread_name_prefix="generate-ahead")  # waits on the pool
+        self._block: tuple[int, pa.RecordBatch, dict] | None = None  # the last block: a chunk may end inside it
+        self._next: tuple[int, Future] | None = None  # the block being made ahead
+
+    def close(self) -> None:
+        for pool in (self._ahead, self._pool):  # the block ahead first: it waits on the pool's threads
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)  # a column each to finish, milliseconds
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def batches(self, chunk: data.RowRange, batch_rows: int):
+        """Record batches of batch_rows rows (the last one shorter) holding rows [chunk.start, chunk.stop)."""
+        return rebatch(self._pieces(chunk), batch_rows)
+
+    def _pieces(self, chunk: data.RowRange):
+        """The parts of the blocks that fall in the chunk, in order; their facts are counted as they are handed
+        out (before they are written, as a COPY that fails takes the whole phase with it)."""
+        if chunk.start < self.rows.start or chunk.stop > self.rows.stop:
+            raise ValueError(f"rows {chunk.start}..{chunk.stop} are not in this worker's {self.rows}")
+        first = self.rows.start + (chunk.start - self.rows.start) // BLOCK_ROWS * BLOCK_ROWS
+        for block_start in range(first, chunk.stop, BLOCK_ROWS):
+            block, facts = self.block(block_start)
+            low, high = max(chunk.start, block_start), min(chunk.stop, block_start + block.num_rows)
+            piece = block.slice(low - block_start, high - low)
+            if piece.num_rows < block.num_rows:  # a chunk ends inside the block
+                facts = generators.batch_facts(self.definition, piece, self._pool)
+            generators.merge_facts(self.facts, facts)
+            self.facts_rows += piece.num_rows
+            yield piece
+
+    def block(self, block_start: int) -> tuple[pa.RecordBatch, dict]:
+        """The block of rows from block_start on, and its facts."""
+        if self._block is None or self._block[0] != block_start:
+            if self._next is not None and self._next[0] == block_start:
+                made = self._next[1].result()
+            else:
+                made = self._make(block_start)
+            self._block, self._next = (block_start, *made), None
+            following = block_start + BLOCK_ROWS
+            if self._ahead is not None and following < self.rows.stop:
+                self._next = (following, self._ahead.submit(self._make, following))
+        return self._block[1], self._block[2]
+
+    def _make(self, block_start: int) -> tuple[pa.RecordBatch, dict]:
+        count = min(BLOCK_ROWS, self.rows.stop - block_start)
+        batch = generators.record_batch(
+            self.definition, self.key, self.seed, self.worker, block_start, count, self._pool
+        )
+        return batch, generators.batch_facts(self.definition, batch, self._pool)
+
+
+def rebatch(pieces, size: int):
+    """Record batches of `size` rows from consecutive pieces (slices, no copy, where a batch lies in one piece;
+    pieces joined into one batch where it spans several), the last one shorter."""
+    held: list[pa.RecordBatch] = []
+    held_rows = 0
+    for piece in pieces:
+        while piece.num_rows:
+            take = min(size - held_rows, piece.num_rows)
+            held.append(piece.slice(0, take))
+            held_rows += take
+            piece = piece.slice(take)
+            if held_rows == size:
+                yield held[0] if len(held) == 1 else pa.concat_batches(held)
+                held, held_rows = [], 0
+    if held:
+        yield held[0] if len(held) == 1 else pa.concat_batches(held)
