@@ -54,11 +54,12 @@ def definition_and_seed():
 
 
 def batches(definition, seed: int, rows: int):
-    """Worker 0's rows [0, rows) as loadgen makes them (blocks of row_blocks.BLOCK_ROWS), on one thread and without
-    facts, in batches of BATCH_ROWS."""
+    """Worker 0's rows [0, rows) as loadgen makes them (in row_blocks' blocks), on one thread and without facts, in
+    batches of BATCH_ROWS."""
+    size = row_blocks.block_rows(definition)
     blocks = (
-        generators.record_batch(definition, KEY, seed, 0, first, min(row_blocks.BLOCK_ROWS, rows - first))
-        for first in range(0, rows, row_blocks.BLOCK_ROWS)
+        generators.record_batch(definition, KEY, seed, 0, first, min(size, rows - first))
+        for first in range(0, rows, size)
     )
     return row_blocks.rebatch(blocks, BATCH_ROWS)
 

@@ -1,7 +1,8 @@
 """A worker's generated rows of a `data:` table: made in fixed blocks, on a few threads, cut into record batches.
 
-Blocks: the worker's rows [start, stop) are generated BLOCK_ROWS at a time from its first row on (the last block
-shorter), and every block is a function of (seed, table, worker, its first row) alone. batch_rows and
+Blocks: the worker's rows [start, stop) are generated BLOCK_ROWS at a time (fewer for wide rows, see block_rows)
+from its first row on (the last block shorter), and every block is a function of (seed, table, worker, its first
+row) alone. batch_rows and
 rows_per_copy only cut the blocks into record batches and COPYs, so runs that differ in those (a matrix over
 batch_rows) write the same data, and a batch of a few thousand rows does not pay a block's fixed costs (seeding,
 per-column Python) again and again.
@@ -15,13 +16,14 @@ pyarrow release the GIL for most of the work.
 from __future__ import annotations
 
 import os
-from concurrent.futures import Future, ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor, wait
 
 import pyarrow as pa
 
 from loadgen import data, generators
 
-BLOCK_ROWS = 131_072
+BLOCK_ROWS = 131_072  # rows per block, fewer for wide rows: a block's data stays within about BLOCK_BYTES
+BLOCK_BYTES = 32 * 2**20
 MAX_AUTO_THREADS = 4
 
 
@@ -32,6 +34,14 @@ def auto_threads(workers_here: int) -> int:
     return max(1, min(MAX_AUTO_THREADS, cpus // max(1, workers_here)))
 
 
+def block_rows(definition) -> int:
+    """Rows per block for a definition: BLOCK_ROWS, or for rows wider than BLOCK_BYTES / BLOCK_ROWS (256 bytes,
+    nominal) the largest power of two whose rows fit in BLOCK_BYTES. A function of the definition alone, so the
+    data still is one of (seed, definition, worker, row)."""
+    fit = BLOCK_BYTES // max(1, definition.row_bytes())
+    return max(1, min(BLOCK_ROWS, 1 << max(0, fit.bit_length() - 1)))
+
+
 class GeneratedRows:
     """The rows of one worker's share of a definition's table, with the facts of every row handed out. With more
     than one thread, the next block is made (on the pool) while the current one is being written."""
@@ -40,6 +50,7 @@ class GeneratedRows:
         self.definition, self.key, self.seed, self.worker, self.rows = definition, key, seed, worker, rows
         self.facts: dict = {}
         self.facts_rows = 0  # rows the facts cover
+        self.block_rows = block_rows(definition)
         self._pool = self._ahead = None
         if threads > 1:
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="generate")
@@ -48,9 +59,13 @@ class GeneratedRows:
         self._next: tuple[int, Future] | None = None  # the block being made ahead
 
     def close(self) -> None:
-        for pool in (self._ahead, self._pool):  # the block ahead first: it waits on the pool's threads
+        """End the threads: the columns not started yet are dropped (a block being made ahead fails at once), the
+        running ones finish (a column of one block each)."""
+        if self._pool is not None:
+            self._pool.shutdown(wait=False, cancel_futures=True)
+        for pool in (self._ahead, self._pool):
             if pool is not None:
-                pool.shutdown(wait=True, cancel_futures=True)  # a column each to finish, milliseconds
+                pool.shutdown(wait=True, cancel_futures=True)
 
     def __enter__(self):
         return self
@@ -63,12 +78,14 @@ class GeneratedRows:
         return rebatch(self._pieces(chunk), batch_rows)
 
     def _pieces(self, chunk: data.RowRange):
-        """The parts of the blocks that fall in the chunk, in order; their facts are counted as they are handed
-        out (before they are written, as a COPY that fails takes the whole phase with it)."""
+        """The parts of the blocks that fall in the chunk, in order. Their facts are counted as they are handed
+        out, before they are written: a caller that stopped taking batches half-way would leave the facts above
+        what the table holds, and verification fails (never the other way round)."""
         if chunk.start < self.rows.start or chunk.stop > self.rows.stop:
             raise ValueError(f"rows {chunk.start}..{chunk.stop} are not in this worker's {self.rows}")
-        first = self.rows.start + (chunk.start - self.rows.start) // BLOCK_ROWS * BLOCK_ROWS
-        for block_start in range(first, chunk.stop, BLOCK_ROWS):
+        size = self.block_rows
+        first = self.rows.start + (chunk.start - self.rows.start) // size * size
+        for block_start in range(first, chunk.stop, size):
             block, facts = self.block(block_start)
             low, high = max(chunk.start, block_start), min(chunk.stop, block_start + block.num_rows)
             piece = block.slice(low - block_start, high - low)
@@ -81,18 +98,26 @@ class GeneratedRows:
     def block(self, block_start: int) -> tuple[pa.RecordBatch, dict]:
         """The block of rows from block_start on, and its facts."""
         if self._block is None or self._block[0] != block_start:
-            if self._next is not None and self._next[0] == block_start:
-                made = self._next[1].result()
-            else:
+            made = None
+            if self._next is not None:
+                ahead_start, ahead = self._next
+                self._next = None
+                # No timeout on these waits: the work is this process's own computation, as long as a block takes;
+                # a worker stuck in it is ended by the coordinator (phase timeout, then SIGTERM, then SIGKILL).
+                if ahead_start == block_start:
+                    made = ahead.result()
+                else:  # not the block wanted: let it end first (blocks share their columns' plans)
+                    wait([ahead])
+            if made is None:
                 made = self._make(block_start)
-            self._block, self._next = (block_start, *made), None
-            following = block_start + BLOCK_ROWS
+            self._block = (block_start, *made)
+            following = block_start + self.block_rows
             if self._ahead is not None and following < self.rows.stop:
                 self._next = (following, self._ahead.submit(self._make, following))
         return self._block[1], self._block[2]
 
     def _make(self, block_start: int) -> tuple[pa.RecordBatch, dict]:
-        count = min(BLOCK_ROWS, self.rows.stop - block_start)
+        count = min(self.block_rows, self.rows.stop - block_start)
         batch = generators.record_batch(
             self.definition, self.key, self.seed, self.worker, block_start, count, self._pool
         )

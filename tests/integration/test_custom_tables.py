@@ -129,11 +129,14 @@ def test_shared_table_and_varchar_with_rows(cli, tmp_path):
 
 
 def test_same_seed_writes_identical_data(cli, tmp_path):
-    """Whatever the method, batch size, COPY size and generator threads: the same seed, the same rows."""
-    load = {"name": "load", "workload": "insert", "table": "orders", "rows": 6000}
+    """Whatever the method, batch size, COPY size and generator threads: the same seed, the same rows. A wide
+    column makes the blocks 16,384 rows (loadgen.row_blocks.block_rows), so each worker's 20,000 rows span two:
+    the block made ahead, and a block cut by COPYs and batches, are in it."""
+    wide = {"name": "wide", "type": "TEXT", "generator": {"kind": "random", "min_length": 1000, "max_length": 2000}}
+    load = {"name": "load", "workload": "insert", "table": "orders", "rows": 40_000}
     attempts = [
         (9, {"method": "arrow_stream"}),
-        (9, {"method": "arrow", "batch_rows": 700, "rows_per_copy": 1100, "generator_threads": 3}),
+        (9, {"method": "arrow", "batch_rows": 700, "rows_per_copy": 7000, "generator_threads": 3}),
         (9, {"method": "rows", "batch_rows": 500, "generator_threads": 1}),
         (10, {"method": "arrow_stream"}),
     ]
@@ -141,11 +144,11 @@ def test_same_seed_writes_identical_data(cli, tmp_path):
     for attempt, (seed, settings) in enumerate(attempts):
         db = tmp_path / f"db{attempt}"
         db.mkdir()
-        res = cli("run", scenario(tmp_path, db, [{**load, **settings}], seed=seed), "--results-dir",
-                  tmp_path / f"r{attempt}", "--quiet")  # fmt: skip
+        res = cli("run", scenario(tmp_path, db, [{**load, **settings}], extra_columns=[wide], seed=seed),
+                  "--results-dir", tmp_path / f"r{attempt}", "--quiet")  # fmt: skip
         assert res.code == 0, res.stderr
         dumps.append(query(db / "loadgen.hyper", 'SELECT * FROM "orders_1" ORDER BY id')[0])
-    assert dumps[0] == dumps[1] == dumps[2] and len(dumps[0]) == 3000
+    assert dumps[0] == dumps[1] == dumps[2] and len(dumps[0]) == 20_000
     assert dumps[0] != dumps[3]
 
 

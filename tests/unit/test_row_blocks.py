@@ -7,6 +7,7 @@ import pyarrow as pa
 import pytest
 
 from loadgen import data, generators, row_blocks
+from loadgen.tables import TableDefinition
 from tests.unit.test_generators import ORDERS
 
 ROWS = data.RowRange(500, 4321)  # a worker's share that starts and ends inside blocks
@@ -77,3 +78,48 @@ def test_rebatch_joins_pieces_into_full_batches():
     out = list(row_blocks.rebatch(iter(pieces), 4))
     assert [b.num_rows for b in out] == [4, 4, 4, 4, 4]
     assert pa.Table.from_batches(out).column("v").to_pylist() == list(range(20))
+
+
+def test_wide_rows_get_smaller_blocks(monkeypatch):
+    monkeypatch.setattr(row_blocks, "BLOCK_ROWS", 131_072)
+    wide = TableDefinition.model_validate({"columns": [
+        {"name": "id", "type": "BIGINT", "generator": {"kind": "sequence"}},
+        {"name": "text", "type": "TEXT", "generator": {"kind": "random", "min_length": 1000, "max_length": 2000}},
+    ]})  # fmt: skip
+    assert row_blocks.block_rows(ORDERS) == 131_072  # 100 nominal bytes per row or so: the full block
+    assert row_blocks.block_rows(wide) == 16_384  # 1,508 bytes per row: 32 MiB / 1,508 → 22,250 → 16,384
+    assert row_blocks.GeneratedRows(wide, "w", 1, 0, data.RowRange(0, 10), 1).block_rows == 16_384
+
+
+def test_a_failure_in_the_block_made_ahead_stops_the_rows_and_their_threads():
+    """An INTERVAL sequence leaves ±100 years in the fourth block (made ahead while the third is handed out)."""
+    days = TableDefinition.model_validate({"columns": [
+        {"name": "d", "type": "INTERVAL", "generator": {"kind": "sequence", "start": 0, "step": 864_000}},
+    ]})  # fmt: skip
+    rows = data.RowRange(0, 4000)  # 3,653 × 10 days > 100 years
+    with row_blocks.GeneratedRows(days, "d", 1, 0, rows, 2) as generated:
+        with pytest.raises(ValueError, match="beyond ±100 years"):
+            for _ in generated.batches(rows, 500):
+                pass
+        assert generated.facts_rows == 3000  # the three good blocks, not a row more
+    assert not [t for t in threading.enumerate() if t.name.startswith("generate")]
+
+
+def test_close_drops_the_columns_not_started(monkeypatch):
+    """Closing while a block is made ahead waits for the columns running (one per thread), not for the block."""
+    started, both_running, real = [], threading.Event(), generators.column_array
+
+    def slow_from_the_second_block(column, count, first_row, rng):
+        if first_row >= 1500:
+            started.append(column.name)
+            if len(started) == 2:
+                both_running.set()
+            threading.Event().wait(2)  # a slow column: never released
+        return real(column, count, first_row, rng)
+
+    monkeypatch.setattr(generators, "column_array", slow_from_the_second_block)
+    generated = row_blocks.GeneratedRows(ORDERS, "orders", 3, 1, ROWS, 2)
+    next(iter(generated.batches(data.RowRange(ROWS.start, 1000), 1000)))  # block 1 out, block 2 being made
+    assert both_running.wait(10)
+    generated.close()
+    assert len(started) == 2 < len(ORDERS.columns)  # the two running columns, no other
