@@ -17,7 +17,7 @@ Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12)
      of a worker writing N rows of the table with 2 workers and `arrow`, from samples.csv.
 Prints a markdown table with the floors of issue #12.
 
-    python benchmarks/bench_own_data.py                              # ~3 minutes on 2 cores
+    python benchmarks/bench_own_data.py                              # ~4 minutes on 2 cores
     python benchmarks/bench_own_data.py --memory-rows 100000000      # plus the 100M-row memory run
     python benchmarks/bench_own_data.py --quick                      # small sizes, 1 round (smoke, < 1 minute)
 """
@@ -215,7 +215,8 @@ def loadgen_memory(folder: Path, rows: int) -> tuple[float, float, float]:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--rows", type=int, default=3_000_000, help="rows of generation, ingest and insert")
-    parser.add_argument("--file-rows", type=int, default=1_000_000, help="rows in the 4 Parquet files")
+    parser.add_argument("--file-rows", type=int, default=2_000_000,
+                        help="rows in the 4 Parquet files (1M-row phases last ~2 s: a run moved by ±0.15)")  # fmt: skip
     parser.add_argument("--memory-rows", type=int, default=0, help="rows of the memory run (0: skip; issue: 1e8)")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 round: a smoke run (< 1 minute)")
