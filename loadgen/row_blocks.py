@@ -2,10 +2,9 @@
 
 Blocks: the worker's rows [start, stop) are generated BLOCK_ROWS at a time (fewer for wide rows, see block_rows)
 from its first row on (the last block shorter), and every block is a function of (seed, table, worker, its first
-row) alone. batch_rows and
-rows_per_copy only cut the blocks into record batches and COPYs, so runs that differ in those (a matrix over
-batch_rows) write the same data, and a batch of a few thousand rows does not pay a block's fixed costs (seeding,
-per-column Python) again and again.
+row) alone. batch_rows and rows_per_copy only cut the blocks into record batches and COPYs, so runs that differ in
+those (a matrix over batch_rows) write the same data, and a batch of a few thousand rows does not pay a block's
+fixed costs (seeding, per-column Python) again and again.
 
 Threads: one core cannot make rows as fast as hyperd ingests them, because hyperd's COPY of one session runs on
 more than one core (docs/own_data.md). A block's columns, and the facts of what is sent, are computed on a small
