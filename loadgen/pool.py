@@ -48,7 +48,9 @@ class WorkerPool:
             )
         self.errors: list[dict] = []  # error messages from workers, first one first
         self.deaths: dict[int, int] = {}  # worker → exit code, for exits nobody asked for
-        self.partial: list[dict] = []  # results of the phase that failed, from workers that finished it
+        self.partial: list[dict] = []  # results of the phase that failed or was stopped: what was measured
+        self.seen: dict[tuple[str, int], dict] = {}  # every result read: (phase, worker) → message
+        self.running_phase = ""  # the phase released and not collected yet, whose results may come in late
         self.on_interval = None  # called with each worker's finished interval of the running phase
 
     # ------------------------------------------------------------------ lifecycle
@@ -76,11 +78,13 @@ class WorkerPool:
     # ------------------------------------------------------------------ phases
     def release(self, phase: str, on_tick=None) -> int:
         """The start barrier: wait until every worker is ready, then let them all go. Returns the release time."""
+        self.running_phase = ""
         self._receive(phase, "ready", self.barrier_s, on_tick, "reach the start barrier")
         # every worker waits for "go" now and writes nothing: the new phase's counters start at zero, so the
         # first progress line never shows the previous phase's
         self.progress[:] = [0] * len(self.progress)
         released = time.perf_counter_ns()
+        self.running_phase = phase
         for number, link in enumerate(self.links):
             try:
                 link.send({"kind": "go", "phase": phase, "released_ns": released})
@@ -93,6 +97,7 @@ class WorkerPool:
     def collect(self, phase: str, timeout_s: float, on_tick=None) -> list[dict]:
         """The result of every worker for this phase, or a WorkerError; never waits past timeout_s."""
         results = self._receive(phase, "result", timeout_s, on_tick, "finish")
+        self.running_phase = ""
         return [results[w] for w in sorted(results)]
 
     def _receive(self, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict[int, dict]:
@@ -100,9 +105,12 @@ class WorkerPool:
         try:
             return self._receive_into(got, phase, kind, timeout_s, on_tick, doing)
         except WorkerError:
-            if kind == "result":
-                self.partial = list(got.values())  # what the workers that finished did measure
+            if kind == "result":  # what the workers that finished did measure, and those stopped meanwhile
+                self.partial = self.results_of(phase)
             raise
+
+    def results_of(self, phase: str) -> list[dict]:
+        return [message for (name, _), message in sorted(self.seen.items()) if name == phase]
 
     def _receive_into(self, got: dict, phase: str, kind: str, timeout_s: float, on_tick, doing: str) -> dict:
         """Until every worker's `kind` message is in `got`: ticks, the deadline, and one wait step at a time."""
@@ -167,6 +175,8 @@ class WorkerPool:
             return None
         if message["kind"] == "error":
             self.errors.append(message)
+        elif message["kind"] == "result":
+            self.seen[(message["phase"], number)] = message
         return message
 
     def _drain(self, number: int) -> None:
@@ -178,6 +188,20 @@ class WorkerPool:
                     return
         except (EOFError, OSError):
             return
+
+    def _read_until_exit(self, deadline: float) -> None:
+        """Until every worker has exited, or the deadline: read what they send as they stop (a stopped phase's
+        result: what it measured), so that none blocks on a full pipe and nothing measured is lost."""
+        started = [n for n, process in enumerate(self.processes) if process.pid is not None]
+        while True:
+            for number in started:
+                self._drain(number)
+            alive = [n for n in started if not self._exited(n)]
+            left = deadline - time.monotonic()
+            if not alive or left <= 0:
+                return
+            waiting = [self.links[n] for n in alive] + [self.processes[n].sentinel for n in alive]
+            wait_for_ready(waiting, timeout=min(POLL_S, left))
 
     def _note_death(self, number: int) -> None:
         process = self.processes[number]
@@ -218,10 +242,9 @@ class WorkerPool:
             except OSError:
                 pass
         notes = []
-        deadline = time.monotonic() + self.stop_s
-        for process in self.processes:
-            if process.pid is not None:
-                process.join(timeout=max(0.0, deadline - time.monotonic()))
+        self._read_until_exit(time.monotonic() + self.stop_s)
+        if self.running_phase:  # stopped in the middle of a phase: what each worker measured until then
+            self.partial = self.results_of(self.running_phase)
         for process in self.processes:
             if process.pid is not None and process.is_alive():
                 process.terminate()

@@ -156,6 +156,8 @@ class RayPool(WorkerPool):
         self.deaths: dict[int, int | None] = {}
         self.causes: dict[int, str] = {}
         self.partial: list[dict] = []
+        self.seen: dict[tuple[str, int], dict] = {}  # every result read: (phase, worker) → message
+        self.running_phase = ""  # WorkerPool's; Ray's shutdown does not read late results
         self.nodes: dict[int, dict] = {}  # worker → facts of its node (from the actor)
         self.worker_pids: dict[int, int] = {}
         self.sampler = None  # the coordinator's Sampler: the actors' samples join it
@@ -353,6 +355,8 @@ class RayPool(WorkerPool):
             self._add_samples(number, message["samples"])
         elif kind == "error":
             self.errors.append(message)
+        elif kind == "result":
+            self.seen[(message["phase"], number)] = message
         return message
 
     def _add_samples(self, number: int, rows: list) -> None:

@@ -141,6 +141,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     scenario = spec.scenario
     phase_name = "connect"
     ctx = None
+    running = None  # (phase, recorder, setup ns) while a phase runs: what it measured goes back if the run is stopped
     try:
         auth = server.credentials(scenario.server)
         connect_s = scenario.server.connect_timeout_s
@@ -181,9 +182,11 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
             faults.inject(spec.worker, phase.name, "run")
             workload.warmup(recorder)
             recorder.start()
+            running = (phase, recorder, setup_ns)
             workload.run(recorder)
             recorder.stop()
-            if stop.is_set():  # the coordinator is ending the run: no verification, no result
+            if stop.is_set():  # the coordinator is ending the run: what was measured, unverified, and no more
+                send_stopped(link, spec.worker, running)
                 exit_now(EXIT_ABORTED, ctx)
             verification = workload.verify()
             close_ns = 0
@@ -204,11 +207,12 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                     **recorder.to_dict(),
                 }
             )
-            setup_ns = 0
+            setup_ns, running = 0, None
     except (EOFError, BrokenPipeError):  # the coordinator is gone
         exit_now(EXIT_ORPHANED, ctx)
     except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator
         if stop.is_set():  # e.g. a statement cancelled because the run is ending: not the cause
+            send_stopped(link, spec.worker, running)
             exit_now(EXIT_ABORTED, ctx)
         with contextlib.suppress(OSError):
             link.send(
@@ -224,6 +228,31 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         exit_now(EXIT_FAILED, ctx)
     if ctx is not None:
         ctx.close()
+
+
+def send_stopped(link, worker: int, running) -> None:
+    """What a phase stopped by the coordinator measured until then (the operations that completed), as its result,
+    unverified: an interrupted run keeps it. The coordinator reads while it waits for the workers to exit, and
+    ends a worker that cannot send within its stop time."""
+    if running is None:
+        return
+    phase, recorder, setup_ns = running
+    if not recorder.end_ns:
+        recorder.stop()
+    with contextlib.suppress(OSError, ValueError):
+        link.send(
+            {
+                "kind": "result",
+                "worker": worker,
+                "phase": phase.name,
+                "pid": os.getpid(),
+                "sessions": getattr(phase, "sessions", ""),
+                "verification": {"verified": "unchecked", "detail": "stopped before the end: not verified"},
+                "setup_ns": setup_ns,
+                "close_ns": 0,
+                **recorder.to_dict(),
+            }
+        )
 
 
 def interval_sender(link, worker: int, phase: str):

@@ -175,6 +175,11 @@ def test_interrupt_stops_gracefully_and_keeps_what_was_measured(tmp_path, sig):
     assert [(r["phase"], r["status"]) for r in rows] == [("load", "ok"), ("scan", "interrupted")]
     with open(run_dir / "samples.csv") as handle:
         assert any(r["phase"] == "scan" for r in csv.DictReader(handle))
+    # what the stopped phase measured until the signal: each worker's queries so far, marked and unverified
+    assert int(rows[1]["ops"]) > 0 and rows[1]["verified"] == "unchecked"
+    with open(run_dir / "workers.csv") as handle:
+        scan = [r for r in csv.DictReader(handle) if r["phase"] == "scan"]
+    assert sorted((r["worker"], r["status"]) for r in scan) == [("0", "interrupted"), ("1", "interrupted")]
     assert_nothing_left(tag, hyperd.pid)
     assert not staged_leftovers()
 
