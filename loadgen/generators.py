@@ -169,12 +169,8 @@ def record_batch(
     if known is None or known[0] is not definition:
         known = _SCHEMAS[id(definition)] = (definition, definition.arrow_schema())
     rngs = batch_rngs(seed, key, worker, first_row, len(definition.columns))
-
-    def make(column_and_rng):
-        return column_array(column_and_rng[0], count, first_row, column_and_rng[1])
-
-    pairs = zip(definition.columns, rngs, strict=True)
-    arrays = list(pool.map(make, pairs) if pool is not None else map(make, pairs))
+    mapping = pool.map if pool is not None else map
+    arrays = list(mapping(lambda column, rng: column_array(column, count, first_row, rng), definition.columns, rngs))
     return pa.RecordBatch.from_arrays(arrays, schema=known[1])
 
 

@@ -194,19 +194,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                 t0 = time.perf_counter_ns()
                 ctx.close()
                 close_ns = time.perf_counter_ns() - t0
-            link.send(
-                {
-                    "kind": "result",
-                    "worker": spec.worker,
-                    "phase": phase.name,
-                    "pid": os.getpid(),
-                    "sessions": getattr(phase, "sessions", ""),
-                    "verification": verification,
-                    "setup_ns": setup_ns,
-                    "close_ns": close_ns,
-                    **recorder.to_dict(),
-                }
-            )
+            link.send(result_message(spec.worker, phase, recorder, verification, setup_ns, close_ns))
             setup_ns, running = 0, None
     except (EOFError, BrokenPipeError):  # the coordinator is gone
         exit_now(EXIT_ORPHANED, ctx)
@@ -239,20 +227,24 @@ def send_stopped(link, worker: int, running) -> None:
     phase, recorder, setup_ns = running
     if not recorder.end_ns:
         recorder.stop()
+    unverified = {"verified": "unchecked", "detail": "stopped before the end: not verified"}
     with contextlib.suppress(OSError, ValueError):
-        link.send(
-            {
-                "kind": "result",
-                "worker": worker,
-                "phase": phase.name,
-                "pid": os.getpid(),
-                "sessions": getattr(phase, "sessions", ""),
-                "verification": {"verified": "unchecked", "detail": "stopped before the end: not verified"},
-                "setup_ns": setup_ns,
-                "close_ns": 0,
-                **recorder.to_dict(),
-            }
-        )
+        link.send(result_message(worker, phase, recorder, unverified, setup_ns, 0))
+
+
+def result_message(worker: int, phase, recorder, verification: dict, setup_ns: int, close_ns: int) -> dict:
+    """A worker's result of one phase, as the coordinator aggregates it."""
+    return {
+        "kind": "result",
+        "worker": worker,
+        "phase": phase.name,
+        "pid": os.getpid(),
+        "sessions": getattr(phase, "sessions", ""),
+        "verification": verification,
+        "setup_ns": setup_ns,
+        "close_ns": close_ns,
+        **recorder.to_dict(),
+    }
 
 
 def interval_sender(link, worker: int, phase: str):
