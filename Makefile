@@ -23,8 +23,9 @@ scenario: venv
 # Parquet files of scenarios/custom_schema.yaml's orders table (4 files × 250,000 rows, row groups of 65,536) for
 # scenarios/load_files.yaml.
 sample_data: venv
-	$(BIN)/python -c "from loadgen.generators import write_parquet_sample as w; \
-	  w('scenarios/custom_schema.yaml', 'orders', 'sample_data/orders')"
+	$(BIN)/python -c "from loadgen.datagen.sample import write_parquet_sample as w; \
+	  from loadgen.scenario.load import load_scenario; s = load_scenario('scenarios/custom_schema.yaml'); \
+	  w(s.data['orders'], 'orders', s.seed, 'sample_data/orders')"
 
 # The HTML report test renders in headless Chromium, Debian's package; install it if it is missing.
 browser:

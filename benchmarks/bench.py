@@ -36,9 +36,12 @@ from tableauhyperapi import (
     escape_string_literal,
 )
 
-from loadgen import data, server
-from loadgen.sampler import CpuClock, take_sample
-from loadgen.workloads.insert import CopyWriter
+from loadgen.datagen import canonical
+from loadgen.datagen.canonical import RowRange
+from loadgen.datagen.canonical_batches import ARROW_SCHEMA, iter_record_batches
+from loadgen.engine import server
+from loadgen.engine.sampler import CpuClock, take_sample
+from loadgen.transfer.copy_io import CopyWriter
 
 SMALL_TABLE_ROWS = 100_000
 SMALL_QUERIES = 2000
@@ -58,7 +61,7 @@ def timed(fn) -> float:
 def fresh_table(conn, name: str) -> str:
     table = str(TableName(name))
     conn.execute_command(f"DROP TABLE IF EXISTS {table}")
-    conn.execute_command(f"CREATE TABLE {table} ({data.COLUMNS_SQL})")
+    conn.execute_command(f"CREATE TABLE {table} ({canonical.COLUMNS_SQL})")
     return table
 
 
@@ -81,8 +84,8 @@ def hand_staged_copy(conn, rows: int, per_copy: int = 1_000_000, batch: int = 16
     def work():
         for start in range(0, rows, per_copy):
             path = f"/dev/shm/bench-{os.getpid()}.arrows"
-            with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
-                for b in data.iter_record_batches(data.RowRange(start, min(per_copy, rows - start)), batch):
+            with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, ARROW_SCHEMA) as writer:
+                for b in iter_record_batches(RowRange(start, min(per_copy, rows - start)), batch):
                     writer.write_batch(b)
             conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
             os.unlink(path)
@@ -104,8 +107,8 @@ def staged_copy_limit(endpoint: str, database: str, conn, rows: int, sessions: i
         paths = []
         for start in range(s * share, (s + 1) * share, per_copy):
             path = f"/dev/shm/bench-limit-{os.getpid()}-{s}-{start}.arrows"
-            with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, data.ARROW_SCHEMA) as writer:
-                for b in data.iter_record_batches(data.RowRange(start, min(per_copy, (s + 1) * share - start)), 16_384):
+            with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, ARROW_SCHEMA) as writer:
+                for b in iter_record_batches(RowRange(start, min(per_copy, (s + 1) * share - start)), 16_384):
                     writer.write_batch(b)
             paths.append(path)
         staged.append(paths)
@@ -163,8 +166,8 @@ def hand_pg_copy(descriptor: str, database: str, conn, rows: int, per_copy: int 
         with pg.cursor() as cursor:
             for start in range(0, rows, per_copy):
                 with cursor.copy(f"COPY {table} FROM STDIN WITH (FORMAT arrowstream)") as copy:
-                    with pa.ipc.new_stream(pa.PythonFile(CopyWriter(copy), mode="w"), data.ARROW_SCHEMA) as w:
-                        for b in data.iter_record_batches(data.RowRange(start, min(per_copy, rows - start)), 16_384):
+                    with pa.ipc.new_stream(pa.PythonFile(CopyWriter(copy), mode="w"), ARROW_SCHEMA) as w:
+                        for b in iter_record_batches(RowRange(start, min(per_copy, rows - start)), 16_384):
                             w.write_batch(b)
 
     try:
@@ -225,7 +228,7 @@ def hand_small_queries_p50_ms(conn, table: str) -> float:
 def pantab_to(rows: int, folder: str) -> float:
     import pantab
 
-    table = pa.Table.from_batches(list(data.iter_record_batches(data.RowRange(0, rows), 1_000_000)))
+    table = pa.Table.from_batches(list(iter_record_batches(RowRange(0, rows), 1_000_000)))
     path = os.path.join(folder, "pantab.hyper")
     seconds = timed(lambda: pantab.frame_to_hyper(table, path, table="measurements"))
     return rows / seconds

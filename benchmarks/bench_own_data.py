@@ -8,7 +8,7 @@ Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12)
      them (`FORMAT arrowstream`) with no client work while the clock runs (bench.py's staged-COPY limit, for this
      table and one session, as one worker has). Also on 1 thread, and per CPU-second of each process (hyperd's one
      COPY runs on more than one core);
-  2. loadgen `arrow` insert, 1 worker, against a hand-written client: the same rows (generators.record_batch in
+  2. loadgen `arrow` insert, 1 worker, against a hand-written client: the same rows (generate.record_batch in
      loadgen's blocks, on one thread), written with pyarrow to a staged file and COPYed, one file after the other,
      no facts;
   3. files, 2 workers: loadgen reading Parquet client-side (`arrow`, `arrow_stream`) against hyperd reading the same
@@ -38,8 +38,11 @@ import pyarrow as pa
 import yaml
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
 
-from loadgen import data, generators, row_blocks
-from loadgen.scenario import load_scenario
+from loadgen.datagen import blocks as row_blocks
+from loadgen.datagen import canonical, generate
+from loadgen.datagen.arrow import arrow_schema
+from loadgen.datagen.sample import write_parquet_sample
+from loadgen.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIO = ROOT / "scenarios" / "custom_schema.yaml"
@@ -54,11 +57,11 @@ def definition_and_seed():
 
 
 def batches(definition, seed: int, rows: int):
-    """Worker 0's rows [0, rows) as loadgen makes them (in row_blocks' blocks), on one thread and without facts, in
+    """Worker 0's rows [0, rows) as loadgen makes them (in datagen.blocks' blocks), on one thread and without facts, in
     batches of BATCH_ROWS."""
     size = row_blocks.block_rows(definition)
     blocks = (
-        generators.record_batch(definition, KEY, seed, 0, first, min(size, rows - first))
+        generate.record_batch(definition, KEY, seed, 0, first, min(size, rows - first))
         for first in range(0, rows, size)
     )
     return row_blocks.rebatch(blocks, BATCH_ROWS)
@@ -92,14 +95,14 @@ def check_count(conn, table: str, rows: int) -> None:
 def generation(definition, seed: int, rows: int, threads: int) -> tuple[float, float, float]:
     """(rows/s, IPC bytes per row, CPU seconds) of a worker's client work, as the `arrow` method does it: its rows
     (row_blocks.GeneratedRows on `threads` threads, with the facts), in staged IPC files of PER_COPY rows."""
-    schema = definition.arrow_schema()
+    schema = arrow_schema(definition)
     path = f"/dev/shm/bench-own-gen-{os.getpid()}.arrows"
     size = 0
     start_time, start_cpu = time.perf_counter(), time.process_time()
     try:
-        with row_blocks.GeneratedRows(definition, KEY, seed, 0, data.RowRange(0, rows), threads) as generated:
+        with row_blocks.GeneratedRows(definition, KEY, seed, 0, canonical.RowRange(0, rows), threads) as generated:
             for start in range(0, rows, PER_COPY):
-                chunk = data.RowRange(start, min(PER_COPY, rows - start))
+                chunk = canonical.RowRange(start, min(PER_COPY, rows - start))
                 write_ipc(path, schema, generated.batches(chunk, BATCH_ROWS))
                 size += os.path.getsize(path)
         seconds, cpu = time.perf_counter() - start_time, time.process_time() - start_cpu
@@ -113,7 +116,7 @@ def generation(definition, seed: int, rows: int, threads: int) -> tuple[float, f
 def staged_ingest(conn, hyperd: psutil.Process, definition, seed: int, rows: int) -> tuple[float, float]:
     """(rows/s, hyperd's CPU seconds) of hyperd alone: the table's rows staged as Arrow IPC files first (untimed),
     then COPYed by one session."""
-    schema, paths, made, written = definition.arrow_schema(), [], batches(definition, seed, rows), 0
+    schema, paths, made, written = arrow_schema(definition), [], batches(definition, seed, rows), 0
     try:
         while written < rows:
             paths.append(f"/dev/shm/bench-own-staged-{os.getpid()}-{len(paths)}.arrows")
@@ -140,7 +143,7 @@ def cpu_seconds(process: psutil.Process) -> float:
 def hand_staged_copy(conn, definition, seed: int, rows: int) -> float:
     """The minimal client: generate the batches, write about PER_COPY rows of them with pyarrow to a staged file,
     COPY it, and again; no facts, one thread."""
-    schema, table = definition.arrow_schema(), fresh_table(conn, definition, "hand")
+    schema, table = arrow_schema(definition), fresh_table(conn, definition, "hand")
     path = f"/dev/shm/bench-own-hand-{os.getpid()}.arrows"
     made, written = batches(definition, seed, rows), 0
     start_time = time.perf_counter()
@@ -234,7 +237,7 @@ def main(argv=None) -> int:
     definition, seed = definition_and_seed()
     try:
         with contextlib.redirect_stdout(sys.stderr):  # it prints each file's path
-            generators.write_parquet_sample(str(SCENARIO), KEY, str(folder / "files"), 4, args.file_rows // 4, 65_536)
+            write_parquet_sample(definition, KEY, seed, str(folder / "files"), 4, args.file_rows // 4, 65_536)
         pattern = str(folder / "files" / "*.parquet")
         with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(folder)}) as hyper:
             endpoint = hyper.endpoint.connection_descriptor

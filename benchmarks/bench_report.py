@@ -29,8 +29,8 @@ from pathlib import Path
 
 import common  # benchmarks/common.py (a script's own folder is on sys.path)
 
-from loadgen import html_report
-from loadgen.report_browser import chromium_path, open_report
+from loadgen.report import html as html_report
+from loadgen.report.browser import chromium_path, open_report
 
 PHASES = [
     "{name: load_1, workload: insert, method: arrow, rows_per_copy: 25000}",

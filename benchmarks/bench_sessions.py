@@ -32,7 +32,7 @@ import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import psutil
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry
 
-from loadgen import server
+from loadgen.engine import server
 
 SQL = "SELECT 1"
 PHASE = """\

@@ -29,9 +29,10 @@ import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import pyarrow.parquet as pq
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
 
-from loadgen.tpch import data as tdata
-from loadgen.tpch import queries
-from loadgen.tpch.schema import TABLES, cast_batch, hyper_arrow_schema
+from loadgen.workloads.tpch import cache as tpch_cache
+from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.tpch import queries
+from loadgen.workloads.tpch.schema import TABLES, cast_batch, hyper_arrow_schema
 
 FLOORS = {"load_vs_external": 0.8, "load_vs_pantab": 1.5, "power_vs_loop": 0.97}
 
@@ -106,7 +107,7 @@ def hyperd_external(folder: Path, cache: Path, manifest: dict) -> tuple[float, f
 
 
 def manifest_sf(cache: Path) -> float:
-    return float(tdata.read_manifest(cache)["scale_factor"])
+    return float(tpch_cache.read_manifest(cache)["scale_factor"])
 
 
 def pantab_load(folder: Path, cache: Path, manifest: dict) -> float:
@@ -176,7 +177,7 @@ def main(argv=None) -> int:
             print(f"repetition {rep + 1}/{args.reps}", file=sys.stderr, flush=True)
             lg = loadgen_load_and_power(folder, args.sf, data_dir, args.workers)  # also generates on first use
             cache = tdata.cache_dir(data_dir, args.sf, tdata.generator_version(tdata.find_generator()))
-            manifest = tdata.read_manifest(cache)["tables"]
+            manifest = tpch_cache.read_manifest(cache)["tables"]
             add("rows", lg["rows"])
             add("lg_load", lg["load_s"])
             add("lg_power", lg["power_s"])

@@ -1,13 +1,17 @@
 """Command line: run, validate, list. The one place that turns a LoadgenError into `error: …` + exit code."""
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
+import yaml
 from rich.console import Console
 
 from loadgen import __version__
 from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
+from loadgen.scenario.load import load_plan
+from loadgen.scenario.model import scenario_model
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,8 +75,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args, console: Console, errors: Console, argv) -> int:
-    from loadgen.run import run  # imports tableauhyperapi; keep `validate` and `list` light
-    from loadgen.scenario import load_plan
+    from loadgen.engine.run import run  # tableauhyperapi, psutil, …: only `run` starts anything
 
     overrides = list(args.overrides)
     if args.results_dir:
@@ -82,8 +85,6 @@ def cmd_run(args, console: Console, errors: Console, argv) -> int:
 
 
 def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
-    from loadgen.scenario import load_plan
-
     problems = []
     for path in args.scenarios:
         try:
@@ -101,8 +102,6 @@ def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
 
 
 def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
-    import yaml
-
     folder = Path(args.folder)
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     if not files:
@@ -118,31 +117,28 @@ def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
 
 
 def cmd_schema(_args, console: Console, _errors: Console, _argv) -> int:
-    import json
-
-    from loadgen.scenario import Scenario
-
-    console.file.write(json.dumps(Scenario.model_json_schema(), indent=2) + "\n")
+    console.file.write(json.dumps(scenario_model().model_json_schema(), indent=2) + "\n")
     return EXIT_OK
 
 
 def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
-    from loadgen import compare
+    from loadgen.report import compare as compare_text  # numpy (the bootstrap): for compare only
+    from loadgen.results import compare
 
     if len(args.runs) < 2:
         raise ScenarioError("compare needs at least two run folders")
     ids, rows = compare.compare(args.runs)
     if args.format == "markdown":
-        console.file.write(compare.render_markdown(ids, rows))
+        console.file.write(compare_text.render_markdown(ids, rows))
     elif args.format == "csv":
-        console.file.write(compare.render_csv(ids, rows))
+        console.file.write(compare_text.render_csv(ids, rows))
     else:
-        console.print(compare.render_table(ids, rows))
+        console.print(compare_text.render_table(ids, rows))
     return EXIT_OK
 
 
 def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
-    from loadgen.html_report import write_report
+    from loadgen.report.html import write_report  # numpy (compare), plotly's assets: for report only
 
     console.print(f"report: {write_report(args.runs, args.output, png=not args.no_png)}", markup=False)
     return EXIT_OK

@@ -1,5 +1,3 @@
-"""The workloads: one module per `workload:` value; the registry that maps them is loadgen/workloads/registry.py.
-
-Empty on purpose: a module that needs only the shared phase fields (workloads/base.py) must not import every
-workload (the registry's imports would come back to it in a cycle).
-"""
+"""The workloads: one package per workload, each an options model (config.py, pydantic only) and a runtime class
+(imported by the workers that run it); the contract they follow (contract.py) and the registry that names them
+(registry.py)."""

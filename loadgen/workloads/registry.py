@@ -1,28 +1,72 @@
-"""The workload registry: the value of a phase's `workload:` key → (phase model, workload class).
+"""The workloads loadgen knows: the value of a phase's `workload:` key → its options model, imported here (pydantic
+only, so validating a scenario stays light), and its runtime class, named by module path and imported only by a
+worker that runs it (and by the coordinator for its after_phase).
 
-Adding a workload is one module in this package plus one line below.
+Adding a workload is its own package (an options model and a runtime class, see loadgen/workloads/contract.py)
+plus one `register` line below; a module outside loadgen (a test, a user's workload) adds its own the same way.
 """
 
-from typing import Union
+import importlib
+from dataclasses import dataclass
 
-from loadgen.workloads import insert, mix, query, tpch
-
-WORKLOADS = {
-    "insert": (insert.InsertPhase, insert.InsertWorkload),
-    "query": (query.QueryPhase, query.QueryWorkload),
-    "mix": (mix.MixPhase, mix.MixWorkload),
-    "tpch_generate": (tpch.TpchGeneratePhase, tpch.TpchGenerateWorkload),
-    "tpch_load": (tpch.TpchLoadPhase, tpch.TpchLoadWorkload),
-    "tpch_query": (tpch.TpchQueryPhase, tpch.TpchQueryWorkload),
-}
-
-PHASE_MODELS = {name: model for name, (model, _) in WORKLOADS.items()}
-PhaseModel = Union[tuple(PHASE_MODELS.values())]  # noqa: UP007 - built from the registry at import time
+from loadgen.config.phase import PhaseOptions
+from loadgen.workloads.insert.config import InsertPhase
+from loadgen.workloads.mix.config import MixPhase
+from loadgen.workloads.query.config import QueryPhase
+from loadgen.workloads.tpch.config import TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase
 
 
-def workload_class(phase):
-    return WORKLOADS[phase.workload][1]
+@dataclass(frozen=True)
+class Entry:
+    name: str  # the phase's `workload:` value; the options model's `workload` field is Literal[name]
+    options: type[PhaseOptions]
+    runtime: str  # "package.module:Class", a loadgen.workloads.contract.Workload subclass
 
 
-def workload_for(phase, ctx):
-    return workload_class(phase)(phase, ctx)
+_entries: dict[str, Entry] = {}
+_generation = [0]  # bumped by every registration: the scenario model is rebuilt for the new set of workloads
+
+
+def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
+    module, _, attribute = runtime.partition(":")
+    if not module or not attribute:
+        raise ValueError(f"workload {name}: runtime {runtime!r} must be 'package.module:Class'")
+    if options.model_fields["workload"].annotation.__args__ != (name,):
+        raise ValueError(f"workload {name}: {options.__name__}.workload must be Literal[{name!r}]")
+    _entries[name] = Entry(name, options, runtime)
+    _generation[0] += 1
+
+
+def entries() -> dict[str, Entry]:
+    return dict(_entries)
+
+
+def generation() -> int:
+    return _generation[0]
+
+
+def options_models() -> dict[str, type[PhaseOptions]]:
+    return {name: entry.options for name, entry in _entries.items()}
+
+
+def runtime_paths() -> dict[str, str]:
+    """Workload name → runtime class path: what a worker needs to run any phase (it imports only the ones it runs)."""
+    return {name: entry.runtime for name, entry in _entries.items()}
+
+
+def load_runtime(path: str) -> type:
+    """The runtime class at 'package.module:Class', imported now."""
+    module, _, attribute = path.partition(":")
+    return getattr(importlib.import_module(module), attribute)
+
+
+def runtime_class(name: str) -> type:
+    return load_runtime(_entries[name].runtime)
+
+
+register("insert", InsertPhase, "loadgen.workloads.insert.workload:InsertWorkload")
+register("query", QueryPhase, "loadgen.workloads.query.workload:QueryWorkload")
+register("mix", MixPhase, "loadgen.workloads.mix.workload:MixWorkload")
+register("tpch_generate", TpchGeneratePhase, "loadgen.workloads.tpch.generate:TpchGenerateWorkload")
+register("tpch_load", TpchLoadPhase, "loadgen.workloads.tpch.load:TpchLoadWorkload")
+register("tpch_query", TpchQueryPhase, "loadgen.workloads.tpch.query:TpchQueryWorkload")

@@ -11,9 +11,11 @@ import pytest
 import yaml
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry
 
-from loadgen import generators
-from loadgen.table_checks import check_table
-from loadgen.tables import TableDefinition
+from loadgen.datagen import generate
+from loadgen.datagen.arrow import arrow_schema
+from loadgen.datagen.checks import check_table
+from loadgen.datagen.definitions import TableDefinition
+from loadgen.datagen.facts import batch_facts, merge_facts
 from tests.conftest import only_run_dir, write_scenario
 
 COLUMNS = [
@@ -130,7 +132,7 @@ def test_shared_table_and_varchar_with_rows(cli, tmp_path):
 
 def test_same_seed_writes_identical_data(cli, tmp_path):
     """Whatever the method, batch size, COPY size and generator threads: the same seed, the same rows. A wide
-    column makes the blocks 16,384 rows (loadgen.row_blocks.block_rows), so each worker's 20,000 rows span two:
+    column makes the blocks 16,384 rows (loadgen.datagen.blocks.block_rows), so each worker's 20,000 rows span two:
     the block made ahead, and a block cut by COPYs and batches, are in it."""
     wide = {"name": "wide", "type": "TEXT", "generator": {"kind": "random", "min_length": 1000, "max_length": 2000}}
     load = {"name": "load", "workload": "insert", "table": "orders", "rows": 40_000}
@@ -166,8 +168,8 @@ def test_a_lost_batch_is_caught_and_the_column_named(connection, tmp_path):
     connection.execute_command(definition.create_sql('"t"'))
     facts: dict = {}
     for first in range(0, 3000, 1000):
-        batch = generators.record_batch(definition, "orders", 1, 0, first, 1000)
-        generators.merge_facts(facts, generators.batch_facts(definition, batch))
+        batch = generate.record_batch(definition, "orders", 1, 0, first, 1000)
+        merge_facts(facts, batch_facts(definition, batch))
         if first == 1000:
             continue  # lost on the way: generated and counted, never written
         path = tmp_path / f"{first}.arrows"
@@ -181,8 +183,8 @@ def test_a_lost_batch_is_caught_and_the_column_named(connection, tmp_path):
     # the same facts without the lost batch match exactly
     kept: dict = {}
     for first in (0, 2000):
-        batch = generators.record_batch(definition, "orders", 1, 0, first, 1000)
-        generators.merge_facts(kept, generators.batch_facts(definition, batch))
+        batch = generate.record_batch(definition, "orders", 1, 0, first, 1000)
+        merge_facts(kept, batch_facts(definition, batch))
     assert check_table(connection, '"t"', definition, {"rows": 2000, "columns": kept})["verified"] == "ok"
 
 
@@ -194,7 +196,7 @@ def test_files_split_over_three_workers_client_and_server_side(cli, tmp_path):
     folder.mkdir()
     for number, rows in enumerate((5000, 3000, 700, 4100)):  # 3, 2, 1 and 3 row groups of at most 2000
         start = number * 10_000
-        batches = [generators.record_batch(definition, "f", 1, 0, first, min(2000, start + rows - first))
+        batches = [generate.record_batch(definition, "f", 1, 0, first, min(2000, start + rows - first))
                    for first in range(start, start + rows, 2000)]  # fmt: skip
         pq.write_table(pa.Table.from_batches(batches), folder / f"part-{number}.parquet", row_group_size=2000)
     db = tmp_path / "db"
@@ -253,7 +255,7 @@ def test_files_mapped_onto_a_declared_table_every_method(cli, tmp_path):
     folder.mkdir(), db.mkdir()
     originals = []
     for number, rows in enumerate((4000, 2500)):
-        batch = generators.record_batch(definition, "f", 3, 0, number * 10_000, rows)
+        batch = generate.record_batch(definition, "f", 3, 0, number * 10_000, rows)
         originals.append(batch)
         pq.write_table(_as_other_file_types(batch), folder / f"part-{number}.parquet", row_group_size=1000)
     source = {"path": str(folder / "*.parquet")}
@@ -391,16 +393,16 @@ def test_a_read_of_a_definition_table_is_checked_against_the_server(connection, 
     """A query phase reading a data: table compares what it read (rows, Σ of a number first column, Σ LENGTH of
     a text one) with the server's aggregates; a read missing a batch is caught, whatever the first column's type
     (a TEXT or DATE first column used to stop the phase: pyarrow has no sum of strings)."""
-    from loadgen.workloads.query import Digest, read_vs_server
+    from loadgen.workloads.query.digest import Digest, read_vs_server
 
     columns = sorted(COLUMNS, key=lambda c: c["name"] != first)  # `first` leads
     definition = TableDefinition.model_validate({"columns": columns})
     connection.execute_command('DROP TABLE IF EXISTS "r"')
     connection.execute_command(definition.create_sql('"r"'))
     path = tmp_path / "r.arrows"
-    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, definition.arrow_schema()) as writer:
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_stream(sink, arrow_schema(definition)) as writer:
         for start in range(0, 3000, 1000):
-            writer.write_batch(generators.record_batch(definition, "r", 2, 0, start, 1000))
+            writer.write_batch(generate.record_batch(definition, "r", 2, 0, start, 1000))
     connection.execute_command(f"COPY \"r\" FROM '{path}' WITH (FORMAT arrowstream)")
     out = tmp_path / "out.arrows"
     connection.execute_command(f"COPY (SELECT * FROM \"r\") TO '{out}' WITH (FORMAT arrowstream)")

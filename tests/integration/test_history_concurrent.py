@@ -7,7 +7,7 @@ import sys
 import time
 import uuid
 
-from loadgen import results
+from loadgen.results import history as run_history
 from tests.conftest import tagged_processes, write_scenario
 
 TINY = """\
@@ -26,7 +26,7 @@ def test_ten_runs_finishing_together_keep_every_row(tmp_path):
     results_dir = tmp_path / "results"
     results_dir.mkdir()
     with open(results_dir / "history.csv", "w", newline="", encoding="utf-8") as handle:
-        writer = csv.DictWriter(handle, fieldnames=results.HISTORY_COLUMNS)
+        writer = csv.DictWriter(handle, fieldnames=run_history.HISTORY_COLUMNS)
         writer.writeheader()
         writer.writerows({"run_id": f"earlier-{i}", "phase": "load", "status": "ok"} for i in range(EARLIER))
     tag = uuid.uuid4().hex

@@ -19,7 +19,7 @@ import psutil
 import pytest
 from tableauhyperapi import HyperProcess, Telemetry
 
-from loadgen import staging
+from loadgen.transfer import staging
 from tests.conftest import only_run_dir, tagged_processes, wait_for_line, write_scenario
 
 LONG = """\

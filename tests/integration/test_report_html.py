@@ -7,8 +7,9 @@ import re
 
 import pytest
 
-from loadgen import compare, results
-from loadgen.report_browser import chromium_path, open_report
+from loadgen.report.browser import chromium_path, open_report
+from loadgen.results import compare
+from loadgen.results import files as results
 from tests.conftest import only_run_dir, write_scenario
 
 SCENARIO = """\

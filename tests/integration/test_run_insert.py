@@ -5,7 +5,7 @@ import json
 
 import yaml
 
-from loadgen import results
+from loadgen.results import tables as run_tables
 from tests.conftest import ROOT, only_run_dir, write_scenario
 
 
@@ -28,7 +28,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     assert "insert_arrow" in res.stdout and "Rows/s" in res.stdout and "MiB/s" in res.stdout
 
     columns, summary = read_csv(run_dir / "summary.csv")
-    assert columns == results.SUMMARY_COLUMNS
+    assert columns == run_tables.SUMMARY_COLUMNS
     assert [r["phase"] for r in summary] == ["insert_arrow", "insert_rows"]
     assert [r["method"] for r in summary] == ["arrow", "rows"]
     assert all(r["status"] == "ok" and r["verified"] == "ok" for r in summary)
@@ -37,7 +37,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     assert len({r["run_id"] for r in summary}) == 1
 
     columns, workers = read_csv(run_dir / "workers.csv")
-    assert columns == results.WORKER_COLUMNS
+    assert columns == run_tables.WORKER_COLUMNS
     assert sorted((r["phase"], int(r["worker"])) for r in workers) == sorted(
         (p, w) for p in ("insert_arrow", "insert_rows") for w in range(4)
     )
@@ -46,12 +46,12 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     assert arrow_ops == [2] * 4  # 10,000 rows per worker in COPYs of at most 7,000
 
     columns, latency = read_csv(run_dir / "latency.csv")
-    assert columns == results.LATENCY_COLUMNS
+    assert columns == run_tables.LATENCY_COLUMNS
     copy = next(r for r in latency if r["phase"] == "insert_arrow" and r["operation"] == "copy")
     assert int(copy["count"]) == 8
 
     columns, samples = read_csv(run_dir / "samples.csv")
-    assert columns == results.SAMPLE_COLUMNS
+    assert columns == run_tables.SAMPLE_COLUMNS
     seen = {(r["phase"], r["process"]) for r in samples}
     for phase in ("insert_arrow", "insert_rows"):
         for process in ("hyperd", "coordinator", "host", *(f"worker-{w}" for w in range(4))):

@@ -185,9 +185,9 @@ def test_a_table_loadgen_did_not_create_is_never_dropped(tmp_path, cache):
 
     from tableauhyperapi import Connection, CreateMode, HyperProcess, TableName, Telemetry
 
-    from loadgen.scenario import load_scenario
-    from loadgen.worker import StopFlag, WorkerContext
-    from loadgen.workloads.tpch import TpchLoadWorkload
+    from loadgen.engine.worker import StopFlag, WorkerContext
+    from loadgen.scenario.load import load_scenario
+    from loadgen.workloads.tpch.load import TpchLoadWorkload
 
     data, _ = cache
     path = scenario(tmp_path, "tpch_existing", data, "  - {name: load, workload: tpch_load}\n")

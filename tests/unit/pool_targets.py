@@ -3,7 +3,7 @@
 import os
 import time
 
-from loadgen import worker
+from loadgen.engine import worker
 
 
 def well_behaved(spec, link, _stop_raw, progress):

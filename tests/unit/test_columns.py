@@ -3,7 +3,11 @@
 import re
 from pathlib import Path
 
-from loadgen import columns, compare, metrics, results, terminal, thresholds
+from loadgen import columns
+from loadgen.config import thresholds
+from loadgen.report import terminal
+from loadgen.results import aggregate, compare
+from loadgen.results import tables as run_tables
 
 README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
 
@@ -31,15 +35,15 @@ def test_every_workers_column_is_documented():
 
 
 def test_the_csv_headers_are_the_registry():
-    assert results.SUMMARY_COLUMNS == columns.SUMMARY_NAMES
-    assert results.WORKER_COLUMNS == columns.WORKER_NAMES
+    assert run_tables.SUMMARY_COLUMNS == columns.SUMMARY_NAMES
+    assert run_tables.WORKER_COLUMNS == columns.WORKER_NAMES
 
 
 def test_readers_take_their_metrics_from_the_registry():
     registry = columns.by_name()
     assert set(thresholds.METRICS) == {c.name for c in columns.SUMMARY if c.better}
     assert all(registry[m].better for m in compare.METRICS)
-    assert set(metrics.MEDIAN_COLUMNS) <= set(thresholds.METRICS)
+    assert set(aggregate.MEDIAN_COLUMNS) <= set(thresholds.METRICS)
     for workload in ("insert", "query", "mix", "tpch_query"):
         for header, name, spec in terminal.table_columns(workload):
             assert name in registry and header and spec

@@ -4,8 +4,8 @@ import math
 
 import pyarrow as pa
 
-from loadgen import generators
-from loadgen.tables import TableDefinition
+from loadgen.datagen.definitions import TableDefinition
+from loadgen.datagen.facts import batch_facts, merge_facts
 
 DEFINITION = TableDefinition.model_validate(
     {"columns": [{"name": "v", "type": "DOUBLE PRECISION"}, {"name": "c", "type": "CHAR(4)"}]}
@@ -14,7 +14,7 @@ DEFINITION = TableDefinition.model_validate(
 
 def facts_of(values, texts):
     batch = pa.record_batch([pa.array(values, pa.float64()), pa.array(texts)], names=["v", "c"])
-    return generators.batch_facts(DEFINITION, batch)
+    return batch_facts(DEFINITION, batch)
 
 
 def test_nan_is_the_largest_value_as_hyper_orders_it():
@@ -27,7 +27,7 @@ def test_nan_is_the_largest_value_as_hyper_orders_it():
 def test_merged_extremes_keep_nan_on_top_in_any_order():
     plain, with_nan = facts_of([5.0, 7.0], ["a", "b"]), facts_of([float("nan"), 1.0], ["a", "b"])
     for first, second in ((plain, with_nan), (with_nan, plain)):
-        total = generators.merge_facts(generators.merge_facts({}, first), second)["v"]
+        total = merge_facts(merge_facts({}, first), second)["v"]
         assert math.isnan(total["max"]) and total["min"] == 1.0
 
 

@@ -5,8 +5,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from loadgen import generators
-from loadgen.tables import TableDefinition
+from loadgen.datagen import facts as facts_of
+from loadgen.datagen import generate
+from loadgen.datagen.arrow import arrow_schema
+from loadgen.datagen.definitions import TableDefinition
 
 
 def table(*columns) -> TableDefinition:
@@ -37,11 +39,11 @@ N = 20_000
 
 
 def batch(worker=0, first_row=0, count=N, seed=1, definition=ORDERS):
-    return generators.record_batch(definition, "orders", seed, worker, first_row, count)
+    return generate.record_batch(definition, "orders", seed, worker, first_row, count)
 
 
 def test_schema_is_derived_from_the_sql_types_exactly():
-    schema = ORDERS.arrow_schema()
+    schema = arrow_schema(ORDERS)
     assert schema.field("id").type == pa.int64() and not schema.field("id").nullable
     assert schema.field("customer").type == pa.int32()
     assert schema.field("amount").type == pa.decimal128(10, 2)
@@ -102,7 +104,7 @@ def test_text_generators():
     b = batch(count=1000)
     words = pc.list_value_length(pc.split_pattern(b.column("notes").drop_null(), " ")).to_numpy()
     assert words.min() == 2 and words.max() == 4
-    assert all(w in generators.WORDS for w in " ".join(b.column("notes").drop_null().to_pylist()).split())
+    assert all(w in generate.WORDS for w in " ".join(b.column("notes").drop_null().to_pylist()).split())
     codes = b.column("code").to_pylist()
     assert all(c.isdigit() and 3 <= len(c) <= 6 for c in codes)
     skus = b.column("sku").to_pylist()
@@ -112,10 +114,10 @@ def test_text_generators():
 
 def test_facts_are_exact_for_integers_and_decimals():
     big = table(col("v", "BIGINT", {"kind": "uniform", "low": 2**62, "high": 2**63 - 1}))
-    b = generators.record_batch(big, "t", 1, 0, 0, 10_000)
-    facts = generators.batch_facts(big, b)["v"]
+    b = generate.record_batch(big, "t", 1, 0, 0, 10_000)
+    facts = facts_of.batch_facts(big, b)["v"]
     assert facts["sum"] == sum(b.column("v").to_pylist())  # past int64: numpy alone would overflow
-    facts = generators.batch_facts(ORDERS, batch(count=500))
+    facts = facts_of.batch_facts(ORDERS, batch(count=500))
     amounts = batch(count=500).column("amount").to_pylist()
     assert facts["amount"]["sum"] == sum(int(a * 100) for a in amounts if a is not None)
     assert facts["notes"]["length"] == sum(len(t) for t in batch(count=500).column("notes").to_pylist() if t)
@@ -123,9 +125,9 @@ def test_facts_are_exact_for_integers_and_decimals():
 
 
 def test_facts_merge_over_batches_and_workers():
-    one = generators.batch_facts(ORDERS, batch(count=2 * N))
-    two = generators.merge_facts(generators.batch_facts(ORDERS, batch(count=N)), {})
-    generators.merge_facts(two, generators.batch_facts(ORDERS, batch(first_row=N, count=N)))
+    one = facts_of.batch_facts(ORDERS, batch(count=2 * N))
+    two = facts_of.merge_facts(facts_of.batch_facts(ORDERS, batch(count=N)), {})
+    facts_of.merge_facts(two, facts_of.batch_facts(ORDERS, batch(first_row=N, count=N)))
     assert two["id"] == {"non_null": 2 * N, "sum": sum(range(1, 4 * N, 2)), "min": 1, "max": 4 * N - 1}
     assert one["id"] == two["id"]
 
@@ -138,7 +140,7 @@ def test_tiny_batches(rows):
 def test_file_units_split_row_groups_so_no_row_is_read_twice(tmp_path):
     import pyarrow.parquet as pq
 
-    from loadgen.file_source import file_units, read_unit
+    from loadgen.transfer.files import file_units, read_unit
 
     paths = []
     for number, rows in enumerate((5, 12, 1)):
@@ -164,14 +166,14 @@ def test_strings_from_slices_match_python_slicing_short_long_and_null():
     starts[:26] = np.arange(26) * 2
     mask = rng.random(500) < 0.2
     lengths[mask] = 0
-    array = generators.strings_from_slices(generators.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    array = generate.strings_from_slices(generate.padded(body.tobytes(), len(body)), starts, lengths, mask)
     array.validate(full=True)
     assert array.type == pa.string() and array.null_count == mask.sum()
     offsets = np.frombuffer(array.buffers()[1], np.int32, 501)
     assert (np.diff(offsets) == lengths).all()  # a null row is an empty slot
     data, rows = array.buffers()[2].to_pybytes(), zip(starts, lengths, strict=True)
     assert all(data[offsets[i] : offsets[i + 1]] == body[s : s + n].tobytes() for i, (s, n) in enumerate(rows))
-    views = generators.string_views(generators.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    views = generate.string_views(generate.padded(body.tobytes(), len(body)), starts, lengths, mask)
     inline = np.frombuffer(views.buffers()[1], np.uint8).reshape(-1, 16)[lengths <= 12, 4:]
     assert not inline[np.arange(12) >= lengths[lengths <= 12, None]].any()  # zero-padded, as Arrow's format says
 
@@ -179,12 +181,12 @@ def test_strings_from_slices_match_python_slicing_short_long_and_null():
 def test_words_rows_are_word_aligned_slices_of_the_batch_pool():
     """Re-derive every row from the column's draws: row = the drawn count of pool words from the drawn first word."""
     words = table(col("w", "TEXT", {"kind": "words", "min_words": 1, "max_words": 5}, null_fraction=0.25))
-    b = generators.record_batch(words, "t", 9, 2, 100, 3000)
-    rng = generators.batch_rng(9, "t", 2, 100, 0)
+    b = generate.record_batch(words, "t", 9, 2, 100, 3000)
+    rng = generate.batch_rng(9, "t", 2, 100, 0)
     mask = rng.random(3000) < 0.25
     per_row = rng.integers(1, 5, size=3000, endpoint=True, dtype=np.int32)
     first = rng.integers(0, 3000, size=3000, dtype=np.int32)
-    pool = [generators.WORDS[i] for i in rng.integers(0, len(generators.WORDS), size=3000 + 4, dtype=np.uint16)]
+    pool = [generate.WORDS[i] for i in rng.integers(0, len(generate.WORDS), size=3000 + 4, dtype=np.uint16)]
     expected = [None if null else " ".join(pool[f : f + k]) for null, f, k in zip(mask, first, per_row, strict=True)]
     assert b.column("w").to_pylist() == expected
     assert np.bincount(per_row[~mask])[1:].min() > 0.18 * (~mask).sum()  # 1..5 words, each about a fifth
@@ -197,7 +199,7 @@ def test_text_length_counts_characters_of_valid_rows_whatever_the_buffers():
         return sum(len(v) for v in array.to_pylist() if v is not None)
 
     offsets = np.array([0, 3, 8, 10, 10], np.int32)  # row 1 is null but its slot holds 5 bytes
-    held = pa.Array.from_buffers(pa.string(), 4, [generators.validity(np.array([False, True, False, False])),
+    held = pa.Array.from_buffers(pa.string(), 4, [generate.validity(np.array([False, True, False, False])),
                                                   pa.py_buffer(offsets), pa.py_buffer(b"abcXXXXXde")])  # fmt: skip
     cases = [
         held,
@@ -209,17 +211,17 @@ def test_text_length_counts_characters_of_valid_rows_whatever_the_buffers():
         pa.array(["x", "yz"], pa.large_string()),
     ]
     for array in cases:
-        assert generators.text_length(array) == reference(array), array
+        assert facts_of.text_length(array) == reference(array), array
     definition = table(col("t", "TEXT", {"kind": "choice", "values": ["ä", "bb"]}, null_fraction=0.3))
-    b = generators.record_batch(definition, "t", 1, 0, 0, 1000)
-    assert generators.batch_facts(definition, b)["t"]["length"] == reference(b.column("t"))
+    b = generate.record_batch(definition, "t", 1, 0, 0, 1000)
+    assert facts_of.batch_facts(definition, b)["t"]["length"] == reference(b.column("t"))
 
 
 def test_facts_sums_of_large_and_small_int64_are_exact():
     for low, high in ((-(2**63), 2**63 - 1), (-(2**40), 2**40), (0, 10)):
         big = table(col("v", "BIGINT", {"kind": "uniform", "low": low, "high": high}, null_fraction=0.1))
-        b = generators.record_batch(big, "t", 3, 0, 0, 5000)
-        facts = generators.batch_facts(big, b)["v"]
+        b = generate.record_batch(big, "t", 3, 0, 0, 5000)
+        facts = facts_of.batch_facts(big, b)["v"]
         values = [v for v in b.column("v").to_pylist() if v is not None]
         assert (facts["sum"], facts["min"], facts["max"]) == (sum(values), min(values), max(values))
 
@@ -228,14 +230,14 @@ def test_facts_sums_of_large_and_small_int64_are_exact():
 def test_random_text_uses_every_character_of_its_alphabet_uniformly_and_nulls_are_empty_slots(alphabet):
     definition = table(col("r", "TEXT", {"kind": "random", "min_length": 0, "max_length": 9, "alphabet": alphabet},
                            null_fraction=0.4))  # fmt: skip
-    array = generators.record_batch(definition, "t", 5, 0, 0, 20_000).column("r")
+    array = generate.record_batch(definition, "t", 5, 0, 0, 20_000).column("r")
     offsets = np.frombuffer(array.buffers()[1], np.int32, len(array) + 1)
-    nulls = ~generators.valid_rows(array)
+    nulls = ~facts_of.valid_rows(array)
     assert abs(nulls.mean() - 0.4) < 0.02 and (np.diff(offsets)[nulls] == 0).all()
     assert np.bincount(np.diff(offsets)[~nulls], minlength=10).min() > 0.08 * (~nulls).sum()  # lengths 0..9
     chars = np.frombuffer(array.buffers()[2], np.uint8, offsets[-1])
     counts = np.bincount(chars, minlength=256)
-    expected = generators._ALPHABETS[alphabet]
+    expected = generate._ALPHABETS[alphabet]
     assert set(np.flatnonzero(counts)) == set(expected)
     mean = len(chars) / len(expected)
     assert 0.85 * mean < counts[expected].min() and counts[expected].max() < 1.15 * mean
@@ -243,8 +245,8 @@ def test_random_text_uses_every_character_of_its_alphabet_uniformly_and_nulls_ar
 
 def test_pattern_pieces_every_position_uniform():
     definition = table(col("p", "TEXT", {"kind": "pattern", "pattern": "x##########-???????#?"}, null_fraction=0.1))
-    array = generators.record_batch(definition, "t", 5, 0, 0, 20_000).column("p")
-    assert [(begin, size) for begin, size, _ in generators.pattern_runs("x##########-???????#?")] == [
+    array = generate.record_batch(definition, "t", 5, 0, 0, 20_000).column("p")
+    assert [(begin, size) for begin, size, _ in generate.pattern_runs("x##########-???????#?")] == [
         (1, 4), (5, 4), (9, 2), (12, 2), (14, 2), (16, 2), (18, 1), (19, 1), (20, 1)]  # fmt: skip
     rows = np.frombuffer(array.buffers()[2], np.uint8).reshape(-1, 21)
     assert len(rows) == 20_000 - array.null_count and (rows[:, [0, 11]] == np.frombuffer(b"x-", np.uint8)).all()
@@ -252,15 +254,15 @@ def test_pattern_pieces_every_position_uniform():
     for position, pool in [(i, b"0123456789") for i in digits] + [(i, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for i in letters]:
         counts = np.bincount(rows[:, position], minlength=256)[np.frombuffer(pool, np.uint8)]
         assert counts.sum() == len(rows) and counts.min() > 0.8 * len(rows) / len(pool), position
-    table_ = generators.piece_table(b"0123456789", 4)
+    table_ = generate.piece_table(b"0123456789", 4)
     assert table_[[0, 7, 1234, 9999]].view(np.uint8).tobytes() == b"0000000712349999"
 
 
 @pytest.mark.parametrize("weights", [[0, 3, 0, 1, 5, 0], [1] * 16, list(range(1, 18))])
 def test_weighted_choice_indices_are_those_of_a_binary_search(weights):
     generator = {"kind": "choice", "values": list(range(len(weights))), "weights": weights}
-    plan = generators.plan(table(col("c", "INT", generator)).columns[0])
-    indices = generators.choice_indices(plan, 50_000, np.random.default_rng(8))
+    plan = generate.plan(table(col("c", "INT", generator)).columns[0])
+    indices = generate.choice_indices(plan, 50_000, np.random.default_rng(8))
     reference = np.searchsorted(plan.cdf, np.random.default_rng(8).random(50_000), side="right")
     assert (indices == reference).all()
     assert not np.isin(indices, np.flatnonzero(np.asarray(weights) == 0)).any()
@@ -273,10 +275,10 @@ def test_constant_columns_of_any_size_with_and_without_nulls():
         col("c", "INT", {"kind": "constant", "value": 4}, null_fraction=0.5),
     )
     for count in (5, 5, 2, 0, 5):
-        b = generators.record_batch(definition, "t", 1, 0, count, count)
+        b = generate.record_batch(definition, "t", 1, 0, count, count)
         assert b.column("a").to_pylist() == [3] * count and b.column("b").to_pylist() == ["é"] * count
         assert set(b.column("c").to_pylist()) <= {4, None}
-    assert 0.4 < generators.record_batch(definition, "t", 1, 0, 0, 1000).column("c").null_count / 1000 < 0.6
+    assert 0.4 < generate.record_batch(definition, "t", 1, 0, 0, 1000).column("c").null_count / 1000 < 0.6
 
 
 @pytest.mark.parametrize(
@@ -285,12 +287,12 @@ def test_constant_columns_of_any_size_with_and_without_nulls():
 )
 def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
     u = np.random.default_rng(n).random(100_000)
-    cdf = generators.zipf_cdf(n, s)
+    cdf = generate.zipf_cdf(n, s)
     u[:6] = [0.0, np.nextafter(1.0, 0), 0.5, cdf[0], np.nextafter(cdf[0], 0), 1.0]  # edges (1.0: rounding)
     picks = np.random.default_rng(2).integers(0, n, size=(2, 1000))
     u[6:1006], u[1006:2006], u[2006:3006] = picks[0] / n, cdf[picks[1]], np.nextafter(cdf[picks[1]], 0)  # buckets, keys
     u[3006:4006] = np.nextafter(picks[0] / n, 0)  # u * n may round up into the next bucket (s = 0: on a key's bound)
-    keys = generators.zipf_keys(n, s, u)
+    keys = generate.zipf_keys(n, s, u)
     assert keys.dtype == np.int64 and (keys == np.minimum(np.searchsorted(cdf, u, side="right") + 1, n)).all()
 
 
@@ -300,9 +302,9 @@ def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
 )
 def test_batch_rngs_are_the_streams_of_batch_rng(seed, key, worker, first_row, columns):
     """batch_rngs re-implements SeedSequence's hashing (numpy's own algorithm, multi-word ints included)."""
-    rngs = generators.batch_rngs(seed, key, worker, first_row, columns)
+    rngs = generate.batch_rngs(seed, key, worker, first_row, columns)
     assert len(rngs) == columns
     for column, rng in enumerate(rngs):
-        expected = generators.batch_rng(seed, key, worker, first_row, column)
+        expected = generate.batch_rng(seed, key, worker, first_row, column)
         assert rng.bit_generator.state == expected.bit_generator.state
         assert np.array_equal(rng.integers(0, 2**63, size=8), expected.integers(0, 2**63, size=8))

@@ -6,8 +6,9 @@ import multiprocessing
 
 import pytest
 
-from loadgen import results
 from loadgen.errors import ScenarioError
+from loadgen.results import files as run_files
+from loadgen.results import history as run_history
 
 
 def read(path):
@@ -21,7 +22,7 @@ def row(run_id, phase="load", **extra):
 
 
 def append_ten(folder: str, process: int) -> list:
-    return [results.append_history(folder, [row(f"run-{process}-{i}")]) for i in range(10)]
+    return [run_history.append_history(folder, [row(f"run-{process}-{i}")]) for i in range(10)]
 
 
 def test_twenty_processes_appending_together_keep_every_row(tmp_path):
@@ -29,17 +30,17 @@ def test_twenty_processes_appending_together_keep_every_row(tmp_path):
         warnings = pool.starmap(append_ten, [(str(tmp_path), p) for p in range(20)], chunksize=1)
     assert warnings == [[None] * 10] * 20
     columns, rows = read(tmp_path / "history.csv")
-    assert columns == results.HISTORY_COLUMNS
+    assert columns == run_history.HISTORY_COLUMNS
     assert sorted(r["run_id"] for r in rows) == sorted(f"run-{p}-{i}" for p in range(20) for i in range(10))
     assert sorted(p.name for p in tmp_path.iterdir()) == [".history.csv.lock", "history.csv"]  # no temp files
 
 
 def test_matrix_param_columns_are_kept_and_added_to_the_header(tmp_path):
-    results.append_history(str(tmp_path), [row("a")])
-    results.append_history(str(tmp_path), [row("b", point=1, **{"param:workers": 2})])
-    results.append_history(str(tmp_path), [row("c", point=0, **{"param:load.method": "rows"})])
+    run_history.append_history(str(tmp_path), [row("a")])
+    run_history.append_history(str(tmp_path), [row("b", point=1, **{"param:workers": 2})])
+    run_history.append_history(str(tmp_path), [row("c", point=0, **{"param:load.method": "rows"})])
     columns, rows = read(tmp_path / "history.csv")
-    assert columns == results.HISTORY_COLUMNS + ["param:workers", "param:load.method"]
+    assert columns == run_history.HISTORY_COLUMNS + ["param:workers", "param:load.method"]
     assert [(r["run_id"], r["param:workers"], r["param:load.method"]) for r in rows] == [
         ("a", "", ""),
         ("b", "2", ""),
@@ -51,10 +52,10 @@ def test_matrix_param_columns_are_kept_and_added_to_the_header(tmp_path):
 def test_columns_this_version_does_not_know_are_kept(tmp_path):
     history = tmp_path / "history.csv"
     history.write_text("run_id,phase,future_metric\nold,load,42\n", encoding="utf-8")
-    assert results.append_history(str(tmp_path), [row("new")]) is None
+    assert run_history.append_history(str(tmp_path), [row("new")]) is None
     columns, rows = read(history)
     assert columns[:3] == ["run_id", "phase", "future_metric"]
-    assert set(results.HISTORY_COLUMNS) <= set(columns)
+    assert set(run_history.HISTORY_COLUMNS) <= set(columns)
     assert [(r["run_id"], r["future_metric"], r["scenario"]) for r in rows] == [("old", "42", ""), ("new", "", "demo")]
 
 
@@ -69,46 +70,46 @@ def test_columns_this_version_does_not_know_are_kept(tmp_path):
 def test_a_garbled_history_is_left_alone_with_a_warning(tmp_path, content, reason):
     history = tmp_path / "history.csv"
     history.write_bytes(content)
-    warning = results.append_history(str(tmp_path), [row("new")])
+    warning = run_history.append_history(str(tmp_path), [row("new")])
     assert warning.startswith(f"{history}: ") and reason in warning and "left as it is" in warning
     assert history.read_bytes() == content
 
 
 def test_a_history_that_cannot_be_written_is_a_warning_not_an_error(tmp_path):
     folder = tmp_path / "gone"  # the output folder disappeared: nothing to lock or write in
-    assert results.append_history(str(folder), [row("new")]).startswith(f"{folder / 'history.csv'}: not updated")
+    assert run_history.append_history(str(folder), [row("new")]).startswith(f"{folder / 'history.csv'}: not updated")
 
 
 def test_a_failed_write_leaves_no_temp_file(tmp_path, monkeypatch):
     def disk_full(_fd):
         raise OSError(errno.ENOSPC, "No space left on device")
 
-    monkeypatch.setattr(results.os, "fsync", disk_full)
+    monkeypatch.setattr(run_files.os, "fsync", disk_full)
     with pytest.raises(OSError, match="No space"):
-        results.write_atomic(tmp_path / "summary.csv", "a,b\n")
+        run_files.write_atomic(tmp_path / "summary.csv", "a,b\n")
     assert list(tmp_path.iterdir()) == []
 
 
 def test_a_failed_rename_leaves_no_temp_file(tmp_path):
     (tmp_path / "summary.csv").mkdir()  # os.replace cannot put a file over a folder
     with pytest.raises(OSError):
-        results.write_atomic(tmp_path / "summary.csv", "a,b\n")
+        run_files.write_atomic(tmp_path / "summary.csv", "a,b\n")
     assert [p.name for p in tmp_path.iterdir()] == ["summary.csv"]
 
 
 def test_temp_names_are_unique_per_process_and_call(tmp_path, monkeypatch):
     seen = []
-    real_replace = results.os.replace
-    monkeypatch.setattr(results.os, "replace", lambda src, dst: seen.append(src) or real_replace(src, dst))
-    results.write_atomic(tmp_path / "x.csv", "1")
-    results.write_atomic(tmp_path / "x.csv", "2")
-    assert len(set(seen)) == 2 and all(f".x.csv.{results.os.getpid()}-" in str(s) for s in seen)
+    real_replace = run_files.os.replace
+    monkeypatch.setattr(run_files.os, "replace", lambda src, dst: seen.append(src) or real_replace(src, dst))
+    run_files.write_atomic(tmp_path / "x.csv", "1")
+    run_files.write_atomic(tmp_path / "x.csv", "2")
+    assert len(set(seen)) == 2 and all(f".x.csv.{run_files.os.getpid()}-" in str(s) for s in seen)
 
 
 def test_a_file_where_the_scenario_folder_belongs_is_a_scenario_error(tmp_path):
     (tmp_path / "demo").write_text("not a folder")
     with pytest.raises(ScenarioError) as info:
-        results.create_run_dir(str(tmp_path), "demo")
+        run_files.create_run_dir(str(tmp_path), "demo")
     assert info.value.exit_code == 2
     assert info.value.problems == [
         f"output.dir: {tmp_path / 'demo'} is a file, not a folder; move it away or use --results-dir"

@@ -2,7 +2,7 @@
 
 import json
 
-from loadgen.hyperlog import Tail, parse_ts
+from loadgen.results.hyperlog import Tail, parse_ts
 
 START = "2026-11-27T10:00:00.000000"
 

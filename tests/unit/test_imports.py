@@ -34,3 +34,24 @@ def test_reading_commands_do_not_load_the_hyper_client(argv):
         [sys.executable, "-c", PROBE, *argv], cwd=ROOT, capture_output=True, text=True, timeout=120
     ).stdout
     assert out.splitlines()[-1] == "LOADED:", out[-500:]
+
+
+RUNTIME_LIBRARIES = ("tableauhyperapi", "psycopg", "numpy", "pyarrow", "duckdb", "hdrh", "plotly", "matplotlib", "ray")
+VALIDATE_PROBE = f"""
+import sys
+from loadgen.cli import main
+assert main(["validate", *sys.argv[1:]]) == 0
+loaded = sorted({{m.split(".")[0] for m in sys.modules}} & set({RUNTIME_LIBRARIES!r}))
+print("LOADED:" + ",".join(loaded))
+"""
+
+
+def test_validation_loads_no_runtime_library():
+    """Checking a scenario (without file sources, whose metadata pyarrow reads) imports pydantic and PyYAML, not the
+    libraries that generate, send or draw data: the options models import none of them."""
+    scenarios = [p for p in sorted((ROOT / "scenarios").glob("*.yaml")) if "source:" not in p.read_text()]
+    out = subprocess.run(
+        [sys.executable, "-c", VALIDATE_PROBE, *map(str, scenarios)], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert out.stdout.splitlines()[-1] == "LOADED:", out.stdout[-500:] + out.stderr[-2000:]

@@ -11,10 +11,12 @@ from pathlib import Path
 import psutil
 import pytest
 
-from loadgen import pool, server, staging, worker
+from loadgen.config.sections import ServerConfig
+from loadgen.engine import server, worker
+from loadgen.engine.backends import local as pool
 from loadgen.errors import ServerError
-from loadgen.metrics import Recorder
-from loadgen.scenario import ServerConfig
+from loadgen.results.recorder import Recorder
+from loadgen.transfer import staging
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -138,7 +140,7 @@ def test_sweep_keeps_a_folder_whose_databases_the_user_kept(tmp_path):
 def test_timestamps_are_a_form_spreadsheets_read_as_date_times():
     import re
 
-    from loadgen import results
+    from loadgen.results import files as results
 
     text = results.iso_utc(1_795_000_000.25)
     assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", text), text  # no T, no Z: LibreOffice, Excel
@@ -147,7 +149,7 @@ def test_timestamps_are_a_form_spreadsheets_read_as_date_times():
 
 
 def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():
-    from loadgen.judge import suspect_results
+    from loadgen.results.judge import suspect_results
 
     row = {"phase": "generate", "wall_s": 0.002, "start_skew_ms": 2.0}
     assert suspect_results([row]) == []
@@ -157,8 +159,8 @@ def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():
 
 
 def test_a_signal_while_a_finished_phase_is_written_waits_for_the_end_of_the_write():
+    from loadgen.engine.run import Signals
     from loadgen.errors import Interrupted
-    from loadgen.run import Signals
 
     signals = Signals()
     signals.install()

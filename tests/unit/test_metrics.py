@@ -1,13 +1,13 @@
 import pytest
 
-from loadgen import metrics
-from loadgen.data import BYTES_PER_ROW, MIB
-from loadgen.sampler import Sample
-from loadgen.scenario import Scenario
+from loadgen.datagen.canonical import BYTES_PER_ROW, MIB
+from loadgen.results import aggregate, counts, recorder
+from loadgen.results.samples import Sample
+from loadgen.scenario.model import Scenario
 
 
 def recorder_with(latencies_ms, op="copy", rows_each=10):
-    rec = metrics.Recorder()
+    rec = recorder.Recorder()
     for ms in latencies_ms:
         rec.record(op, int(ms * 1e6), rows_each)
     return rec
@@ -20,7 +20,7 @@ def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
         rec = recorder_with(values)
         rec.start_ns, rec.end_ns = 0, 1_000_000_000
         messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
-    [lat] = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")["latency"]
+    [lat] = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")["latency"]
     assert lat["count"] == 100
     assert lat["p50_ms"] == pytest.approx(1, rel=0.01)
     assert lat["max_ms"] == pytest.approx(100, rel=0.01)
@@ -29,18 +29,18 @@ def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
 
 
 def test_latency_columns_are_ordered():
-    lat = metrics.latency_ms(recorder_with(range(1, 500)).ops["copy"].histogram)
-    values = [lat["min_ms"]] + [lat[metrics.percentile_column(p)] for p in metrics.PERCENTILES] + [lat["max_ms"]]
+    lat = counts.latency_ms(recorder_with(range(1, 500)).ops["copy"].histogram)
+    values = [lat["min_ms"]] + [lat[counts.percentile_column(p)] for p in counts.PERCENTILES] + [lat["max_ms"]]
     assert values == sorted(values)
-    assert metrics.percentile_column(99.9) == "p99_9_ms"
+    assert counts.percentile_column(99.9) == "p99_9_ms"
 
 
 def test_phase_timing_wall_parallelism_and_skew():
     workers = [
-        metrics.WorkerTiming(0, start_ns=0, end_ns=2_000_000_000, rows=100),
-        metrics.WorkerTiming(1, start_ns=500_000_000, end_ns=1_500_000_000, rows=300),
+        aggregate.WorkerTiming(0, start_ns=0, end_ns=2_000_000_000, rows=100),
+        aggregate.WorkerTiming(1, start_ns=500_000_000, end_ns=1_500_000_000, rows=300),
     ]
-    timing = metrics.phase_timing(workers, BYTES_PER_ROW)
+    timing = aggregate.phase_timing(workers, BYTES_PER_ROW)
     assert timing.wall_s == 2.0
     assert timing.rows == 400 and timing.rows_per_s == 200
     assert timing.parallelism == pytest.approx(1.5)  # (2 s + 1 s) busy over 2 s wall
@@ -63,7 +63,7 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
     phase = scenario.phases[0]
     messages = []
     for w in range(2):
-        rec = metrics.Recorder()
+        rec = recorder.Recorder()
         rec.record("query:warmup", 50_000_000)
         rec.start_ns, rec.end_ns = 1_000 + w, 1_000_000_000
         for _ in range(3):
@@ -75,7 +75,7 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
         Sample(1, "scan", "worker-0", 100, 90.0, 80.0),
         Sample(1, "other", "hyperd", 9, 999.0, 999.0),
     ]
-    out = metrics.aggregate_phase("run", scenario, phase, messages, 1_000, samples, "ok")
+    out = aggregate.aggregate_phase("run", scenario, phase, messages, 1_000, samples, "ok")
     summary = out["summary"]
     assert summary["ops"] == 6 and summary["rows"] == 6000 and summary["errors"] == 0
     assert summary["p99_ms"] == pytest.approx(2, rel=0.01)  # the 50 ms warmups are not in the statistics
@@ -90,20 +90,20 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
 
 def test_a_failed_verification_marks_the_phase_and_the_worker():
     scenario = scenario_with_query()
-    rec = metrics.Recorder()
+    rec = recorder.Recorder()
     rec.start_ns, rec.end_ns = 0, 10
     msg = {"worker": 0, "verification": {"verified": "failed", "detail": "COUNT(*) = 1"}, **rec.to_dict()}
-    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "ok")
+    out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "ok")
     assert out["summary"]["verified"] == "failed"
     assert out["workers"][0]["status"] == "failed" and out["workers"][0]["detail"] == "COUNT(*) = 1"
 
 
 def test_errors_are_counted_with_first_messages_kept():
-    rec = metrics.Recorder()
+    rec = recorder.Recorder()
     for i in range(10):
         rec.error("query", f"boom {i}")
     op = rec.to_dict()["ops"]["query"]
-    assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(metrics.MAX_KEPT_ERRORS)]
+    assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(recorder.MAX_KEPT_ERRORS)]
 
 
 def test_latency_rows_have_the_exact_mean():
@@ -113,7 +113,7 @@ def test_latency_rows_have_the_exact_mean():
         rec = recorder_with(values, op="query")
         rec.start_ns, rec.end_ns = 0, 1_000_000_000
         messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
-    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")
+    out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")
     [row] = out["latency"]
     assert row["count"] == 4 and row["mean_ms"] == pytest.approx(4.0)  # (1 + 2 + 3 + 10) / 4
 
@@ -123,7 +123,7 @@ def test_progress_line_shows_workers_when_it_fits():
 
     from rich.console import Console
 
-    from loadgen.terminal import Progress
+    from loadgen.report.terminal import Progress
 
     for width, expect_detail in ((200, True), (60, False)):
         out = io.StringIO()
@@ -139,10 +139,10 @@ def test_a_phase_missing_a_workers_result_is_not_verified_ok():
     """A worker that died sent no result: what it wrote (and, for a shared table, the check that was its job)
     was never verified, so the others' `ok` must not make the phase `ok`."""
     scenario = scenario_with_query()  # 2 workers
-    rec = metrics.Recorder()
+    rec = recorder.Recorder()
     rec.start_ns, rec.end_ns = 0, 10
     msg = {"worker": 0, "verification": {"verified": "ok", "detail": "checked by the last worker"}, **rec.to_dict()}
-    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "failed", "worker 1 died")
+    out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "failed", "worker 1 died")
     assert out["summary"]["verified"] == "unchecked"
-    both = metrics.aggregate_phase("run", scenario, scenario.phases[0], [msg, {**msg, "worker": 1}], 0, [], "ok")
+    both = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg, {**msg, "worker": 1}], 0, [], "ok")
     assert both["summary"]["verified"] == "ok"

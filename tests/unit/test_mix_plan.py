@@ -1,6 +1,6 @@
 import pytest
 
-from loadgen.workloads.mix import OperationPlan, operation_sequence
+from loadgen.workloads.mix.plan import OperationPlan, operation_sequence
 
 WEIGHTS = {"select_limit": 5, "aggregate": 3, "join": 2, "ddl": 0}
 

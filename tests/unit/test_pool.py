@@ -6,8 +6,8 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
+from loadgen.engine.backends.local import WorkerPool
 from loadgen.errors import WorkerError
-from loadgen.pool import WorkerPool
 from tests.unit import pool_targets
 
 

@@ -1,9 +1,9 @@
-from loadgen import data
-from loadgen.workloads.query import Digest, expected_digest_problems
+from loadgen.datagen import canonical, canonical_batches
+from loadgen.workloads.query.digest import Digest, expected_digest_problems
 
 
 def digest_of(shape, start, count):
-    ids, sensors, values, _ = data.columns(start, count)
+    ids, sensors, values, _ = canonical_batches.columns(start, count)
     d = Digest()
     if shape == "full_scan":
         for i in ids.tolist():
@@ -18,13 +18,13 @@ def digest_of(shape, start, count):
 
 
 def test_correct_results_pass_for_every_shape():
-    rows = data.RowRange(1000, 5003)
+    rows = canonical.RowRange(1000, 5003)
     for shape in ("full_scan", "filtered", "aggregation"):
         assert expected_digest_problems(shape, rows, digest_of(shape, 1000, 5003)) == ""
 
 
 def test_a_lost_row_is_noticed_for_every_shape():
-    rows = data.RowRange(1000, 5003)
+    rows = canonical.RowRange(1000, 5003)
     for shape in ("full_scan", "filtered", "aggregation"):
         short = digest_of(shape, 1000, 5003 - 10)  # ten fewer ids: every sensor loses one
         assert expected_digest_problems(shape, rows, short) != "", shape
@@ -33,7 +33,7 @@ def test_a_lost_row_is_noticed_for_every_shape():
 def test_arrow_batches_and_python_rows_give_the_same_digest():
     from_rows = digest_of("full_scan", 0, 300)
     from_batches = Digest()
-    for batch in data.iter_record_batches(data.RowRange(0, 300), 4):  # 75 batches: more than one sum
+    for batch in canonical_batches.iter_record_batches(canonical.RowRange(0, 300), 4):  # 75 batches: more than one sum
         from_batches.add_batch(batch)
     from_batches.finish()
     assert (from_rows.rows, from_rows.first_sum) == (from_batches.rows, from_batches.first_sum)
@@ -42,7 +42,7 @@ def test_arrow_batches_and_python_rows_give_the_same_digest():
 def test_text_and_other_first_columns_are_digested_without_failing():
     import pyarrow as pa
 
-    from loadgen.workloads.query import hyper_kind
+    from loadgen.workloads.query.digest import hyper_kind
 
     text = Digest()
     text.add_batch(pa.record_batch([pa.array(["ab", None, "cde"])], names=["t"]))
@@ -61,7 +61,7 @@ def test_text_and_other_first_columns_are_digested_without_failing():
 
 
 def test_nan_reads_agree():
-    from loadgen.workloads.query import same_number
+    from loadgen.workloads.query.digest import same_number
 
     assert same_number(float("nan"), float("nan")) and not same_number(float("nan"), 1.0)
     assert same_number(1.0, 1.0 + 1e-12) and not same_number(3, 4) and same_number(float("inf"), float("inf"))

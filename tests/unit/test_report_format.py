@@ -2,8 +2,8 @@
 
 import pytest
 
-from loadgen.html_report import band_labels, fmt_count, fmt_rate, fmt_sig, table
-from loadgen.report_data import Band, spectrum_x
+from loadgen.report.html import fmt_count, fmt_rate, fmt_sig, table
+from loadgen.report.model import Band, band_labels, spectrum_x
 
 
 @pytest.mark.parametrize(

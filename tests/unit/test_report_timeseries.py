@@ -2,8 +2,8 @@
 
 import pytest
 
-from loadgen import metrics
-from loadgen.scenario import Scenario
+from loadgen.results import aggregate, counts, timeseries
+from loadgen.scenario.model import Scenario
 
 S = 1_000_000_000
 
@@ -12,7 +12,7 @@ def message(worker, start_s, end_s, buckets, release_s=0.0):
     """A worker's result: measured from start_s to end_s; buckets {index: (ops, rows)} from the release."""
     timeseries = {}
     for index, (ops, rows) in buckets.items():
-        histogram = metrics.new_histogram(metrics.BUCKET_DIGITS)
+        histogram = counts.new_histogram(counts.BUCKET_DIGITS)
         for _ in range(ops):
             histogram.record_value(1000)
         timeseries[index] = {"ops": {"op": {"ops": ops, "rows": rows, "errors": 0, "histogram": histogram.encode()}}}
@@ -28,7 +28,7 @@ def message(worker, start_s, end_s, buckets, release_s=0.0):
 
 
 def rows(messages, release_s=0.0, interval_s=1.0):
-    return metrics.timeseries_rows("run", "p", 1, messages, interval_s, int(release_s * S))
+    return timeseries.timeseries_rows("run", "p", 1, messages, interval_s, int(release_s * S))
 
 
 def test_a_phase_shorter_than_an_interval_is_drawn_at_its_real_rate():
@@ -78,7 +78,7 @@ def test_the_rows_of_a_phase_add_up_to_its_summary():
         message(0, 0.002, 2.41, {0: (4, 4000), 1: (5, 5000), 2: (1, 900)}, release_s=release),
         message(1, 0.004, 2.38, {0: (3, 3500), 1: (5, 5100), 2: (1, 400)}, release_s=release),
     ]
-    out = metrics.aggregate_phase("run", scenario, scenario.phases[0], messages, int(release * S), [], "ok")
+    out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, int(release * S), [], "ok")
     summary, series = out["summary"], out["timeseries"]
     bounds = [r["t_s"] for r in series][1:] + [summary["wall_s"] + 0.002]  # each row covers up to the next one
     covered = [min(b, summary["wall_s"] + 0.002) - max(r["t_s"], 0.002) for r, b in zip(series, bounds, strict=True)]

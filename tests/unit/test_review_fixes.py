@@ -9,9 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
-from loadgen import compare, results, server, terminal
+from loadgen.config.sections import ServerConfig
+from loadgen.engine import server
 from loadgen.errors import ScenarioError
-from loadgen.scenario import ServerConfig, load_plan
+from loadgen.report import terminal
+from loadgen.results import compare
+from loadgen.results import history as results
+from loadgen.scenario.load import load_plan
 
 
 def test_a_matrix_cannot_vary_what_the_whole_run_shares(tmp_path):

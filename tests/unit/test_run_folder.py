@@ -1,5 +1,5 @@
-from loadgen.run_folder import RunFolder
-from loadgen.scenario import load_plan
+from loadgen.results.run_folder import RunFolder
+from loadgen.scenario.load import load_plan
 
 SCENARIO = """\
 name: sweep

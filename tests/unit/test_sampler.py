@@ -5,7 +5,7 @@ import sys
 import psutil
 import pytest
 
-from loadgen.sampler import CpuClock, Sampler, take_sample
+from loadgen.engine.sampler import CpuClock, Sampler, take_sample
 
 
 def test_cpu_clock_is_percent_of_one_core():

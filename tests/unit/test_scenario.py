@@ -3,7 +3,7 @@ from pathlib import Path
 import pytest
 
 from loadgen.errors import ScenarioError
-from loadgen.scenario import load_scenario
+from loadgen.scenario.load import load_scenario
 
 ROOT = Path(__file__).resolve().parents[2]
 BAD = ROOT / "tests" / "bad_scenarios"
@@ -120,7 +120,7 @@ phases:
 
 
 def test_matrix_expands_to_validated_points(tmp_path):
-    from loadgen.scenario import load_plan
+    from loadgen.scenario.load import load_plan
 
     base, plan = load_plan(write(tmp_path, MATRIX))
     assert base.matrix == {"workers": [1, 2], "load.method": ["arrow", "rows"]}
@@ -133,7 +133,7 @@ def test_matrix_expands_to_validated_points(tmp_path):
 
 
 def test_a_bad_matrix_point_is_reported_with_its_values(tmp_path):
-    from loadgen.scenario import load_plan
+    from loadgen.scenario.load import load_plan
 
     path = write(
         tmp_path, MATRIX.replace("workers: [1, 2]", "workers: [1, 0]").replace("[arrow, rows]", "[arrow, csv]")

@@ -2,8 +2,10 @@
 
 import pytest
 
-from loadgen import operations, sessions, thresholds
-from loadgen.metrics import BUCKET_DIGITS, new_histogram
+from loadgen.config import thresholds
+from loadgen.results import thresholds as measured
+from loadgen.results.counts import BUCKET_DIGITS, new_histogram
+from loadgen.workloads.mix import binder, operations, sessions
 
 
 def test_stages_ramp_linearly_from_zero_and_hold_the_last_target():
@@ -28,15 +30,15 @@ def test_sequence_parameters_never_repeat_across_sessions():
     param = operations.Param(type="BIGINT", generator={"kind": "sequence", "start": 10, "step": 1})
     drawn = []
     for stream in range(3):
-        s = operations.ParamStream(param, seed=1, key="op/0/0", stream=stream, streams=3)
+        s = binder.ParamStream(param, seed=1, key="op/0/0", stream=stream, streams=3)
         drawn += [int(s.next()) for _ in range(2000)]  # past one refill
     assert len(set(drawn)) == len(drawn) and min(drawn) == 10
 
 
 def test_a_parameter_stream_is_a_function_of_the_seed():
     param = operations.Param(type="INT", generator={"kind": "zipf", "n": 100, "s": 1.2})
-    one = [operations.ParamStream(param, 7, "q/0/0", 0, 1).next() for _ in range(1)]
-    a, b, c = (operations.ParamStream(param, seed, "q/0/0", 0, 1) for seed in (7, 7, 8))
+    one = [binder.ParamStream(param, 7, "q/0/0", 0, 1).next() for _ in range(1)]
+    a, b, c = (binder.ParamStream(param, seed, "q/0/0", 0, 1) for seed in (7, 7, 8))
     first = [a.next() for _ in range(50)]
     assert first == [b.next() for _ in range(50)] != [c.next() for _ in range(50)]
     assert one[0] == first[0] and all(1 <= v <= 100 for v in first)
@@ -52,7 +54,7 @@ def interval(index, ops, errors, latency_us):
 
 def test_a_live_check_fires_after_its_delay_on_what_was_measured_so_far():
     [bound] = thresholds.parse_all("users.q.p99_ms", {"bounds": ["< 100"], "abort": True, "delay_s": 2})
-    live = thresholds.LiveCheck([bound], 1.0)
+    live = measured.LiveCheck([bound], 1.0)
     live.add(interval(0, 100, 0, 500_000))  # slow, but within the delay
     assert live.check() is None
     live.add(interval(1, 100, 0, 1_000))
@@ -63,5 +65,5 @@ def test_a_live_check_fires_after_its_delay_on_what_was_measured_so_far():
 def test_several_bounds_and_per_operation_values_at_the_end():
     parsed = thresholds.parse_all("users.q.error_rate", ["< 0.1", ">= 0"])
     latency = [{"phase": "users", "operation": "q", "count": "90", "errors": "10"}]
-    results = thresholds.evaluate(parsed, {"users": {"wall_s": "1"}}, latency)
+    results = measured.evaluate(parsed, {"users": {"wall_s": "1"}}, latency)
     assert [(r[1], r[2]) for r in results] == [(0.1, False), (0.1, True)]

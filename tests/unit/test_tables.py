@@ -4,7 +4,9 @@ import pyarrow as pa
 import pytest
 from pydantic import ValidationError
 
-from loadgen.tables import TableDefinition, parse_sql_type, to_domain
+from loadgen.datagen.arrow import arrow_type
+from loadgen.datagen.definitions import TableDefinition
+from loadgen.datagen.sqltypes import parse_sql_type, to_domain
 
 
 @pytest.mark.parametrize(
@@ -27,7 +29,7 @@ from loadgen.tables import TableDefinition, parse_sql_type, to_domain
 )
 def test_types(text, sql, arrow):
     parsed = parse_sql_type(text)
-    assert parsed.sql == sql and parsed.arrow == arrow
+    assert parsed.sql == sql and arrow_type(parsed) == arrow
 
 
 @pytest.mark.parametrize("text", ["MONEY", "INTERVAL DAY", "NUMERIC(40,2)", "NUMERIC(4,6)", "VARCHAR(0)", "INT(3)"])

@@ -2,16 +2,20 @@ import csv
 
 import pytest
 
-from loadgen import compare, thresholds
+from loadgen.config import thresholds
 from loadgen.errors import NotARunFolder, ScenarioError
-from loadgen.metrics import coefficient_of_variation_pct, median_row
-from loadgen.results import SUMMARY_COLUMNS, write_csv
+from loadgen.report import compare as compare_text
+from loadgen.results import compare
+from loadgen.results import thresholds as measured
+from loadgen.results.aggregate import coefficient_of_variation_pct, median_row
+from loadgen.results.files import write_csv
+from loadgen.results.tables import SUMMARY_COLUMNS
 
 
 def test_threshold_parsing_and_evaluation():
     t = thresholds.parse("load.rows_per_s", ">= 5e6")
     assert (t.phase, t.metric, t.op, t.limit) == ("load", "rows_per_s", ">=", 5e6)
-    outcome = thresholds.evaluate(
+    outcome = measured.evaluate(
         [t, thresholds.parse("scan.p99_ms", "< 50"), thresholds.parse("gone.p50_ms", "<1")],
         {"load": {"rows_per_s": "6000000"}, "scan": {"p99_ms": "75.5"}},
     )
@@ -37,7 +41,7 @@ def test_bad_thresholds_are_explained(key, value, message):
 
 
 def test_thresholds_are_validated_with_the_scenario(tmp_path):
-    from loadgen.scenario import load_scenario
+    from loadgen.scenario.load import load_scenario
 
     path = tmp_path / "t.yaml"
     path.write_text(
@@ -102,10 +106,10 @@ def test_compare_judges_each_metric_by_its_spread_and_direction(tmp_path):
     assert 0 < low <= 50.0 <= high
     p99 = next(r for r in rows if r["metric"] == "p99_ms")
     assert p99["verdicts"][1] == "worse"  # lower is better for a latency
-    markdown = compare.render_markdown(ids, rows)
+    markdown = compare_text.render_markdown(ids, rows)
     assert markdown.startswith("| phase | metric | run-a | run-b | run-c | vs run-b | vs run-c |")
     assert "| load | rows_per_s | 100 | 102 | 150 | +2.0% within noise [" in markdown
-    parsed = list(csv.reader(compare.render_csv(ids, rows).splitlines()))
+    parsed = list(csv.reader(compare_text.render_csv(ids, rows).splitlines()))
     assert parsed[0][:7] == ["phase", "metric", "run-a", "run-b", "run-c", "change_pct", "verdict"]
 
 

@@ -12,9 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from loadgen.scenario import ScenarioError, load_scenario
-from loadgen.tpch import data as tdata
-from loadgen.tpch import metrics, queries, reference, schema
+from loadgen.errors import ScenarioError
+from loadgen.scenario.load import load_scenario
+from loadgen.workloads.tpch import cache, metrics, queries, reference, schema
+from loadgen.workloads.tpch import data as tdata
 
 D = decimal.Decimal
 
@@ -133,9 +134,9 @@ def test_cache_folder_checks(tmp_path):
     assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
     (tmp_path / "f").write_text("")
     assert "is not a folder" in tdata.writable_problem(tmp_path / "f" / "x")
-    assert "does not exist" in tdata.cache_problem(tmp_path / "none")
+    assert "does not exist" in cache.cache_problem(tmp_path / "none")
     (tmp_path / "empty").mkdir()
-    assert "manifest.json is missing" in tdata.cache_problem(tmp_path / "empty")
+    assert "manifest.json is missing" in cache.cache_problem(tmp_path / "empty")
     assert tdata.sf_text(1.0) == "1" and tdata.sf_text(0.01) == "0.01"
 
 
@@ -189,18 +190,19 @@ def _load_workload(tmp_path, patch=setattr, **settings):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from loadgen.workloads import tpch
+    from loadgen.workloads.tpch import load as tpch_load
+    from loadgen.workloads.tpch.config import TpchLoadPhase
 
     (tmp_path / "lineitem").mkdir()
     pq.write_table(pa.table({"l_orderkey": pa.array(range(10), pa.int64())}), tmp_path / "lineitem" / "l.parquet")
     manifest = {"tables": {"lineitem": {"files": [{"path": "lineitem/l.parquet", "bytes": 1, "rows": 10}]}}}
-    phase = tpch.TpchLoadPhase(name="load", workload="tpch_load", scale_factor=0.01, **settings)
+    phase = TpchLoadPhase(name="load", workload="tpch_load", scale_factor=0.01, **settings)
     ctx = types.SimpleNamespace(
         worker=0, workers=1, endpoint="x", database="d", owns_database=False, run_dir=tmp_path,
         stop=threading.Event(), state={},
     )  # fmt: skip
-    workload = tpch.TpchLoadWorkload(phase, ctx)
-    patch(tpch, "require_data", lambda ctx, phase: (tmp_path, manifest))
+    workload = tpch_load.TpchLoadWorkload(phase, ctx)
+    patch(tpch_load, "require_data", lambda ctx, phase: (tmp_path, manifest))
     return workload
 
 

@@ -9,9 +9,10 @@ from pathlib import Path
 import pytest
 
 from loadgen.cli import main
+from loadgen.config.yaml_source import MAX_FILE_BYTES
 from loadgen.errors import ScenarioError
-from loadgen.scenario import MAX_FILE_BYTES, dump_resolved, load_plan, load_scenario
-from loadgen.workloads.mix import WorkerClass, assign_workers
+from loadgen.scenario.load import dump_resolved, load_plan, load_scenario
+from loadgen.workloads.mix.config import WorkerClass, assign_workers
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -224,7 +225,7 @@ def test_a_staging_dir_that_does_not_exist_fails_validation(tmp_path):
 
 
 def test_a_staging_dir_without_write_permission_fails_validation(tmp_path, monkeypatch):
-    import loadgen.workloads.base as base
+    import loadgen.config.fields as base
 
     monkeypatch.setattr(base.os, "access", lambda path, mode: False)
     path = write(tmp_path, INSERTS)

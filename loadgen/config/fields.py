@@ -1,0 +1,106 @@
+"""Field types and the words of validation messages, shared by every model of a scenario."""
+
+import difflib
+import os
+import string
+from typing import Annotated
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+
+PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
+
+# Upper bounds of durations: a huge value would hang a wait or overflow a timer (time.sleep(1e308) raises).
+WEEK_S = 7 * 24 * 3600
+HOUR_S = 3600
+HOUR_MS = HOUR_S * 1000
+MAX_ROWS = 2**31  # canonical ids 0 … rows-1 go into an INT column (datagen.canonical.COLUMNS_SQL)
+# what messages say about a bound, next to its number
+BOUND_MEANINGS = {
+    WEEK_S: "one week",
+    HOUR_S: "one hour",
+    HOUR_MS: "one hour",
+    60_000: "one minute",
+    MAX_ROWS: "the ids 0 … rows-1 must fit in the table's INT id column",
+}
+EXCERPT_CHARS = 60
+
+
+def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
+    """Text cut to an excerpt for a message (a 20 MB value must not become a 20 MB error line)."""
+    return text if len(text) <= limit else text[:limit] + "…"
+
+
+def excerpt(value) -> str:
+    """A value as messages echo it: its repr, cut short."""
+    return shorten(repr(value))
+
+
+def _whole_number(value):
+    """Counts: reject booleans (YAML `true` is not 1) and accept whole numbers written as floats; PyYAML reads
+    `1e6` as the string '1e6' and `1.0e+6` as a float. Anything else is left for pydantic to report."""
+    if isinstance(value, bool):
+        raise ValueError("must be a whole number, not true/false")
+    if isinstance(value, str) and value.strip():
+        try:
+            value = float(value.replace("_", ""))
+        except ValueError:
+            return value
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+def not_bool(value):
+    if isinstance(value, bool):
+        raise ValueError("must be a number, not true/false")
+    return value
+
+
+Count = Annotated[int, BeforeValidator(_whole_number)]
+Number = Annotated[float, BeforeValidator(not_bool)]
+
+
+def folder_problem(folder: str) -> str:
+    """'' when `folder` is an existing folder this process can write in, else why not."""
+    if not os.path.isdir(folder):
+        return f"{folder!r} is not an existing folder"
+    if not os.access(folder, os.W_OK | os.X_OK):
+        return f"no permission to write in {folder!r}"
+    return ""
+
+
+class StrictModel(BaseModel):
+    """Unknown keys are errors and a validated scenario cannot be changed by accident."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class NestedModel(StrictModel):
+    """A model inside a mapping of the user's keys (`data:`): unknown keys are refused here, with this model's
+    allowed keys, because the scenario's generic message cannot name the keys of a model inside such a mapping."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_keys(cls, value):
+        if isinstance(value, dict):
+            unknown = [k for k in value if k not in cls.model_fields]
+            if unknown:
+                hint = difflib.get_close_matches(str(unknown[0]), list(cls.model_fields), n=1)
+                raise ValueError(
+                    f"unknown key {excerpt(unknown[0])}"
+                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
+                    + f"; allowed: {', '.join(cls.model_fields)}"
+                )
+        return value
+
+
+def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
+    """Reject `{unknown}` placeholders and broken braces in a template string."""
+    try:
+        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+    except ValueError as exc:
+        raise ValueError(f"bad braces in {excerpt(template)}: {exc} (write {{{{ and }}}} for literal braces)") from None
+    for name in fields:
+        if name not in allowed:
+            shown = ", ".join("{" + a + "}" for a in allowed)
+            raise ValueError(f"unknown placeholder {shorten('{' + name + '}')} (allowed: {shown})")

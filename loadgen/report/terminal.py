@@ -1,0 +1,117 @@
+"""What the terminal shows: a live progress line while a phase runs, and the final tables (rich).
+
+The final report has one table per workload, titled like the seed benchmark's (PARALLEL INSERT,
+PARALLEL QUERY): path or shape | Wall (s) | Rows/s | MiB/s | Parallel, plus what a load tester wants next to it.
+"""
+
+import time
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from loadgen import columns
+from loadgen.config.phase import PhaseOptions
+from loadgen.workloads import registry
+
+COMMON_TAIL = ("hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean")
+
+
+def table_columns(workload: str) -> list[tuple[str, str, str]]:
+    """(header, summary column, format) of a workload's table: the columns its options declare (table_columns, with
+    their table_labels), then hyperd's and the workers' resources. Headers and formats come from loadgen/columns.py."""
+    known = columns.by_name()
+    options = registry.options_models().get(workload, PhaseOptions)
+    names = options.table_columns + COMMON_TAIL
+    return [(options.table_labels.get(n, known[n].label), n, known[n].fmt) for n in names]
+
+
+def fmt(value, spec: str) -> str:
+    if value in ("", None):
+        return "-"
+    return format(value, spec)
+
+
+def phase_tables(summaries: list[dict]) -> list[Table]:
+    tables = []
+    for workload in dict.fromkeys(s["workload"] for s in summaries):
+        rows = [s for s in summaries if s["workload"] == workload]
+        shown = table_columns(workload)
+        table = Table(title=f"PARALLEL {workload.upper()}", title_justify="left")
+        table.add_column("Phase (method)", justify="left")
+        table.add_column("Workers", justify="right")
+        for header, _, _ in shown:
+            table.add_column(header, justify="right")
+        table.add_column("Verified")
+        table.add_column("Status")
+        for s in rows:
+            status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
+            verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
+            cells = [fmt(s.get(key, ""), spec) for _, key, spec in shown]
+            name = f"{s['phase']} ({s['method']})" if s["method"] else s["phase"]
+            if s.get("parameters"):  # a matrix point
+                name += f" [{s['parameters']}]"
+            name = escape(name)  # parameters in [ ] are text, not rich markup
+            table.add_row(
+                name,
+                str(s["workers"]),
+                *cells,
+                verified,
+                status,
+            )
+        tables.append(table)
+    return tables
+
+
+class Progress:
+    """One status line per second: rewritten in place on a terminal, a plain line every 5 s otherwise."""
+
+    def __init__(self, console: Console, quiet: bool = False):
+        self.console = console
+        self.quiet = quiet
+        self.live = console.is_terminal
+        self.phase = ""
+        self.total_rows = 0
+        self.started = 0.0
+        self._last_plain = 0.0
+        self._last = (0, 0.0)
+
+    def begin(self, phase: str, total_rows: int) -> None:
+        self.phase, self.total_rows, self.started = phase, total_rows, time.monotonic()
+        self._last_plain = self.started
+        self._last = (0, self.started)  # (ops, time) at the previous tick, for the current rate
+
+    def line(self, rows: int, ops: int, errors: int, elapsed: float, ops_rate: float) -> str:
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        text = f"{self.phase}: {rows:,} rows"
+        if self.total_rows:
+            text += f" / {self.total_rows:,} ({100 * rows / self.total_rows:.0f}%)"
+        text += f"  {ops:,} ops ({ops_rate:,.0f}/s now)  {rate:,.0f} rows/s  {errors:,} errors  {elapsed:.1f} s"
+        if self.total_rows and rate > 0:
+            text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
+        return text
+
+    def tick(self, rows: int, ops: int, errors: int = 0, per_worker_ops: list[int] = (), sessions: int = 0) -> None:
+        if self.quiet:
+            return
+        now = time.monotonic()
+        last_ops, last_t = self._last
+        ops_rate = (ops - last_ops) / (now - last_t) if now > last_t else 0.0
+        self._last = (ops, now)
+        text = self.line(rows, ops, errors, now - self.started, ops_rate)
+        if sessions:
+            text += f" | {sessions:,} active sessions"
+        detail = "  | " + " ".join(f"w{i}:{n:,}" for i, n in enumerate(per_worker_ops))
+        if per_worker_ops and len(text) + len(detail) <= self.console.width:  # a wide terminal: per worker too
+            text += detail
+        if self.live:
+            self.console.file.write("\r\x1b[2K" + text)
+            self.console.file.flush()
+        elif now - self._last_plain >= 5:
+            self._last_plain = now
+            self.console.print(text, markup=False)
+
+    def end(self) -> None:
+        if self.live and not self.quiet:
+            self.console.file.write("\r\x1b[2K")
+            self.console.file.flush()

@@ -1,0 +1,171 @@
+"""The scenario model: the sections of loadgen/config, the `data:` definitions and a list of phases whose options
+models come from the workload registry, with the rules that involve more than one key. The model is built from
+the registry, and built again when a workload is registered after import."""
+
+import re
+import secrets
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import Field, field_validator
+
+from loadgen.config import thresholds
+from loadgen.config.fields import MAX_ROWS, Count, StrictModel, check_placeholders, excerpt
+from loadgen.config.ray import RayConfig
+from loadgen.config.ray import cross_check as ray_cross_check
+from loadgen.config.sections import OutputConfig, SamplingConfig, ServerConfig, TimeoutsConfig
+from loadgen.datagen.definitions import TableDefinition
+from loadgen.workloads import registry
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+TABLE_PLACEHOLDERS = ("worker",)
+DATA_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+
+
+def build(phase_models: tuple[type, ...]) -> type:
+    """The Scenario model whose phases are any of `phase_models` (told apart by their `workload` key)."""
+    phase_union = Union[phase_models]  # noqa: UP007 - built from the registry at run time
+
+    class Scenario(StrictModel):
+        name: str = Field(pattern=NAME_PATTERN)
+        description: str = ""
+        workers: Count = Field(default=1, ge=1, le=256)
+        rows: Count | None = Field(
+            default=None,
+            ge=1,
+            le=MAX_ROWS,
+            description="Default total rows for insert phases that do not set their own.",
+        )
+        table: str = Field(default="measurements_{worker}", min_length=1, max_length=120)
+        server: ServerConfig = Field(default_factory=ServerConfig)
+        sampling: SamplingConfig = Field(default_factory=SamplingConfig)
+        timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
+        output: OutputConfig = Field(default_factory=OutputConfig)
+        phases: list[Annotated[phase_union, Field(discriminator="workload")]] = Field(min_length=1)
+        seed: Count | None = Field(
+            default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
+        )
+        repeat: Count = Field(
+            default=1,
+            ge=1,
+            le=1000,
+            description="Run the phase list this many times, each with fresh worker processes; report medians.",
+        )
+        fresh_server: bool = Field(
+            default=False,
+            description="With repeat: a new hyperd for every repetition too (a matrix always gives every point and "
+            "repetition its own).",
+        )
+        matrix: dict[str, list[Any]] = Field(
+            default_factory=dict,
+            description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",
+        )
+        thresholds: dict[str, str | list[str] | dict[str, Any]] = Field(
+            default_factory=dict,
+            description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6", "users.search.p99_ms": {bounds: '
+            '["< 200"], abort: true}}; a miss exits 1.',
+        )
+        data: dict[str, TableDefinition] = Field(
+            default_factory=dict,
+            description="Table definitions by key; an insert phase writes one with `table: KEY` "
+            "(see docs/own_data.md).",
+        )
+        backend: Literal["local", "ray"] = Field(
+            default="local", description="local: one process per worker here; ray: one Ray actor per worker."
+        )
+        ray: RayConfig = Field(default_factory=RayConfig)
+
+        @field_validator("table")
+        @classmethod
+        def _table_placeholders(cls, value: str) -> str:
+            check_placeholders(value, TABLE_PLACEHOLDERS)
+            return value
+
+        def table_name(self, worker: int) -> str:
+            return self.table.format(worker=worker)
+
+    Scenario.__qualname__ = "Scenario"  # pickled by reference: loadgen.scenario.model.Scenario names it
+    return Scenario
+
+
+Scenario = build(tuple(registry.options_models().values()))
+_built = [registry.generation()]
+
+
+def scenario_model() -> type:
+    """The Scenario model for the workloads registered now (rebuilt after a registration)."""
+    global Scenario
+    if _built[0] != registry.generation():
+        Scenario = build(tuple(registry.options_models().values()))
+        _built[0] = registry.generation()
+    return Scenario
+
+
+def cross_checks(scenario):
+    """Rules that involve more than one key. Yields (location, message)."""
+    seen = {}
+    for i, phase in enumerate(scenario.phases):
+        if phase.name in seen:
+            yield (
+                ("phases", i, "name"),
+                f"duplicate phase name {excerpt(phase.name)} (also phases[{seen[phase.name]}])",
+            )
+        seen.setdefault(phase.name, i)
+        yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
+    names = {p.name for p in scenario.phases}
+    by_name = {p.name: p for p in scenario.phases}
+    for key, expression in scenario.thresholds.items():
+        try:
+            threshold = thresholds.parse(key, expression)
+        except ValueError as exc:
+            yield ("thresholds", key), str(exc)
+            continue
+        if threshold.phase not in names:
+            yield ("thresholds", key), f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(names))}"
+            continue
+        if threshold.abort and not by_name[threshold.phase].ends_early():
+            yield (
+                ("thresholds", key),
+                f"abort: true needs a phase that can end early (mix or query); {threshold.phase} runs workload "
+                f"{by_name[threshold.phase].workload}: check it at the end (no abort)",
+            )
+        if threshold.operation:
+            known = by_name[threshold.phase].operation_names()
+            if known is None:
+                yield (
+                    ("thresholds", key),
+                    f"{threshold.phase} runs workload {by_name[threshold.phase].workload}: per-operation "
+                    "thresholds apply to mix and query phases",
+                )
+            elif threshold.operation not in known:
+                yield (
+                    ("thresholds", key),
+                    f"{threshold.phase} has no operation {excerpt(threshold.operation)}; its operations: "
+                    + ", ".join(known),
+                )
+    if scenario.server.endpoint and scenario.server.parameters:
+        yield (
+            ("server", "parameters"),
+            "hyperd parameters apply only to the embedded server, not to an endpoint",
+        )
+    for key in scenario.data:
+        if not DATA_KEY.match(key) or key in ("table", "worker"):
+            yield (
+                ("data", key),
+                (
+                    f"{excerpt(key)}: a definition's key must start with a letter or _ and use only letters, "
+                    "digits and _; not table or worker (query placeholders)"
+                ),
+            )
+    yield from ray_cross_check(scenario)
+    if "{worker}" not in scenario.table and scenario.workers > 1:
+        yield (
+            ("table",),
+            "with more than one worker the table name needs {worker} so that each has its own table",
+        )
+
+
+def resolve(scenario):
+    """Fill defaults that depend on other keys (phase rows from the scenario's rows)."""
+    phases = [p.resolved(scenario) for p in scenario.phases]
+    seed = scenario.seed if scenario.seed is not None else secrets.randbelow(2**31)
+    return scenario.model_copy(update={"phases": phases, "seed": seed})

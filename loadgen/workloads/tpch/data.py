@@ -1,0 +1,105 @@
+"""TPC-H data from tpchgen-cli: where it is cached (per scale factor and generator version), which generator runs,
+and how the parts and files are shared out among the workers. The cache's manifest and its checks are in
+loadgen/workloads/tpch/cache.py.
+"""
+
+import math
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+GENERATOR = "tpchgen-cli"
+INSTALL_HINT = f"install it with: {sys.executable} -m pip install {GENERATOR}"
+
+
+def default_data_dir() -> Path:
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return Path(base) / "loadgen" / "tpch"
+
+
+def sf_text(scale_factor: float) -> str:
+    return f"{scale_factor:g}"
+
+
+def find_generator(configured: str | None = None) -> str | None:
+    """The tpchgen-cli to run: the configured path or name, else the one next to this Python (a venv's bin),
+    else the first on PATH."""
+    if configured:
+        return shutil.which(configured) or (configured if os.access(configured, os.X_OK) else None)
+    beside = Path(sys.executable).parent / GENERATOR
+    if beside.exists() and os.access(beside, os.X_OK):
+        return str(beside)
+    return shutil.which(GENERATOR)
+
+
+def generator_version(binary: str) -> str:
+    """'4.0.0' from `tpchgen-cli --version` ('tpchgen-cli 4.0.0')."""
+    out = subprocess.run([binary, "--version"], capture_output=True, text=True, timeout=30, check=True).stdout
+    return out.strip().split()[-1]
+
+
+def cache_dir(data_dir: Path, scale_factor: float, version: str) -> Path:
+    return Path(data_dir) / f"sf{sf_text(scale_factor)}-tpchgen-{version}"
+
+
+def writable_problem(folder: Path) -> str:
+    """'' when `folder` exists and is writable, or could be created; else why not. Probes by creating and at
+    once removing a temporary folder in the nearest existing ancestor, so it leaves nothing behind."""
+    folder = Path(folder).expanduser()
+    probe = folder
+    while not probe.exists():
+        if probe.parent == probe:
+            return f"{folder}: no existing parent folder"
+        probe = probe.parent
+    if not probe.is_dir():
+        return f"{folder}: {probe} is not a folder"
+    try:
+        os.rmdir(tempfile.mkdtemp(prefix=".loadgen-probe-", dir=probe))
+    except OSError as exc:
+        return f"{folder}: cannot write in {probe} ({exc.strerror or exc})"
+    return ""
+
+
+def default_parts(scale_factor: float, workers: int) -> int:
+    """Parts per table: at least one per worker, and about one per unit of scale factor (≤ ~1 GB files)."""
+    return max(workers, math.ceil(scale_factor))
+
+
+def parts_of_worker(worker: int, workers: int, parts: int) -> list[int]:
+    return [k for k in range(1, parts + 1) if (k - 1) % workers == worker]
+
+
+def generate_command(binary: str, scale_factor: float, parts: int, part: int, out: Path, threads: int) -> list[str]:
+    return [
+        binary, "parquet", "--scale-factor", sf_text(scale_factor), "--parts", str(parts), "--part", str(part),
+        "--output-dir", str(out), "--num-threads", str(threads), "--quiet",
+    ]  # fmt: skip
+
+
+def files_of_part(folder: Path, part: int) -> list[Path]:
+    return sorted(Path(folder).glob(f"*/*.{part}.parquet"))
+
+
+def table_files(manifest: dict) -> list[tuple[str, str, int, int]]:
+    """(table, relative path, bytes, rows) of every file in the manifest."""
+    return [(t, f["path"], f["bytes"], f["rows"]) for t, info in manifest["tables"].items() for f in info["files"]]
+
+
+def assign_files(files: list[tuple], workers: int, by_table: bool = True) -> list[list[tuple]]:
+    """Longest first onto the least loaded worker (by bytes): deterministic, so every worker computes the same
+    assignment on its own. `by_table`: a table's files all go to one worker, so no two workers write the same
+    table at once (Hyper runs concurrent COPYs into one table no faster than one after the other, and here
+    slower); otherwise files are spread one by one."""
+    groups: dict[str, list[tuple]] = {}
+    for item in files:
+        groups.setdefault(item[0] if by_table else item[1], []).append(item)
+    loads = [0] * workers
+    out: list[list[tuple]] = [[] for _ in range(workers)]
+    for key in sorted(groups, key=lambda k: (-sum(f[2] for f in groups[k]), k)):
+        w = min(range(workers), key=lambda i: (loads[i], i))
+        out[w].extend(sorted(groups[key], key=lambda f: f[1]))
+        loads[w] += sum(f[2] for f in groups[key])
+    return out
