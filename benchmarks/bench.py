@@ -2,7 +2,7 @@
 
 Measures, on the same canonical rows: the server's own ceiling (INSERT … SELECT generate_series), minimal
 hand-written clients for each path, loadgen running the same work through scenarios (1 and 2 workers), and
-pantab. Prints a markdown table of medians and ratios with the floors of issue #4, and optionally writes it
+pantab. Prints a markdown table of medians and ratios with their floors, and optionally writes it
 to a file (BENCHMARKS.md). Only ratios measured in the same run are compared.
 
     python benchmarks/bench.py                 # full size (10M rows; ~5 minutes on 2 cores)
@@ -179,7 +179,7 @@ def hand_pg_copy(descriptor: str, database: str, conn, rows: int, per_copy: int 
 
 
 def hand_copy_to_mmap(conn, table: str, rows: int) -> float:
-    """Warm (one untimed query first, as loadgen's fetch phases do with `warmup: 1`): Hyper compiles a
+    """Warm (one untimed query first, as loadgen's fetch phases do with `warmup_iterations: 1`): Hyper compiles a
     query the first time it sees it, and that cost is not the client's."""
     path = f"/dev/shm/bench-out-{os.getpid()}.arrows"
     result = {}
@@ -277,14 +277,14 @@ def loadgen_paths(hyper, endpoint: str, workers: int, rows: int, row_api_rows: i
     bulk = loadgen_run_kept(endpoint, f"bulk_w{workers}", workers, f"""\
   - {{name: stream_insert, workload: insert, method: arrow_stream, rows: {rows}}}
   - {{name: arrow_insert, workload: insert, method: arrow, rows: {rows}}}
-  - {{name: arrow_fetch, workload: query, shape: full_scan, method: arrow, iterations: 3, warmup: 1}}
+  - {{name: arrow_fetch, workload: query, shape: full_scan, method: arrow, iterations: 3, warmup_iterations: 1}}
 """, folder)  # fmt: skip
     small = loadgen_run_kept(endpoint, f"small_w{workers}", workers, f"""\
   - {{name: rows_insert, workload: insert, method: rows, rows: {row_api_rows}}}
-  - {{name: rows_fetch, workload: query, shape: full_scan, method: rows, warmup: 1}}
+  - {{name: rows_fetch, workload: query, shape: full_scan, method: rows, warmup_iterations: 1}}
   - {{name: small_table, workload: insert, method: arrow, rows: {SMALL_TABLE_ROWS * workers}}}
   - {{name: small_query, workload: query, method: rows, sql: "SELECT COUNT(*) FROM {{table}}", \
-iterations: {SMALL_QUERIES}, warmup: 20}}
+iterations: {SMALL_QUERIES}, warmup_iterations: 20}}
 """, folder)  # fmt: skip
     for key, summary, phase, column in (
         ("arrow_insert", bulk, "arrow_insert", "rows_per_s"),

@@ -1,4 +1,4 @@
-"""Your own data (issue #12): is loadgen, not hyperd, the bottleneck when it writes the custom_schema table or loads
+"""Your own data: is loadgen, not hyperd, the bottleneck when it writes the custom_schema table or loads
 Parquet files? Side-by-side measurements on one hyperd, medians of N rounds, as ratios.
 
 Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12):
@@ -13,9 +13,9 @@ Measures, on scenarios/custom_schema.yaml's `orders` table (15 columns, seed 12)
      no facts;
   3. files, 2 workers: loadgen reading Parquet client-side (`arrow`, `arrow_stream`) against hyperd reading the same
      files itself (`external`), in one loadgen run (make sample_data's layout: 4 files, row groups of 65,536);
-  4. with --memory-rows N (100,000,000 for the issue's figure; ~5 minutes on 2 cores, so off by default): peak RSS
+  4. with --memory-rows N (100,000,000 for the published figure; ~5 minutes on 2 cores, so off by default): peak RSS
      of a worker writing N rows of the table with 2 workers and `arrow`, from samples.csv.
-Prints a markdown table with the floors of issue #12.
+Prints a markdown table with its floors.
 
     python benchmarks/bench_own_data.py                              # ~4 minutes on 2 cores
     python benchmarks/bench_own_data.py --memory-rows 100000000      # plus the 100M-row memory run
@@ -220,7 +220,9 @@ def main(argv=None) -> int:
     parser.add_argument("--rows", type=int, default=3_000_000, help="rows of generation, ingest and insert")
     parser.add_argument("--file-rows", type=int, default=2_000_000,
                         help="rows in the 4 Parquet files (1M-row phases last ~2 s: a run moved by ±0.15)")  # fmt: skip
-    parser.add_argument("--memory-rows", type=int, default=0, help="rows of the memory run (0: skip; issue: 1e8)")
+    parser.add_argument(
+        "--memory-rows", type=int, default=0, help="rows of the memory run (0: skip; the published figure: 1e8)"
+    )
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="small sizes, 1 round: a smoke run (< 1 minute)")
     parser.add_argument("--write", help="also write the markdown report to this file")

@@ -1,4 +1,4 @@
-"""backend: ray against the local backend (issue #16's floors), on a 2-node Ray cluster on this machine (two
+"""backend: ray against the local backend, on a 2-node Ray cluster on this machine (two
 raylets on 127.0.0.1) that is up before the runs start, and one hyperd both backends write to.
 
   - 4 Ray workers reach the first barrier within 6 s (environment.json: ray.first_barrier_s);
@@ -93,7 +93,7 @@ def main(argv=None) -> int:
             server = f'server: {{endpoint: "{endpoint}", database_dir: "{folder / "db"}", replace_existing: true}}\n'
             ray = f'backend: ray\nray: {{address: "{cluster.address}"}}\n'
             barrier_phases = "".join(
-                f"  - {{name: q{i}, workload: query, method: rows, sql: 'SELECT 1', iterations: 1, warmup: 0}}\n"
+                f"  - {{name: q{i}, workload: query, method: rows, sql: 'SELECT 1', iterations: 1}}\n"
                 for i in range(10)
             )
             for rep in range(args.reps):

@@ -1,4 +1,4 @@
-"""HTML report size and open time (issue #15): a report of a 10-phase run with 4 workers stays under 5 MB and opens
+"""HTML report size and open time: a report of a 10-phase run with 4 workers stays under 5 MB and opens
 in under 2 s in headless Chromium.
 
 Runs a 10-phase scenario with 4 workers (insert, query and mix phases in turn, ~1.5 s each), writes its report with
@@ -13,7 +13,7 @@ its place (the report before the basic bundle), alternating, N opens each. Per o
   cpu       the renderer's main-thread CPU time (Performance.getMetrics ThreadTime), less sensitive to other
             work on the machine than the elapsed times.
 Every open must draw every chart with the points the page expects and log no error. Prints a markdown table of
-the medians with the floors of issue #15.
+the medians with their floors.
 
     python benchmarks/bench_report.py               # ~1 minute on 2 cores
     python benchmarks/bench_report.py --opens 3     # fewer opens

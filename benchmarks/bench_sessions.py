@@ -1,4 +1,4 @@
-"""Many sessions per worker (issue #14): startup, memory, per-operation overhead and open load, as loadgen runs them.
+"""Many sessions per worker: startup, memory, per-operation overhead and open load, as loadgen runs them.
 
 Measures, with `workload: mix` phases of `SELECT 1` (a `sql_operations:` entry, preload_rows: 0):
   1. startup of 256 sessions (2 workers × 128): launch of `loadgen run` → release of the phase's barrier
@@ -9,7 +9,7 @@ Measures, with `workload: mix` phases of `SELECT 1` (a `sql_operations:` entry, 
   3. open load at 2,000 operations/s in total over 64 sessions: achieved vs target, and the same with hyperd
      stopped (SIGSTOP) for 1 s in the middle: p99 of `one:from_intended` must show the stall;
   4. peak RSS per worker at 128 sessions (from run 1).
-Prints a markdown table with the floors of issue #14.
+Prints a markdown table with its floors.
 
     python benchmarks/bench_sessions.py            # ~4 minutes on 2 cores
     python benchmarks/bench_sessions.py --quick    # short durations, 1 round (smoke)

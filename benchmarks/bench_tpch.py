@@ -1,4 +1,4 @@
-"""TPC-H through loadgen against the simplest alternatives, on the same Parquet files, as ratios (issue #13).
+"""TPC-H through loadgen against the simplest alternatives, on the same Parquet files, as ratios.
 
   load    loadgen tpch_load (2 workers, arrow) vs hyperd reading the Parquet itself
           (CREATE TABLE t AS SELECT * FROM external('…')), floor 0.8; vs pantab.frame_to_hyper of the same Arrow
@@ -58,7 +58,7 @@ def loadgen_load_and_power(folder: Path, sf: float, data_dir: Path, workers: int
         data_dir,
         workers,
         "  - {name: load, workload: tpch_load, method: arrow}\n  - {name: power, workload: tpch_query, mode: power}\n"
-        "  - {name: power_warm, workload: tpch_query, mode: power, warmup: 1}\n",
+        "  - {name: power_warm, workload: tpch_query, mode: power, warmup_iterations: 1}\n",
     )
     run_dir = loadgen_run(folder, "bench_tpch", text)
     summary = {r["phase"]: r for r in read_csv(run_dir / "summary.csv")}

@@ -80,18 +80,25 @@ def cmd_run(args, console: Console, errors: Console, argv) -> int:
     overrides = list(args.overrides)
     if args.results_dir:
         overrides.append(f"output.dir={args.results_dir}")
-    base, plan = load_plan(args.scenario, overrides)
+    notices: list[str] = []
+    base, plan = load_plan(args.scenario, overrides, notices)
+    for notice in notices:
+        errors.print(f"warning: {notice}", markup=False)
     return run(plan, console, errors, ["loadgen", *argv], quiet=args.quiet, base=base)
 
 
-def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
+def cmd_validate(args, console: Console, errors: Console, _argv) -> int:
     problems = []
     for path in args.scenarios:
+        notices: list[str] = []
         try:
-            scenario, plan = load_plan(path, args.overrides)
+            scenario, plan = load_plan(path, args.overrides, notices)
         except ScenarioError as exc:
             problems.extend(exc.problems)
             continue
+        finally:
+            for notice in notices:
+                errors.print(f"warning: {notice}", markup=False)
         points = f", {len(plan)} matrix points" if scenario.matrix else ""
         console.print(
             f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})"

@@ -23,10 +23,14 @@ class PhaseOptions(StrictModel):
     # clearer headers for some of them
     table_columns: ClassVar[tuple[str, ...]] = DEFAULT_TABLE_COLUMNS
     table_labels: ClassVar[dict[str, str]] = {}
+    # summary.csv columns (of loadgen/columns.py) the workload's reports fill, through its runtime's summarize
+    summary_columns: ClassVar[tuple[str, ...]] = ()
     # whether the scenario's top-level `rows` is the default of this workload's phases (a --set rows=N reaches them)
     takes_scenario_rows: ClassVar[bool] = False
     # keys a --set of another key removes from the phase, e.g. {"rows": ("rows_scale",)}: the rows given replace it
     set_replaces: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # deprecated key → its new name: still accepted (with a warning naming FILE:LINE and the new key) for a release
+    renamed_keys: ClassVar[dict[str, str]] = {}
 
     def cross_check(self, scenario):
         """Rules involving other keys of the scenario. Yields (location inside this phase, message)."""

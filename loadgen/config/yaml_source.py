@@ -9,14 +9,24 @@ from loadgen.errors import ScenarioError
 
 
 class Source:
-    """Where values came from: the YAML node tree (for line numbers) and any --set overrides."""
+    """Where values came from: the YAML node tree (for line numbers), any --set overrides, and the keys written
+    under a deprecated name (their new location → the location as written)."""
 
     def __init__(self, path: str, root: yaml.Node | None, overrides: dict[tuple, str] | None = None):
         self.path = path
         self.root = root
         self.overrides = overrides or {}
+        self.renamed: dict[tuple, tuple] = {}
+
+    def original(self, loc: tuple) -> tuple:
+        """A location as the file (or the --set) wrote it."""
+        for new, old in self.renamed.items():
+            if loc[: len(new)] == new:
+                return old + loc[len(new) :]
+        return loc
 
     def where(self, loc: tuple) -> str:
+        loc = self.original(loc)
         for prefix, text in self.overrides.items():
             # inside what the override set, or a mapping the override created (--set a.b.c=1 makes `a`)
             if loc[: len(prefix)] == prefix or (prefix[: len(loc)] == loc and find_node(self.root, loc) is None):

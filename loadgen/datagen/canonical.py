@@ -29,6 +29,16 @@ class RowRange:
         return self.start + self.count
 
 
+def insert_sql(table_sql: str, rows: RowRange) -> str:
+    """The canonical rows of `rows`, made by hyperd itself: the same values (value is an IEEE double product, as
+    numpy computes it), with no client work."""
+    return (
+        f"INSERT INTO {table_sql} SELECT i, i % {SENSORS}, "
+        "CAST(i AS DOUBLE PRECISION) * CAST(0.1 AS DOUBLE PRECISION), "
+        f"{TIMESTAMP_BASE} + CAST(i AS BIGINT) * 1000 FROM generate_series({rows.start}, {rows.stop - 1}) AS g(i)"
+    )
+
+
 def worker_range(worker: int, workers: int, total_rows: int) -> RowRange:
     """Seed split: per = total // workers, worker w owns [w*per, (w+1)*per). The remainder is not written."""
     per = total_rows // workers

@@ -1,12 +1,12 @@
 """One run, start to end: results folder → hyperd → workers → phases → CSVs → final table.
 
-Whatever happens (worker failure, verification failure, Ctrl-C, SIGTERM), the `finally` path stops and reaps
-the workers, stops the sampler, shuts hyperd down and writes what was measured with the run's status.
+A Run goes through the plan's matrix points (and repetitions) in order; a PointRun runs some repetitions of one
+point on one hyperd. Whatever happens (worker failure, verification failure, Ctrl-C, SIGTERM), a PointRun's
+cleanup steps all run: stop and reap the workers, stop the sampler, write what the failed phase measured, shut
+hyperd down, write the tables, the samples and hyperd's log figures.
 """
 
-import contextlib
 import os
-import signal
 import sys
 import time
 
@@ -14,8 +14,9 @@ from rich.console import Console
 
 from loadgen.config import thresholds as threshold_expressions
 from loadgen.engine import faults, server
-from loadgen.engine.backends.local import WorkerPool
+from loadgen.engine.backends.local import LocalBackend
 from loadgen.engine.sampler import Sampler
+from loadgen.engine.signals import Signals
 from loadgen.engine.worker import WorkerSpec
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
 from loadgen.report.terminal import Progress, phase_tables
@@ -25,56 +26,9 @@ from loadgen.results import history, hyperlog, judge, tables, thresholds
 from loadgen.results.aggregate import aggregate_phase
 from loadgen.results.run_folder import RunFolder
 from loadgen.scenario.load import dump_resolved
-from loadgen.transfer import staging
 from loadgen.workloads import registry
 
-HANDLED_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
-
-
-class Signals:
-    """SIGINT, SIGTERM and SIGHUP during one run.
-
-    The first signal ends the run: it raises Interrupted wherever the run is, and the cleanup that follows is the
-    shutdown it asked for. A first signal that arrives while cleaning up lets the cleanup finish (it is already
-    the shutdown). A second signal cuts the cleanup short: `force` kills the children, removes what they
-    staged, marks the run interrupted and exits 130."""
-
-    def __init__(self):
-        self.received: list[str] = []
-        self.cleaning = False
-        self.holding = False  # a first signal waits for the end of a held block
-        self.force = None  # set while there is something to kill; called with the signal's name
-        self._previous: dict = {}
-
-    def install(self) -> None:
-        for sig in HANDLED_SIGNALS:
-            self._previous[sig] = signal.signal(sig, self._handle)
-
-    def restore(self) -> None:
-        for sig, handler in self._previous.items():
-            signal.signal(sig, handler)
-
-    def _handle(self, signum, _frame) -> None:
-        name = signal.Signals(signum).name
-        self.received.append(name)
-        if len(self.received) > 1:
-            if self.force:
-                self.force(name)
-            os._exit(EXIT_INTERRUPTED)
-        if not self.cleaning and not self.holding:
-            raise Interrupted(f"interrupted by {name}")
-
-    @contextlib.contextmanager
-    def held(self):
-        """A block a first signal must not cut in two (a finished phase's rows being written): the signal is
-        raised when the block is done."""
-        self.holding = True
-        try:
-            yield
-        finally:
-            self.holding = False
-        if self.received and not self.cleaning:
-            raise Interrupted(f"interrupted by {self.received[0]}")
+RAY_BACKEND = "loadgen.engine.backends.ray"
 
 
 def preflight(scenario) -> None:
@@ -100,330 +54,386 @@ def staging_dirs(scenario) -> list[str]:
     return [p.staging_folder() for p in scenario.phases if p.staging_folder()]
 
 
-def run(
-    plan: list[tuple[dict, object]],
-    console: Console,
-    errors: Console,
-    argv: list[str] | None = None,
-    quiet: bool = False,
-    base=None,
-) -> int:
+def run(plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None) -> int:
     """Run a validated plan: one point per matrix combination (one point without a matrix). Returns the exit
     code; the run folder holds the outcome either way."""
-    scenario = base or plan[0][1]
-    signals = Signals()
-    signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
-    try:
-        for point in dict.fromkeys(id(p) for _, p in plan):  # every point: a matrix may change server keys
-            preflight(next(p for _, p in plan if id(p) == point))
-        # what an earlier run killed with SIGKILL (or cut short) left behind
-        server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
-        run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
-        files = RunFolder(run_id, run_dir, scenario, list(plan[0][0]))
+    return Run(plan, console, errors, argv, quiet, base).execute()
+
+
+def run_all(*steps) -> list[BaseException]:
+    """Run every cleanup step even if one fails; return the failures (a signal's Interrupted is not one: during
+    cleanup it is not raised)."""
+    failures = []
+    for step in steps:
         try:
-            environment = run_environment.environment(run_id, argv or sys.argv)
+            step()
+        except Exception as exc:  # noqa: BLE001 - the remaining steps must still run
+            failures.append(exc)
+    return failures
+
+
+class Run:
+    def __init__(self, plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None):
+        self.plan, self.base = plan, base or plan[0][1]
+        self.console, self.errors, self.quiet = console, errors, quiet
+        self.argv = argv or sys.argv
+        self.signals = Signals()
+        self.files: RunFolder | None = None
+        self.environment: dict = {}
+        self.point: PointRun | None = None  # the point running now: what a second signal kills
+        self.status, self.error, self.exit_code, self.notes = "ok", "", 0, []
+
+    def execute(self) -> int:
+        self.signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
+        try:
+            self.prepare()
+            self.signals.force = self.force_exit
+            self.run_points()
+        finally:
+            if RAY_BACKEND in sys.modules:  # leave the Ray cluster; one this run started is stopped
+                sys.modules[RAY_BACKEND].disconnect()
+            self.signals.restore()
+        self.print_outcome()
+        return self.exit_code
+
+    def prepare(self) -> None:
+        """Refuse what can be refused (exit 2), sweep what killed runs left, create the run folder."""
+        for point in dict.fromkeys(id(p) for _, p in self.plan):  # every point: a matrix may change server keys
+            preflight(next(p for _, p in self.plan if id(p) == point))
+        # what an earlier run killed with SIGKILL (or cut short) left behind
+        server.sweep_stale(staging_dirs=[d for _, point in self.plan for d in staging_dirs(point)])
+        scenario = self.base
+        run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
+        self.files = RunFolder(run_id, run_dir, scenario, list(self.plan[0][0]))
+        try:
+            self.environment = run_environment.environment(run_id, self.argv)
             results.write_atomic(run_dir / "scenario.yaml", dump_resolved(scenario))
-            results.write_json(run_dir / "environment.json", environment)
-            files.write_status("running")
+            results.write_json(run_dir / "environment.json", self.environment)
+            self.files.write_status("running")
         except OSError as exc:
             raise ResultsError(f"cannot write the run folder {run_dir}: {exc}") from None
         except Interrupted as exc:  # the folder exists: it says what happened to it
-            with contextlib.suppress(OSError):
-                files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
+            try:
+                self.files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
+            except OSError:
+                pass
             raise
-        console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
-        signals.force = lambda name: force_exit(files, None, None, name)
-        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
-    finally:
-        if "loadgen.engine.backends.ray" in sys.modules:  # leave the Ray cluster; one this run started is stopped
-            sys.modules["loadgen.engine.backends.ray"].disconnect()
-        signals.restore()
-    for note in notes:
-        console.print(f"note: {note}", highlight=False)
-    for table in phase_tables(files.final_rows()):
-        console.print(table)
-    for line in files.notes + files.threshold_lines:
-        console.print(line, markup=False)
-    for warning in judge.suspect_results(files.final_rows()):
-        console.print(f"warning: {warning}", markup=False)
-    if error:
-        errors.print(f"error: {error}", markup=False)
-    console.print(f"results: {run_dir}", highlight=False)
-    return exit_code
+        self.console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
 
+    def batches(self) -> list[tuple[int, list[int]]]:
+        """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all
+        its repetitions (fresh workers each time) unless fresh_server; a matrix interleaves its points repetition
+        by repetition, so that a drift of the machine spreads over every point instead of biasing one."""
+        if len(self.plan) == 1 and not self.base.fresh_server:
+            return [(0, list(range(1, self.base.repeat + 1)))]
+        return [(index, [rep]) for rep in range(1, self.base.repeat + 1) for index in range(len(self.plan))]
 
-def batches(plan, base) -> list[tuple[int, list[int]]]:
-    """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all its
-    repetitions (fresh workers each time) unless fresh_server; a matrix interleaves its points repetition by
-    repetition, so that a drift of the machine spreads over every point instead of biasing one."""
-    if len(plan) == 1 and not base.fresh_server:
-        return [(0, list(range(1, base.repeat + 1)))]
-    return [(index, [rep]) for rep in range(1, base.repeat + 1) for index in range(len(plan))]
+    def run_points(self) -> None:
+        """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status
+        is written whatever happens."""
+        try:
+            self.run_batches()
+        except Interrupted as exc:  # between two points
+            self.end("interrupted", EXIT_INTERRUPTED, str(exc))
+        except OSError as exc:  # e.g. a full disk while writing the thresholds' results
+            self.end("failed", 1, f"cannot write results to {self.files.dir}: {exc}")
+        except Exception as exc:  # a bug: the run folder still says the run failed, and the traceback follows
+            self.end("failed", 1, f"internal error: {exc!r}")
+            raise
+        finally:
+            self.write_outcome()
 
-
-def run_points(plan, files, environment, console, quiet, signals: Signals):
-    """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status is
-    written whatever happens."""
-    status, error, exit_code, notes = "ok", "", 0, []
-    base = plan[0][1]
-    order = batches(plan, base)
-    try:
+    def run_batches(self) -> None:
+        order = self.batches()
         for number, (index, repetitions) in enumerate(order):
-            params, point = plan[index]
-            if len(order) > 1:
-                where = [f"point {index + 1}/{len(plan)}"] if len(plan) > 1 else []
-                where += [f"repetition {repetitions[0]}/{base.repeat}"] if base.repeat > 1 else []
-                what = tables.describe_parameters(params)
-                console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
-            files.start_point(index, params, point)
-            name = (
-                "hyperd"
-                if len(order) == 1
-                else f"hyperd-{index}"
-                if base.repeat == 1
-                else f"hyperd-{index}-{repetitions[0]}"
-            )
-            hyperd_dir = files.dir / name
-            status, error, exit_code, point_notes = run_point(
-                point, files, environment, hyperd_dir, console, quiet, signals, repetitions
-            )
-            notes.extend(point_notes)
+            params, point = self.plan[index]
+            self.announce(index, repetitions, params, len(order))
+            self.files.start_point(index, params, point)
+            self.point = PointRun(self, point, self.files.dir / self.hyperd_folder(index, repetitions, order))
+            status, error, exit_code, notes = self.point.execute(repetitions)
+            self.point = None
+            self.notes.extend(notes)
+            self.end(status, exit_code, error)
             if status != "ok":
-                break
-            if signals.received:  # arrived while the point was cleaning up: do not start the next one
+                return
+            if self.signals.received:  # arrived while the point was cleaning up: do not start the next one
                 if number + 1 < len(order):
-                    status, exit_code = "interrupted", EXIT_INTERRUPTED
-                    error = f"interrupted by {signals.received[0]} (before {number + 2} of {len(order)})"
-                    break
-                notes.append(f"{signals.received[0]} arrived while the run was finishing; it finished its cleanup")
-        else:
-            for index, (_params, point) in enumerate(plan):
-                files.add_medians(index, point)
-            missed = files.check_thresholds()
-            if missed:
-                status, exit_code, error = "failed", 1, "threshold missed: " + "; ".join(missed)
-    except Interrupted as exc:  # between two points
-        status, exit_code, error = "interrupted", EXIT_INTERRUPTED, str(exc)
-    except OSError as exc:  # e.g. a full disk while writing the thresholds' results
-        status, exit_code, error = "failed", 1, f"cannot write results to {files.dir}: {exc}"
-    except Exception as exc:  # a bug: the run folder still says the run failed, and the traceback follows
-        status, exit_code, error = "failed", 1, f"internal error: {exc!r}"
-        raise
-    finally:
-        signals.cleaning = True
-        signals.force = lambda name: force_exit(files, None, None, name)
+                    error = f"interrupted by {self.signals.received[0]} (before {number + 2} of {len(order)})"
+                    self.end("interrupted", EXIT_INTERRUPTED, error)
+                    return
+                name = self.signals.received[0]
+                self.notes.append(f"{name} arrived while the run was finishing; it finished its cleanup")
+        for index, (_params, point) in enumerate(self.plan):
+            self.files.add_medians(index, point)
+        missed = self.files.check_thresholds()
+        if missed:
+            self.end("failed", 1, "threshold missed: " + "; ".join(missed))
+
+    def announce(self, index: int, repetitions: list[int], params: dict, batches: int) -> None:
+        if batches > 1:
+            where = [f"point {index + 1}/{len(self.plan)}"] if len(self.plan) > 1 else []
+            where += [f"repetition {repetitions[0]}/{self.base.repeat}"] if self.base.repeat > 1 else []
+            what = tables.describe_parameters(params)
+            self.console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
+
+    def hyperd_folder(self, index: int, repetitions: list[int], order) -> str:
+        if len(order) == 1:
+            return "hyperd"
+        return f"hyperd-{index}" if self.base.repeat == 1 else f"hyperd-{index}-{repetitions[0]}"
+
+    def end(self, status: str, exit_code: int, error: str) -> None:
+        self.status, self.exit_code, self.error = status, exit_code, error
+
+    def write_outcome(self) -> None:
+        """run.json and history.csv, whatever happened; a run that cannot write them fails."""
+        self.signals.cleaning = True
+        self.signals.force = self.force_exit
+        files = self.files
         failures = run_all(
-            lambda: files.write_status(status, error, exit_code),
-            lambda: files.notes.extend(f"warning: {w}" for w in [append_history(files)] if w),
+            lambda: files.write_status(self.status, self.error, self.exit_code),
+            lambda: files.notes.extend(f"warning: {w}" for w in [self.append_history()] if w),
         )
-        if failures and status == "ok":
-            status, exit_code, error = "failed", 1, f"cannot write results to {files.dir}: {failures[0]}"
-    return status, error, exit_code, notes
+        if failures and self.status == "ok":
+            self.end("failed", 1, f"cannot write results to {files.dir}: {failures[0]}")
+
+    def append_history(self) -> str | None:
+        return history.append_history(self.files.scenario.output.dir, self.files.final_rows())
+
+    def print_outcome(self) -> None:
+        for note in self.notes:
+            self.console.print(f"note: {note}", highlight=False)
+        for table in phase_tables(self.files.final_rows()):
+            self.console.print(table)
+        for line in self.files.notes + self.files.threshold_lines:
+            self.console.print(line, markup=False)
+        for warning in judge.suspect_results(self.files.final_rows()):
+            self.console.print(f"warning: {warning}", markup=False)
+        if self.error:
+            self.errors.print(f"error: {self.error}", markup=False)
+        self.console.print(f"results: {self.files.dir}", highlight=False)
+
+    def force_exit(self, name: str) -> None:
+        """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
+        exit 130. No waiting for a graceful stop."""
+        point = self.point
+        for kill in (point.backend.kill_all if point and point.backend else None,
+                     point.hyperd.kill if point and point.hyperd else None):  # fmt: skip
+            if kill is not None:
+                try:
+                    kill()
+                except Exception:  # noqa: BLE001 - killing what is left; nothing to report to
+                    pass
+        try:
+            self.files.write_status("interrupted", f"interrupted by a second signal ({name}): cleanup cut short", 130)
+        except Exception:  # noqa: BLE001
+            pass
+        os._exit(EXIT_INTERRUPTED)
 
 
-def append_history(files) -> str | None:
-    return history.append_history(files.scenario.output.dir, files.final_rows())
-
-
-def run_point(scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals, repetitions):
+class PointRun:
     """Some repetitions of one scenario (one matrix point) on one hyperd: start hyperd, then per repetition a fresh
-    pool of workers running every phase. Returns (status, error, exit code, notes). Whatever happens, workers are
-    stopped and reaped, hyperd is shut down and what was measured is written."""
-    status, error, exit_code = "ok", "", 0
-    sampler = Sampler(scenario.sampling.interval_ms)
-    sampler.watch("coordinator", os.getpid())
-    pool: WorkerPool | None = None
-    hyperd: server.Server | None = None
-    progress = Progress(console, quiet)
-    tail: hyperlog.Tail | None = None
-    current_phase, release_ns, outcome = None, 0, None
-    notes: list[str] = []
-    signals.cleaning = False
-    # looked up when called: a second signal at any moment kills whatever pool and hyperd exist by then
-    signals.force = lambda name: force_exit(files, pool, hyperd, name)
-    try:
-        if signals.received:  # arrived between two points, while nothing listened for it
-            raise Interrupted(f"interrupted by {signals.received[0]}")
-        hyperd = server.Server(
-            scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s, files.created_databases
-        )
-        start_hyperd(hyperd, files, environment)
-        sampler.watch("hyperd", hyperd.pid)
-        if hyperd.pid:  # a private hyperd: its log is ours to read
-            tail = hyperlog.Tail(hyperd_dir, files.run_id)
-        if scenario.sampling.enabled:
-            sampler.start()
-        for repetition in repetitions:
-            pool = new_pool(scenario, hyperd, files, environment)  # fresh processes: repetitions vary for real
-            start_pool(pool, sampler)  # after the assignment: a signal while spawning still finds every process
-            for phase in scenario.phases:
-                current_phase, release_ns, outcome, sampler.repetition = phase, 0, None, repetition
-                release_ns = pool.release(phase.name, tail.poll if tail else None)
-                sampler.phase = phase.name
-                if tail:
-                    tail.begin(phase.name, repetition, files.epoch(release_ns))
-                pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
-                if pace:  # how the load is paced, as it starts
-                    console.print(f"{phase.name}: {pace}", markup=False)
-                label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
-                live = live_check(scenario, phase)
-                messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail, live)
-                if tail:
-                    tail.end(files.epoch(time.perf_counter_ns()))
-                sampler.phase = "setup"
-                outcome = aggregate_phase(
-                    files.run_id, scenario, phase, messages, release_ns, sampler.snapshot(), "ok", repetition=repetition
-                )
-                outcome["summary"]["started_utc"] = files.utc(release_ns)
-                judge.judge_phase(phase, outcome)
-                outcome["summary"]["point"] = files.point  # after_phase may write it into files of its own
-                files.notes.extend(registry.runtime_class(phase.workload).after_phase(phase, outcome, files))
-                if live and live.fired:  # the phase ended early: its rows say why
-                    outcome["summary"]["status"] = "failed"
-                    outcome["summary"]["error"] = abort_message(live, phase)
-                with signals.held():  # written whole, with its own status, even if a signal arrives meanwhile
-                    files.add_phase(outcome)
-                    current_phase = None  # only now: until it is written, the cleanup writes what was measured
-                if live and live.fired:
-                    raise ThresholdAborted(abort_message(live, phase))
-                judge.raise_if_failed(phase, outcome)
-            notes.extend(pool.shutdown())
-            pool = None
-    except Interrupted as exc:
-        status, exit_code, error = "interrupted", EXIT_INTERRUPTED, str(exc)
-    except LoadgenError as exc:
-        status, error, exit_code = "failed", str(exc), exc.exit_code
-        # a killed hyperd closes its sockets before it is a zombie, so a worker may report first: if hyperd
-        # does not answer, give it a moment to finish dying, then name it as the cause
+    set of workers running every phase. Whatever happens, workers are stopped and reaped, hyperd is shut down and
+    what was measured is written."""
+
+    def __init__(self, run: Run, scenario, hyperd_dir):
+        self.run, self.scenario, self.hyperd_dir = run, scenario, hyperd_dir
+        self.files, self.signals = run.files, run.signals
+        self.sampler = Sampler(scenario.sampling.interval_ms)
+        self.sampler.watch("coordinator", os.getpid())
+        self.progress = Progress(run.console, run.quiet)
+        self.backend = None
+        self.hyperd: server.Server | None = None
+        self.tail: hyperlog.Tail | None = None
+        self.phase, self.release_ns, self.outcome = None, 0, None  # the phase running now and what it measured
+        self.status, self.error, self.exit_code, self.notes = "ok", "", 0, []
+
+    def execute(self, repetitions: list[int]):
+        """Returns (status, error, exit code, notes)."""
+        self.signals.cleaning = False
+        try:
+            if self.signals.received:  # arrived between two points, while nothing listened for it
+                raise Interrupted(f"interrupted by {self.signals.received[0]}")
+            self.start_hyperd()
+            for repetition in repetitions:
+                self.run_repetition(repetition)
+        except Interrupted as exc:
+            self.status, self.exit_code, self.error = "interrupted", EXIT_INTERRUPTED, str(exc)
+        except LoadgenError as exc:
+            self.status, self.error, self.exit_code = "failed", self.name_the_cause(str(exc)), exc.exit_code
+        except OSError as exc:  # the results folder cannot be written (a full disk, …)
+            self.status, self.error, self.exit_code = "failed", f"cannot write results to {self.files.dir}: {exc}", 1
+        finally:
+            self.cleanup()
+        return self.status, self.error, self.exit_code, self.notes
+
+    def name_the_cause(self, error: str) -> str:
+        """A killed hyperd closes its sockets before it is a zombie, so a worker may report first: if hyperd does
+        not answer, give it a moment to finish dying, then name it as the cause."""
+        hyperd = self.hyperd
         death = hyperd.death() if hyperd else ""
         if not death and hyperd is not None and hyperd.pid and not hyperd.responds():
             death = hyperd.death(wait_s=1.0)
-        if death and death not in error:  # workers lose their connections: name the cause first
-            error = f"{death} ({error})"
-    except OSError as exc:  # the results folder cannot be written (a full disk, …)
-        status, error, exit_code = "failed", f"cannot write results to {files.dir}: {exc}", 1
-    finally:
-        signals.cleaning = True  # a first signal from here on lets the cleanup finish; a second one forces
-        faults.inject("coordinator", "run", "cleanup")
+        return f"{death} ({error})" if death and death not in error else error
 
-        def stop_workers():
-            notes.extend(pool.shutdown() if pool else [])
+    def start_hyperd(self) -> None:
+        scenario, files = self.scenario, self.files
+        self.hyperd = server.Server(scenario.server, scenario.workers, str(self.hyperd_dir),
+                                    scenario.timeouts.hyperd_stop_s, files.created_databases)  # fmt: skip
+        self.hyperd.start()
+        self.run.environment["hyperd_version"] = self.hyperd.version
+        self.run.environment["endpoint"] = self.hyperd.descriptor if not self.hyperd.config.endpoint else "external"
+        results.write_json(files.dir / "environment.json", self.run.environment)
+        self.sampler.watch("hyperd", self.hyperd.pid)
+        if self.hyperd.pid:  # a private hyperd: its log is ours to read
+            self.tail = hyperlog.Tail(self.hyperd_dir, files.run_id)
+        if scenario.sampling.enabled:
+            self.sampler.start()
 
-        def write_partial_phase():
-            if current_phase is not None and outcome is not None:  # measured in full, then the run ended
-                if status != "ok":
-                    outcome["summary"]["status"] = status
-                    outcome["summary"]["error"] = outcome["summary"]["error"] or error
-                if not any(row is outcome["summary"] for row in files.summary):
-                    files.add_phase(outcome)
-            elif current_phase is not None and pool is not None:
-                # what the workers that finished the failed phase measured, marked with the run's status
-                partial = aggregate_phase(
-                    files.run_id,
-                    scenario,
-                    current_phase,
-                    pool.partial,
-                    release_ns,
-                    sampler.snapshot(),
-                    status,
-                    error,
-                    repetition=sampler.repetition,
-                )
-                partial["summary"]["started_utc"] = files.utc(release_ns) if release_ns else ""
-                files.add_phase(partial)
+    def run_repetition(self, repetition: int) -> None:
+        """A fresh set of workers (repetitions vary for real) running every phase."""
+        self.backend = self.new_backend()  # assigned first: a signal while spawning still finds every process
+        self.backend.sampler = self.sampler  # a backend whose workers sample themselves adds to it
+        self.backend.start()
+        for number, pid in self.backend.pids().items():
+            self.sampler.watch(f"worker-{number}", pid)
+        for phase in self.scenario.phases:
+            self.run_phase(phase, repetition)
+        self.notes.extend(self.backend.shutdown())
+        self.backend = None
 
-        def stop_hyperd():
-            nonlocal status, exit_code, error
-            if hyperd is not None:
-                death = hyperd.death()
-                hyperd.close()
-                if death and status == "ok":
-                    status, exit_code, error = "failed", 1, death
+    def worker_specs(self) -> list[WorkerSpec]:
+        scenario, hyperd = self.scenario, self.hyperd
+        return [
+            WorkerSpec(
+                worker=w, workers=scenario.workers, phases=list(scenario.phases), runtimes=registry.runtime_paths(),
+                endpoint=hyperd.descriptor, database=hyperd.database_for(w), coordinator_pid=os.getpid(),
+                server=scenario.server, table=scenario.table, seed=scenario.seed or 0,
+                barrier_s=scenario.timeouts.barrier_s, interval_s=scenario.sampling.timeseries_interval_s,
+                definitions=dict(scenario.data), run_dir=str(self.files.dir), database_is_new=True,
+            )
+            for w in range(scenario.workers)
+        ]  # fmt: skip
 
-        failures = run_all(
-            progress.end,
-            stop_workers,
-            sampler.stop,
-            write_partial_phase,
-            stop_hyperd,
-            files.write_tables,  # whatever a write cut short, the tables hold every row the run has
-            lambda: files.add_samples(sampler.snapshot()),
-            lambda: files.add_hyper_log(tail),
-        )
-        if failures and status == "ok":
-            status, exit_code = "failed", 1
-            error = f"cannot write results to {files.dir}: {failures[0]}"
-        elif failures:
-            notes.append(f"cleanup: {failures[0]}")
-        signals.force = lambda name: force_exit(files, None, None, name)
-    return status, error, exit_code, notes
-
-
-def start_hyperd(hyperd: server.Server, files, environment: dict) -> None:
-    hyperd.start()
-    environment["hyperd_version"] = hyperd.version
-    environment["endpoint"] = hyperd.descriptor if not hyperd.config.endpoint else "external"
-    results.write_json(files.dir / "environment.json", environment)
-
-
-def new_pool(scenario, hyperd: server.Server, files, environment: dict | None = None) -> WorkerPool:
-    specs = [
-        WorkerSpec(
-            w,
-            scenario.workers,
-            scenario,
-            hyperd.descriptor,
-            hyperd.database_for(w),
-            os.getpid(),
-            str(files.dir),
-            registry.runtime_paths(),
-        )
-        for w in range(scenario.workers)
-    ]
-    if scenario.backend == "ray":
+    def new_backend(self):
+        scenario, stop_s = self.scenario, self.scenario.timeouts.worker_stop_s
+        if scenario.backend != "ray":
+            return LocalBackend(self.worker_specs(), scenario.timeouts.barrier_s, stop_s, staging_dirs(scenario))
         from loadgen.engine.backends import ray as ray_backend  # Ray is optional and heavy: only for backend: ray
 
-        def on_ready(cluster: dict, seconds: float) -> None:  # environment.json: every node, who ran where
-            if environment is not None:
-                environment["ray"] = {**cluster, "first_barrier_s": round(seconds, 3)}
-                results.write_json(files.dir / "environment.json", environment)
-
         sample_ms = scenario.sampling.interval_ms if scenario.sampling.enabled else 0
-        return ray_backend.RayPool(
-            specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, scenario.ray,
-            staging_dirs(scenario), sample_ms, on_ready,
-        )  # fmt: skip
-    return WorkerPool(specs, scenario.timeouts.barrier_s, scenario.timeouts.worker_stop_s, staging_dirs(scenario))
+        return ray_backend.RayBackend(self.worker_specs(), scenario.timeouts.barrier_s, stop_s, scenario.ray,
+                                      staging_dirs(scenario), sample_ms, self.cluster_ready)  # fmt: skip
 
+    def cluster_ready(self, cluster: dict, seconds: float) -> None:
+        """environment.json: every node of the Ray cluster, who ran where."""
+        self.run.environment["ray"] = {**cluster, "first_barrier_s": round(seconds, 3)}
+        results.write_json(self.files.dir / "environment.json", self.run.environment)
 
-def start_pool(pool: WorkerPool, sampler: Sampler) -> None:
-    """Spawn the workers (each connects and waits at the first barrier) and sample them."""
-    pool.sampler = sampler  # a Ray pool adds what its actors sample on their nodes
-    pool.start()
-    for number, pid in pool.pids().items():
-        sampler.watch(f"worker-{number}", pid)
-
-
-def collect_phase(pool: WorkerPool, phase, scenario, progress: Progress, label: str, hyperd, tail, live):
-    """Wait for every worker's result of a released phase, showing progress, watching hyperd, and ending the phase
-    early when an abort threshold (`live`, a thresholds.LiveCheck or None) fires."""
-    progress.begin(label, phase.progress_total())
-    pool.on_interval = live.add if live else None
-
-    def tick():
-        check_hyperd(hyperd)
-        progress.tick(*pool.progress_totals())
+    # ------------------------------------------------------------------ one phase
+    def run_phase(self, phase, repetition: int) -> None:
+        """Release the phase, collect its results, judge and write them; raise when it failed."""
+        scenario, files, tail = self.scenario, self.files, self.tail
+        self.phase, self.release_ns, self.outcome, self.sampler.repetition = phase, 0, None, repetition
+        self.release_ns = self.backend.release(phase.name, tail.poll if tail else None)
+        self.sampler.phase = phase.name
         if tail:
-            tail.poll()
-        if live and live.check() and not live.acted:
-            live.acted = True
-            pool.finish_phase()
+            tail.begin(phase.name, repetition, files.epoch(self.release_ns))
+        pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
+        if pace:  # how the load is paced, as it starts
+            self.run.console.print(f"{phase.name}: {pace}", markup=False)
+        live = live_check(scenario, phase)
+        results_in = self.collect(phase, repetition, live)
+        if tail:
+            tail.end(files.epoch(time.perf_counter_ns()))
+        self.sampler.phase = "setup"
+        self.outcome = self.aggregate(phase, results_in, "ok", "", repetition)
+        self.judge(phase, self.outcome, live, results_in)
+        with self.signals.held():  # written whole, with its own status, even if a signal arrives meanwhile
+            files.add_phase(self.outcome)
+            self.phase = None  # only now: until it is written, the cleanup writes what was measured
+        if live and live.fired:
+            raise ThresholdAborted(abort_message(live, phase))
+        judge.raise_if_failed(phase, self.outcome)
 
-    try:
-        return pool.collect(phase.name, phase.timeout_s or scenario.timeouts.phase_s, tick)
-    finally:
-        pool.on_interval = None
-        progress.end()
+    def collect(self, phase, repetition: int, live):
+        """Every worker's result of a released phase, showing progress, watching hyperd, and ending the phase early
+        when an abort threshold (`live`, a thresholds.LiveCheck or None) fires."""
+        label = phase.name if self.scenario.repeat == 1 else f"{phase.name} ({repetition}/{self.scenario.repeat})"
+        self.progress.begin(label, phase.progress_total())
+        self.backend.on_interval = live.add if live else None
+
+        def tick():
+            check_hyperd(self.hyperd)
+            self.progress.tick(*self.backend.progress_totals())
+            if self.tail:
+                self.tail.poll()
+            if live and live.check() and not live.acted:
+                live.acted = True
+                self.backend.finish_phase()
+
+        try:
+            return self.backend.collect(phase.name, phase.timeout_s or self.scenario.timeouts.phase_s, tick)
+        finally:
+            self.backend.on_interval = None
+            self.progress.end()
+
+    def aggregate(self, phase, results_in, status: str, error: str, repetition: int):
+        outcome = aggregate_phase(self.files.run_id, self.scenario, phase, results_in, self.release_ns,
+                                  self.sampler.snapshot(), status, error, repetition)  # fmt: skip
+        runtime = registry.runtime_class(phase.workload)
+        outcome.stamp(**runtime.summarize(phase, outcome.reports, outcome.summary["ops"]))
+        outcome.stamp(started_utc=self.files.utc(self.release_ns) if self.release_ns else "")
+        return outcome
+
+    def judge(self, phase, outcome, live, results_in) -> None:
+        """Verification and error budget, then the workload's own after_phase (it may write tables of its own and
+        fail the phase), then an abort threshold that fired."""
+        judge.judge_phase(phase, outcome)
+        outcome.stamp(point=self.files.point)  # after_phase may write it into tables of its own
+        runtime = registry.runtime_class(phase.workload)
+        self.files.notes.extend(runtime.after_phase(phase, outcome, self.files))
+        if live and live.fired:  # the phase ended early: its rows say why
+            outcome.fail(abort_message(live, phase))
+
+    # ------------------------------------------------------------------ cleanup
+    def cleanup(self) -> None:
+        """Every step runs, whatever fails: a failing step (a full disk) does not stop the others."""
+        self.signals.cleaning = True  # a first signal from here on lets the cleanup finish; a second one forces
+        faults.inject("coordinator", "run", "cleanup")
+        failures = run_all(
+            self.progress.end, self.stop_workers, self.sampler.stop, self.write_partial_phase, self.stop_hyperd,
+            self.files.write_tables,  # whatever a write cut short, the tables hold every row the run has
+            lambda: self.files.add_samples(self.sampler.snapshot()), lambda: self.files.add_hyper_log(self.tail),
+        )  # fmt: skip
+        if failures and self.status == "ok":
+            self.status, self.exit_code = "failed", 1
+            self.error = f"cannot write results to {self.files.dir}: {failures[0]}"
+        elif failures:
+            self.notes.append(f"cleanup: {failures[0]}")
+
+    def stop_workers(self) -> None:
+        if self.backend is not None:
+            self.notes.extend(self.backend.shutdown())
+
+    def write_partial_phase(self) -> None:
+        """The phase that was running when the run ended: measured in full (but not written), or what the workers
+        that finished (or were stopped) measured, marked with the run's status."""
+        if self.phase is None:
+            return
+        if self.outcome is not None:
+            self.outcome.end_with(self.status, self.error)
+            if not any(row is self.outcome.summary for row in self.files.summary):
+                self.files.add_phase(self.outcome)
+        elif self.backend is not None:
+            partial = self.aggregate(self.phase, self.backend.partial, self.status, self.error, self.sampler.repetition)
+            self.files.add_phase(partial)
+
+    def stop_hyperd(self) -> None:
+        if self.hyperd is not None:
+            death = self.hyperd.death()
+            self.hyperd.close()
+            if death and self.status == "ok":
+                self.status, self.exit_code, self.error = "failed", 1, death
 
 
 def live_check(scenario, phase) -> thresholds.LiveCheck | None:
@@ -444,41 +454,7 @@ def abort_message(live: thresholds.LiveCheck, phase) -> str:
     )
 
 
-def run_all(*steps) -> list[BaseException]:
-    """Run every cleanup step even if one fails; return the failures (a signal's Interrupted is not one: during
-    cleanup it is not raised)."""
-    failures = []
-    for step in steps:
-        try:
-            step()
-        except Exception as exc:  # noqa: BLE001 - the remaining steps must still run
-            failures.append(exc)
-    return failures
-
-
 def check_hyperd(hyperd: server.Server | None) -> None:
     death = hyperd.death() if hyperd else ""
     if death:
         raise server.ServerError(death)
-
-
-def force_exit(files, pool, hyperd, name: str) -> None:
-    """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
-    exit 130. No waiting for a graceful stop."""
-    processes = [p for p in (pool.processes if pool else []) if p.pid]
-    if hasattr(pool, "kill_all"):  # Ray actors (and a cluster this run started)
-        with contextlib.suppress(Exception):
-            pool.kill_all()
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.kill()
-    if hyperd is not None:
-        with contextlib.suppress(Exception):
-            hyperd.kill()
-    for process in processes:
-        with contextlib.suppress(Exception):
-            process.join(timeout=1)
-            staging.remove_leftovers(process.pid, staging_dirs(files.scenario))
-    with contextlib.suppress(Exception):
-        files.write_status("interrupted", f"interrupted by a second signal ({name}): cleanup cut short", 130)
-    os._exit(EXIT_INTERRUPTED)

@@ -1,9 +1,8 @@
 """The worker process: connect, then for each phase set up, meet at the barrier, run, verify, report.
 
-Everything crosses the worker's pipe as plain data (dicts):
-  to the coordinator:  {"kind": "ready", "phase"}, {"kind": "result", "worker", "phase", ...Recorder.to_dict(),
-                       "verification": {...}}, {"kind": "error", "worker", "phase", "message", "traceback"}
-  from it:             {"kind": "go", "phase"} (the start barrier), {"kind": "stop"}
+Everything crosses the worker's link (a pipe, or an actor's TCP connection) as the typed messages of
+loadgen/engine/protocol.py. A worker imports the runtime class of a workload only when it runs a phase of it, so
+a worker of SQL sessions loads no library that generates or reads data.
 """
 
 import contextlib
@@ -16,7 +15,8 @@ from dataclasses import dataclass, field
 
 from tableauhyperapi import TableName
 
-from loadgen.engine import faults, server
+from loadgen.engine import faults, protocol, server
+from loadgen.engine.context import Stopped, WorkerContext
 from loadgen.results.recorder import Recorder
 from loadgen.workloads.registry import load_runtime
 
@@ -55,16 +55,23 @@ class WorkerSpec:
 
     worker: int
     workers: int
-    scenario: object  # loadgen.scenario.model.Scenario (pydantic models pickle)
+    phases: list  # every phase's options, in order
+    runtimes: dict  # workload name → "module:Class", imported when a phase needs it
     endpoint: str
     database: str
     coordinator_pid: int
+    server: object  # the scenario's server section: credentials, connect timeout, database mode
+    table: str = "measurements_{worker}"  # the scenario's table template
+    seed: int = 0
+    barrier_s: float = 120.0
+    interval_s: float = 1.0  # the time series' interval
+    definitions: dict = field(default_factory=dict)  # the scenario's data: definitions
+    database_is_new: bool = False  # the run created the database (so every table in it is the run's)
     run_dir: str = ""  # the run folder, for workloads that leave files there (e.g. query answers)
-    runtimes: dict = field(default_factory=dict)  # workload name → "module:Class", imported when a phase needs it
 
 
 class ProgressSlot:
-    """This worker's counters (rows, operations, errors) in the shared progress array."""
+    """This worker's counters (rows, operations, errors, …) in the shared progress array."""
 
     def __init__(self, array, worker: int):
         self._array = array
@@ -75,54 +82,6 @@ class ProgressSlot:
 
     def __setitem__(self, i, value):
         self._array[self._base + i] = value
-
-
-@dataclass
-class WorkerContext:
-    worker: int
-    workers: int
-    connection: object
-    table: TableName
-    endpoint: str
-    database: str
-    stop: StopFlag
-    finish: StopFlag  # end the running phase now and report (set by an abort threshold)
-    auth: dict = field(default_factory=dict)  # user/password, if the endpoint needs them
-    seed: int = 0  # the scenario's seed; workloads derive their random streams from it and the worker number
-    owns_database: bool = True  # the one worker per database that creates shared objects in setup
-    state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
-    run_dir: str = ""  # the run folder
-    connect_timeout_s: float = 5.0
-    _pg: object = None
-
-    @property
-    def table_sql(self) -> str:
-        return str(self.table)  # quoted by tableauhyperapi, never pasted raw
-
-    def pg_connection(self):
-        """The worker's own psycopg connection (made on first use, closed after the last phase)."""
-        if self._pg is None:
-            self._pg = self.pg_connect()
-        return self._pg
-
-    def connect(self):
-        """A new tableauhyperapi Connection to the phase's database; the caller closes it."""
-        return server.connect(self.endpoint, self.database, self.auth, self.connect_timeout_s)
-
-    def pg_connect(self):
-        """A new psycopg connection (autocommit) to the phase's database; the caller closes it."""
-        return server.pg_connect(self.endpoint, self.database, self.auth, self.connect_timeout_s)
-
-    def pg_connect_async(self):
-        """A coroutine that opens a psycopg AsyncConnection, bounded by the connect timeout."""
-        return server.pg_connect_async(self.endpoint, self.database, self.auth, self.connect_timeout_s)
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            if self._pg is not None:
-                self._pg.close()
-        with contextlib.suppress(Exception):
-            self.connection.close()
 
 
 def watch_coordinator(coordinator_pid: int) -> None:
@@ -138,11 +97,7 @@ def cancel_on_stop(ctx: WorkerContext) -> None:
     hyperd, so that a long query does not keep the server busy after the run has ended."""
     while not ctx.stop.is_set():
         time.sleep(STOP_POLL_S)
-    with contextlib.suppress(Exception):
-        ctx.connection.cancel()
-    with contextlib.suppress(Exception):
-        if ctx._pg is not None:
-            ctx._pg.cancel_safe(timeout=1)
+    ctx.cancel()
 
 
 def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
@@ -151,138 +106,152 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
     threading.Thread(target=watch_coordinator, args=(spec.coordinator_pid,), daemon=True).start()
-    stop = StopFlag(stop_raw)
-    scenario = spec.scenario
-    phase_name = "connect"
-    ctx = None
-    running = None  # (phase, recorder, setup ns) while a phase runs: what it measured goes back if the run is stopped
-    try:
-        auth = server.credentials(scenario.server)
-        connect_s = scenario.server.connect_timeout_s
+    Worker(spec, link, stop_raw, progress).run()
+
+
+class Worker:
+    def __init__(self, spec: WorkerSpec, link, stop_raw, progress):
+        self.spec, self.link = spec, link
+        self.stop = StopFlag(stop_raw)
+        self.finish = StopFlag(stop_raw, FINISH)
+        self.slot = ProgressSlot(progress, spec.worker)
+        self.ctx: WorkerContext | None = None
+        self.phase_name = "connect"
+        self.setup_ns = 0  # the untimed setup of the phase being prepared (the first one's includes connecting)
+        self.running = None  # (phase, recorder) while a phase runs: what it measured goes back if it is stopped
+        self.rounds = 0  # gathers so far in this phase
+        self._runtimes: dict[str, type] = {}
+
+    def run(self) -> None:
+        try:
+            self.connect()
+            for number, phase in enumerate(self.spec.phases, start=1):
+                self.run_phase(phase, last=number == len(self.spec.phases))
+        except (EOFError, BrokenPipeError):  # the coordinator is gone
+            self.exit(EXIT_ORPHANED)
+        except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator
+            self.fail(exc)
+        if self.ctx is not None:
+            self.ctx.close()
+
+    def connect(self) -> None:
+        spec = self.spec
+        auth = server.credentials(spec.server)
         t0 = time.perf_counter_ns()
-        connection = server.connect(spec.endpoint, spec.database, auth, connect_s)
-        setup_ns = time.perf_counter_ns() - t0  # the first phase's setup includes connecting, as in the seed
-        ctx = WorkerContext(
-            worker=spec.worker,
-            workers=spec.workers,
-            connection=connection,
-            table=TableName(scenario.table_name(spec.worker)),
-            endpoint=spec.endpoint,
-            database=spec.database,
-            stop=stop,
-            finish=StopFlag(stop_raw, FINISH),
-            auth=auth,
-            seed=scenario.seed or 0,
-            owns_database=scenario.server.database == "per_worker" or spec.worker == 0,
-            run_dir=spec.run_dir,
-            connect_timeout_s=connect_s,
-        )
-        threading.Thread(target=cancel_on_stop, args=(ctx,), daemon=True).start()
-        slot = ProgressSlot(progress, spec.worker)
-        plan = scenario.phases  # once: every repetition has fresh worker processes
-        for number, phase in enumerate(plan, start=1):
-            phase_name = phase.name
-            workload = load_runtime(spec.runtimes[phase.workload])(phase, ctx)
-            faults.inject(spec.worker, phase.name, "setup")
-            t0 = time.perf_counter_ns()
-            workload.setup()
-            setup_ns += time.perf_counter_ns() - t0
-            faults.inject(spec.worker, phase.name, "barrier")
-            released_ns = wait_for_go(link, phase.name, scenario.timeouts.barrier_s)
-            if released_ns is None:
-                exit_now(EXIT_ABORTED, ctx)
-            recorder = Recorder(slot, released_ns, int(scenario.sampling.timeseries_interval_s * 1e9))
-            recorder.on_interval = interval_sender(link, spec.worker, phase.name)
-            faults.inject(spec.worker, phase.name, "run")
-            workload.warmup(recorder)
-            recorder.start()
-            running = (phase, recorder, setup_ns)
-            workload.run(recorder)
-            recorder.stop()
-            if stop.is_set():  # the coordinator is ending the run: what was measured, unverified, and no more
-                send_stopped(link, spec.worker, running)
-                exit_now(EXIT_ABORTED, ctx)
-            verification = workload.verify()
-            close_ns = 0
-            if number == len(plan):  # the last phase closes the connections, as the seed's workers do
-                t0 = time.perf_counter_ns()
-                ctx.close()
-                close_ns = time.perf_counter_ns() - t0
-            link.send(result_message(spec.worker, phase, recorder, verification, setup_ns, close_ns))
-            setup_ns, running = 0, None
-    except (EOFError, BrokenPipeError):  # the coordinator is gone
-        exit_now(EXIT_ORPHANED, ctx)
-    except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator
-        if stop.is_set():  # e.g. a statement cancelled because the run is ending: not the cause
-            send_stopped(link, spec.worker, running)
-            exit_now(EXIT_ABORTED, ctx)
-        with contextlib.suppress(OSError):
-            link.send(
-                {
-                    "kind": "error",
-                    "worker": spec.worker,
-                    "phase": phase_name,
-                    "pid": os.getpid(),
-                    "message": f"{type(exc).__name__}: {server.first_line(exc)}",
-                    "traceback": traceback.format_exc(),
-                }
-            )
-        exit_now(EXIT_FAILED, ctx)
-    if ctx is not None:
-        ctx.close()
+        connection = server.connect(spec.endpoint, spec.database, auth, spec.server.connect_timeout_s)
+        self.setup_ns = time.perf_counter_ns() - t0  # the first phase's setup includes connecting, as in the seed
+        self.ctx = WorkerContext(
+            worker=spec.worker, workers=spec.workers, connection=connection,
+            table=TableName(spec.table.format(worker=spec.worker)), endpoint=spec.endpoint, database=spec.database,
+            stop=self.stop, finish=self.finish, auth=auth, seed=spec.seed,
+            owns_database=spec.server.database == "per_worker" or spec.worker == 0, run_dir=spec.run_dir,
+            connect_timeout_s=spec.server.connect_timeout_s, definitions=spec.definitions, exchange=self.exchange,
+            database_is_new=spec.database_is_new,
+        )  # fmt: skip
+        threading.Thread(target=cancel_on_stop, args=(self.ctx,), daemon=True).start()
 
+    def runtime(self, workload: str) -> type:
+        if workload not in self._runtimes:
+            self._runtimes[workload] = load_runtime(self.spec.runtimes[workload])
+        return self._runtimes[workload]
 
-def send_stopped(link, worker: int, running) -> None:
-    """What a phase stopped by the coordinator measured until then (the operations that completed), as its result,
-    unverified: an interrupted run keeps it. The coordinator reads while it waits for the workers to exit, and
-    ends a worker that cannot send within its stop time."""
-    if running is None:
-        return
-    phase, recorder, setup_ns = running
-    if not recorder.end_ns:
+    def run_phase(self, phase, last: bool) -> None:
+        """Set up (untimed), meet the others at the barrier, warm up and run (timed), verify and report."""
+        self.phase_name, self.rounds = phase.name, 0
+        workload = self.runtime(phase.workload)(phase, self.ctx)
+        faults.inject(self.spec.worker, phase.name, "setup")
+        t0 = time.perf_counter_ns()
+        workload.setup()
+        self.setup_ns += time.perf_counter_ns() - t0
+        faults.inject(self.spec.worker, phase.name, "barrier")
+        released_ns = self.wait_for_go(phase.name)
+        if released_ns is None:
+            self.exit(EXIT_ABORTED)
+        recorder = Recorder(self.slot, released_ns, int(self.spec.interval_s * 1e9), phase.error_budget())
+        recorder.on_interval = self.send_interval
+        faults.inject(self.spec.worker, phase.name, "run")
+        workload.warmup(recorder)
+        recorder.start()
+        self.running = (phase, recorder)
+        workload.run(recorder)
         recorder.stop()
-    unverified = {"verified": "unchecked", "detail": "stopped before the end: not verified"}
-    with contextlib.suppress(OSError, ValueError):
-        link.send(result_message(worker, phase, recorder, unverified, setup_ns, 0))
+        if self.stop.is_set():  # the coordinator is ending the run: what was measured, unverified, and no more
+            self.send_stopped()
+            self.exit(EXIT_ABORTED)
+        verification = workload.verify()
+        report = workload.report()
+        workload.close()
+        close_ns = self.close_connections() if last else 0  # the last phase closes them, as the seed's workers do
+        self.link.send(self.result(verification, report, close_ns))
+        self.setup_ns, self.running = 0, None
 
+    def close_connections(self) -> int:
+        t0 = time.perf_counter_ns()
+        self.ctx.close()
+        return time.perf_counter_ns() - t0
 
-def result_message(worker: int, phase, recorder, verification: dict, setup_ns: int, close_ns: int) -> dict:
-    """A worker's result of one phase, as the coordinator aggregates it."""
-    return {
-        "kind": "result",
-        "worker": worker,
-        "phase": phase.name,
-        "pid": os.getpid(),
-        "sessions": getattr(phase, "sessions", ""),
-        "verification": verification,
-        "setup_ns": setup_ns,
-        "close_ns": close_ns,
-        **recorder.to_dict(),
-    }
+    def result(self, verification: dict, report=None, close_ns: int = 0) -> protocol.Result:
+        """This worker's result of the running phase, as the coordinator aggregates it."""
+        phase, recorder = self.running
+        return protocol.Result(
+            worker=self.spec.worker, phase=phase.name, pid=os.getpid(), measurement=recorder.measurement(),
+            verification=verification, report=report, sessions=phase.sessions_per_worker(), setup_ns=self.setup_ns,
+            close_ns=close_ns,
+        )  # fmt: skip
 
+    def send_stopped(self) -> None:
+        """What a phase stopped by the coordinator measured until then (the operations that completed), as its
+        result, unverified: an interrupted run keeps it. The coordinator reads while it waits for the workers to
+        exit, and ends a worker that cannot send within its stop time."""
+        if self.running is None:
+            return
+        recorder = self.running[1]
+        if not recorder.end_ns:
+            recorder.stop()
+        unverified = {"verified": "unchecked", "detail": "stopped before the end: not verified"}
+        with contextlib.suppress(OSError, ValueError):
+            self.link.send(self.result(unverified))
 
-def interval_sender(link, worker: int, phase: str):
-    """Each finished interval goes to the coordinator as it closes, for thresholds that act during the phase."""
+    def send_interval(self, index: int, interval: dict) -> None:
+        """Each finished interval goes to the coordinator as it closes, for thresholds that act during the phase."""
+        self.link.send(protocol.Interval(self.spec.worker, self.phase_name, index, interval))
 
-    def send(index: int, interval: dict) -> None:
-        link.send({"kind": "interval", "worker": worker, "phase": phase, "index": index, "interval": interval})
-
-    return send
-
-
-def wait_for_go(link, phase: str, timeout_s: float) -> int | None:
-    """The worker's side of the start barrier: say ready, wait for go. Returns the coordinator's release time
-    (the origin of the time series), or None: stop (or no word in time)."""
-    link.send({"kind": "ready", "phase": phase})
-    if not link.poll(timeout_s):
+    def wait_for_go(self, phase: str) -> int | None:
+        """The worker's side of the start barrier: say ready, wait for go. Returns the coordinator's release time
+        (the origin of the time series), or None: stop (or no word in time)."""
+        self.link.send(protocol.Ready(phase))
+        if not self.link.poll(self.spec.barrier_s):
+            return None
+        message = self.link.recv()
+        if isinstance(message, protocol.Go) and message.phase == phase:
+            return message.released_ns
         return None
-    message = link.recv()
-    if message.get("kind") == "go" and message.get("phase") == phase:
-        return message["released_ns"]
-    return None
 
+    def exchange(self, value) -> list:
+        """WorkerContext.gather: this worker's share to the coordinator, every worker's back once all have sent
+        theirs. The wait ends when the coordinator stops the run (a worker that died, the phase's timeout)."""
+        self.rounds += 1
+        self.link.send(protocol.Gather(self.spec.worker, self.phase_name, self.rounds, value))
+        while not self.stop.is_set():
+            if self.link.poll(STOP_POLL_S):
+                message = self.link.recv()
+                if isinstance(message, protocol.Gathered) and message.round == self.rounds:
+                    return message.values
+                if isinstance(message, protocol.Stop):
+                    break
+        raise Stopped(f"the run stopped while worker {self.spec.worker} waited for the other workers")
 
-def exit_now(code: int, ctx) -> None:
-    if ctx is not None:
-        ctx.close()
-    os._exit(code)
+    def fail(self, exc: BaseException) -> None:
+        if self.stop.is_set():  # e.g. a statement cancelled because the run is ending: not the cause
+            self.send_stopped()
+            self.exit(EXIT_ABORTED)
+        message = f"{type(exc).__name__}: {server.first_line(exc)}"
+        with contextlib.suppress(OSError):
+            failure = protocol.Failure(self.spec.worker, self.phase_name, os.getpid(), message, traceback.format_exc())
+            self.link.send(failure)
+        self.exit(EXIT_FAILED)
+
+    def exit(self, code: int) -> None:
+        if self.ctx is not None:
+            self.ctx.close()
+        os._exit(code)

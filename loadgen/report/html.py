@@ -22,7 +22,7 @@ from importlib import resources
 from pathlib import Path
 
 from loadgen.errors import ScenarioError
-from loadgen.report.model import PALETTE, SPECTRUM, Chart, Panel, Run, Trace, band_labels, num, r4, spectrum_x
+from loadgen.report.model import PALETTE, SPECTRUM, Chart, Panel, RunCharts, Trace, band_labels, num, r4, spectrum_x
 from loadgen.results import compare
 from loadgen.results import files as results
 from loadgen.results.tables import is_aggregate
@@ -94,7 +94,7 @@ def text_cell(value):
     return value or "", value or ""
 
 
-def phase_table(runs: list[Run]) -> str:
+def phase_table(runs: list[RunCharts]) -> str:
     many = len(runs) > 1
     matrix = any(r.matrix for r in runs)
     repeated = any(r.repeated for r in runs)
@@ -130,7 +130,7 @@ def phase_table(runs: list[Run]) -> str:
     return table(columns, rows, "phases")
 
 
-def statistics_table(runs: list[Run]) -> str:
+def statistics_table(runs: list[RunCharts]) -> str:
     """Gatling's statistics: per phase × operation, counts, rates and the latency distribution."""
     many = len(runs) > 1
     matrix = any(r.matrix for r in runs)
@@ -169,7 +169,7 @@ def statistics_table(runs: list[Run]) -> str:
     return table(columns, rows, "statistics")
 
 
-def errors_table(runs: list[Run]) -> str:
+def errors_table(runs: list[RunCharts]) -> str:
     rows = []
     for run in runs:
         for e in run.error_messages():
@@ -296,11 +296,11 @@ def plotly_trace(t: Trace, suffix: str) -> dict:
 # ----------------------------------------------------------------------------------------- comparisons
 
 
-def overlay_charts(runs: list[Run], ids: list[str], rows: list[dict]) -> list[Chart]:
+def overlay_charts(runs: list[RunCharts], ids: list[str], rows: list[dict]) -> list[Chart]:
     """The runs' charts on top of each other: one colour per run."""
     colors = {run.run_id: PALETTE[i % len(PALETTE)] for i, run in enumerate(runs)}
     charts = []
-    for make, title in ((Run.throughput, "Throughput over time"), (Run.resources, "CPU and memory")):
+    for make, title in ((RunCharts.throughput, "Throughput over time"), (RunCharts.resources, "CPU and memory")):
         panels: list[Panel] = []
         for i, run in enumerate(runs):
             chart = make(run)
@@ -343,7 +343,7 @@ def overlay_charts(runs: list[Run], ids: list[str], rows: list[dict]) -> list[Ch
     return charts
 
 
-def short(run: Run) -> str:
+def short(run: RunCharts) -> str:
     """A run's name on charts: its folder (the UTC stamp)."""
     return run.dir.name
 
@@ -493,7 +493,7 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]], charts: 
 """
 
 
-def run_header(run: Run) -> str:
+def run_header(run: RunCharts) -> str:
     status = run.status.get("status", "")
     env = run.environment
     machine = (
@@ -514,7 +514,7 @@ def write_report(paths, output=None, png: bool = True) -> Path:
     """Write the report of one run (RUN/report.html) or the comparison of several (RUN_A/compare.html);
     returns its path."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
-    runs = [Run(p) for p in paths]
+    runs = [RunCharts(p) for p in paths]
     if len(runs) == 1:
         run = runs[0]
         charts = run.charts()

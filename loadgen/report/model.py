@@ -6,29 +6,19 @@ measured window is [first worker start, last worker end] (workers.csv: start_off
 between release and window is the warmup (when latency.csv has OP:warmup rows for it) or barrier wake-up.
 """
 
-import csv
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from loadgen.errors import ScenarioError
 from loadgen.results.counts import percentile_column
 from loadgen.results.files import parse_utc
+from loadgen.results.run_folder import RunFolder
 from loadgen.results.tables import final_rows, is_aggregate
 
 # D3's category10 = matplotlib's tab10: the same phase has the same colour in the HTML and the PNGs
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]  # fmt: skip
 SPECTRUM = [("min", None), ("50", 50.0), ("90", 90.0), ("95", 95.0), ("99", 99.0), ("99.9", 99.9), ("max", None)]
-
-
-def read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
 
 
 def num(value, default=None):
@@ -109,20 +99,15 @@ class Instance:
     color: str
 
 
-class Run:
+class RunCharts:
+    """One run folder as the report draws it: its phases' windows on one time axis, and its charts."""
+
     def __init__(self, folder):
-        self.dir = Path(folder)
-        self.summary = read_csv(self.dir / "summary.csv")
-        if not self.summary:
-            raise ScenarioError(f"{folder}: not a run folder (no summary.csv)")
-        self.status = self._json("run.json")
-        self.environment = self._json("environment.json")
-        self.run_id = self.status.get("run_id") or self.summary[0]["run_id"]
-        self.workers = read_csv(self.dir / "workers.csv")
-        self.latency = read_csv(self.dir / "latency.csv")
-        self.timeseries = read_csv(self.dir / "timeseries.csv")
-        self.op_timeseries = read_csv(self.dir / "op_timeseries.csv")  # absent in runs of loadgen before 0.3
-        self.samples = read_csv(self.dir / "samples.csv")
+        run = RunFolder.read(folder)
+        self.dir, self.run_id, self.summary = run.dir, run.run_id, run.summary
+        self.status, self.environment = run.run_json, run.environment
+        self.workers, self.latency, self.samples = run.workers, run.latency, run.samples
+        self.timeseries, self.op_timeseries = run.timeseries, run.op_timeseries  # op_timeseries: since 0.3
         started = self.status.get("started_utc") or min(
             (r["started_utc"] for r in self.summary if r.get("started_utc")), default=""
         )
@@ -132,10 +117,6 @@ class Run:
         self.matrix = len({r.get("point", "0") for r in self.summary}) > 1
         self.repeated = any(is_aggregate(r) for r in self.summary)
         self.instances = self._instances()
-
-    def _json(self, name: str) -> dict:
-        path = self.dir / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
     @staticmethod
     def key(row: dict) -> tuple:

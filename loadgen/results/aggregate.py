@@ -4,13 +4,11 @@ phases. Workers record into HdrHistograms (loadgen/results/recorder.py) and the 
 percentiles are never averaged across workers."""
 
 import statistics
-from dataclasses import dataclass
-
-from hdrh.histogram import HdrHistogram
+from dataclasses import dataclass, field
 
 from loadgen import columns
 from loadgen.datagen.canonical import MIB
-from loadgen.results.counts import latency_ms, new_histogram
+from loadgen.results.counts import Counts, per_second
 from loadgen.results.samples import sample_stats
 from loadgen.results.timeseries import timeseries_rows
 from loadgen.workloads.contract import is_primary
@@ -60,107 +58,121 @@ def phase_timing(workers: list[WorkerTiming], row_bytes: int) -> PhaseTiming:
     )
 
 
-def aggregate_phase(run_id, scenario, phase, messages, release_ns, samples, status, error="", repetition=1) -> dict:
-    """summary row, worker rows and latency rows of one phase, from the workers' plain-data results."""
-    timings = [WorkerTiming(m["worker"], m["start_ns"], m["end_ns"], m["rows"]) for m in messages]
+@dataclass
+class PhaseResult:
+    """One phase's results as the run folder keeps them: its summary row, a row per worker, per operation and per
+    interval (values by column name; None where a value does not apply, written as an empty cell)."""
+
+    summary: dict
+    workers: list[dict]
+    latency: list[dict]
+    timeseries: list[dict]
+    reports: list = field(default_factory=list)  # the workers' reports to the coordinator, by worker
+
+    @property
+    def status(self) -> str:
+        return self.summary["status"]
+
+    @property
+    def error(self) -> str:
+        return self.summary["error"]
+
+    def fail(self, error: str) -> None:
+        """The phase failed, for this reason (its rows are kept)."""
+        self.summary["status"], self.summary["error"] = "failed", error
+
+    def end_with(self, status: str, error: str) -> None:
+        """The run ended with `status` while this phase's rows were being written: say so, keeping its own error."""
+        if status != "ok":
+            self.summary["status"] = status
+            self.summary["error"] = self.summary["error"] or error
+
+    def stamp(self, **values) -> None:
+        """Summary values known outside the workers' results: where and when the phase ran (started_utc, point),
+        the columns the workload fills from its reports."""
+        self.summary.update(values)
+
+
+def aggregate_phase(run_id, scenario, phase, results, release_ns, samples, status, error="", repetition=1):
+    """The PhaseResult of one phase, from the workers' results (loadgen.engine.protocol.Result)."""
     row_bytes = phase.nominal_row_bytes()
+    timings = [
+        WorkerTiming(r.worker, r.measurement.start_ns, r.measurement.end_ns, r.measurement.rows) for r in results
+    ]
     timing = phase_timing(timings, row_bytes)
-    per_op: dict[str, dict] = {}
-    all_ops = new_histogram()
+    per_op: dict[str, Counts] = {}
+    everyone = Counts()
     worker_rows = []
-    verified = "ok" if messages else "unchecked"
-    for message, wt in zip(messages, timings, strict=True):
-        worker_hist = new_histogram()
-        worker_errors = 0
-        for name, op in message["ops"].items():
-            hist = HdrHistogram.decode(op["histogram"])
+    for result, wt in zip(results, timings, strict=True):
+        mine = Counts()
+        for name, encoded in result.measurement.ops.items():
+            counts = Counts.decode(encoded)
+            per_op.setdefault(name, Counts()).merge(counts)
             if is_primary(name):
-                worker_hist.add(hist)
-                worker_errors += op["errors"]
-            entry = per_op.setdefault(
-                name, {"histogram": new_histogram(), "total_us": 0, "errors": 0, "first_errors": []}
-            )
-            entry["histogram"].add(hist)
-            entry["total_us"] += op.get("total_us", 0)
-            entry["errors"] += op["errors"]
-            entry["first_errors"].extend(op["first_errors"])
-        all_ops.add(worker_hist)
-        check = message.get("verification", {})
-        state = check.get("verified", "unchecked")
-        if state == "failed":
-            verified = "failed"
-        elif state == "unchecked" and verified == "ok":
-            verified = "unchecked"
-        lat = latency_ms(worker_hist)
-        busy = wt.busy_s
-        worker_rows.append({
-            "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
-            "method": phase.method_name(), "sessions": message.get("sessions", ""), "pid": message.get("pid", ""),
-            "node": message.get("node", ""),
-            "status": status if state != "failed" else "failed", "setup_s": message.get("setup_ns", 0) / 1e9,
-            "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy,
-            "close_s": message.get("close_ns", 0) / 1e9, "rows": wt.rows,
-            "rows_per_s": wt.rows / busy if busy > 0 else 0.0,
-            "mib_per_s": wt.rows * row_bytes / MIB / busy if busy > 0 else 0.0,
-            "ops": lat["count"], "errors": worker_errors, "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"],
-            "verified": state, "expected_rows": check.get("expected_rows", ""),
-            "counted_rows": check.get("counted_rows", ""), "detail": check.get("detail", ""),
-        })  # fmt: skip
-    if verified == "ok" and len(messages) < scenario.workers:
-        verified = "unchecked"  # a worker ended without a result: what it wrote was not verified (a shared table's
-        # check may have been its job)
-    latency_rows = []
-    for name, entry in per_op.items():
-        latency_rows.append({
-            "run_id": run_id, "phase": phase.name, "repetition": repetition, "operation": name,
-            "errors": entry["errors"],
-            **latency_ms(entry["histogram"], entry["total_us"]), "first_error": (entry["first_errors"] or [""])[0],
-        })  # fmt: skip
-    overall = latency_ms(all_ops)
-    total_errors = sum(e["errors"] for name, e in per_op.items() if is_primary(name))
-    schedules = [m.get("verification", {}).get("schedule") for m in messages]
-    schedules = [s for s in schedules if s]
-    schedule = {}
-    if schedules and any(s["target_rate_per_s"] or s.get("staged_rate") for s in schedules):
-        done = overall["count"]
-        schedule = {
-            # a staged rate has no single target: timeseries.csv has it per interval
-            "target_rate_per_s": ""
-            if any(s.get("staged_rate") for s in schedules)
-            else sum(s["target_rate_per_s"] for s in schedules),
-            "late_ops_pct": 100 * sum(s["late_ops"] for s in schedules) / done if done else 0.0,
-            "queued_ops": sum(s.get("queued_ops", 0) for s in schedules),
-            "max_late_ms": max(s["max_late_ms"] for s in schedules),
-        }
+                mine.merge(counts)
+        everyone.merge(mine)
+        worker_rows.append(worker_row(run_id, phase, repetition, result, wt, mine, release_ns, row_bytes, status))
+    latency_rows = [
+        {"run_id": run_id, "phase": phase.name, "repetition": repetition, "operation": name, "errors": c.errors,
+         **c.latency(), "first_error": (c.first_errors or [""])[0]}
+        for name, c in per_op.items()
+    ]  # fmt: skip
+    overall = everyone.latency()
     summary = {
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
-        "workload": phase.workload,
-        "method": phase.method_name(), "workers": scenario.workers,
-        "sessions": scenario.workers * phase.sessions if hasattr(phase, "sessions") else "", "status": status,
-        "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
+        "workload": phase.workload, "method": phase.method_name(), "workers": scenario.workers,
+        "sessions": scenario.workers * phase.sessions_per_worker() if phase.sessions_per_worker() else None,
+        "status": status, "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
         "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
-        "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(messages, release_ns),
-        "ops": overall["count"],
-        "ops_per_s": overall["count"] / timing.wall_s if timing.wall_s > 0 else 0.0,
-        "errors": total_errors,
-        "error_rate": total_errors / (overall["count"] + total_errors) if overall["count"] + total_errors else 0.0,
-        **schedule,
+        "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(results, release_ns),
+        "ops": everyone.ops, "ops_per_s": per_second(everyone.ops, timing.wall_s), "errors": everyone.errors,
+        "error_rate": everyone.error_rate,
         "p50_ms": overall["p50_ms"], "p95_ms": overall["p95_ms"], "p99_ms": overall["p99_ms"],
-        **sample_stats(samples, phase.name, repetition), "verified": verified, "error": error,
+        **sample_stats(samples, phase.name, repetition), "verified": verified(results, scenario.workers),
+        "error": error,
     }  # fmt: skip
     interval_s = scenario.sampling.timeseries_interval_s
-    series = timeseries_rows(run_id, phase.name, repetition, messages, interval_s, release_ns)
-    return {"summary": summary, "workers": worker_rows, "latency": latency_rows, "timeseries": series}
+    series = timeseries_rows(run_id, phase.name, repetition, [r.measurement for r in results], interval_s, release_ns)
+    return PhaseResult(summary, worker_rows, latency_rows, series, [r.report for r in results])
 
 
-def seed_wall_s(messages, release_ns: int) -> float | str:
+def worker_row(run_id, phase, repetition, result, wt: WorkerTiming, counts: Counts, release_ns, row_bytes, status):
+    """workers.csv's row of one worker: its span, rates over its busy time, its primary operations' latency."""
+    check = result.verification or {}
+    state = check.get("verified", "unchecked")
+    lat, busy = counts.latency(), wt.busy_s
+    return {
+        "run_id": run_id, "phase": phase.name, "repetition": repetition, "worker": wt.worker,
+        "method": phase.method_name(), "sessions": result.sessions, "pid": result.pid, "node": result.node,
+        "status": status if state != "failed" else "failed", "setup_s": result.setup_ns / 1e9,
+        "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "close_s": result.close_ns / 1e9,
+        "rows": wt.rows, "rows_per_s": per_second(wt.rows, busy),
+        "mib_per_s": per_second(wt.rows * row_bytes / MIB, busy), "ops": counts.ops, "errors": counts.errors,
+        "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "verified": state,
+        "expected_rows": check.get("expected_rows"), "counted_rows": check.get("counted_rows"),
+        "detail": check.get("detail", ""),
+    }  # fmt: skip
+
+
+def verified(results, workers: int) -> str:
+    """ok when every worker verified ok; failed when one failed; else unchecked — also when a worker ended without a
+    result: what it wrote was not verified (a shared table's check may have been its job)."""
+    states = [(r.verification or {}).get("verified", "unchecked") for r in results]
+    if "failed" in states:
+        return "failed"
+    if not states or "unchecked" in states or len(results) < workers:
+        return "unchecked"
+    return "ok"
+
+
+def seed_wall_s(results, release_ns: int) -> float | None:
     """The wall time as the seed benchmark measures it: from the start of its workers to the end of the last, with
     each worker's connect/setup before and its connection close after (loadgen times those outside the phase).
     Per worker: setup + (end − release) + close; the phase's value is the slowest worker's."""
     spans = [
-        (m.get("setup_ns", 0) + m["end_ns"] - release_ns + m.get("close_ns", 0)) / 1e9 for m in messages if m["end_ns"]
+        (r.setup_ns + r.measurement.end_ns - release_ns + r.close_ns) / 1e9 for r in results if r.measurement.end_ns
     ]
-    return max(spans) if spans else ""
+    return max(spans) if spans else None
 
 
 # ----------------------------------------------------------------------------------------- repetitions

@@ -7,13 +7,11 @@ change of the median (resampling each run's repetitions, seeded, so the same run
 fewer repetitions there is no spread to judge by: `single run`.
 """
 
-import csv
-from pathlib import Path
-
 import numpy as np
 
 from loadgen import columns
-from loadgen.errors import NotARunFolder, ScenarioError
+from loadgen.errors import ScenarioError
+from loadgen.results.run_folder import RunFolder
 from loadgen.results.tables import final_rows, is_aggregate
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
@@ -23,35 +21,20 @@ RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 
-class Run:
-    """A run folder's phases: the final row (median when repeated) and the measured repetitions."""
+class Phases:
+    """A run's phases as compare judges them: each phase's final row (median when repeated) and its measured
+    repetitions."""
 
-    def __init__(self, path: str):
-        file = Path(path)
-        if file.is_dir():
-            file = file / "summary.csv"
-        try:
-            with open(file, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as exc:
-            raise NotARunFolder(f"{path}: not a run folder: {exc.strerror}") from None
-        if not rows or "phase" not in rows[0]:
-            raise NotARunFolder(f"{path}: summary.csv has no phases")
-        self.run_id = rows[0]["run_id"]
-        self.final = {phase_label(r): r for r in final_rows(rows)}
+    def __init__(self, run: RunFolder):
+        self.run_id = run.run_id
+        self.final = {phase_label(r): r for r in final_rows(run.summary)}
         self.repetitions: dict[str, list[dict]] = {}
-        for r in rows:
+        for r in run.summary:
             if not is_aggregate(r) and r.get("status") == "ok":
                 self.repetitions.setdefault(phase_label(r), []).append(r)
 
     def samples(self, phase: str, metric: str) -> list[float]:
         return [float(r[metric]) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
-
-
-def load_run(path: str) -> tuple[str, dict[str, dict]]:
-    """(run_id, phase → final summary row) of a run folder (or its summary.csv)."""
-    run = Run(path)
-    return run.run_id, run.final
 
 
 def phase_label(row: dict) -> str:
@@ -85,7 +68,7 @@ def verdict(metric: str, base: list[float], other: list[float]) -> tuple[str, tu
 def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
     """A row per phase and metric: values (one per run), change_pct and verdict of the last run against the first,
     and `changes`/`verdicts`/`intervals` of every run against the first."""
-    runs = [Run(p) for p in paths]
+    runs = [Phases(RunFolder.read(p)) for p in paths]
     ids = [run.run_id for run in runs]
     base = runs[0]
     out = []

@@ -5,29 +5,27 @@ from loadgen.errors import ErrorBudgetExceeded, VerificationError
 SHORT_PHASE_S = 0.1
 
 
-def judge_phase(phase, outcome: dict) -> None:
-    """Mark the phase's summary failed, with the reason, when its data did not verify or more operations failed
-    than its error budget allows."""
-    summary = outcome["summary"]
+def judge_phase(phase, outcome) -> None:
+    """Fail the phase (an aggregate.PhaseResult), with the reason, when its data did not verify or more operations
+    failed than its error budget allows."""
+    summary = outcome.summary
     if summary["verified"] == "failed":
-        details = "; ".join(f"worker {w['worker']}: {w['detail']}" for w in outcome["workers"] if w["detail"])
-        summary["status"], summary["error"] = "failed", f"verification failed: {details}"
+        details = "; ".join(f"worker {w['worker']}: {w['detail']}" for w in outcome.workers if w["detail"])
+        outcome.fail(f"verification failed: {details}")
     budget = phase.error_budget()
     if budget is not None and summary["error_rate"] > budget:
-        first = next((r["first_error"] for r in outcome["latency"] if r["first_error"]), "")
-        summary["status"] = "failed"
-        summary["error"] = (
+        first = next((r["first_error"] for r in outcome.latency if r["first_error"]), "")
+        outcome.fail(
             f"error budget exceeded: {summary['errors']} operations failed "
             f"({100 * summary['error_rate']:.2f}% > {100 * budget:g}%); first: {first}"
         )
 
 
-def raise_if_failed(phase, outcome: dict) -> None:
-    summary = outcome["summary"]
-    if summary["status"] != "failed":
+def raise_if_failed(phase, outcome) -> None:
+    if outcome.status != "failed":
         return
-    kind = ErrorBudgetExceeded if summary["error"].startswith("error budget") else VerificationError
-    raise kind(f"phase {phase.name}: {summary['error']}")
+    kind = ErrorBudgetExceeded if outcome.error.startswith("error budget") else VerificationError
+    raise kind(f"phase {phase.name}: {outcome.error}")
 
 
 def suspect_results(rows: list[dict]) -> list[str]:

@@ -2,61 +2,46 @@
 per interval a small histogram per operation for the time series; and the live progress counters the coordinator
 reads. Recorded on the worker, sent as plain data, merged on the coordinator (loadgen/results/aggregate.py)."""
 
+import contextlib
 import time
 from dataclasses import dataclass, field
 
-from hdrh.histogram import HdrHistogram
-
-from loadgen.results.counts import BUCKET_DIGITS, HIST_HIGHEST_US, HIST_LOWEST_US, MAX_KEPT_ERRORS, new_histogram
+from loadgen.results.counts import BUCKET_DIGITS, Counts, clamp_us
 from loadgen.workloads.contract import is_primary
 
 
 @dataclass
-class OpBucket:
-    ops: int = 0
-    rows: int = 0
-    errors: int = 0
-    histogram: HdrHistogram = field(default_factory=lambda: new_histogram(BUCKET_DIGITS))
-
-    def to_dict(self) -> dict:
-        return {"ops": self.ops, "rows": self.rows, "errors": self.errors, "histogram": self.histogram.encode()}
-
-
-@dataclass
 class Bucket:
-    """One interval of one worker: per operation counts and latencies, and the mean of the session gauges."""
+    """One interval of one worker: per operation its Counts (2 digits), and the mean of the session gauges."""
 
-    ops: dict[str, OpBucket] = field(default_factory=dict)
+    ops: dict[str, Counts] = field(default_factory=dict)
     gauge_sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # active, target sessions, target rate
     gauges: int = 0
 
-    def op(self, name: str) -> OpBucket:
+    def op(self, name: str) -> Counts:
         entry = self.ops.get(name)
         if entry is None:
-            entry = self.ops[name] = OpBucket()
+            entry = self.ops[name] = Counts(BUCKET_DIGITS)
         return entry
 
-    def to_dict(self) -> dict:
-        out = {"ops": {name: b.to_dict() for name, b in self.ops.items()}}
+    def encode(self) -> dict:
+        out = {"ops": {name: counts.encode() for name, counts in self.ops.items()}}
         if self.gauges:
             out["gauges"] = [g / self.gauges for g in self.gauge_sum]
         return out
 
 
 @dataclass
-class OpStats:
-    histogram: HdrHistogram = field(default_factory=new_histogram)
-    total_us: int = 0  # exact sum of the recorded latencies, for the mean
-    errors: int = 0
-    first_errors: list = field(default_factory=list)
+class OpTiming:
+    rows: int = 0
 
 
 class Recorder:
     """Collects one worker's measurements for one phase. `progress` is this worker's slot in shared memory
     (rows done, operations done) that the coordinator reads for the live progress line."""
 
-    def __init__(self, progress=None, origin_ns: int = 0, bucket_ns: int = 1_000_000_000):
-        self.ops: dict[str, OpStats] = {}
+    def __init__(self, progress=None, origin_ns: int = 0, bucket_ns: int = 1_000_000_000, error_budget=None):
+        self.ops: dict[str, Counts] = {}
         self.rows = 0
         self.progress = progress
         self.start_ns = 0
@@ -68,6 +53,8 @@ class Recorder:
         self.buckets: dict[int, Bucket] = {}
         self.closed: dict[int, dict] = {}
         self.on_interval = None  # called with each finished interval (plain data), e.g. to send it to the coordinator
+        # the fraction of operations the phase allows to fail; None: a failed operation fails the phase (error raises)
+        self.error_budget = error_budget
 
     def _index(self) -> int:
         return max(0, (time.perf_counter_ns() - self.origin_ns) // self.bucket_ns)
@@ -82,7 +69,7 @@ class Recorder:
 
     def _close_before(self, index: int) -> None:
         for old in [i for i in self.buckets if i < index]:
-            self.closed[old] = self.buckets.pop(old).to_dict()
+            self.closed[old] = self.buckets.pop(old).encode()
             if self.on_interval is not None:
                 self.on_interval(old, self.closed[old])
 
@@ -111,60 +98,80 @@ class Recorder:
     def stop(self) -> None:
         self.end_ns = time.perf_counter_ns()
 
-    def _op(self, name: str) -> OpStats:
-        stats = self.ops.get(name)
-        if stats is None:
-            stats = self.ops[name] = OpStats()
-        return stats
+    def _op(self, name: str) -> Counts:
+        counts = self.ops.get(name)
+        if counts is None:
+            counts = self.ops[name] = Counts()
+        return counts
 
     def record(self, op: str, latency_ns: int, rows: int = 0) -> None:
-        """One operation. Side records (OP:warmup, OP:from_intended) only go into their own histogram, not into
-        the counts, progress or time series."""
-        us = min(max(latency_ns // 1000, HIST_LOWEST_US), HIST_HIGHEST_US)
-        stats = self._op(op)
-        stats.histogram.record_value(us)
-        stats.total_us += us
+        """One operation. Side records (OP:warmup, OP:from_intended) only go into their own Counts, not into the
+        phase's rows, the progress or the time series."""
+        us = clamp_us(latency_ns)
         if not is_primary(op):
+            self._op(op).record(us)
             return
+        self._op(op).record(us, rows)
         self.rows += rows
         if self.progress is not None:
             self.progress[0] += rows
             self.progress[1] += 1
             self.progress[3] = 0  # the statement's rows are counted now
-        bucket = self._bucket().op(op)
-        bucket.ops += 1
-        bucket.rows += rows
-        bucket.histogram.record_value(us)
+        self._bucket().op(op).record(us, rows)
 
     def sending(self, rows: int) -> None:
         """Rows handed to a statement that is still running (a streamed COPY), for the progress line only."""
         if self.progress is not None:
             self.progress[3] += rows
 
-    def error(self, op: str, message: str) -> None:
-        stats = self._op(op)
-        stats.errors += 1
-        if len(stats.first_errors) < MAX_KEPT_ERRORS:
-            stats.first_errors.append(message)
+    def error(self, op: str, failure) -> None:
+        """A failed operation (an exception or its message): counted, with its first line kept, when the phase
+        has an error budget (judged at its end); re-raised when it has none."""
+        if isinstance(failure, BaseException):
+            if self.error_budget is None:
+                raise failure
+            failure = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
+        self._op(op).error(failure)
         if is_primary(op):
             if self.progress is not None:
                 self.progress[2] += 1
-            self._bucket().op(op).errors += 1
+            self._bucket().op(op).error()
 
-    def to_dict(self) -> dict:
-        """Plain data that crosses the process boundary."""
-        return {
-            "start_ns": self.start_ns,
-            "end_ns": self.end_ns,
-            "rows": self.rows,
-            "ops": {
-                name: {
-                    "histogram": s.histogram.encode(),
-                    "total_us": s.total_us,
-                    "errors": s.errors,
-                    "first_errors": list(s.first_errors),
-                }
-                for name, s in self.ops.items()
-            },
-            "timeseries": {**self.closed, **{index: b.to_dict() for index, b in self.buckets.items()}},
-        }
+    @contextlib.contextmanager
+    def op(self, name: str):
+        """Time the block as one operation `name`; set `.rows` on what it yields to count the rows it wrote or read.
+        An exception in it is a failed operation (see error)."""
+        timing = OpTiming()
+        t0 = time.perf_counter_ns()
+        try:
+            yield timing
+        except Exception as exc:  # noqa: BLE001 - error() re-raises it unless the phase has an error budget
+            self.error(name, exc)
+            return
+        self.record(name, time.perf_counter_ns() - t0, timing.rows)
+
+    def measurement(self) -> "Measurement":
+        """What was recorded, as plain data that crosses the process boundary."""
+        return Measurement(
+            start_ns=self.start_ns,
+            end_ns=self.end_ns,
+            rows=self.rows,
+            ops={name: counts.encode() for name, counts in self.ops.items()},
+            timeseries={**self.closed, **{index: b.encode() for index, b in self.buckets.items()}},
+        )
+
+
+@dataclass
+class Measurement:
+    """One worker's phase as it reaches the coordinator: its timed span (perf_counter_ns, in the coordinator's clock),
+    the rows of its primary operations, every operation's encoded Counts, and its intervals (index → encoded
+    Bucket) since the phase's release."""
+
+    start_ns: int = 0
+    end_ns: int = 0
+    rows: int = 0
+    ops: dict = field(default_factory=dict)
+    timeseries: dict = field(default_factory=dict)
+
+    def counts(self, name: str) -> Counts:
+        return Counts.decode(self.ops[name])

@@ -1,9 +1,12 @@
-"""The run folder's state: every table of the run, rewritten atomically after every phase so a killed run keeps
-what it had, and run.json with the run's status."""
+"""A run folder: written by the run (every table rewritten atomically after every phase, so a killed run keeps what
+it had, and run.json with the run's status), and read by `loadgen compare` and `loadgen report`."""
 
+import json
 import time
+from pathlib import Path
 
 from loadgen.config import thresholds as threshold_expressions
+from loadgen.errors import NotARunFolder
 from loadgen.results import files as results
 from loadgen.results import hyperlog, tables, thresholds
 from loadgen.results.aggregate import median_row
@@ -35,6 +38,8 @@ class RunFolder:
         self.threshold_lines: list[str] = []
         self.notes: list[str] = []  # lines the workloads ask to print under the final tables
         self.thresholds_result: list[dict] = []
+        self.run_json: dict = {}  # read from an existing folder: its run.json and environment.json
+        self.environment: dict = {}
         self.wall_at_perf = time.time() - time.perf_counter_ns() / 1e9  # perf_counter → epoch seconds
         self.start_ns = time.perf_counter_ns()
 
@@ -55,13 +60,32 @@ class RunFolder:
             row["point"] = self.point
         return rows
 
-    def add_phase(self, phase_result: dict) -> None:
-        summary = self._mark([phase_result["summary"]])[0]
+    @classmethod
+    def read(cls, path) -> "RunFolder":
+        """An existing run folder (or its summary.csv), for reading: its tables as rows of text, run.json and
+        environment.json. NotARunFolder (exit 2) when there is no summary.csv with phases."""
+        folder = Path(path)
+        if folder.name == "summary.csv" and folder.is_file():
+            folder = folder.parent
+        summary = results.read_csv(folder / "summary.csv") if folder.is_dir() else []
+        if not summary or "phase" not in summary[0]:
+            why = "summary.csv has no phases" if (folder / "summary.csv").is_file() else "no summary.csv"
+            raise NotARunFolder(f"{path}: not a run folder ({why})")
+        run_json = _read_json(folder / "run.json")
+        run = cls(run_json.get("run_id") or summary[0]["run_id"], folder, None, [])
+        run.summary, run.run_json, run.environment = summary, run_json, _read_json(folder / "environment.json")
+        for name in ("workers", "latency", "timeseries", "op_timeseries", "samples"):  # op_timeseries: since 0.3
+            setattr(run, name, results.read_csv(folder / f"{name}.csv"))
+        return run
+
+    def add_phase(self, result) -> None:
+        """A phase's rows (an aggregate.PhaseResult), marked with the matrix point; every table rewritten."""
+        summary = self._mark([result.summary])[0]
         summary.update({"parameters": self.parameters, **self.param_values})
         self.summary.append(summary)
-        self.workers.extend(self._mark(phase_result["workers"]))
-        self.latency.extend(self._mark(phase_result["latency"]))
-        series = self._mark(phase_result["timeseries"])
+        self.workers.extend(self._mark(result.workers))
+        self.latency.extend(self._mark(result.latency))
+        series = self._mark(result.timeseries)
         self.timeseries.extend(series)
         self.op_timeseries.extend(operation_timeseries_rows(series))
         self.write_tables()
@@ -113,6 +137,15 @@ class RunFolder:
     def write_table(self, name: str, columns: list[str], rows: list[dict]) -> None:
         results.write_csv(self.dir / name, columns, rows)
 
+    def write_file(self, name: str, text: str, replace: bool = True) -> None:
+        """A file of a workload's own under the run folder (e.g. answers/q01.csv); replace=False keeps one that is
+        there already."""
+        path = self.dir / name
+        if path.exists() and not replace:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        results.write_atomic(path, text)
+
     def add_hyper_log(self, tail) -> None:
         """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""
         if tail is None:
@@ -148,3 +181,7 @@ class RunFolder:
             },
             in_place_fallback=True,
         )  # fmt: skip
+
+
+def _read_json(path: Path) -> dict:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

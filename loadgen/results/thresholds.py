@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import statistics
 
-from hdrh.histogram import HdrHistogram
-
 from loadgen.config.thresholds import Threshold, passes
-from loadgen.results.counts import BUCKET_DIGITS, latency_ms, new_histogram
+from loadgen.results.counts import BUCKET_DIGITS, Counts, error_rate, per_second
 
 
 def operation_value(metric: str, rows: list[dict], wall_s: float | None) -> float | None:
@@ -18,10 +16,10 @@ def operation_value(metric: str, rows: list[dict], wall_s: float | None) -> floa
     for row in rows:
         count, errors = float(row["count"]), float(row["errors"])
         if metric == "error_rate":
-            values.append(errors / (count + errors) if count + errors else 0.0)
+            values.append(error_rate(count, errors))
         elif metric == "ops_per_s":
             if wall_s:
-                values.append(count / wall_s)
+                values.append(per_second(count, wall_s))
         elif row.get(metric) not in (None, ""):
             values.append(float(row[metric]))
     return statistics.median(values) if values else None
@@ -52,44 +50,34 @@ class LiveCheck:
     def __init__(self, bounds: list[Threshold], interval_s: float):
         self.bounds = bounds
         self.interval_s = interval_s
-        self.by_op: dict[str, dict] = {}
+        self.by_op: dict[str, Counts] = {}
         self.seen_s = 0.0  # the end of the latest interval reported, in seconds since the release
         self.fired: tuple[Threshold, float, float] | None = None
         self.acted = False  # the coordinator has told the workers to finish
 
-    def add(self, message: dict) -> None:
-        for name, part in message["interval"]["ops"].items():
-            entry = self.by_op.setdefault(name, {"ops": 0, "rows": 0, "errors": 0, "h": new_histogram(BUCKET_DIGITS)})
-            entry["ops"] += part["ops"]
-            entry["rows"] += part["rows"]
-            entry["errors"] += part["errors"]
-            entry["h"].add(HdrHistogram.decode(part["histogram"]))
-        self.seen_s = max(self.seen_s, (message["index"] + 1) * self.interval_s)
+    def add(self, interval) -> None:
+        """A worker's finished interval (loadgen.engine.protocol.Interval)."""
+        for name, part in interval.interval["ops"].items():
+            self.by_op.setdefault(name, Counts(BUCKET_DIGITS)).merge(Counts.decode(part, BUCKET_DIGITS))
+        self.seen_s = max(self.seen_s, (interval.index + 1) * self.interval_s)
 
     def value(self, t: Threshold) -> float | None:
         names = [t.operation] if t.operation else list(self.by_op)
-        entries = [self.by_op[n] for n in names if n in self.by_op]
-        if not entries or not self.seen_s:
+        parts = [self.by_op[n] for n in names if n in self.by_op]
+        if not parts or not self.seen_s:
             return None
-        ops = sum(e["ops"] for e in entries)
-        errors = sum(e["errors"] for e in entries)
-        metric = t.metric
-        if metric in ("ops", "count"):
-            return ops
-        if metric == "errors":
-            return errors
-        if metric == "error_rate":
-            return errors / (ops + errors) if ops + errors else 0.0
-        if metric == "ops_per_s":
-            return ops / self.seen_s
-        if metric == "rows_per_s":
-            return sum(e["rows"] for e in entries) / self.seen_s
-        if not ops:
-            return None
-        merged = new_histogram(BUCKET_DIGITS)
-        for e in entries:
-            merged.add(e["h"])
-        return latency_ms(merged)[metric]
+        total = Counts.merged(parts, BUCKET_DIGITS)
+        derived = {
+            "ops": total.ops,
+            "count": total.ops,
+            "errors": total.errors,
+            "error_rate": total.error_rate,
+            "ops_per_s": per_second(total.ops, self.seen_s),
+            "rows_per_s": per_second(total.rows, self.seen_s),
+        }
+        if t.metric in derived:
+            return derived[t.metric]
+        return total.latency()[t.metric] if total.ops else None
 
     def check(self) -> tuple[Threshold, float, float] | None:
         """The first abort bound breached by what was measured so far: (bound, value, seconds into the phase)."""

@@ -31,10 +31,11 @@ def read_data(path: str, overrides: list[str]):
     return data, root, apply_overrides(data, overrides, path)
 
 
-def load_scenario(path: str | Path, overrides: list[str] = ()) -> BaseModel:
+def load_scenario(path: str | Path, overrides: list[str] = (), notices: list[str] | None = None) -> BaseModel:
+    """The validated scenario of a file with its --set overrides. `notices` collects warnings (deprecated keys)."""
     path = str(path)
     data, root, override_locs = read_data(path, list(overrides))
-    return validate(data, Source(path, root, override_locs))
+    return validate(data, Source(path, root, override_locs), notices)
 
 
 MAX_POINTS = 100
@@ -42,13 +43,13 @@ MAX_POINTS = 100
 RUN_WIDE_KEYS = ("name", "repeat", "fresh_server", "seed", "output", "matrix")
 
 
-def load_plan(path: str | Path, overrides: list[str] = ()) -> tuple[BaseModel, list[tuple[dict, BaseModel]]]:
+def load_plan(path: str | Path, overrides: list[str] = (), notices: list[str] | None = None):
     """(the scenario as written, [(parameters, scenario)] once per `matrix:` combination), each point validated
     like the file. Without a matrix the plan is [({}, scenario)]. The seed is drawn once, so every point
-    replays the same random choices."""
+    replays the same random choices. `notices` collects warnings (deprecated keys), each once."""
     path = str(path)
     data, root, override_locs = read_data(path, list(overrides))
-    base = validate(data, Source(path, root, override_locs))
+    base = validate(data, Source(path, root, override_locs), notices)
     if not base.matrix:
         return base, [({}, base)]
     keys = list(base.matrix)
@@ -145,13 +146,41 @@ def apply_overrides(data: dict, overrides: list[str], path: str, label: str = "-
     return locs
 
 
-def validate(data: dict, source: Source) -> BaseModel:
+def rename_deprecated(data: dict, source: Source) -> tuple[list[str], list[str]]:
+    """Phase keys written under a deprecated name (a workload's options declare them: renamed_keys) take their new
+    name in `data`; the source remembers where they were written. Returns (warnings, problems)."""
+    warnings, problems = [], []
+    phases = data.get("phases") if isinstance(data.get("phases"), list) else []
+    models = registry.options_models()
+    for i, phase in enumerate(phases):
+        options = models.get(phase.get("workload")) if isinstance(phase, dict) else None
+        for old, new in options.renamed_keys.items() if options else ():
+            if old not in phase:
+                continue
+            where = source.where(("phases", i, old))
+            if new in phase:
+                problems.append(f"{where}: {dotted(('phases', i, old))}: give only {new} ({old} is its old name)")
+                continue
+            phase[new] = phase.pop(old)
+            source.renamed[("phases", i, new)] = ("phases", i, old)
+            warnings.append(f"{where}: {dotted(('phases', i, old))}: deprecated key, use {new} "
+                            f"({old} is accepted until the next release)")  # fmt: skip
+    return warnings, problems
+
+
+def validate(data: dict, source: Source, notices: list[str] | None = None) -> BaseModel:
+    warnings, problems = rename_deprecated(data, source)
+    if notices is not None:
+        notices.extend(w for w in warnings if w not in notices)
+    if problems:
+        raise ScenarioError(problems)
     try:
         scenario = scenario_model().model_validate(data)
     except ValidationError as exc:
         raise ScenarioError(sorted((format_error(err, source) for err in exc.errors()), key=line_order)) from None
     problems = sorted(
-        (f"{source.where(loc)}: {dotted(loc)}: {msg}" for loc, msg in cross_checks(scenario)), key=line_order
+        (f"{source.where(loc)}: {dotted(source.original(loc))}: {msg}" for loc, msg in cross_checks(scenario)),
+        key=line_order,
     )
     problems += [
         f"{source.path}: {text}: {why}" for loc, text in source.overrides.items() if (why := shadowed(scenario, loc))
@@ -176,7 +205,8 @@ def shadowed(scenario, loc: tuple) -> str:
         own = ", ".join(f"{p.name}.timeout_s" for p in phases)
         return f"every phase sets its own timeout_s ({own}); set those instead"
     if len(loc) >= 3 and loc[0] == "phases" and isinstance(loc[1], int) and loc[1] < len(phases):
-        return phases[loc[1]].shadowed(loc[2])
+        phase = phases[loc[1]]
+        return phase.shadowed(phase.renamed_keys.get(loc[2], loc[2]))
     return ""
 
 
@@ -188,6 +218,7 @@ def format_error(err: dict, source: Source) -> str:
     # drop union tags (e.g. 'insert' in phases.0.insert.rows): they are not in the file
     shown = tuple(p for p in loc if not (isinstance(p, str) and p in registry.options_models() and p != loc[-1]))
     where = source.where(shown + ("workload",) if kind == "union_tag_invalid" else shown)
+    shown = source.original(shown)  # a key written under its deprecated name is named as written
     if kind == "extra_forbidden":
         allowed = allowed_keys(loc[:-1])
         hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)

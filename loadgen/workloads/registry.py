@@ -9,6 +9,7 @@ plus one `register` line below; a module outside loadgen (a test, a user's workl
 import importlib
 from dataclasses import dataclass
 
+from loadgen import columns
 from loadgen.config.phase import PhaseOptions
 from loadgen.workloads.insert.config import InsertPhase
 from loadgen.workloads.mix.config import MixPhase
@@ -33,6 +34,9 @@ def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
         raise ValueError(f"workload {name}: runtime {runtime!r} must be 'package.module:Class'")
     if options.model_fields["workload"].annotation.__args__ != (name,):
         raise ValueError(f"workload {name}: {options.__name__}.workload must be Literal[{name!r}]")
+    unknown = [c for c in options.summary_columns + options.table_columns if c not in columns.SUMMARY_NAMES]
+    if unknown:
+        raise ValueError(f"workload {name}: {unknown} are not summary.csv columns (loadgen/columns.py)")
     _entries[name] = Entry(name, options, runtime)
     _generation[0] += 1
 

@@ -185,7 +185,8 @@ def test_a_table_loadgen_did_not_create_is_never_dropped(tmp_path, cache):
 
     from tableauhyperapi import Connection, CreateMode, HyperProcess, TableName, Telemetry
 
-    from loadgen.engine.worker import StopFlag, WorkerContext
+    from loadgen.engine.context import WorkerContext
+    from loadgen.engine.worker import StopFlag
     from loadgen.scenario.load import load_scenario
     from loadgen.workloads.tpch.load import TpchLoadWorkload
 

@@ -13,7 +13,7 @@ import pytest
 
 from loadgen.config.sections import ServerConfig
 from loadgen.engine import server, worker
-from loadgen.engine.backends import local as pool
+from loadgen.engine.backends.base import Backend
 from loadgen.errors import ServerError
 from loadgen.results.recorder import Recorder
 from loadgen.transfer import staging
@@ -82,17 +82,20 @@ def test_sweep_removes_a_dead_runs_folder_and_the_socket_folder_it_noted(tmp_pat
     assert not own.exists() and not socket_dir.exists() and other_socket_dir.exists()
 
 
-class FakePool(pool.WorkerPool):
-    """The pool's bookkeeping without processes: every worker is 'ready' at once."""
+class FakePool(Backend):
+    """A backend's bookkeeping without processes: every worker is 'ready' at once, and takes every message."""
 
     def __init__(self, workers: int):
         import multiprocessing as mp
 
+        super().__init__([None] * workers, barrier_s=1, stop_s=1)
         self.progress = mp.get_context("spawn").RawArray("q", worker.PROGRESS_SLOTS * workers)
-        self.links, self.deaths, self.barrier_s = [], {}, 1
 
     def _receive(self, *args):
         return {}
+
+    def _send(self, number: int, message) -> bool:
+        return True
 
 
 def test_a_new_phase_starts_its_progress_at_zero():
@@ -159,7 +162,7 @@ def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():
 
 
 def test_a_signal_while_a_finished_phase_is_written_waits_for_the_end_of_the_write():
-    from loadgen.engine.run import Signals
+    from loadgen.engine.signals import Signals
     from loadgen.errors import Interrupted
 
     signals = Signals()

@@ -1,6 +1,9 @@
+from dataclasses import replace
+
 import pytest
 
 from loadgen.datagen.canonical import BYTES_PER_ROW, MIB
+from loadgen.engine.protocol import Result
 from loadgen.results import aggregate, counts, recorder
 from loadgen.results.samples import Sample
 from loadgen.scenario.model import Scenario
@@ -19,8 +22,8 @@ def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
     for w, values in enumerate([[1] * 99, [100]]):  # a fast worker and a slow one
         rec = recorder_with(values)
         rec.start_ns, rec.end_ns = 0, 1_000_000_000
-        messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
-    [lat] = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")["latency"]
+        messages.append(Result(w, "scan", 100 + w, rec.measurement(), {"verified": "ok"}))
+    [lat] = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok").latency
     assert lat["count"] == 100
     assert lat["p50_ms"] == pytest.approx(1, rel=0.01)
     assert lat["max_ms"] == pytest.approx(100, rel=0.01)
@@ -29,7 +32,7 @@ def test_merged_percentiles_come_from_the_merged_histogram_not_averages():
 
 
 def test_latency_columns_are_ordered():
-    lat = counts.latency_ms(recorder_with(range(1, 500)).ops["copy"].histogram)
+    lat = recorder_with(range(1, 500)).ops["copy"].latency()
     values = [lat["min_ms"]] + [lat[counts.percentile_column(p)] for p in counts.PERCENTILES] + [lat["max_ms"]]
     assert values == sorted(values)
     assert counts.percentile_column(99.9) == "p99_9_ms"
@@ -68,7 +71,7 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
         rec.start_ns, rec.end_ns = 1_000 + w, 1_000_000_000
         for _ in range(3):
             rec.record("query", 2_000_000, 1000)
-        messages.append({"worker": w, "pid": 100 + w, "verification": {"verified": "ok"}, **rec.to_dict()})
+        messages.append(Result(w, "scan", 100 + w, rec.measurement(), {"verified": "ok"}))
     samples = [
         Sample(1, "scan", "hyperd", 9, 150.0, 300.0),
         Sample(2, "scan", "hyperd", 9, 50.0, 400.0),
@@ -76,14 +79,14 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
         Sample(1, "other", "hyperd", 9, 999.0, 999.0),
     ]
     out = aggregate.aggregate_phase("run", scenario, phase, messages, 1_000, samples, "ok")
-    summary = out["summary"]
+    summary = out.summary
     assert summary["ops"] == 6 and summary["rows"] == 6000 and summary["errors"] == 0
     assert summary["p99_ms"] == pytest.approx(2, rel=0.01)  # the 50 ms warmups are not in the statistics
     assert summary["hyperd_cpu_pct_mean"] == 100.0 and summary["hyperd_rss_mib_peak"] == 400.0
     assert summary["workers_cpu_pct_mean"] == 90.0
     assert summary["verified"] == "ok"
-    assert [r["worker"] for r in out["workers"]] == [0, 1]
-    by_op = {r["operation"]: r for r in out["latency"]}
+    assert [r["worker"] for r in out.workers] == [0, 1]
+    by_op = {r["operation"]: r for r in out.latency}
     assert by_op["query"]["count"] == 6 and by_op["query:warmup"]["count"] == 2
     assert summary["mib_per_s"] == pytest.approx(6000 * 24 / MIB / summary["wall_s"])
 
@@ -92,18 +95,18 @@ def test_a_failed_verification_marks_the_phase_and_the_worker():
     scenario = scenario_with_query()
     rec = recorder.Recorder()
     rec.start_ns, rec.end_ns = 0, 10
-    msg = {"worker": 0, "verification": {"verified": "failed", "detail": "COUNT(*) = 1"}, **rec.to_dict()}
+    msg = Result(0, "scan", 100, rec.measurement(), {"verified": "failed", "detail": "COUNT(*) = 1"})
     out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "ok")
-    assert out["summary"]["verified"] == "failed"
-    assert out["workers"][0]["status"] == "failed" and out["workers"][0]["detail"] == "COUNT(*) = 1"
+    assert out.summary["verified"] == "failed"
+    assert out.workers[0]["status"] == "failed" and out.workers[0]["detail"] == "COUNT(*) = 1"
 
 
 def test_errors_are_counted_with_first_messages_kept():
     rec = recorder.Recorder()
     for i in range(10):
         rec.error("query", f"boom {i}")
-    op = rec.to_dict()["ops"]["query"]
-    assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(recorder.MAX_KEPT_ERRORS)]
+    op = rec.measurement().ops["query"]
+    assert op["errors"] == 10 and op["first_errors"] == [f"boom {i}" for i in range(counts.MAX_KEPT_ERRORS)]
 
 
 def test_latency_rows_have_the_exact_mean():
@@ -112,9 +115,9 @@ def test_latency_rows_have_the_exact_mean():
     for w, values in enumerate([[1, 2, 3], [10]]):
         rec = recorder_with(values, op="query")
         rec.start_ns, rec.end_ns = 0, 1_000_000_000
-        messages.append({"worker": w, "verification": {"verified": "ok"}, **rec.to_dict()})
+        messages.append(Result(w, "scan", 100 + w, rec.measurement(), {"verified": "ok"}))
     out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, 0, [], "ok")
-    [row] = out["latency"]
+    [row] = out.latency
     assert row["count"] == 4 and row["mean_ms"] == pytest.approx(4.0)  # (1 + 2 + 3 + 10) / 4
 
 
@@ -141,8 +144,8 @@ def test_a_phase_missing_a_workers_result_is_not_verified_ok():
     scenario = scenario_with_query()  # 2 workers
     rec = recorder.Recorder()
     rec.start_ns, rec.end_ns = 0, 10
-    msg = {"worker": 0, "verification": {"verified": "ok", "detail": "checked by the last worker"}, **rec.to_dict()}
+    msg = Result(0, "scan", 100, rec.measurement(), {"verified": "ok", "detail": "checked by the last worker"})
     out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg], 0, [], "failed", "worker 1 died")
-    assert out["summary"]["verified"] == "unchecked"
-    both = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg, {**msg, "worker": 1}], 0, [], "ok")
-    assert both["summary"]["verified"] == "ok"
+    assert out.summary["verified"] == "unchecked"
+    both = aggregate.aggregate_phase("run", scenario, scenario.phases[0], [msg, replace(msg, worker=1)], 0, [], "ok")
+    assert both.summary["verified"] == "ok"

@@ -1,4 +1,5 @@
-"""The worker pool with stand-in targets: barrier, collection, a death, an error — no hyperd involved."""
+"""The local backend with stand-in targets: barrier, collection, a death, an error, an exchange — no hyperd
+involved."""
 
 import time
 from dataclasses import dataclass
@@ -6,7 +7,7 @@ from dataclasses import dataclass
 import psutil
 import pytest
 
-from loadgen.engine.backends.local import WorkerPool
+from loadgen.engine.backends.local import LocalBackend
 from loadgen.errors import WorkerError
 from tests.unit import pool_targets
 
@@ -19,7 +20,7 @@ class Spec:
 
 
 def make_pool(target, workers=2):
-    return WorkerPool([Spec(w) for w in range(workers)], barrier_s=20, stop_s=2, target=target)
+    return LocalBackend([Spec(w) for w in range(workers)], barrier_s=20, stop_s=2, target=target)
 
 
 def test_every_phase_is_released_together_and_collected():
@@ -29,7 +30,7 @@ def test_every_phase_is_released_together_and_collected():
         for phase in ("one", "two"):
             released = pool.release(phase)
             results = pool.collect(phase, 20)
-            assert [r["worker"] for r in results] == [0, 1] and released > 0
+            assert [r.worker for r in results] == [0, 1] and released > 0
         assert pool.progress_totals()[1] == 2  # each worker counted one operation in the last phase
     finally:
         assert pool.shutdown() == []
@@ -58,3 +59,14 @@ def test_a_worker_error_is_named_before_the_barrier_waits_out():
             pool.release("one")
     finally:
         pool.shutdown()
+
+
+def test_workers_exchange_values_through_the_coordinator():
+    pool = make_pool(pool_targets.exchanges, workers=3)
+    pool.start()
+    try:
+        pool.release("one")
+        results = pool.collect("one", 20)
+    finally:
+        pool.shutdown()
+    assert [r.report for r in results] == [[0, 1, 4]] * 3  # every worker got every worker's share, in order

@@ -2,7 +2,9 @@
 
 import pytest
 
+from loadgen.engine.protocol import Result
 from loadgen.results import aggregate, counts, timeseries
+from loadgen.results.recorder import Measurement
 from loadgen.scenario.model import Scenario
 
 S = 1_000_000_000
@@ -10,25 +12,20 @@ S = 1_000_000_000
 
 def message(worker, start_s, end_s, buckets, release_s=0.0):
     """A worker's result: measured from start_s to end_s; buckets {index: (ops, rows)} from the release."""
-    timeseries = {}
+    series = {}
     for index, (ops, rows) in buckets.items():
-        histogram = counts.new_histogram(counts.BUCKET_DIGITS)
-        for _ in range(ops):
-            histogram.record_value(1000)
-        timeseries[index] = {"ops": {"op": {"ops": ops, "rows": rows, "errors": 0, "histogram": histogram.encode()}}}
-    return {
-        "worker": worker,
-        "start_ns": int((release_s + start_s) * S),
-        "end_ns": int((release_s + end_s) * S),
-        "rows": sum(rows for _, rows in buckets.values()),
-        "ops": {},
-        "timeseries": timeseries,
-        "verification": {"verified": "ok"},
-    }
+        op = counts.Counts(counts.BUCKET_DIGITS)
+        for n in range(ops):
+            op.record(1000, rows if n == 0 else 0)  # 1 ms each; the bucket's rows on its first operation
+        series[index] = {"ops": {"op": op.encode()}}
+    measured = Measurement(int((release_s + start_s) * S), int((release_s + end_s) * S),
+                           sum(rows for _, rows in buckets.values()), {}, series)  # fmt: skip
+    return Result(worker, "p", 100 + worker, measured, {"verified": "ok"})
 
 
 def rows(messages, release_s=0.0, interval_s=1.0):
-    return timeseries.timeseries_rows("run", "p", 1, messages, interval_s, int(release_s * S))
+    measurements = [m.measurement for m in messages]
+    return timeseries.timeseries_rows("run", "p", 1, measurements, interval_s, int(release_s * S))
 
 
 def test_a_phase_shorter_than_an_interval_is_drawn_at_its_real_rate():
@@ -79,7 +76,7 @@ def test_the_rows_of_a_phase_add_up_to_its_summary():
         message(1, 0.004, 2.38, {0: (3, 3500), 1: (5, 5100), 2: (1, 400)}, release_s=release),
     ]
     out = aggregate.aggregate_phase("run", scenario, scenario.phases[0], messages, int(release * S), [], "ok")
-    summary, series = out["summary"], out["timeseries"]
+    summary, series = out.summary, out.timeseries
     bounds = [r["t_s"] for r in series][1:] + [summary["wall_s"] + 0.002]  # each row covers up to the next one
     covered = [min(b, summary["wall_s"] + 0.002) - max(r["t_s"], 0.002) for r, b in zip(series, bounds, strict=True)]
     assert sum(covered) == pytest.approx(summary["wall_s"])

@@ -3,8 +3,9 @@
 import pytest
 
 from loadgen.config import thresholds
+from loadgen.engine.protocol import Interval
 from loadgen.results import thresholds as measured
-from loadgen.results.counts import BUCKET_DIGITS, new_histogram
+from loadgen.results.counts import BUCKET_DIGITS, Counts
 from loadgen.workloads.mix import binder, operations, sessions
 
 
@@ -45,11 +46,12 @@ def test_a_parameter_stream_is_a_function_of_the_seed():
 
 
 def interval(index, ops, errors, latency_us):
-    h = new_histogram(BUCKET_DIGITS)
+    q = Counts(BUCKET_DIGITS)
     for _ in range(ops):
-        h.record_value(latency_us)
-    return {"index": index, "interval": {"ops": {"q": {"ops": ops, "rows": 0, "errors": errors,
-                                                       "histogram": h.encode()}}}}  # fmt: skip
+        q.record(latency_us)
+    for _ in range(errors):
+        q.error()
+    return Interval(worker=0, phase="users", index=index, interval={"ops": {"q": q.encode()}})
 
 
 def test_a_live_check_fires_after_its_delay_on_what_was_measured_so_far():

@@ -158,8 +158,8 @@ def test_later_phases_inherit_scale_factor_and_data_dir(tmp_path):
     load, power, tp = scenario.phases[1:]
     assert load.scale_factor == power.scale_factor == 0.5 and load.data_dir == str(tmp_path / "c")
     assert scenario.phases[0].parts == 2
-    assert power.streams == 1 and power.check_answers is True and power.stream_ids() == [0]
-    assert tp.streams == 2 and tp.check_answers is False and tp.stream_ids() == [1, 2]
+    assert power.sessions == 1 and power.check_answers is True and power.stream_ids() == [0]
+    assert tp.sessions == 2 and tp.check_answers is False and tp.stream_ids() == [1, 2]
     assert [q for q, _ in power.plan(0, 1)] == list(range(1, 23))
     assert [q for q, _ in tp.plan(1, 1)] == list(queries.STREAM_ORDER[1])
     assert tp.plan(1, 1) == tp.plan(1, 1) and tp.plan(1, 1) != tp.plan(2, 1)

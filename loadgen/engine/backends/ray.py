@@ -2,7 +2,8 @@
 
 Each actor runs the very same `worker.main` as a local worker process. What a process shares with the coordinator
 on one host is replaced by messages over one TCP connection per worker (multiprocessing.connection, with a
-random authentication key), so the pipe protocol and WorkerPool's receive logic stay as they are:
+random authentication key), so the protocol (loadgen/engine/protocol.py) and the receiving of
+loadgen/engine/backends/base.py stay as they are:
 
 - the `link`: the actor connects back to the coordinator and hands worker.main an ActorLink, whose reader thread
   turns "stop" into the local stop flag and queues everything else for the worker;
@@ -19,6 +20,7 @@ Ray is imported only here, and only when a scenario says backend: ray.
 """
 
 import contextlib
+import dataclasses
 import os
 import queue
 import secrets
@@ -26,14 +28,13 @@ import socket
 import sys
 import threading
 import time
-from dataclasses import replace
 from importlib import metadata
 from multiprocessing.connection import Client, Connection, answer_challenge, deliver_challenge
 from multiprocessing.connection import wait as wait_for_ready
 
 from loadgen.config import ray as ray_config
-from loadgen.engine import worker
-from loadgen.engine.backends.local import WorkerPool
+from loadgen.engine import protocol, worker
+from loadgen.engine.backends.base import Backend
 from loadgen.errors import ScenarioError, WorkerError
 from loadgen.results.samples import Sample
 from loadgen.transfer import staging
@@ -139,32 +140,20 @@ class _Flag:
         self.value = 0
 
 
-class RayPool(WorkerPool):
-    """The WorkerPool interface (start, pids, progress_totals, release, collect, failure, shutdown, partial,
-    errors) with one Ray actor per worker."""
+class RayBackend(Backend):
+    """One Ray actor per worker, behind the Backend interface."""
+
+    closed_cause = "its connection to the coordinator closed (the actor's process ended)"
 
     def __init__(self, specs, barrier_s, stop_s, config, staging_dirs=(), sample_ms=0, on_ready=None):
-        self.specs = specs
-        self.barrier_s = barrier_s
-        self.stop_s = stop_s
+        super().__init__(specs, barrier_s, stop_s, staging_dirs)
         self.config = config
-        self.staging_dirs = list(staging_dirs)
         self.sample_ms = sample_ms
         self.on_ready = on_ready  # called once, when every worker has reported: (facts of the nodes, seconds)
         self.stop_flag = worker.StopFlag(_Flag())
-        self.progress = [0] * (worker.PROGRESS_SLOTS * len(specs))
         self.links: list = [None] * len(specs)
-        self.processes: list = []  # no local process: force_exit calls kill_all
-        self.errors: list[dict] = []
-        self.deaths: dict[int, int | None] = {}
-        self.causes: dict[int, str] = {}
-        self.partial: list[dict] = []
-        self.seen: dict[tuple[str, int], dict] = {}  # every result read: (phase, worker) → message
-        self.running_phase = ""  # WorkerPool's; Ray's shutdown does not read late results
         self.nodes: dict[int, dict] = {}  # worker → facts of its node (from the actor)
         self.worker_pids: dict[int, int] = {}
-        self.sampler = None  # the coordinator's Sampler: the actors' samples join it
-        self._phase = ""
         self._actors: list = []
         self._refs: list = []
         self._group = None
@@ -177,30 +166,13 @@ class RayPool(WorkerPool):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
-        ray = _ray()
-        from ray.util.placement_group import placement_group  # noqa: PLC0415
-        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: PLC0415
-
         self._started_at = time.monotonic()
         connect(self.config, len(self.specs))
-        local = ray_config.on_this_machine(self.config)
-        self._server = socket.create_server(("127.0.0.1" if local else "", self.config.coordinator_port))
-        self._server.settimeout(0.2)
-        host = "127.0.0.1" if local else ray.util.get_node_ip_address()
-        port = self._server.getsockname()[1]
-        key = secrets.token_bytes(32)
-        threading.Thread(target=self._accept, args=(key,), name="loadgen-ray-accept", daemon=True).start()
-        n = len(self.specs)
-        strategy = {"spread": "SPREAD", "pack": "PACK"}[self.config.placement]
-        self._group = placement_group([{"CPU": 1}] * n, strategy=strategy)
-        ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
-        if not ready:
-            cpus = ray.cluster_resources().get("CPU", 0)
-            raise WorkerError(
-                f"Ray could not place {n} workers (one CPU each) within {self.barrier_s:g} s: the cluster has "
-                f"{cpus:g} CPUs"
-            )
-        actor_class = ray.remote(WorkerActor)
+        host, port, key = self._listen()
+        self._place()
+        from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: PLC0415
+
+        actor_class = _ray().remote(WorkerActor)
         offset = time.time_ns() - time.perf_counter_ns()
         env_vars = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
         for number, spec in enumerate(self.specs):
@@ -213,6 +185,31 @@ class RayPool(WorkerPool):
             ).remote()
             self._actors.append(actor)
             self._refs.append(actor.run.remote(spec, host, port, key, self.sample_ms, offset))
+
+    def _listen(self) -> tuple[str, int, bytes]:
+        """The socket the actors connect back to (loopback only for a cluster on this machine)."""
+        local = ray_config.on_this_machine(self.config)
+        self._server = socket.create_server(("127.0.0.1" if local else "", self.config.coordinator_port))
+        self._server.settimeout(0.2)
+        host = "127.0.0.1" if local else _ray().util.get_node_ip_address()
+        key = secrets.token_bytes(32)
+        threading.Thread(target=self._accept, args=(key,), name="loadgen-ray-accept", daemon=True).start()
+        return host, self._server.getsockname()[1], key
+
+    def _place(self) -> None:
+        """A placement group of one CPU per worker, spread or packed, ready within the barrier time."""
+        from ray.util.placement_group import placement_group  # noqa: PLC0415 - Ray is imported only when used
+
+        ray, n = _ray(), len(self.specs)
+        strategy = {"spread": "SPREAD", "pack": "PACK"}[self.config.placement]
+        self._group = placement_group([{"CPU": 1}] * n, strategy=strategy)
+        ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
+        if not ready:
+            cpus = ray.cluster_resources().get("CPU", 0)
+            raise WorkerError(
+                f"Ray could not place {n} workers (one CPU each) within {self.barrier_s:g} s: the cluster has "
+                f"{cpus:g} CPUs"
+            )
 
     def _accept(self, key: bytes) -> None:
         while not self._closing.is_set():
@@ -233,7 +230,7 @@ class RayPool(WorkerPool):
             hello = conn.recv() if conn.poll(HANDSHAKE_S) else None
         except Exception:  # noqa: BLE001 - not one of ours (wrong key, garbage): drop it
             hello = None
-        if not isinstance(hello, dict) or hello.get("kind") != "hello":
+        if not isinstance(hello, protocol.Hello):
             conn.close()
             return
         self._accepted.put((hello, conn))
@@ -245,11 +242,10 @@ class RayPool(WorkerPool):
                 hello, conn = self._accepted.get_nowait()
             except queue.Empty:
                 return
-            number = hello["worker"]
-            self.links[number] = conn
-            self.nodes[number] = hello["node"]
-            self.worker_pids[number] = hello["pid"]
-            self._host_sampler.setdefault(hello["node"]["label"], number)
+            self.links[hello.worker] = conn
+            self.nodes[hello.worker] = hello.node
+            self.worker_pids[hello.worker] = hello.pid
+            self._host_sampler.setdefault(hello.node["label"], hello.worker)
 
     def pids(self) -> dict[int, int]:
         return {}  # the workers' processes are sampled on their own nodes
@@ -263,25 +259,11 @@ class RayPool(WorkerPool):
             return f"node {table['bundles_to_node_id'][number][:8]}"
         return "an unknown node"
 
-    # ------------------------------------------------------------------ phases
-    def release(self, phase: str, on_tick=None) -> int:
-        self._receive(phase, "ready", self.barrier_s, on_tick, "reach the start barrier")
-        if self.on_ready:
-            self.on_ready(self.describe(), time.monotonic() - self._started_at)
-            self.on_ready = None
-        self.progress[:] = [0] * len(self.progress)
-        self._phase = phase
-        lead_ns = self.config.start_delay_ms * 1_000_000
-        released = time.perf_counter_ns() + lead_ns
-        wall = time.time_ns() + lead_ns
-        for number, link in enumerate(self.links):
-            try:
-                link.send({"kind": "go", "phase": phase, "released_ns": released, "start_wall_ns": wall})
-            except OSError:
-                self._note_death(number, "its connection closed")
-        if self.deaths:
-            raise self.failure(phase)
-        return released
+    def where(self, number: int) -> str:
+        return f" (on {self.node_of(number)})"
+
+    def name_workers(self, numbers: list[int]) -> str:
+        return ", ".join(f"{n} on {self.node_of(n)}" for n in numbers)
 
     def describe(self) -> dict:
         """What environment.json records of the cluster: every node, and which worker ran where."""
@@ -298,10 +280,44 @@ class RayPool(WorkerPool):
             },
         }
 
-    def name_workers(self, numbers: list[int]) -> str:
-        return ", ".join(f"{n} on {self.node_of(n)}" for n in numbers)
+    # ------------------------------------------------------------------ phases
+    def _at_barrier(self) -> None:
+        if self.on_ready:
+            self.on_ready(self.describe(), time.monotonic() - self._started_at)
+            self.on_ready = None
 
-    def _wait_step(self, pending: list[int], got: dict, phase: str, kind: str, wait_s: float) -> None:
+    def _go(self, phase: str) -> tuple[int, protocol.Go]:
+        """A start instant start_delay_ms ahead, in both clocks: each actor waits for it on its own."""
+        lead_ns = self.config.start_delay_ms * 1_000_000
+        released = time.perf_counter_ns() + lead_ns
+        return released, protocol.Go(phase, released, time.time_ns() + lead_ns)
+
+    def _send(self, number: int, message) -> bool:
+        link = self.links[number]
+        if link is None:
+            return False
+        try:
+            link.send(message)
+            return True
+        except OSError:
+            return False
+
+    def _link(self, number: int):
+        return self.links[number]
+
+    def _stop_workers(self) -> None:
+        if not self.stop_flag.is_set():
+            self.stop_flag.set()
+            self._send_all(protocol.Stop())
+
+    def finish_phase(self) -> None:
+        self._send_all(protocol.Finish())
+
+    def _send_all(self, message) -> None:
+        for number in range(len(self.links)):
+            self._send(number, message)
+
+    def _wait_step(self, pending: list[int], got: dict, phase: str, kind: type, wait_s: float) -> None:
         """The actors' links instead of pipes and sentinels; Ray's word on the actors instead of exit codes."""
         self._adopt()
         links = {id(self.links[n]): n for n in pending if self.links[n] is not None}
@@ -314,7 +330,7 @@ class RayPool(WorkerPool):
             self._take(links[id(conn)], phase, kind, got)
         self._check_actors(phase, kind, got)
 
-    def _check_actors(self, phase: str, kind: str, got: dict) -> None:
+    def _check_actors(self, phase: str, kind: type, got: dict) -> None:
         """Ray's word on the actors still owed a message: a task that ended (normally or not) before its worker
         sent what we wait for is a death."""
         owed = {ref: n for n, ref in enumerate(self._refs) if n not in got and n not in self.deaths}
@@ -343,24 +359,13 @@ class RayPool(WorkerPool):
             self._note_death(number, cause)
             raise self.failure(phase)
 
-    def _recv(self, number: int) -> dict | None:
-        try:
-            message = self.links[number].recv()
-        except (EOFError, OSError):
-            self._note_death(number, "its connection to the coordinator closed (the actor's process ended)")
-            return None
-        kind = message.get("kind")
-        if kind == "progress":
-            if message["phase"] == self._phase:
+    def _on_message(self, number: int, message) -> None:
+        if isinstance(message, protocol.Progress):
+            if message.phase == self.running_phase:
                 base = worker.PROGRESS_SLOTS * number
-                self.progress[base : base + worker.PROGRESS_SLOTS] = message["values"]
-        elif kind == "samples":
-            self._add_samples(number, message["samples"])
-        elif kind == "error":
-            self.errors.append(message)
-        elif kind == "result":
-            self.seen[(message["phase"], number)] = message
-        return message
+                self.progress[base : base + worker.PROGRESS_SLOTS] = message.values
+        elif isinstance(message, protocol.Samples):
+            self._add_samples(number, message.samples)
 
     def _add_samples(self, number: int, rows: list) -> None:
         if self.sampler is None:
@@ -374,54 +379,23 @@ class RayPool(WorkerPool):
         ]
         self.sampler.add(samples)
 
-    def _drain(self, number: int) -> None:
-        if self.links[number] is not None:
-            super()._drain(number)
-
     def _note_death(self, number: int, cause: str = "") -> None:
         self.deaths.setdefault(number, None)
         if cause:
             self.causes.setdefault(number, cause)
 
-    def _send_all(self, message: dict) -> None:
-        for link in self.links:
-            if link is not None:
-                with contextlib.suppress(OSError):
-                    link.send(message)
-
-    def finish_phase(self) -> None:
-        """End the running phase early: every actor's worker finishes its operations and reports."""
-        self._send_all({"kind": "finish"})
-
-    def failure(self, phase: str, cause: str = "") -> WorkerError:
-        """Stop everyone, then name the cause and where it happened: the first worker's own error, else the
-        cause the caller saw (a timeout), else the first worker that died."""
-        if not self.stop_flag.is_set():
-            self.stop_flag.set()
-            self._send_all({"kind": "stop"})
-        self._await_first_error()
-        if self.errors:
-            first = self.errors[0]
-            number = first["worker"]
-            return WorkerError(
-                f"worker {number} (on {self.node_of(number)}) failed in phase {first['phase']}: {first['message']}"
-            )
-        if cause:
-            return WorkerError(f"phase {phase}: {cause}")
-        if self.deaths:
-            number = next(iter(self.deaths))  # the first noticed; the others were stopped because of it
-            return WorkerError(
-                f"worker {number} (on {self.node_of(number)}) died during phase {phase}: "
-                f"{self.causes.get(number, 'no word from Ray')}"
-            )
-        return WorkerError(f"phase {phase}: a worker stopped")
+    def death_text(self, number: int, phase: str) -> str:
+        return (
+            f"worker {number} (on {self.node_of(number)}) died during phase {phase}: "
+            f"{self.causes.get(number, 'no word from Ray')}"
+        )
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:
-        """Stop every actor in bounded time: ask, wait stop_s, then kill; remove the placement group."""
+        """Ask, wait stop_s for the tasks, then kill every actor; remove the placement group."""
         notes: list[str] = []
         self.stop_flag.set()
-        self._send_all({"kind": "stop"})
+        self._send_all(protocol.Stop())
         if self._refs or self._group is not None:
             ray = _ray()
             if self._refs:
@@ -504,11 +478,11 @@ def serve(spec, host: str, port: int, key: bytes, sample_ms: int, coordinator_of
     conn = Client((host, port), authkey=key)
     facts = node_facts()
     link = ActorLink(conn, spec, coordinator_offset_ns, facts["label"], sample_ms)
-    link.send({"kind": "hello", "worker": spec.worker, "pid": os.getpid(), "node": facts})
+    link.send(protocol.Hello(spec.worker, os.getpid(), facts))
     link.start()
     try:
         # worker.main exits when its parent goes: here that is the raylet; the coordinator's end is our EOF
-        worker.main(replace(spec, coordinator_pid=os.getppid()), link, link.stop_raw, link.progress)
+        worker.main(dataclasses.replace(spec, coordinator_pid=os.getppid()), link, link.stop_raw, link.progress)
     finally:
         link.close()
     return os.getpid()
@@ -563,11 +537,11 @@ class ActorLink:
                 self._inbox.put(_EOF)
                 time.sleep(1.0)
                 os._exit(worker.EXIT_ORPHANED)
-            if message.get("kind") == "finish":  # end the running phase (an abort threshold): not for worker.main
+            if isinstance(message, protocol.Finish):  # end the running phase (an abort threshold): for the flag
                 if self.stop_raw.value == 0:
                     self.stop_raw.value = worker.FINISH
                 continue
-            if message.get("kind") == "stop":
+            if isinstance(message, protocol.Stop):
                 self.stop_raw.value = worker.STOP
             self._inbox.put(message)
 
@@ -585,32 +559,34 @@ class ActorLink:
         if message is _EOF:
             self._inbox.put(_EOF)
             raise EOFError("the coordinator closed the connection")
-        if message.get("kind") == "go" and "start_wall_ns" in message:
+        if isinstance(message, protocol.Go) and message.start_wall_ns is not None:
             return self._go(message)
         return message
 
-    def _go(self, message: dict) -> dict:
+    def _go(self, message: protocol.Go) -> protocol.Go:
         """Wait for the shared start instant on this node's monotonic clock; from now on this phase's
         timestamps are translated into the coordinator's clock."""
-        start = time.perf_counter_ns() + (message["start_wall_ns"] - time.time_ns())
-        self.delta_ns = message["released_ns"] - start
+        start = time.perf_counter_ns() + (message.start_wall_ns - time.time_ns())
+        self.delta_ns = message.released_ns - start
         self.progress[self._base : self._base + worker.PROGRESS_SLOTS] = [0] * worker.PROGRESS_SLOTS
-        self.phase = message["phase"]
+        self.phase = message.phase
         if self.sampler:
-            self.sampler.phase = message["phase"]
+            self.sampler.phase = message.phase
         while (left := start - time.perf_counter_ns()) > SPIN_NS:
             time.sleep((left - SPIN_NS) / 1e9)
         while time.perf_counter_ns() < start:
             pass
-        return {"kind": "go", "phase": message["phase"], "released_ns": start}
+        return protocol.Go(message.phase, start)
 
     # the worker → the coordinator
-    def send(self, message: dict) -> None:
-        if message.get("kind") == "result":
-            message = dict(message, node=self.label)
-            for name in ("start_ns", "end_ns"):
-                if message.get(name):
-                    message[name] += self.delta_ns
+    def send(self, message) -> None:
+        if isinstance(message, protocol.Result):
+            measured = message.measurement
+            shifted = {name: getattr(measured, name) + self.delta_ns for name in ("start_ns", "end_ns")
+                       if getattr(measured, name)}  # fmt: skip
+            message = dataclasses.replace(
+                message, node=self.label, measurement=dataclasses.replace(measured, **shifted)
+            )
             self._ship()  # the last progress and samples before the result
             self.phase = ""
             if self.sampler:
@@ -629,7 +605,7 @@ class ActorLink:
         with self._lock:  # the worker's thread ships too (before its result): one at a time
             values = self.progress[self._base : self._base + worker.PROGRESS_SLOTS]
             if self.phase and (self.phase, values) != self._last_values:
-                self._conn.send({"kind": "progress", "phase": self.phase, "values": values})
+                self._conn.send(protocol.Progress(self.phase, values))
                 self._last_values = (self.phase, values)
             samples = self.sampler.snapshot() if self.sampler else []
             if len(samples) > self._shipped:
@@ -637,7 +613,7 @@ class ActorLink:
                     (s.t_ns + self.sample_delta_ns, s.phase, s.process, s.pid, s.cpu_pct, s.rss_mib)
                     for s in samples[self._shipped :]
                 ]
-                self._conn.send({"kind": "samples", "samples": batch})
+                self._conn.send(protocol.Samples(batch))
                 self._shipped = len(samples)
 
     def close(self) -> None:

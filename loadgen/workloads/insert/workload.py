@@ -9,28 +9,23 @@ Methods:
 Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
 
 A definition's table is verified from facts the worker accumulates while generating (datagen/facts.py) against
-the server's aggregates. A shared table is checked by the last worker to finish (loadgen/workloads/insert/shared.py).
+the server's aggregates. A table all workers share is checked by worker 0 against the sum of every worker's facts,
+exchanged through the coordinator once every worker has written its rows (ctx.gather).
 """
 
-import contextlib
 import itertools
-import os
-import time
-from concurrent.futures import ThreadPoolExecutor
 
-import pyarrow as pa
-from tableauhyperapi import HyperException, Inserter, Interval, TableName, escape_string_literal
+from tableauhyperapi import TableName, escape_string_literal
 
 from loadgen.datagen import blocks, canonical, canonical_batches
 from loadgen.datagen.arrow import arrow_schema
 from loadgen.datagen.checks import check_table
 from loadgen.datagen.definitions import quote
 from loadgen.datagen.facts import batch_facts, merge_facts
-from loadgen.transfer import staging
-from loadgen.transfer.copy_io import CopyWriter
+from loadgen.transfer import staging, writers
 from loadgen.transfer.files import file_units, read_unit
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.insert import shared
+from loadgen.workloads.insert.state import CanonicalTable, LoadedTables
 
 
 class InsertWorkload(Workload):
@@ -44,8 +39,8 @@ class InsertWorkload(Workload):
         self.facts_rows = 0  # rows the facts cover
         self.generated = None
         if self.definition is None:
-            ctx.state.pop("rows", None)  # the table is about to hold something else
-            self.table_sql, self.schema = ctx.table_sql, canonical_batches.ARROW_SCHEMA
+            ctx.shared(CanonicalTable).rows = None  # the table is about to hold something else
+            self.table, self.table_sql, self.schema = ctx.table, ctx.table_sql, canonical_batches.ARROW_SCHEMA
             create = f"CREATE TABLE {ctx.table_sql} ({canonical.COLUMNS_SQL})"
         else:
             if phase.source is not None:
@@ -58,19 +53,11 @@ class InsertWorkload(Workload):
             else:
                 self.table = TableName(self.definition.table_name(phase.table, ctx.worker))
             self.table_sql, self.schema = str(self.table), arrow_schema(self.definition)
-            ctx.state.setdefault("tables", {}).pop(self.state_key, None)
+            ctx.shared(LoadedTables).rows.pop(self.state_key, None)
             create = self.definition.create_sql(self.table_sql)
-            if phase.shared and ctx.owns_database:
-                # There is no barrier at the end of a phase: a slower worker may still be writing into a shared
-                # table of the previous phase (found by verification: a re-created table lost its rows). Wait
-                # until the last worker has checked that table (all writes are done by then) before dropping.
-                for folder in ctx.state.pop("shared_writes", []):
-                    shared.wait_for_check(folder, ctx.stop)
-                self._facts_dir(clear=True)  # before the barrier: nobody writes facts until after it
-            if phase.shared:
-                ctx.state.setdefault("shared_writes", []).append(self._facts_dir())
+        # a shared table is re-created by worker 0 alone, before the barrier releases anyone into it (every worker's
+        # writes of an earlier phase into it ended before that phase's verification, which gathers every worker)
         if self.definition is None or not phase.shared or ctx.owns_database:
-            # a shared table is created by worker 0 alone, before the barrier releases anyone into it
             ctx.connection.execute_command(f"DROP TABLE IF EXISTS {self.table_sql}")
             ctx.connection.execute_command(create)
         if phase.method == "arrow_stream":
@@ -79,20 +66,6 @@ class InsertWorkload(Workload):
             needed = min(phase.rows_per_copy, self.rows.count) * phase.nominal_row_bytes() * 2
             self.staging_dir = staging.choose_dir(phase.staging_dir, needed)
 
-    def _batches(self, chunk: canonical.RowRange):
-        """The chunk's record batches; for a definition, its facts are accumulated as they are generated."""
-        if self.definition is None:
-            yield from canonical_batches.iter_record_batches(chunk, self.phase.batch_rows)
-            return
-        yield from self.generated.batches(chunk, self.phase.batch_rows)
-
-    def _python_rows(self, chunk: canonical.RowRange):
-        if self.definition is None:
-            return canonical_batches.python_rows(chunk.start, chunk.count)
-        # column-wise conversion (Decimal, date, datetime), then zipped into rows
-        batches = list(self._batches(chunk))
-        return itertools.chain.from_iterable(zip(*map(inserter_values, b.columns), strict=True) for b in batches)
-
     @property
     def state_key(self) -> str:
         """What later phases know the loaded table by: the data: key, or the source's table."""
@@ -100,66 +73,72 @@ class InsertWorkload(Workload):
 
     def run(self, recorder) -> None:
         if self.phase.source is not None:
-            return self._run_files(recorder)
+            return self._send(recorder, self._file_chunks(), one_inserter=False)
         if self.definition is None:
-            return getattr(self, "_run_" + self.phase.method)(recorder)
+            return self._send(recorder, self._generated_chunks(), one_inserter=True)
         threads = self.phase.generator_threads or blocks.auto_threads(self.ctx.workers)
         self.generated = blocks.GeneratedRows(
             self.definition, self.phase.table, self.ctx.seed, self.ctx.worker, self.rows, threads
         )
         with self.generated:
-            getattr(self, "_run_" + self.phase.method)(recorder)
+            self._send(recorder, self._generated_chunks(), one_inserter=True)
 
-    def _run_files(self, recorder) -> None:
-        """external: one COPY per file, hyperd reads it itself. Client-side, the worker's units (row groups or
-        files) are read here batch by batch (memory bounded by the batch) and sent in COPYs of about
-        rows_per_copy rows each, as generated rows are: one COPY (one commit) per small row group cost more than
-        the reading. `arrow` stages the next file on a helper thread while hyperd copies the current one."""
+    def _send(self, recorder, chunks, one_inserter: bool) -> None:
+        """Every chunk through the phase's method, each statement one operation."""
+        method, connection = self.phase.method, self.ctx.connection
+        if self.phase.source is not None and self.phase.source.read_by == "hyperd":
+            sent = writers.server_reads(connection, chunks)
+        elif method == "rows":
+            sent = writers.inserted_rows(connection, chunks, one_inserter)
+        elif method == "arrow_stream":
+            sent = writers.stream_copies(self.ctx.pg_connection(), chunks, recorder)
+        else:
+            sent = writers.staged_copies(connection, chunks, self.staging_dir)
+        for done in sent:
+            recorder.record(done.chunk.name, done.ns, done.rows)
+
+    def _generated_chunks(self):
+        """The worker's rows in chunks of rows_per_copy (batch_rows for the row API, each an add_rows), until the
+        run stops: canonical rows, or a definition's generated rows (their facts counted as they are handed out)."""
+        rows_api = self.phase.method == "rows"
+        size, name = (self.phase.batch_rows, "add_rows") if rows_api else (self.phase.rows_per_copy, "copy")
+        for start in range(self.rows.start, self.rows.stop, size):
+            if self.ctx.stop.is_set():
+                return
+            chunk = canonical.RowRange(start, min(size, self.rows.stop - start))
+            if self.definition is not None:
+                batches = self.generated.batches(chunk, self.phase.batch_rows)
+                yield writers.Chunk(self.table, self.schema, batches, name)
+            elif rows_api:  # the canonical columns straight to Python values, no Arrow in between
+                rows = canonical_batches.python_rows(chunk.start, chunk.count)
+                yield writers.Chunk(self.table, self.schema, (), name, python_rows=rows, count=chunk.count)
+            else:
+                batches = canonical_batches.iter_record_batches(chunk, self.phase.batch_rows)
+                yield writers.Chunk(self.table, self.schema, batches, name)
+
+    def _file_chunks(self):
+        """The files' chunks. hyperd reading them: one statement per file. Read here: the worker's units (row
+        groups or files) batch by batch (memory bounded by the batch), sent in statements of about rows_per_copy
+        rows, as generated rows are (one COPY, one commit, per small row group cost more than the reading); the
+        row API: one Inserter per unit."""
         if self.phase.source.read_by == "hyperd":
-            for unit in self.units:
-                if self.ctx.stop.is_set():
-                    return
-                t0 = time.perf_counter_ns()
-                try:
-                    count = self.ctx.connection.execute_command(self._server_read_sql(escape_string_literal(unit[0])))
-                except HyperException as exc:  # hyperd's message names neither the file nor the table
-                    raise RuntimeError(f"hyperd reading {unit[0]} into {self.table_sql}: {exc.main_message}") from None
-                recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
-            return
-        if self.phase.method == "rows":
-            for unit in self.units:
-                if self.ctx.stop.is_set():
-                    return
-                t0, count = time.perf_counter_ns(), 0
-                with Inserter(self.ctx.connection, self.table) as inserter:
-                    for batch in self._read(unit):
-                        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
-                        count += batch.num_rows
-                    inserter.execute()
-                recorder.record("insert", time.perf_counter_ns() - t0, count)
-            return
-        batches = self._file_batches()
-        if self.phase.method == "arrow_stream":
-            with self.ctx.pg_connection().cursor() as cursor:
-                while (first := next(batches, None)) is not None:
-                    t0 = time.perf_counter_ns()
-                    count = self._copy_stream(cursor, itertools.chain([first], batches), recorder)
-                    recorder.record("copy", time.perf_counter_ns() - t0, count)
-            return
-        connection = self.ctx.connection
-        with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
-            staged = stager.submit(self._stage_batches, files, batches)
-            while True:
-                path, count = staged.result()
-                if not count:
-                    return
-                staged = stager.submit(self._stage_batches, files, batches)  # the next, while hyperd copies
-                t0 = time.perf_counter_ns()
-                connection.execute_command(
-                    f"COPY {self.table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
-                )
-                recorder.record("copy", time.perf_counter_ns() - t0, count)
-                os.unlink(path)
+            for unit in self._units():
+                sql = self._server_read_sql(escape_string_literal(unit[0]))
+                yield writers.ServerRead(self.table, unit[0], sql)
+        elif self.phase.method == "rows":
+            for unit in self._units():
+                yield writers.Chunk(self.table, self.schema, self._read(unit), "insert")
+        else:
+            batches = itertools.chain.from_iterable(self._read(unit) for unit in self._units())
+            for part in writers.cut(batches, self.phase.rows_per_copy):
+                yield writers.Chunk(self.table, self.schema, part)
+
+    def _units(self):
+        """The worker's units of the files, until the run stops."""
+        for unit in self.units:
+            if self.ctx.stop.is_set():
+                return
+            yield unit
 
     def _server_read_sql(self, path_literal: str) -> str:
         """hyperd reads a file itself. Into a declared table, Parquet columns are picked by name with
@@ -172,25 +151,6 @@ class InsertWorkload(Workload):
         names = ", ".join(quote(c.name) for c in self.definition.columns)
         return f"INSERT INTO {self.table_sql} ({names}) SELECT {names} FROM external({path_literal})"
 
-    def _file_batches(self):
-        """Every batch of the worker's units, in order, until the run stops."""
-        for unit in self.units:
-            if self.ctx.stop.is_set():
-                return
-            yield from self._read(unit)
-
-    def _stage_batches(self, files: contextlib.ExitStack, batches) -> tuple[str, int]:
-        """A staged file of the next batches, about rows_per_copy rows (0 rows: nothing left)."""
-        path = files.enter_context(staging.staged_file(self.staging_dir))  # removed at the end, whatever happens
-        count = 0
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
-            for batch in batches:
-                writer.write_batch(batch)
-                count += batch.num_rows
-                if count >= self.phase.rows_per_copy:
-                    break
-        return path, count
-
     def _read(self, unit):
         """The unit's batches; the facts of what was read are accumulated on the way."""
         for batch in read_unit(unit, self.phase._format, self.schema, self.phase.batch_rows):
@@ -198,85 +158,12 @@ class InsertWorkload(Workload):
             self.facts_rows += batch.num_rows
             yield batch
 
-    def _copy_stream(self, cursor, batches, recorder) -> int:
-        """One COPY FROM STDIN of the batches, up to about rows_per_copy rows; the rows it sent."""
-        count = 0
-        with cursor.copy(f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)") as copy:
-            sink = pa.PythonFile(CopyWriter(copy), mode="w")
-            with pa.ipc.new_stream(sink, self.schema) as writer:
-                for batch in batches:
-                    writer.write_batch(batch)
-                    recorder.sending(batch.num_rows)
-                    count += batch.num_rows
-                    if count >= self.phase.rows_per_copy:
-                        break
-        return count
-
-    def _chunks(self, size: int):
-        for start in range(self.rows.start, self.rows.stop, size):
-            if self.ctx.stop.is_set():
-                return
-            yield canonical.RowRange(start, min(size, self.rows.stop - start))
-
-    def _run_rows(self, recorder) -> None:
-        table = self.ctx.table if self.definition is None else self.table
-        with Inserter(self.ctx.connection, table) as inserter:
-            for chunk in self._chunks(self.phase.batch_rows):
-                t0 = time.perf_counter_ns()
-                inserter.add_rows(self._python_rows(chunk))
-                recorder.record("add_rows", time.perf_counter_ns() - t0, chunk.count)
-            t0 = time.perf_counter_ns()
-            inserter.execute()
-            recorder.record("execute", time.perf_counter_ns() - t0)
-
-    def _run_arrow(self, recorder) -> None:
-        """Stage the next file on a helper thread while hyperd copies the current one (numpy, pyarrow and the
-        COPY call all release the GIL), so the client's work hides behind the server's. At most two staged files
-        exist at a time. Each COPY statement is one `copy` operation."""
-        connection, table_sql = self.ctx.connection, self.table_sql
-        with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
-            chunks = self._chunks(self.phase.rows_per_copy)
-            chunk = next(chunks, None)
-            staged = stager.submit(self._stage, files, chunk) if chunk else None
-            while staged is not None:
-                path = staged.result()
-                upcoming = next(chunks, None)
-                staged_next = stager.submit(self._stage, files, upcoming) if upcoming else None
-                t0 = time.perf_counter_ns()
-                connection.execute_command(
-                    f"COPY {table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
-                )
-                recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
-                os.unlink(path)
-                chunk, staged = upcoming, staged_next
-
-    def _stage(self, files: contextlib.ExitStack, chunk: canonical.RowRange) -> str:
-        path = files.enter_context(staging.staged_file(self.staging_dir))  # removed at the end, whatever happens
-        with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, self.schema) as writer:
-            for batch in self._batches(chunk):
-                writer.write_batch(batch)
-        return path
-
-    def _run_arrow_stream(self, recorder) -> None:
-        pg = self.ctx.pg_connection()
-        sql = f"COPY {self.table_sql} FROM STDIN WITH (FORMAT arrowstream)"
-        with pg.cursor() as cursor:
-            for chunk in self._chunks(self.phase.rows_per_copy):
-                t0 = time.perf_counter_ns()
-                with cursor.copy(sql) as copy:
-                    sink = pa.PythonFile(CopyWriter(copy), mode="w")
-                    with pa.ipc.new_stream(sink, self.schema) as writer:
-                        for batch in self._batches(chunk):
-                            writer.write_batch(batch)
-                            recorder.sending(batch.num_rows)
-                recorder.record("copy", time.perf_counter_ns() - t0, chunk.count)
-
     def verify(self) -> dict:
         if self.definition is not None:
             return self._verify_definition()
         result = verify_table(self.ctx.connection, self.ctx.table_sql, self.rows)
         if result["verified"] == "ok":
-            self.ctx.state["rows"] = self.rows  # later query phases check their results against this
+            self.ctx.shared(CanonicalTable).rows = self.rows  # later query phases check their results against this
         return result
 
     def _verify_definition(self) -> dict:
@@ -291,37 +178,21 @@ class InsertWorkload(Workload):
         if not self.phase.shared:
             result = check_table(self.ctx.connection, self.table_sql, self.definition, mine)
         else:
-            folder = self._facts_dir()
-            names = shared.publish(folder, self.ctx.worker, mine)
-            claimed = len(names) >= self.ctx.workers and shared.claim(os.path.join(folder, "checker"))
-            if not claimed:  # someone is still inserting, or another worker checks; the last one checks
+            everyone = self.ctx.gather(mine)  # every worker has written all its rows when this returns
+            if not self.ctx.owns_database:  # worker 0 checks the table against every worker's facts
                 # the table's rows as later query phases expect them (if the check fails, so does the phase)
                 if self.phase.source is None:
-                    self.ctx.state.setdefault("tables", {})[self.state_key] = self.rows.count * self.ctx.workers
-                return {"verified": "ok", "detail": "shared table: checked by the last worker to finish",
-                        "expected_rows": mine["rows"], "counted_rows": ""}  # fmt: skip
-            total = {"rows": 0, "columns": {}}
-            for facts in shared.read_all(folder, names):
-                total["rows"] += facts["rows"]
+                    self.ctx.shared(LoadedTables).rows[self.state_key] = self.rows.count * self.ctx.workers
+                return {"verified": "ok", "detail": "shared table: checked by worker 0",
+                        "expected_rows": mine["rows"], "counted_rows": None}  # fmt: skip
+            total = {"rows": sum(facts["rows"] for facts in everyone), "columns": {}}
+            for facts in everyone:
                 merge_facts(total["columns"], facts["columns"])
-            try:
-                result = check_table(self.ctx.connection, self.table_sql, self.definition, total)
-            finally:
-                shared.mark_checked(folder)
+            result = check_table(self.ctx.connection, self.table_sql, self.definition, total)
             result["detail"] = ("shared table, all workers: " + result["detail"]).rstrip(": ")
         if result["verified"] == "ok":
-            self.ctx.state.setdefault("tables", {})[self.state_key] = result["counted_rows"]
+            self.ctx.shared(LoadedTables).rows[self.state_key] = result["counted_rows"]
         return result
-
-    def _facts_dir(self, clear: bool = False) -> str:
-        return shared.facts_dir(self.ctx.run_dir, self.phase.name, clear)
-
-
-def inserter_values(array: pa.Array) -> list:
-    """A column's values as the Inserter takes them: an Arrow interval becomes tableauhyperapi's Interval."""
-    if array.type != pa.month_day_nano_interval():
-        return array.to_pylist()
-    return [None if v is None else Interval(v.months, v.days, v.nanoseconds // 1000) for v in array.to_pylist()]
 
 
 def verify_table(connection, table_sql: str, rows: canonical.RowRange) -> dict:

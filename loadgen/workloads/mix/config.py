@@ -96,6 +96,7 @@ def think_text(think) -> str:
 
 class MixPhase(PhaseOptions):
     workload: Literal["mix"]
+    summary_columns: ClassVar[tuple[str, ...]] = ("target_rate_per_s", "late_ops_pct", "max_late_ms", "queued_ops")
     table_columns: ClassVar[tuple[str, ...]] = (
         "wall_s",
         "ops_per_s",

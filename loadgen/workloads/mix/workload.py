@@ -8,10 +8,12 @@ import time
 
 import psycopg
 from psycopg import pq
-from tableauhyperapi import Inserter, TableName, escape_name
+from tableauhyperapi import TableName, escape_name
 
-from loadgen.datagen import canonical, canonical_batches
+from loadgen.datagen import canonical
+from loadgen.datagen.canonical import RowRange
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
+from loadgen.workloads.insert.state import CanonicalTable
 from loadgen.workloads.mix import sessions
 from loadgen.workloads.mix.binder import Binder, NoValue
 from loadgen.workloads.mix.config import DIMENSION, FIRST_NEW_ID, LATE_MS, NEW_IDS_PER_WORKER, OPERATIONS
@@ -30,15 +32,12 @@ class MixWorkload(Workload):
         conn, table = ctx.connection, ctx.table_sql
         conn.execute_command(f"CREATE TABLE IF NOT EXISTS {table} ({canonical.COLUMNS_SQL})")
         self.table_rows = conn.execute_scalar_query(f"SELECT COUNT(*) FROM {table}")
-        if self.table_rows == 0 and phase.preload_rows:
-            with Inserter(conn, ctx.table) as inserter:
-                start = ctx.worker * phase.preload_rows
-                for offset in range(0, phase.preload_rows, 10_000):
-                    count = min(10_000, phase.preload_rows - offset)
-                    inserter.add_rows(canonical_batches.python_rows(start + offset, count))
-                inserter.execute()
+        if self.table_rows == 0 and phase.preload_rows:  # made by hyperd: the worker needs no numpy for it
+            conn.execute_command(
+                canonical.insert_sql(table, RowRange(ctx.worker * phase.preload_rows, phase.preload_rows))
+            )
             self.table_rows = phase.preload_rows
-        ctx.state.pop("rows", None)  # the mix changes the table: it no longer holds a known canonical range
+        ctx.shared(CanonicalTable).rows = None  # the mix changes the table: it no longer holds a known canonical range
         if ctx.owns_database:  # the one worker per database that creates the shared dimension table
             dim = escape_name(DIMENSION)
             conn.execute_command(f"CREATE TABLE IF NOT EXISTS {dim} (sensor_id INT NOT NULL, name TEXT)")
@@ -75,7 +74,7 @@ class MixWorkload(Workload):
         for k in range(count):
             plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows, session=k)
             binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + k, ctx.workers * count)
-            binder.pick = lambda n, rng=plan.param_rng: int(rng.integers(n))
+            binder.pick = lambda n, plan=plan: int(plan.param_rng.integers(n))
             self.sessions.append(sessions.Session(k, plan, binder))
         self.loop = asyncio.new_event_loop()
         self.pool = sessions.SessionPool(
@@ -125,9 +124,6 @@ class MixWorkload(Workload):
         self.loop.run_until_complete(sessions.run_until_over(self.pool, recorder, self.drive))
 
     def verify(self) -> dict:
-        with contextlib.suppress(Exception):
-            self.loop.run_until_complete(asyncio.wait_for(self.pool.close_all(), self.ctx.connect_timeout_s))
-        self.loop.close()
         counters = self.drive.counters
         detail = f"{self.phase.sessions} session(s)"
         if self.drive.rate_target is not None:
@@ -135,17 +131,38 @@ class MixWorkload(Workload):
                 f"; {counters.late} of {counters.done} operations started > {LATE_MS} ms late, "
                 f"{counters.queued} waited for a free session"
             )
+        return {"verified": "unchecked", "detail": detail}
+
+    def report(self) -> dict:
+        """The schedule of an open-loop worker: its target rate and how far its operations fell behind."""
+        counters = self.drive.counters
         target = self.rate if self.drive.rate_target is not None and not self.phase.stages else 0
         return {
-            "verified": "unchecked",
-            "detail": detail,
-            "schedule": {
-                "target_rate_per_s": target or 0,
-                "late_ops": counters.late,
-                "queued_ops": counters.queued,
-                "staged_rate": bool(self.phase.stages) and self.drive.rate_target is not None,
-                "max_late_ms": counters.max_late_ns / 1e6,
-            },
+            "target_rate_per_s": target or 0,
+            "late_ops": counters.late,
+            "queued_ops": counters.queued,
+            "staged_rate": bool(self.phase.stages) and self.drive.rate_target is not None,
+            "max_late_ms": counters.max_late_ns / 1e6,
+        }
+
+    def close(self) -> None:
+        with contextlib.suppress(Exception):
+            self.loop.run_until_complete(asyncio.wait_for(self.pool.close_all(), self.ctx.connect_timeout_s))
+        self.loop.close()
+
+    @classmethod
+    def summarize(cls, phase, reports: list, ops: int) -> dict:
+        """An open-loop phase's schedule columns: the target rate (None for staged rates: timeseries.csv has it
+        per interval), how late operations started, how many arrivals waited for a session."""
+        schedules = [r for r in reports if r]
+        if not schedules or not any(s["target_rate_per_s"] or s["staged_rate"] for s in schedules):
+            return {}
+        staged = any(s["staged_rate"] for s in schedules)
+        return {
+            "target_rate_per_s": None if staged else sum(s["target_rate_per_s"] for s in schedules),
+            "late_ops_pct": 100 * sum(s["late_ops"] for s in schedules) / ops if ops else 0.0,
+            "queued_ops": sum(s["queued_ops"] for s in schedules),
+            "max_late_ms": max(s["max_late_ms"] for s in schedules),
         }
 
     # --------------------------------------------------------------------------------------- operations
@@ -182,7 +199,9 @@ class MixWorkload(Workload):
         return len(rows)
 
     async def _op_bulk_insert(self, conn, session) -> int:
-        import pyarrow as pa  # only a phase that runs bulk_insert loads pyarrow
+        import pyarrow as pa  # only a phase that runs bulk_insert loads pyarrow (and numpy)
+
+        from loadgen.datagen import canonical_batches
 
         count = session.plan.bulk_count()
         sink = pa.BufferOutputStream()

@@ -36,6 +36,7 @@ class QueryPhase(PhaseOptions):
         "p99_ms",
     )
     table_labels: ClassVar[dict[str, str]] = {"ops_per_s": "Queries/s"}
+    renamed_keys: ClassVar[dict[str, str]] = {"warmup": "warmup_iterations"}
     shape: Literal["full_scan", "filtered", "aggregation"] | None = None
     sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
     method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
@@ -44,7 +45,9 @@ class QueryPhase(PhaseOptions):
         default=1, ge=1, le=MAX_QUERY_SESSIONS, description="Concurrent sessions per worker, each its own connection."
     )
     duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="Run queries for this long instead.")
-    warmup: Count = Field(default=0, ge=0, description="Queries per worker before measuring; reported separately.")
+    warmup_iterations: Count = Field(
+        default=0, ge=0, description="Queries per worker before measuring; reported separately."
+    )
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
     table: str | None = Field(
         default=None,

@@ -21,6 +21,7 @@ from loadgen.datagen import canonical
 from loadgen.transfer import staging
 from loadgen.transfer.copy_io import CopyReader
 from loadgen.workloads.contract import Workload
+from loadgen.workloads.insert.state import CanonicalTable, LoadedTables
 from loadgen.workloads.query.config import KEEP_ROWS, WARMUP_OP
 from loadgen.workloads.query.digest import Digest, expected_digest_problems, hyper_kind, read_vs_server, same_number
 
@@ -64,12 +65,12 @@ class QueryWorkload(Workload):
         self.tables = {key: str(TableName(name)) for key, name in self.phase.definition_tables(ctx.worker).items()}
         self.sql = self.phase.query_text(ctx.table_sql, self.tables)
         if self.phase.table is not None:  # a definition's table: its loaded row count, and the server's checksum
-            self.table_count = ctx.state.get("tables", {}).get(self.phase.table)
+            self.table_count = ctx.shared(LoadedTables).rows.get(self.phase.table)
             self.rows_in_table = None
             self.first_read: Digest | None = None
         else:
             self.table_count = None
-            self.rows_in_table = ctx.state.get("rows")  # set by the last verified insert phase, if any
+            self.rows_in_table = ctx.shared(CanonicalTable).rows  # set by the last verified insert phase, if any
         self.checked = 0
         self.problem = ""
         self.lock = threading.Lock()
@@ -90,7 +91,7 @@ class QueryWorkload(Workload):
         return QuerySession(connection=self.ctx.connect())
 
     def warmup(self, recorder) -> None:
-        for _ in range(self.phase.warmup):
+        for _ in range(self.phase.warmup_iterations):
             if self.ctx.stop.is_set():
                 return
             t0 = time.perf_counter_ns()
@@ -163,9 +164,11 @@ class QueryWorkload(Workload):
         self.checked += 1
         self.problem = expected_digest_problems(self.phase.shape, self.rows_in_table, digest)
 
-    def verify(self) -> dict:
+    def close(self) -> None:
         for session in self.sessions[1:]:
             session.close()
+
+    def verify(self) -> dict:
         if self.phase.table is not None and not self.problem and self.first_read is not None:
             table = self.tables[self.phase.table]
             self.problem = read_vs_server(self.ctx.connection, table, self.phase._first_column, self.first_read)

@@ -2,7 +2,7 @@
 power run or throughput streams). Later TPC-H phases inherit the scale factor and the cache folder."""
 
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 
 from pydantic import Field, field_validator
 
@@ -105,13 +105,23 @@ class TpchLoadPhase(TpchPhaseBase):
 
 class TpchQueryPhase(TpchPhaseBase):
     workload: Literal["tpch_query"]
+    renamed_keys: ClassVar[dict[str, str]] = {
+        "streams": "sessions", "repetitions": "iterations", "warmup": "warmup_iterations",
+    }  # fmt: skip
     mode: Literal["power", "throughput"] = "power"
-    streams: int | None = Field(default=None, ge=1, le=1000, description="Concurrent query streams (throughput).")
+    sessions: int | None = Field(
+        default=None,
+        ge=1,
+        le=1000,
+        description="Concurrent query streams in all, one session each, spread over the workers (throughput).",
+    )
     queries: list[int] = Field(
         default_factory=lambda: list(tqueries.QUERY_NUMBERS), min_length=1, description="Query numbers to run."
     )
-    repetitions: int = Field(default=1, ge=1, le=10_000, description="Times each stream runs its query list.")
-    warmup: int = Field(default=0, ge=0, le=100, description="Untimed rounds of the query list before measuring.")
+    iterations: int = Field(default=1, ge=1, le=10_000, description="Times each stream runs its query list.")
+    warmup_iterations: int = Field(
+        default=0, ge=0, le=100, description="Untimed rounds of the query list before measuring."
+    )
     parameters: Literal["validation", "random"] = "validation"
     check_answers: bool | None = Field(
         default=None, description="Compare every answer with DuckDB's (default: with validation parameters)."
@@ -140,14 +150,14 @@ class TpchQueryPhase(TpchPhaseBase):
 
     def cross_check(self, scenario):
         yield from super().cross_check(scenario)
-        if self.mode == "power" and (self.streams or 1) != 1:
-            yield ("streams",), "a power run is one stream; use mode: throughput for concurrent streams"
+        if self.mode == "power" and (self.sessions or 1) != 1:
+            yield ("sessions",), "a power run is one stream; use mode: throughput for concurrent streams"
 
     def resolved(self, scenario):
         phase = super().resolved(scenario)
         update = {}
-        if phase.streams is None:
-            update["streams"] = 1 if phase.mode == "power" else 2
+        if phase.sessions is None:
+            update["sessions"] = 1 if phase.mode == "power" else 2
         if phase.check_answers is None:
             update["check_answers"] = phase.parameters == "validation"
         return phase.model_copy(update=update) if update else phase
@@ -157,7 +167,7 @@ class TpchQueryPhase(TpchPhaseBase):
 
     def stream_ids(self) -> list[int]:
         """Stream 0 is the power stream; throughput streams are 1…S (Appendix A numbering)."""
-        return [0] if self.mode == "power" else list(range(1, self.streams + 1))
+        return [0] if self.mode == "power" else list(range(1, self.sessions + 1))
 
     def plan(self, stream: int, seed: int) -> list[tuple[int, str]]:
         """(query, SQL with this stream's substitution values) in the stream's order. The power stream runs

@@ -1,7 +1,6 @@
 """tpch_generate as a worker runs it: tpchgen-cli writes this worker's Parquet parts; worker 0 writes the manifest
-and moves the folder into the cache (reused by later runs)."""
+from every worker's and moves the folder into the cache (reused by later runs)."""
 
-import json
 import os
 import subprocess
 import time
@@ -12,7 +11,7 @@ import pyarrow.parquet as pq
 from loadgen.workloads.contract import Workload
 from loadgen.workloads.tpch import cache
 from loadgen.workloads.tpch import data as tdata
-from loadgen.workloads.tpch.common import POLL_S, notes_dir, take_notes, token, wait_until, write_note
+from loadgen.workloads.tpch.common import POLL_S, TpchData, token
 
 
 class TpchGenerateWorkload(Workload):
@@ -30,8 +29,8 @@ class TpchGenerateWorkload(Workload):
         self.parts = tdata.parts_of_worker(ctx.worker, ctx.workers, phase.parts) if self.problem else []
         self.threads = phase.threads or max(1, (os.cpu_count() or 1) // ctx.workers)
         self.generated: list[int] = []
-        ctx.state["tpch_dir"], ctx.state["tpch_sf"] = str(self.final), phase.scale_factor
-        ctx.state["tpch_generating"] = bool(self.problem)
+        data = ctx.shared(TpchData)
+        data.dir, data.scale_factor = str(self.final), phase.scale_factor
         if self.parts:
             self.temp.mkdir(parents=True, exist_ok=True)
 
@@ -63,46 +62,41 @@ class TpchGenerateWorkload(Workload):
             raise RuntimeError(f"{' '.join(cmd)} exited with code {proc.returncode}: {tail}")
 
     def verify(self) -> dict:
-        """Every worker describes its files in a note; worker 0 waits for all notes, writes the manifest and
-        renames the folder into place, so the cache is complete before any worker starts the next phase's setup
-        (which waits for it: see wait_for_data)."""
+        """Every worker describes its files; worker 0 writes the manifest from all of them and moves the folder into
+        place. Everyone waits for that (a second exchange), so the cache is complete before any worker starts the
+        next phase's setup."""
         ctx, phase = self.ctx, self.phase
         entries = []
         for part in self.generated:
             entries.extend(cache.file_entry(self.temp, p) for p in tdata.files_of_part(self.temp, part))
-        note = {
-            "worker": ctx.worker, "final": str(self.final), "temp": str(self.temp), "version": self.version,
-            "cached": not self.problem, "stale": self.stale, "entries": entries,
+        self.note = {
+            "final": str(self.final), "temp": str(self.temp), "version": self.version, "cached": not self.problem,
+            "stale": self.stale, "entries": entries, "what": "",
         }  # fmt: skip
-        write_note(ctx.run_dir, phase.name, f"w{ctx.worker}", note)
+        notes = ctx.gather(self.note)
         rows = sum(e["rows"] for e in entries)
-        ok = {"verified": "ok", "detail": "", "expected_rows": rows, "counted_rows": rows}
-        if ctx.worker != 0:
-            return ok
-        paths = [notes_dir(ctx.run_dir) / f"{phase.name}.w{w}.json" for w in range(ctx.workers)]
-        if not wait_until(lambda: all(p.exists() for p in paths), ctx.stop, "the other workers' parts"):
-            return {"verified": "unchecked", "detail": "stopped"}
-        notes = [json.loads(p.read_text(encoding="utf-8")) for p in paths]
-        if all(n["cached"] for n in notes):
-            return ok
-        all_entries = [e for n in notes for e in n["entries"]]
-        try:
-            manifest = cache.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, phase.parts)
-            what = cache.finalize(self.temp, self.final, manifest)
-        except (ValueError, OSError) as exc:
-            cache.remove_quietly(self.temp)
-            return {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
-        write_note(ctx.run_dir, phase.name, "final", {"worker": -1, "what": what})
-        return ok
+        result = {"verified": "ok", "detail": "", "expected_rows": rows, "counted_rows": rows}
+        if ctx.worker == 0 and not all(n["cached"] for n in notes):
+            all_entries = [e for n in notes for e in n["entries"]]
+            try:
+                manifest = cache.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, phase.parts)
+                self.note["what"] = cache.finalize(self.temp, self.final, manifest)
+            except (ValueError, OSError) as exc:
+                cache.remove_quietly(self.temp)
+                result = {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+        ctx.gather(None)  # the cache is final (or known bad) before anyone goes on
+        return result
+
+    def report(self) -> dict:
+        """What this worker generated (worker 0's also says how the cache was completed)."""
+        return self.note
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:
-        run_dir = output.dir
-        notes = take_notes(run_dir, phase.name)
-        workers = [n for n in notes if n["worker"] >= 0]
+        workers = [r for r in outcome.reports if r]
         if not workers:
             return []
-        summary = outcome["summary"]
+        summary = outcome.summary
         final, temp = Path(workers[0]["final"]), Path(workers[0]["temp"])
         sf = tdata.sf_text(phase.scale_factor)
         if summary["status"] == "failed":
@@ -113,7 +107,7 @@ class TpchGenerateWorkload(Workload):
             rows = sum(t["rows"] for t in manifest.get("tables", {}).values())
             return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, manifest checked ({final})"]
         entries = [e for n in workers for e in n["entries"]]
-        what = next((n["what"] for n in notes if n["worker"] < 0), f"generated {final}")
+        what = workers[0]["what"] or f"generated {final}"
         rows = sum(e["rows"] for e in entries)
         size = sum(e["bytes"] for e in entries) / 2**20
         lines = []

@@ -4,25 +4,15 @@ DuckDB's over the same files."""
 import contextlib
 import os
 import statistics
-import tempfile
 import threading
 import time
-from pathlib import Path
 
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
 from loadgen.workloads.tpch import cache, reference
 from loadgen.workloads.tpch import data as tdata
 from loadgen.workloads.tpch import metrics as tmetrics
 from loadgen.workloads.tpch import queries as tqueries
-from loadgen.workloads.tpch.common import (
-    POLL_S,
-    locate_data,
-    notes_dir,
-    take_notes,
-    wait_for_data,
-    wait_until,
-    write_note,
-)
+from loadgen.workloads.tpch.common import POLL_S, locate_data, wait_until
 
 
 class TpchQueryWorkload(Workload):
@@ -35,7 +25,6 @@ class TpchQueryWorkload(Workload):
         self.references: dict[tuple[int, str], tuple[list, list]] = {}
         if phase.check_answers or phase.parameters == "validation":
             self.folder = locate_data(ctx, phase)
-            wait_for_data(ctx, self.folder)
         if phase.check_answers:
             self._prepare_references(all_streams)
         self.connections = {}
@@ -79,7 +68,7 @@ class TpchQueryWorkload(Workload):
         return columns, rows
 
     def warmup(self, recorder) -> None:
-        for _ in range(self.phase.warmup):
+        for _ in range(self.phase.warmup_iterations):
             for s in self.streams:
                 for q, sql in self.plans[s]:
                     if self.ctx.stop.is_set():
@@ -120,7 +109,7 @@ class TpchQueryWorkload(Workload):
         connection, keep = self.connections[stream], self.answers[stream]
         times = []
         start = time.perf_counter_ns()
-        for repetition in range(self.phase.repetitions):
+        for repetition in range(self.phase.iterations):
             for q, sql in self.plans[stream]:
                 if self.ctx.stop.is_set():
                     return
@@ -135,23 +124,10 @@ class TpchQueryWorkload(Workload):
         self.timings[stream] = {"start_ns": start, "end_ns": time.perf_counter_ns(), "queries": times}
 
     def verify(self) -> dict:
-        """After the worker's streams: wait until every worker's streams are done, so that no worker starts the
-        next phase's setup (e.g. DuckDB references) while another is still measuring; then check the answers."""
+        """After every worker's streams (an exchange, so that no worker starts the next phase's setup, e.g. DuckDB
+        references, while another still measures): the answers against DuckDB's."""
         ctx, phase = self.ctx, self.phase
-        for s in self.streams:
-            if s in self.timings:
-                write_note(ctx.run_dir, phase.name, f"s{s}", {"stream": s, "worker": ctx.worker, **self.timings[s]})
-        folder = notes_dir(ctx.run_dir)
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / f"{phase.name}.w{ctx.worker}.done").write_text("", encoding="utf-8")
-        markers = [folder / f"{phase.name}.w{w}.done" for w in range(ctx.workers)]
-        wait_until(lambda: all(m.exists() for m in markers), ctx.stop, "the other workers' streams")
-        for s in self.streams:
-            if self.connections.get(s) is not ctx.connection:
-                with contextlib.suppress(Exception):
-                    self.connections[s].close()
-        if self.first_stream in self.streams and phase.parameters == "validation":
-            self._write_answers(self.answers[self.first_stream])
+        ctx.gather(None)
         if not phase.check_answers:
             return {"verified": "unchecked", "detail": "answers not checked (random parameters)"}
         problems, checked = [], 0
@@ -170,36 +146,34 @@ class TpchQueryWorkload(Workload):
             return {"verified": "failed", "detail": "; ".join(problems[:5])}
         return {"verified": "ok", "detail": "", "expected_rows": checked, "counted_rows": checked}
 
-    def _write_answers(self, answers: dict[int, tuple[list, list]]) -> None:
-        """answers/qNN.csv: the first result of each query in this run (a file present already is kept)."""
-        folder = Path(self.ctx.run_dir or tempfile.gettempdir()) / "answers"
-        folder.mkdir(parents=True, exist_ok=True)
-        for q, (columns, rows) in answers.items():
-            final = folder / f"q{q:02d}.csv"
-            if final.exists():
-                continue
-            temp = folder / f".q{q:02d}.{os.getpid()}.tmp"
-            temp.write_text(reference.answer_csv(columns, rows), encoding="utf-8")
-            with contextlib.suppress(FileExistsError):
-                os.link(temp, final)  # never replaces: the first result stays
-            temp.unlink()
+    def report(self) -> dict:
+        """Each stream's timings, and the first stream's answers (with validation parameters) for answers/."""
+        streams = [{"stream": s, **self.timings[s]} for s in self.streams if s in self.timings]
+        first = self.first_stream in self.streams and self.phase.parameters == "validation"
+        return {"streams": streams, "answers": self.answers[self.first_stream] if first else {}}
+
+    def close(self) -> None:
+        for connection in self.connections.values():
+            if connection is not self.ctx.connection:
+                with contextlib.suppress(Exception):
+                    connection.close()
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:
-        run_dir = output.dir
-        for marker in notes_dir(run_dir).glob(f"{phase.name}.w*.done"):
-            with contextlib.suppress(OSError):
-                marker.unlink()
-        notes = sorted(take_notes(run_dir, phase.name), key=lambda n: n["stream"])
+        reports = [r for r in outcome.reports if r]
+        for report in reports:  # answers/qNN.csv: the first result of each query in this run (kept once there)
+            for q, (columns, rows) in report["answers"].items():
+                output.write_file(f"answers/q{q:02d}.csv", reference.answer_csv(columns, rows), replace=False)
+        notes = sorted((stream for r in reports for stream in r["streams"]), key=lambda n: n["stream"])
         if not notes:
             return []
         sf = phase.scale_factor
-        summary = outcome["summary"]
+        summary = outcome.summary
         full = sorted(phase.queries) == list(tqueries.QUERY_NUMBERS)
         row = {
             "run_id": summary["run_id"], "point": summary.get("point", ""), "phase": phase.name,
             "repetition": summary.get("repetition", ""), "mode": phase.mode, "scale_factor": sf,
-            "streams": len(notes), "queries": len(phase.queries), "repetitions": phase.repetitions,
+            "streams": len(notes), "queries": len(phase.queries), "repetitions": phase.iterations,
             "parameters": phase.parameters, "audited": "no",
             "note": "no refresh functions; unrounded intervals" + ("" if full else "; query subset: not comparable"),
         }  # fmt: skip
@@ -210,7 +184,7 @@ class TpchQueryWorkload(Workload):
             row["power_at_size"] = tmetrics.power_at_size(first, sf)
         else:
             row["throughput_run_s"] = span_s
-            per_stream = len(phase.queries) * phase.repetitions
+            per_stream = len(phase.queries) * phase.iterations
             row["throughput_at_size"] = tmetrics.throughput_at_size(len(notes), per_stream, span_s, sf)
         rows = output.read_table("tpch.csv")
         if phase.mode == "throughput":
@@ -234,7 +208,7 @@ class TpchQueryWorkload(Workload):
 
 def time_table(phase, notes: list[dict]) -> list[str]:
     """Seconds per query (rows) and stream (columns); the median over repetitions when there are several."""
-    label = "median s" if phase.repetitions > 1 else "s"
+    label = "median s" if phase.iterations > 1 else "s"
     heads = ["power" if n["stream"] == 0 else f"stream {n['stream']}" for n in notes]
     lines = [
         f"TPC-H {phase.name} ({phase.mode}, SF {tdata.sf_text(phase.scale_factor)}, {phase.parameters} parameters): "

@@ -1,0 +1,189 @@
+"""The ways rows get into a Hyper table, each a generator over chunks that sends one statement per chunk and yields
+what it sent (Sent) for the caller to record:
+
+  staged_copies   method arrow: the chunk as an Arrow IPC stream in a staged file, then COPY t FROM 'file'
+                  (hyperd reads the file itself: it must be on hyperd's host); the next chunk is staged on a helper
+                  thread while hyperd copies the current one
+  stream_copies   method arrow_stream: Arrow IPC over the PostgreSQL protocol, COPY t FROM STDIN (psycopg)
+  inserted_rows   method rows: tableauhyperapi's Inserter (HyperBinary), values converted column-wise in bulk
+  server_reads    files hyperd reads itself (COPY FROM 'file', INSERT … SELECT … FROM external(…))
+
+A chunk is the rows of one statement: record batches made as they are sent (generated, or read from files), so a
+worker's memory is bounded by a batch, not by the table. Every load of loadgen goes through these: the canonical
+insert, a data: table, files, and the benchmark suites' tables.
+"""
+
+import contextlib
+import itertools
+import os
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+import pyarrow as pa
+from tableauhyperapi import HyperException, Inserter, Interval, TableName, escape_string_literal
+
+from loadgen.transfer import staging
+from loadgen.transfer.copy_io import CopyWriter
+
+
+@dataclass
+class Chunk:
+    """The rows one statement sends into `table`."""
+
+    table: TableName
+    schema: pa.Schema  # the batches' schema: exactly the table's (hyperd does no casts on Arrow input)
+    batches: Iterable  # pa.RecordBatch, made as they are sent
+    name: str = "copy"  # the operation the statement is recorded as
+    label: str = ""  # where the rows come from (a file), for the caller
+    python_rows: Iterable | None = None  # the rows as Python tuples, when cheaper than converting the batches
+    count: int = 0  # with python_rows: how many there are
+
+
+@dataclass
+class Sent:
+    chunk: Chunk
+    rows: int  # rows sent
+    reported: int | None  # rows hyperd says the statement inserted (None: it does not say)
+    ns: int  # the statement's time
+
+
+@dataclass
+class ServerRead:
+    """A file hyperd reads into `table` itself: the statement that makes it read it."""
+
+    table: TableName
+    path: str
+    sql: str
+    name: str = "copy"
+    label: str = ""
+
+
+def cut(batches: Iterable, size: int) -> Iterator[Iterator]:
+    """A stream of record batches as consecutive chunks of about `size` rows: a chunk ends with the batch that
+    reaches `size`. Each chunk must be read to its end before the next is taken (the stream is shared)."""
+    batches = iter(batches)
+    for first in batches:
+        yield _up_to(first, batches, size)
+
+
+def _up_to(first, rest: Iterator, size: int) -> Iterator:
+    count = first.num_rows
+    yield first
+    while count < size:
+        batch = next(rest, None)
+        if batch is None:
+            return
+        count += batch.num_rows
+        yield batch
+
+
+def copy_from_file(table_sql: str, path: str) -> str:
+    return f"COPY {table_sql} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)"
+
+
+def staged_copies(connection, chunks: Iterable[Chunk], staging_dir: str) -> Iterator[Sent]:
+    """Method arrow. numpy, pyarrow and the COPY call all release the GIL, so staging the next chunk hides behind
+    hyperd's copy of the current one; at most two staged files exist at a time, each removed once copied (and at
+    the end, whatever happens)."""
+    chunks = iter(chunks)  # advanced by the helper thread only, one chunk after the other
+    with contextlib.ExitStack() as files, ThreadPoolExecutor(max_workers=1) as stager:
+        staged = stager.submit(_stage_next, files, chunks, staging_dir)
+        while True:
+            chunk, path, rows = staged.result()
+            if chunk is None:
+                return
+            staged = stager.submit(_stage_next, files, chunks, staging_dir)  # the next, while hyperd copies
+            t0 = time.perf_counter_ns()
+            reported = connection.execute_command(copy_from_file(str(chunk.table), path))
+            elapsed = time.perf_counter_ns() - t0
+            os.unlink(path)
+            yield Sent(chunk, rows, reported, elapsed)
+
+
+def _stage_next(files: contextlib.ExitStack, chunks: Iterator[Chunk], staging_dir: str):
+    """(the next chunk, the path of its staged file, its rows); (None, '', 0) when there is none."""
+    chunk = next(chunks, None)
+    if chunk is None:
+        return None, "", 0
+    path = files.enter_context(staging.staged_file(staging_dir))  # removed at the end, whatever happens
+    rows = 0
+    with pa.OSFile(path, "wb") as sink, pa.ipc.new_stream(sink, chunk.schema) as writer:
+        for batch in chunk.batches:
+            writer.write_batch(batch)
+            rows += batch.num_rows
+    return chunk, path, rows
+
+
+def stream_copies(pg_connection, chunks: Iterable[Chunk], recorder) -> Iterator[Sent]:
+    """Method arrow_stream: one COPY FROM STDIN per chunk on one cursor; the rows handed to a COPY still running
+    show in the progress line (recorder.sending)."""
+    with pg_connection.cursor() as cursor:
+        for chunk in chunks:
+            rows, t0 = 0, time.perf_counter_ns()
+            with cursor.copy(f"COPY {chunk.table} FROM STDIN WITH (FORMAT arrowstream)") as copy:
+                sink = pa.PythonFile(CopyWriter(copy), mode="w")
+                with pa.ipc.new_stream(sink, chunk.schema) as writer:
+                    for batch in chunk.batches:
+                        writer.write_batch(batch)
+                        recorder.sending(batch.num_rows)
+                        rows += batch.num_rows
+            elapsed = time.perf_counter_ns() - t0
+            yield Sent(chunk, rows, cursor.rowcount if cursor.rowcount >= 0 else None, elapsed)
+
+
+def inserted_rows(connection, chunks: Iterable[Chunk], one_inserter: bool) -> Iterator[Sent]:
+    """Method rows. one_inserter: every chunk into one Inserter (each add_rows of a chunk timed on its own), then
+    its execute as a last Sent of an `execute` chunk; else an Inserter per chunk, timed with its execute."""
+    if not one_inserter:
+        for chunk in chunks:
+            t0 = time.perf_counter_ns()
+            with Inserter(connection, chunk.table) as inserter:
+                rows = _add(inserter, chunk)
+                inserter.execute()
+            yield Sent(chunk, rows, None, time.perf_counter_ns() - t0)
+        return
+    chunks = iter(chunks)
+    first = next(chunks, None)
+    if first is None:
+        return
+    with Inserter(connection, first.table) as inserter:
+        for chunk in itertools.chain([first], chunks):
+            t0 = time.perf_counter_ns()
+            rows = _add(inserter, chunk)
+            yield Sent(chunk, rows, None, time.perf_counter_ns() - t0)
+        t0 = time.perf_counter_ns()
+        inserter.execute()
+        yield Sent(Chunk(first.table, first.schema, (), "execute"), 0, None, time.perf_counter_ns() - t0)
+
+
+def _add(inserter, chunk: Chunk) -> int:
+    if chunk.python_rows is not None:
+        inserter.add_rows(chunk.python_rows)
+        return chunk.count
+    count = 0
+    for batch in chunk.batches:
+        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
+        count += batch.num_rows
+    return count
+
+
+def inserter_values(array: pa.Array) -> list:
+    """A column's values as the Inserter takes them: an Arrow interval becomes tableauhyperapi's Interval."""
+    if array.type != pa.month_day_nano_interval():
+        return array.to_pylist()
+    return [None if v is None else Interval(v.months, v.days, v.nanoseconds // 1000) for v in array.to_pylist()]
+
+
+def server_reads(connection, reads: Iterable[ServerRead]) -> Iterator[Sent]:
+    """Files hyperd reads itself, one statement each; hyperd's error names neither the file nor the table, so the
+    error raised here does."""
+    for read in reads:
+        t0 = time.perf_counter_ns()
+        try:
+            reported = connection.execute_command(read.sql)
+        except HyperException as exc:
+            raise RuntimeError(f"hyperd reading {read.path} into {read.table}: {exc.main_message}") from None
+        chunk = Chunk(read.table, None, (), read.name, read.label)
+        yield Sent(chunk, reported or 0, reported, time.perf_counter_ns() - t0)
