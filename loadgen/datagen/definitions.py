@@ -10,7 +10,7 @@ wherever the type allows: NUMERIC as scaled integers, DATE as days and TIMESTAMP
 from pydantic import Field, field_validator, model_validator
 
 from loadgen.config.fields import NestedModel, check_placeholders, excerpt
-from loadgen.datagen.kinds import FITS, Generator, check_generator, text_max_length
+from loadgen.datagen.kinds import Generator, fitting
 from loadgen.datagen.sqltypes import SQL_TYPES, SqlType, parse_sql_type
 
 
@@ -45,12 +45,11 @@ class Column(NestedModel):
         if gen is None or "type" not in info.data:  # no generator (files only), or the type itself was refused
             return gen
         sql = parse_sql_type(info.data["type"])
-        if gen.kind not in FITS[sql.domain]:
-            raise ValueError(
-                f"generator {gen.kind} does not fit {sql.sql} (allowed for {sql.sql}: {', '.join(FITS[sql.domain])})"
-            )
-        check_generator(gen, sql)
-        longest = text_max_length(gen) if sql.domain == "text" else None
+        if sql.domain not in gen.fits:
+            allowed = ", ".join(fitting(sql.domain))
+            raise ValueError(f"generator {gen.kind} does not fit {sql.sql} (allowed for {sql.sql}: {allowed})")
+        gen.check(sql)
+        longest = gen.max_text_length() if sql.domain == "text" else None
         if longest is not None and sql.length and longest > sql.length:
             raise ValueError(f"generator {gen.kind} makes text of up to {longest} characters, longer than {sql.sql}")
         return gen
@@ -106,11 +105,7 @@ def _nominal_bytes(column: Column) -> int:
         return {"SMALLINT": 2, "INT": 4, "DATE": 4, "BOOL": 1, "NUMERIC": 16, "INTERVAL": 16}.get(sql.base, 8)
     if gen is None:
         return sql.length or 16  # loaded from files: a guess, only for MiB/s
-    if gen.kind == "words":
-        return (gen.min_words + gen.max_words) * 7 // 2
-    if gen.kind == "random":
-        return (gen.min_length + gen.max_length) // 2
-    return text_max_length(gen) or 0
+    return gen.nominal_text_bytes()
 
 
 def quote(name: str) -> str:

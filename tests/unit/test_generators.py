@@ -6,9 +6,10 @@ import pyarrow.compute as pc
 import pytest
 
 from loadgen.datagen import facts as facts_of
-from loadgen.datagen import generate
+from loadgen.datagen import generate, vector
 from loadgen.datagen.arrow import arrow_schema
 from loadgen.datagen.definitions import TableDefinition
+from loadgen.datagen.kinds import WORDS
 
 
 def table(*columns) -> TableDefinition:
@@ -104,7 +105,7 @@ def test_text_generators():
     b = batch(count=1000)
     words = pc.list_value_length(pc.split_pattern(b.column("notes").drop_null(), " ")).to_numpy()
     assert words.min() == 2 and words.max() == 4
-    assert all(w in generate.WORDS for w in " ".join(b.column("notes").drop_null().to_pylist()).split())
+    assert all(w in WORDS for w in " ".join(b.column("notes").drop_null().to_pylist()).split())
     codes = b.column("code").to_pylist()
     assert all(c.isdigit() and 3 <= len(c) <= 6 for c in codes)
     skus = b.column("sku").to_pylist()
@@ -166,14 +167,14 @@ def test_strings_from_slices_match_python_slicing_short_long_and_null():
     starts[:26] = np.arange(26) * 2
     mask = rng.random(500) < 0.2
     lengths[mask] = 0
-    array = generate.strings_from_slices(generate.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    array = vector.strings_from_slices(vector.padded(body.tobytes(), len(body)), starts, lengths, mask)
     array.validate(full=True)
     assert array.type == pa.string() and array.null_count == mask.sum()
     offsets = np.frombuffer(array.buffers()[1], np.int32, 501)
     assert (np.diff(offsets) == lengths).all()  # a null row is an empty slot
     data, rows = array.buffers()[2].to_pybytes(), zip(starts, lengths, strict=True)
     assert all(data[offsets[i] : offsets[i + 1]] == body[s : s + n].tobytes() for i, (s, n) in enumerate(rows))
-    views = generate.string_views(generate.padded(body.tobytes(), len(body)), starts, lengths, mask)
+    views = vector.string_views(vector.padded(body.tobytes(), len(body)), starts, lengths, mask)
     inline = np.frombuffer(views.buffers()[1], np.uint8).reshape(-1, 16)[lengths <= 12, 4:]
     assert not inline[np.arange(12) >= lengths[lengths <= 12, None]].any()  # zero-padded, as Arrow's format says
 
@@ -186,7 +187,7 @@ def test_words_rows_are_word_aligned_slices_of_the_batch_pool():
     mask = rng.random(3000) < 0.25
     per_row = rng.integers(1, 5, size=3000, endpoint=True, dtype=np.int32)
     first = rng.integers(0, 3000, size=3000, dtype=np.int32)
-    pool = [generate.WORDS[i] for i in rng.integers(0, len(generate.WORDS), size=3000 + 4, dtype=np.uint16)]
+    pool = [WORDS[i] for i in rng.integers(0, len(WORDS), size=3000 + 4, dtype=np.uint16)]
     expected = [None if null else " ".join(pool[f : f + k]) for null, f, k in zip(mask, first, per_row, strict=True)]
     assert b.column("w").to_pylist() == expected
     assert np.bincount(per_row[~mask])[1:].min() > 0.18 * (~mask).sum()  # 1..5 words, each about a fifth
@@ -199,7 +200,7 @@ def test_text_length_counts_characters_of_valid_rows_whatever_the_buffers():
         return sum(len(v) for v in array.to_pylist() if v is not None)
 
     offsets = np.array([0, 3, 8, 10, 10], np.int32)  # row 1 is null but its slot holds 5 bytes
-    held = pa.Array.from_buffers(pa.string(), 4, [generate.validity(np.array([False, True, False, False])),
+    held = pa.Array.from_buffers(pa.string(), 4, [vector.validity(np.array([False, True, False, False])),
                                                   pa.py_buffer(offsets), pa.py_buffer(b"abcXXXXXde")])  # fmt: skip
     cases = [
         held,
@@ -237,7 +238,7 @@ def test_random_text_uses_every_character_of_its_alphabet_uniformly_and_nulls_ar
     assert np.bincount(np.diff(offsets)[~nulls], minlength=10).min() > 0.08 * (~nulls).sum()  # lengths 0..9
     chars = np.frombuffer(array.buffers()[2], np.uint8, offsets[-1])
     counts = np.bincount(chars, minlength=256)
-    expected = generate._ALPHABETS[alphabet]
+    expected = vector.ALPHABETS[alphabet]
     assert set(np.flatnonzero(counts)) == set(expected)
     mean = len(chars) / len(expected)
     assert 0.85 * mean < counts[expected].min() and counts[expected].max() < 1.15 * mean
@@ -246,7 +247,7 @@ def test_random_text_uses_every_character_of_its_alphabet_uniformly_and_nulls_ar
 def test_pattern_pieces_every_position_uniform():
     definition = table(col("p", "TEXT", {"kind": "pattern", "pattern": "x##########-???????#?"}, null_fraction=0.1))
     array = generate.record_batch(definition, "t", 5, 0, 0, 20_000).column("p")
-    assert [(begin, size) for begin, size, _ in generate.pattern_runs("x##########-???????#?")] == [
+    assert [(begin, size) for begin, size, _ in vector.pattern_runs("x##########-???????#?")] == [
         (1, 4), (5, 4), (9, 2), (12, 2), (14, 2), (16, 2), (18, 1), (19, 1), (20, 1)]  # fmt: skip
     rows = np.frombuffer(array.buffers()[2], np.uint8).reshape(-1, 21)
     assert len(rows) == 20_000 - array.null_count and (rows[:, [0, 11]] == np.frombuffer(b"x-", np.uint8)).all()
@@ -254,16 +255,16 @@ def test_pattern_pieces_every_position_uniform():
     for position, pool in [(i, b"0123456789") for i in digits] + [(i, b"ABCDEFGHIJKLMNOPQRSTUVWXYZ") for i in letters]:
         counts = np.bincount(rows[:, position], minlength=256)[np.frombuffer(pool, np.uint8)]
         assert counts.sum() == len(rows) and counts.min() > 0.8 * len(rows) / len(pool), position
-    table_ = generate.piece_table(b"0123456789", 4)
+    table_ = vector.piece_table(b"0123456789", 4)
     assert table_[[0, 7, 1234, 9999]].view(np.uint8).tobytes() == b"0000000712349999"
 
 
 @pytest.mark.parametrize("weights", [[0, 3, 0, 1, 5, 0], [1] * 16, list(range(1, 18))])
 def test_weighted_choice_indices_are_those_of_a_binary_search(weights):
     generator = {"kind": "choice", "values": list(range(len(weights))), "weights": weights}
-    plan = generate.plan(table(col("c", "INT", generator)).columns[0])
-    indices = generate.choice_indices(plan, 50_000, np.random.default_rng(8))
-    reference = np.searchsorted(plan.cdf, np.random.default_rng(8).random(50_000), side="right")
+    _, cdf = generate.plan(table(col("c", "INT", generator)).columns[0]).kind_plan
+    indices = vector.choice_indices(cdf, len(weights), 50_000, np.random.default_rng(8))
+    reference = np.searchsorted(cdf, np.random.default_rng(8).random(50_000), side="right")
     assert (indices == reference).all()
     assert not np.isin(indices, np.flatnonzero(np.asarray(weights) == 0)).any()
 
@@ -287,12 +288,12 @@ def test_constant_columns_of_any_size_with_and_without_nulls():
 )
 def test_zipf_keys_are_exactly_those_of_a_binary_search(n, s):
     u = np.random.default_rng(n).random(100_000)
-    cdf = generate.zipf_cdf(n, s)
+    cdf = vector.zipf_cdf(n, s)
     u[:6] = [0.0, np.nextafter(1.0, 0), 0.5, cdf[0], np.nextafter(cdf[0], 0), 1.0]  # edges (1.0: rounding)
     picks = np.random.default_rng(2).integers(0, n, size=(2, 1000))
     u[6:1006], u[1006:2006], u[2006:3006] = picks[0] / n, cdf[picks[1]], np.nextafter(cdf[picks[1]], 0)  # buckets, keys
     u[3006:4006] = np.nextafter(picks[0] / n, 0)  # u * n may round up into the next bucket (s = 0: on a key's bound)
-    keys = generate.zipf_keys(n, s, u)
+    keys = vector.zipf_keys(n, s, u)
     assert keys.dtype == np.int64 and (keys == np.minimum(np.searchsorted(cdf, u, side="right") + 1, n)).all()
 
 

@@ -19,7 +19,7 @@ from loadgen.config.fields import (
 )
 from loadgen.config.phase import PhaseOptions
 from loadgen.datagen import canonical
-from loadgen.datagen.kinds import sequence_end_problem
+from loadgen.datagen.kinds import Sequence
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 
@@ -113,7 +113,8 @@ class InsertPhase(PhaseOptions):
         definition = getattr(scenario, "data", {}).get(self.table)
         if definition is not None and rows is not None:
             for column in definition.columns:
-                problem = sequence_end_problem(column, rows)
+                gen = column.generator
+                problem = gen.end_problem(column.sql_type, rows) if isinstance(gen, Sequence) else ""
                 if problem:
                     yield ("table",), f"data.{self.table}.{column.name}: {problem}"
         if definition is not None and definition.without_generator():

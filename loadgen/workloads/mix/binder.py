@@ -12,7 +12,6 @@ import zlib
 
 from psycopg.types.numeric import Int2, Int4, Int8
 
-from loadgen.datagen import sqltypes
 from loadgen.workloads.mix.operations import Param, SqlOperation, Statement
 
 DRAW_BATCH = 1024  # values drawn per refill of a parameter stream
@@ -23,14 +22,7 @@ class ParamStream:
 
     def __init__(self, param: Param, seed: int, key: str, stream: int, streams: int):
         column = param.column_model()
-        gen = column.generator
-        if gen.kind == "sequence":  # interleave the sessions' sequences so that no two sessions draw the same value
-            column = column.model_copy(
-                update={
-                    "generator": gen.model_copy(update={"start": _shifted(gen, stream), "step": gen.step * streams})
-                }
-            )
-        self.column = column
+        self.column = column.model_copy(update={"generator": column.generator.interleaved(stream, streams)})
         self.seed, self.key, self.stream = seed, zlib.crc32(key.encode()), stream
         self.drawn = 0
         self.values: list = []
@@ -58,27 +50,6 @@ def _timedelta(value):
 def typed_integer(base: str):
     """The psycopg wrapper that binds an int with the parameter's SQL type (None: the default adaptation fits)."""
     return {"SMALLINT": Int2, "INT": Int4, "BIGINT": Int8}.get(base)
-
-
-def _shifted(gen, stream: int):
-    """A sequence's start moved by `stream` steps (dates and timestamps step in days and seconds)."""
-    start = gen.start
-    if isinstance(start, int | float) and not isinstance(start, bool):
-        return start + stream * gen.step
-    if isinstance(start, dt.datetime):
-        return start + dt.timedelta(seconds=stream * gen.step)
-    if isinstance(start, dt.date):
-        return start + dt.timedelta(days=stream * gen.step)
-    text = str(start)
-    try:
-        return (dt.date.fromisoformat(text) + dt.timedelta(days=stream * gen.step)).isoformat()
-    except ValueError:
-        pass
-    try:
-        stamp = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
-        return (stamp + dt.timedelta(seconds=stream * gen.step)).isoformat()
-    except ValueError:  # an INTERVAL ('90 minutes'): as seconds
-        return sqltypes.interval_us(text) / 1_000_000 + stream * gen.step
 
 
 class NoValue(LookupError):
