@@ -1,4 +1,4 @@
-"""Issue #10: nothing lost, nothing hung. Each test here failed before its fix.
+"""Nothing lost, nothing hung. Each test here failed before its fix.
 
 Real hyperd, real signals, real sockets; the tests wait on observable events (a file, a process state, a listening
 socket), never on a fixed sleep.

@@ -1,4 +1,4 @@
-"""Runs that finish together all land in history.csv (issue #10: 10 runs kept 9 rows, and one exited 1)."""
+"""Runs that finish together all land in history.csv (10 runs together once kept 9 rows, and one exited 1)."""
 
 import csv
 import os

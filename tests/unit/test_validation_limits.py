@@ -1,4 +1,4 @@
-"""Validation of issue #10: bounds, sizes, types, --set messages, shadowed overrides, rate vs think, class weights."""
+"""Validation: bounds, sizes, types, --set messages, shadowed overrides, rate vs think, class weights."""
 
 import json
 import re
@@ -53,7 +53,7 @@ phases:
 """
 
 
-# ------------------------------------------------------------------ item 5: every duration has an upper bound
+# ------------------------------------------------------------------ every duration has an upper bound
 @pytest.mark.parametrize(
     "override, message",
     [
@@ -86,7 +86,7 @@ def test_class_think_time_is_bounded_too(tmp_path):
     ]
 
 
-# ------------------------------------------------------------------ item 7: ids must fit the INT column
+# ------------------------------------------------------------------ ids must fit the INT column
 def test_rows_past_the_int_range_are_refused_with_the_reason(tmp_path):
     path = write(tmp_path, INSERTS)
     reason = "must be <= 2147483648 (the ids 0 … rows-1 must fit in the table's INT id column)"
@@ -114,7 +114,7 @@ def test_mix_preload_must_stay_below_the_ids_the_mix_inserts(tmp_path):
     ]
 
 
-# ------------------------------------------------------------------ item 8: size, aliases, echoed values
+# ------------------------------------------------------------------ size, aliases, echoed values
 def test_a_file_over_the_size_limit_is_refused_unread(tmp_path):
     path = write(tmp_path, "name: big\n" + "#" * MAX_FILE_BYTES)
     assert problems(path) == [f"{path}: the file is larger than 1048576 bytes (1 MiB), the limit"]
@@ -166,7 +166,7 @@ def test_echoed_values_are_cut_to_an_excerpt(tmp_path):
     assert all(len(p) < 500 for p in info.value.problems)
 
 
-# ------------------------------------------------------------------ item 9: types and --set messages
+# ------------------------------------------------------------------ types and --set messages
 def test_booleans_are_not_counts(tmp_path):
     path = write(tmp_path, INSERTS)
     assert problems(path, ["workers=true"]) == [
@@ -235,7 +235,7 @@ def test_a_staging_dir_without_write_permission_fails_validation(tmp_path, monke
     ]
 
 
-# ------------------------------------------------------------------ item 12: a --set that changes nothing
+# ------------------------------------------------------------------ a --set that changes nothing
 def test_a_set_shadowed_by_every_phase_is_an_error_naming_them(tmp_path):
     path = write(tmp_path, INSERTS)
     assert problems(path, ["rows=3000000"]) == [
@@ -306,7 +306,7 @@ def test_shipped_insert_scenarios_scale_with_set_rows(name, phases):
     assert [3 * r for r in small] == large  # every insert phase, the row-API one too
 
 
-# ------------------------------------------------------------------ item 13: rate vs think time
+# ------------------------------------------------------------------ rate vs think time
 def test_a_rate_with_a_think_time_is_an_error(tmp_path):
     path = write(tmp_path, MIX)
     assert problems(path, ["stress.rate_per_s=200"]) == [
@@ -357,7 +357,7 @@ def test_the_readme_open_loop_example_is_valid():
     assert phase.rate_per_s and phase.think_ms == 0 and "open loop" in phase.describe_rate(4)
 
 
-# ------------------------------------------------------------------ item 18: classes by weight
+# ------------------------------------------------------------------ classes by weight
 def classes(*specs):
     return [WorkerClass(name=f"c{i}", operations={"select_limit": 1}, **spec) for i, spec in enumerate(specs)]
 

@@ -1,4 +1,4 @@
-"""Defects found by review of the #10/#11 change, each with a test that failed before its fix."""
+"""Edges of matrix runs, history, compare's noise band and kept databases; each test failed before its fix."""
 
 import io
 import shutil
