@@ -111,7 +111,8 @@ def open_files_shortfalls(scenario: Scenario) -> list[str | None]:
         out.append(limits.shortfall(limits.worker_need(sessions), "each worker", why))
     if not scenario.server.endpoint:
         why = f"phase {phase}: {workers} worker(s) × {sessions:,} sessions"
-        out.append(limits.shortfall(limits.hyperd_need(sessions, workers), "hyperd", why))
+        who = "hyperd (two per session: its socket and its transient database)"
+        out.append(limits.shortfall(limits.hyperd_need(sessions, workers), who, why))
     return out
 
 
