@@ -308,7 +308,7 @@ def main(argv=None) -> int:
     parser.add_argument("--rate", type=float, default=2000, help="open-load target, operations/s in total")
     parser.add_argument("--rate-duration", type=float, default=20)
     parser.add_argument("--many", type=int, default=10_000, help="sessions in total of the many-sessions check")
-    parser.add_argument("--many-duration", type=float, default=10)
+    parser.add_argument("--many-duration", type=float, default=30, help="long enough for every session to run")
     args = parser.parse_args(argv)
     if args.quick:
         args.rounds, args.duration, args.rate_duration, args.many, args.many_duration = 1, 2, 4, 2000, 3
