@@ -12,8 +12,16 @@ import time
 
 from rich.console import Console
 
-from loadgen import faults, hyperlog, judge, results, server, staging, thresholds
-from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
+from loadgen import faults, hyperlog, judge, limits, results, server, staging, thresholds
+from loadgen.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    Interrupted,
+    LoadgenError,
+    ResultsError,
+    ScenarioError,
+    ThresholdAborted,
+)
 from loadgen.metrics import aggregate_phase
 from loadgen.pool import WorkerPool
 from loadgen.run_folder import RunFolder
@@ -89,6 +97,34 @@ def preflight(scenario: Scenario) -> None:
         from loadgen import ray_pool  # noqa: PLC0415 - Ray is optional and heavy: only for backend: ray
 
         ray_pool.preflight(scenario.ray)
+    problems = [p for p in open_files_shortfalls(scenario) if p]
+    if problems:
+        raise ScenarioError(problems)
+
+
+def open_files_shortfalls(scenario: Scenario) -> list[str | None]:
+    """Sessions past the open-files hard limit of a worker on this host or of the private hyperd."""
+    (sessions, phase), workers = limits.most_sessions(scenario), scenario.workers
+    out = []
+    if scenario.backend != "ray":  # a Ray worker checks its own host's limit
+        why = f"phase {phase}: {sessions:,} sessions per worker"
+        out.append(limits.shortfall(limits.worker_need(sessions), "each worker", why))
+    if not scenario.server.endpoint:
+        why = f"phase {phase}: {workers} worker(s) × {sessions:,} sessions"
+        who = "hyperd (two per session: its socket and its transient database)"
+        out.append(limits.shortfall(limits.hyperd_need(sessions, workers), who, why))
+    return out
+
+
+def open_files_needed(plan) -> int:
+    """What this process's soft limit must allow: its workers and the private hyperd inherit it."""
+    need = 0
+    for _, point in plan:
+        sessions, _ = limits.most_sessions(point)
+        need = max(need, limits.worker_need(sessions))
+        if not point.server.endpoint:
+            need = max(need, limits.hyperd_need(sessions, point.workers))
+    return need
 
 
 def staging_dirs(scenario: Scenario) -> list[str]:
@@ -127,6 +163,9 @@ def run(
                 files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
             raise
         console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        raised = limits.raise_soft(open_files_needed(plan))  # before hyperd starts: it inherits the limit
+        if raised:
+            console.print(f"note: {raised}", highlight=False)
         signals.force = lambda name: force_exit(files, None, None, name)
         status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
     finally:
@@ -297,6 +336,8 @@ def run_point(
             death = hyperd.death(wait_s=1.0)
         if death and death not in error:  # workers lose their connections: name the cause first
             error = f"{death} ({error})"
+        if death:  # a failed run, whatever the workers' errors looked like (a refused connect: a limit, exit 2)
+            exit_code = EXIT_RUN_FAILED
     except OSError as exc:  # the results folder cannot be written (a full disk, …)
         status, error, exit_code = "failed", f"cannot write results to {files.dir}: {exc}", 1
     finally:

@@ -5,6 +5,7 @@ connection to the same hyperd over its PostgreSQL protocol.
 """
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -37,6 +38,12 @@ HYPERD_LOG_LIMITS = {"log_file_size_limit": "64M", "log_file_max_count": "4"}
 RESPONDS_S = 1.0  # how long a liveness probe of a hyperd that may be dying or frozen waits
 HYPERD_NAMES = ("hyperd", "hyperdMain")
 PG_USER = "tableau_internal_user"
+# What libpq says when hyperd cannot take one more connection just now, and why: worth another try soon. Its
+# Unix-socket listen backlog holds 128 connects (somaxconn caps it); past that a connect fails at once with EAGAIN.
+REFUSALS = {
+    os.strerror(errno.EAGAIN): "hyperd's listen backlog was full (Resource temporarily unavailable)",
+    os.strerror(errno.ECONNREFUSED): "connection refused",
+}
 
 
 def endpoint(descriptor: str) -> Endpoint:
@@ -129,7 +136,8 @@ def _intervals_as_text(connection):
 
 
 async def pg_connect_async(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
-    """A psycopg AsyncConnection (the sessions of a mix phase), bounded by timeout_s as a whole."""
+    """A psycopg AsyncConnection (the sessions of a mix phase), bounded by timeout_s as a whole: one attempt, no
+    retry (sessions.SessionPool paces many connects and retries refusals)."""
     import asyncio
 
     import psycopg
@@ -138,6 +146,12 @@ async def pg_connect_async(descriptor: str, database: str | None, auth: dict | N
     connection = await asyncio.wait_for(connect, timeout_s)
     connection.prepare_threshold = None  # prepare only when an operation says `prepare: true`, never behind its back
     return _intervals_as_text(connection)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Why hyperd refused a connect for now (a full listen backlog, …), or None: not a refusal worth a retry."""
+    text = str(exc)
+    return next((why for said, why in REFUSALS.items() if said in text), None)
 
 
 def pg_arguments(descriptor: str, database: str | None, auth: dict | None, timeout_s: float) -> dict:
