@@ -2,10 +2,12 @@
 worker's own table, or into one table all workers share (re-created at the start of the phase).
 
 Methods (DESIGN.md §3):
-  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch
+  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch; one
+                Inserter (one COPY, one commit) per ~8 MiB of rows (loadgen/row_loads.py)
   arrow         Arrow IPC stream staged in a tmpfs file, then COPY t FROM 'file' WITH (FORMAT arrowstream)
   arrow_stream  Arrow IPC over the PostgreSQL protocol: COPY t FROM STDIN WITH (FORMAT arrowstream)
-Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
+Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and each
+load's execute (which counts the rows: they are committed then) are.
 
 A definition's table is verified from facts the worker accumulates while generating (generators.batch_facts)
 against the server's aggregates. A shared table is checked by the last worker to finish: each worker writes its
@@ -25,7 +27,7 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
-from loadgen import data, generators, results, row_blocks, staging, tables
+from loadgen import data, generators, results, row_blocks, row_loads, staging, tables
 from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
 from loadgen.table_checks import check_table, claim, wait_for_check
 from loadgen.workloads.base import (
@@ -38,6 +40,9 @@ from loadgen.workloads.base import (
     excerpt,
     folder_problem,
 )
+
+# row_loads.size_bound of a canonical row: its 24 Arrow bytes and 2 per value
+CANONICAL_ROW_BOUND = data.BYTES_PER_ROW + 2 * len(data.ARROW_SCHEMA)
 
 
 class InsertPhase(PhaseBase):
@@ -311,13 +316,6 @@ class InsertWorkload(Workload):
             return
         yield from self.generated.batches(chunk, self.phase.batch_rows)
 
-    def _python_rows(self, chunk: data.RowRange):
-        if self.definition is None:
-            return data.python_rows(chunk.start, chunk.count)
-        # column-wise conversion (Decimal, date, datetime), then zipped into rows
-        batches = list(self._batches(chunk))
-        return itertools.chain.from_iterable(zip(*map(inserter_values, b.columns), strict=True) for b in batches)
-
     @property
     def state_key(self) -> str:
         """What later phases know the loaded table by: the data: key, or the source's table."""
@@ -340,7 +338,7 @@ class InsertWorkload(Workload):
         files) are read here batch by batch (memory bounded by the batch) and sent in COPYs of about
         rows_per_copy rows each, as generated rows are: one COPY (one commit) per small row group cost more than
         the reading. `arrow` stages the next file on a helper thread while hyperd copies the current one."""
-        from tableauhyperapi import Inserter, escape_string_literal
+        from tableauhyperapi import escape_string_literal
 
         if self.phase.source.read_by == "hyperd":
             from tableauhyperapi import HyperException
@@ -356,17 +354,7 @@ class InsertWorkload(Workload):
                 recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
             return
         if self.phase.method == "rows":
-            for unit in self.units:
-                if self.ctx.stop.is_set():
-                    return
-                t0, count = time.perf_counter_ns(), 0
-                with Inserter(self.ctx.connection, self.table) as inserter:
-                    for batch in self._read(unit):
-                        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
-                        count += batch.num_rows
-                    inserter.execute()
-                recorder.record("insert", time.perf_counter_ns() - t0, count)
-            return
+            return self._run_rows(recorder)
         batches = self._file_batches()
         if self.phase.method == "arrow_stream":
             with self.ctx.pg_connection().cursor() as cursor:
@@ -448,17 +436,49 @@ class InsertWorkload(Workload):
             yield data.RowRange(start, min(size, self.rows.stop - start))
 
     def _run_rows(self, recorder) -> None:
-        from tableauhyperapi import Inserter  # here, not at the top: validation must not load the library
-
+        """One Inserter per load of at most row_loads.LOAD_BYTES: each load is one COPY and one commit (why:
+        loadgen/row_loads.py). Each add_rows call is an operation (making the rows included), and so is each
+        load's execute, which counts the rows it committed; a stopped phase discards the load it was filling."""
         table = self.ctx.table if self.definition is None else self.table
-        with Inserter(self.ctx.connection, table) as inserter:
-            for chunk in self._chunks(self.phase.batch_rows):
+        with row_loads.Loads(self.ctx.connection, table) as loads:
+            pieces = self._row_pieces()
+            while True:
                 t0 = time.perf_counter_ns()
-                inserter.add_rows(self._python_rows(chunk))
-                recorder.record("add_rows", time.perf_counter_ns() - t0, chunk.count)
-            t0 = time.perf_counter_ns()
-            inserter.execute()
-            recorder.record("execute", time.perf_counter_ns() - t0)
+                piece = next(pieces, None)
+                if piece is None:
+                    break
+                rows, count, size = piece
+                made_ns = time.perf_counter_ns() - t0
+                if loads.full(size):
+                    self._execute(loads, recorder)
+                t0 = time.perf_counter_ns()
+                loads.add(rows, count, size)
+                recorder.record("add_rows", made_ns + time.perf_counter_ns() - t0)
+                recorder.sending(count)
+            if not self.ctx.stop.is_set():
+                self._execute(loads, recorder)
+
+    @staticmethod
+    def _execute(loads, recorder) -> None:
+        t0 = time.perf_counter_ns()
+        committed = loads.commit()
+        recorder.record("execute", time.perf_counter_ns() - t0, committed)
+
+    def _row_pieces(self):
+        """(Python rows, count, size bound) of the worker's rows, each at most row_loads.LOAD_BYTES, until the run
+        stops: the canonical rows by the chunk, a definition's or the files' batches converted column-wise."""
+        if self.phase.source is not None:
+            batches = self._file_batches()
+        elif self.definition is None:
+            per_piece = max(1, min(self.phase.batch_rows, row_loads.LOAD_BYTES // CANONICAL_ROW_BOUND))
+            for chunk in self._chunks(per_piece):
+                yield data.python_rows(chunk.start, chunk.count), chunk.count, chunk.count * CANONICAL_ROW_BOUND
+            return
+        else:
+            batches = (b for chunk in self._chunks(self.phase.batch_rows) for b in self._batches(chunk))
+        for batch in row_loads.bounded(batches):
+            rows = zip(*map(inserter_values, batch.columns), strict=True)
+            yield rows, batch.num_rows, row_loads.size_bound(batch)
 
     def _run_arrow(self, recorder) -> None:
         """Stage the next file on a helper thread while hyperd copies the current one (numpy, pyarrow and the
