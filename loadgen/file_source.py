@@ -2,7 +2,7 @@
 workers (by Parquet row group when the client reads them, by file when hyperd does) so that no row is read twice."""
 
 import os
-from typing import Literal
+from typing import Annotated, Literal
 
 import pyarrow as pa
 from pydantic import Field
@@ -12,8 +12,17 @@ from loadgen.workloads.base import StrictModel
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 
 
+MAX_FILES = 100_000
+
+
 class FileSource(StrictModel):
-    path: str = Field(min_length=1, description="A file or a glob (e.g. data/*.parquet), relative to where you run.")
+    path: str | list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1,
+        max_length=MAX_FILES,
+        description="A file or a glob (e.g. data/*.parquet), relative to where you run; an existing file is read as "
+        "named, even with glob characters ([1], *, ?) in its name. A list names files exactly (no glob): the run "
+        "folder's scenario.yaml records the files read that way.",
+    )
     format: Literal["parquet", "csv", "arrow"] | None = Field(
         default=None, description="Default: from the files' suffix (.parquet, .csv, .arrow/.feather/.ipc)."
     )
@@ -30,9 +39,20 @@ class FileSource(StrictModel):
     )
 
     def files(self) -> list[str]:
+        """The files to read, as written (messages show them): a list as given, an existing file, else the glob's
+        matches. An existing file wins over the glob its name would also be: `x[1].parquet` is that file, not
+        x1.parquet."""
         import glob
 
-        return sorted(f for f in glob.glob(self.path) if os.path.isfile(f))  # as written: messages show them
+        if isinstance(self.path, list):
+            return list(self.path)
+        if os.path.isfile(self.path):
+            return [self.path]
+        return sorted(f for f in glob.glob(self.path) if os.path.isfile(f))
+
+    def missing(self) -> list[str]:
+        """Files of a list that do not exist (a glob that matches nothing is told by files() being empty)."""
+        return [f for f in self.path if not os.path.isfile(f)] if isinstance(self.path, list) else []
 
     def file_format(self, files: list[str]) -> str | None:
         return self.format or FORMATS.get(os.path.splitext(files[0])[1].lower()) if files else self.format

@@ -78,6 +78,7 @@ class InsertPhase(PhaseBase):
     _shared: bool = PrivateAttr(default=False)
     _files: list = PrivateAttr(default_factory=list)
     _format: str = PrivateAttr(default="")
+    _file_rows: int = PrivateAttr(default=0)  # of a source's Parquet files (its rows: stays unset, all are read)
 
     def total_rows(self, scenario) -> int | None:
         """Own rows, else the scenario's rows (× rows_scale, rounded down)."""
@@ -155,6 +156,10 @@ class InsertPhase(PhaseBase):
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
         files = self.source.files()
+        if self.source.missing():
+            shown = ", ".join(excerpt(f) for f in self.source.missing()[:3])
+            yield ("source", "path"), f"no such file: {shown}" + (" …" if len(self.source.missing()) > 3 else "")
+            return
         if not files:
             yield ("source", "path"), f"no file matches {excerpt(self.source.path)}"
             return
@@ -221,7 +226,7 @@ class InsertPhase(PhaseBase):
         return ""
 
     def progress_total(self) -> int:
-        return self.rows or 0
+        return self.rows or self._file_rows
 
     def nominal_row_bytes(self) -> int:
         return self._definition.row_bytes() if self._definition is not None else data.BYTES_PER_ROW
@@ -245,9 +250,11 @@ class InsertPhase(PhaseBase):
         if self.source is not None:
             files = [os.path.abspath(f) for f in self.source.files()]  # hyperd has another cwd
             fmt = self.source.file_format(files)
-            rows = parquet_rows(files) if fmt == "parquet" else None  # for progress; csv: unknown until read
-            phase = self.model_copy(update={"rows": rows, "rows_scale": None})
+            # scenario.yaml records the files read, by name: loaded again, it reads the same ones (no glob)
+            source = self.source.model_copy(update={"path": files})
+            phase = self.model_copy(update={"rows_scale": None, "source": source})
             phase._files, phase._format = files, fmt
+            phase._file_rows = parquet_rows(files) if fmt == "parquet" else 0  # for progress; csv: unknown until read
             if self.table is not None:  # a declared table: the files' columns are mapped onto it by name
                 phase._definition = scenario.data[self.table]
                 phase._shared = phase._definition.shared(self.table) and scenario.server.database == "shared"
@@ -266,7 +273,8 @@ class InsertPhase(PhaseBase):
 class InsertWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
-        self.rows = data.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else data.RowRange(0, 0)
+        total = phase.rows or phase._file_rows
+        self.rows = data.worker_range(ctx.worker, ctx.workers, total) if total else data.RowRange(0, 0)
         self.definition = phase.definition
         self.facts: dict = {}  # of the rows read from files (generated rows keep theirs in self.generated)
         self.facts_rows = 0  # rows the facts cover
