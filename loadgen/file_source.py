@@ -5,9 +5,9 @@ import os
 from typing import Annotated, Literal
 
 import pyarrow as pa
-from pydantic import Field
+from pydantic import Field, field_validator
 
-from loadgen.workloads.base import StrictModel
+from loadgen.workloads.base import StrictModel, check_placeholders
 
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 
@@ -37,6 +37,12 @@ class FileSource(StrictModel):
         max_length=120,
         description="Target table; with {worker} one per worker, else one shared table (default).",
     )
+
+    @field_validator("table")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        check_placeholders(value, ("worker",))
+        return value
 
     def files(self) -> list[str]:
         """The files to read, as written (messages show them): a list as given, an existing file, else the glob's

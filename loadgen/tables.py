@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import pyarrow as pa
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from loadgen.workloads.base import Count, StrictModel, excerpt
+from loadgen.workloads.base import Count, StrictModel, excerpt, placeholders
 
 EPOCH_DATE = dt.date(1970, 1, 1)
 EPOCH_TS = dt.datetime(1970, 1, 1)
@@ -454,7 +454,7 @@ class TableDefinition(DataModel):
         return (self.name or key + "_{worker}").format(worker=worker)
 
     def shared(self, key: str) -> bool:
-        return "{worker}" not in (self.name or key + "_{worker}")
+        return "worker" not in placeholders(self.name or key + "_{worker}")
 
     def without_generator(self) -> list[str]:
         """Columns that only files can fill."""

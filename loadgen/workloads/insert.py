@@ -39,6 +39,8 @@ from loadgen.workloads.base import (
     Workload,
     excerpt,
     folder_problem,
+    name_problem,
+    placeholders,
 )
 
 # row_loads.size_bound of a canonical row: its 24 Arrow bytes and 2 per value
@@ -155,6 +157,8 @@ class InsertPhase(PhaseBase):
             )
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
+        if self.table is None and (problem := name_problem(self.source.table, scenario.workers)):
+            yield ("source", "table"), problem
         files = self.source.files()
         if self.source.missing():
             shown = ", ".join(excerpt(f) for f in self.source.missing()[:3])
@@ -260,7 +264,7 @@ class InsertPhase(PhaseBase):
                 phase._shared = phase._definition.shared(self.table) and scenario.server.database == "shared"
                 return phase
             phase._definition = tables.file_table(file_schema(phase._files[0], phase._format), phase._files[0])
-            phase._shared = "{worker}" not in self.source.table and scenario.server.database == "shared"
+            phase._shared = "worker" not in placeholders(self.source.table) and scenario.server.database == "shared"
             return phase
         phase = self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
         if self.table is not None:
