@@ -213,5 +213,8 @@ def name_problem(template: str, workers: int) -> str:
     for worker in range(workers):
         name = template.format(worker=worker)
         if len(name) > MAX_NAME_CHARS:
-            return f"worker {worker}'s table would be named {shorten(name)}, {len(name)} characters; at most {MAX_NAME_CHARS}"
+            return (
+                f"worker {worker}'s table would be named {shorten(name)}, {len(name)} characters; "
+                f"at most {MAX_NAME_CHARS}"
+            )
     return ""

@@ -75,9 +75,11 @@ def test_a_name_longer_than_a_table_name_may_be_is_refused(tmp_path, parquet):
     text = (
         HEAD
         + ORDERS.format(name='"' + "n" * 100 + '_{worker:0>20}"')  # 121 characters
-        + 'table: "' + "m" * 100 + '{worker:_<20}"\n'  # 120: fits
-        + "phases:\n  - {name: load, workload: insert, source: {path: '%s', table: '%s_{worker:x>20}'}}\n"
-        % (parquet, "s" * 100)
+        + 'table: "'
+        + "m" * 100
+        + '{worker:_<20}"\n'  # 120: fits
+        + f"phases:\n  - {{name: load, workload: insert, source: {{path: '{parquet}', table: '{'s' * 100}_"
+        + "{worker:x>20}'}}\n"
     )
     found = problems(tmp_path, text)
     assert [p.split(": ")[:2] for p in found] == [["LINE 6", "data.orders.name"], ["LINE 10", "phases[0].source.table"]]
