@@ -549,6 +549,10 @@ def file_table(schema: pa.Schema, path: str) -> FileTable:
     columns = []
     for field in schema:
         sql = sql_for_arrow(field.type)
+        if pa.types.is_null(field.type):
+            raise ValueError(f"{path}: column {field.name!r} has no value that tells its type (Arrow type null: "
+                             f"empty in the rows read); declare the table in data: (column names and types) and load "
+                             f"the files into it with table: KEY")  # fmt: skip
         if sql is None:
             raise ValueError(f"{path}: column {field.name!r} has Arrow type {field.type}, which loadgen cannot load "
                              f"(allowed: {ARROW_TO_SQL})")  # fmt: skip

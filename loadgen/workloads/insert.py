@@ -28,7 +28,7 @@ import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
 from loadgen import data, generators, results, row_blocks, row_loads, staging, tables
-from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
+from loadgen.file_source import FileSource, file_schema, file_units, has_rows, parquet_rows, read_unit
 from loadgen.table_checks import check_table, claim, wait_for_check
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
@@ -181,6 +181,11 @@ class InsertPhase(PhaseBase):
                     self._check_declared(definition, path, fmt)
                 return
             first = file_schema(files[0], fmt)
+            if any(pa.types.is_null(field.type) for field in first) and not has_rows(files[0], fmt):
+                raise ValueError(
+                    f"{files[0]} has no rows, so the types of its columns cannot be inferred: declare the table in "
+                    "data: (column names and types) and load the file into it with table: KEY, or give the file rows"
+                )
             tables.file_table(first, files[0])
             for other in files[1:]:
                 schema = file_schema(other, fmt)
