@@ -8,9 +8,10 @@ table, from any session, then cannot create its own: the library's fallback (ano
 (`SELECT 1 FROM ."db"pg_class …`, tableauhyperapi 0.0.26963), so workers inserting into one shared table failed
 whenever two of them passed 16 MiB at the same time. No other name reaches the table (views are disabled in
 Hyper; a second alias of the database file shares its streams), so loadgen keeps every Inserter below the buffer:
-one Inserter, one COPY and one commit per LOAD_BYTES of rows. Many small loads cost nothing here (1M canonical
-rows: 62 Inserters of 16,384 rows 2.5 s, one Inserter 2.7 s), and each load's rows are committed when it returns,
-so what a stopped phase reports is what the table holds.
+one Inserter, one COPY and one commit per LOAD_BYTES of rows. Small loads were not slower here (1M canonical rows
+in one process: 62 Inserters of 16,384 rows 2.5 s, one Inserter 2.7 s; 2 workers × 1M rows through loadgen, 2 runs
+each on a loaded machine: 16.2 and 21.2 s, before 14.6 and 22.2 s), and each load's rows are committed when it
+returns, so what a stopped phase reports is what the table holds.
 """
 
 import pyarrow as pa
