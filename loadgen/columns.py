@@ -46,7 +46,7 @@ SUMMARY: tuple[Column, ...] = (
     Column("status", "", "`ok`, `failed` or `interrupted`"),
     Column("started_utc", "UTC", "when the coordinator released the phase's barrier"),
     _m("wall_s", "s", "last worker end − first worker start", "lower", "span", "Wall (s)", ".3f", True),
-    _m("rows", "rows", "rows written (insert) or fetched (query) by all workers", "higher", "sum"),
+    _m("rows", "rows", "rows written and committed (insert) or fetched (query) by all workers", "higher", "sum"),
     _m(
         "nominal_mib",
         "MiB",
@@ -201,7 +201,7 @@ WORKERS: tuple[Column, ...] = (
     ),  # fmt: skip
     Column("busy_s", "s", "the worker's timed part: end − start"),
     Column("close_s", "s", "closing its connections (last phase only)"),
-    Column("rows", "rows", "rows written or fetched", "higher"),
+    Column("rows", "rows", "rows written and committed, or fetched", "higher"),
     Column("rows_per_s", "rows/s", "rows ÷ busy", "higher"),
     Column("mib_per_s", "MiB/s", "nominal MiB ÷ busy", "higher"),
     Column("ops", "operations", "operations", "higher"),

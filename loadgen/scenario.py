@@ -33,6 +33,8 @@ from loadgen.workloads.base import (
     StrictModel,
     check_placeholders,
     excerpt,
+    name_problem,
+    placeholders,
     shorten,
 )
 from loadgen.workloads.registry import PHASE_MODELS, PhaseModel
@@ -534,7 +536,12 @@ def cross_checks(scenario: Scenario):
                 ),
             )
     yield from ray_config.cross_check(scenario)
-    if "{worker}" not in scenario.table and scenario.workers > 1:
+    if problem := name_problem(scenario.table, scenario.workers):
+        yield ("table",), problem
+    for key, definition in scenario.data.items():
+        if definition.name is not None and (problem := name_problem(definition.name, scenario.workers)):
+            yield ("data", key, "name"), problem
+    if "worker" not in placeholders(scenario.table) and scenario.workers > 1:
         yield (
             ("table",),
             "with more than one worker the table name needs {worker} so that each has its own table",

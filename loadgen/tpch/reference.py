@@ -9,6 +9,7 @@ when Hyper returns a NUMERIC rounded to fewer digits (AVG of NUMERIC(15,2) has 6
 import csv
 import datetime as dt
 import decimal
+import glob
 import hashlib
 import io
 import os
@@ -46,7 +47,8 @@ def duckdb_connection(data_dir: Path, threads: int | None = None):
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for table in TABLES:
-        pattern = str(Path(data_dir) / table / "*.parquet").replace("'", "''")
+        # DuckDB globs the whole path: the folder's own [, *, ? are escaped (glob.escape: [[], [*], [?])
+        pattern = (glob.escape(str(Path(data_dir) / table)) + "/*.parquet").replace("'", "''")
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}')")
     return con
 

@@ -461,7 +461,9 @@ class MixWorkload(Workload):
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
         names = self.table_names()
-        self.sql_texts = {name: [st.sql.format(**names) for st in sts] for name, (_, sts) in self.statements.items()}
+        self.sql_texts = {
+            name: [st.server_sql().format(**names) for st in sts] for name, (_, sts) in self.statements.items()
+        }
         self.custom_sql = phase.custom_sql.format(**names) if phase.custom_sql else None
         self._open_sessions(weights, think)
 

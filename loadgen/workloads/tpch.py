@@ -27,7 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pydantic import Field, field_validator
 
-from loadgen import staging
+from loadgen import row_loads, staging
 from loadgen.tpch import data as tdata
 from loadgen.tpch import metrics as tmetrics
 from loadgen.tpch import queries as tqueries
@@ -543,17 +543,23 @@ class TpchLoadWorkload(Workload):
                 self._check_count(table, rel, cursor.rowcount if cursor.rowcount >= 0 else None, rows)
 
     def _run_rows(self, recorder) -> None:
-        from tableauhyperapi import Inserter
-
-        for table, rel, _bytes, rows in self.files:
+        """One Inserter per load of at most row_loads.LOAD_BYTES, each its own COPY and commit (with split_tables,
+        workers insert into one table at once: why loads, loadgen/row_loads.py); each load is one operation."""
+        for table, rel, _bytes, _rows in self.files:
             if self.ctx.stop.is_set():
                 return
-            t0 = time.perf_counter_ns()
-            with Inserter(self.ctx.connection, table_name(table)) as inserter:
-                for batch, _schema in self._batches(self.folder / rel):
-                    inserter.add_rows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
-                inserter.execute()
-            self._note(table, rows, time.perf_counter_ns() - t0, recorder)
+            with row_loads.Loads(self.ctx.connection, table_name(table)) as loads:
+                t0 = time.perf_counter_ns()
+                for batch in row_loads.bounded(b for b, _schema in self._batches(self.folder / rel)):
+                    if self.ctx.stop.is_set():
+                        return
+                    size = row_loads.size_bound(batch)
+                    if loads.full(size):
+                        self._note(table, loads.commit(), time.perf_counter_ns() - t0, recorder)
+                        t0 = time.perf_counter_ns()
+                    rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+                    loads.add(rows, batch.num_rows, size)
+                self._note(table, loads.commit(), time.perf_counter_ns() - t0, recorder)
 
     def _run_external(self, recorder) -> None:
         from tableauhyperapi import escape_string_literal
