@@ -146,7 +146,9 @@ def select(wanted: HyperdConfig, console, progress: bool) -> Hyperd:
     executable = os.path.join(folder or installed_folder(), "hyperd")
     try:
         known = facts(executable)
-    except ScenarioError as exc:
+    except (ScenarioError, OSError) as exc:
+        if folder is None:  # the library's own hyperd, found as before: what it is stays unknown, nothing is refused
+            return Hyperd(chosen, key, None, executable, "", None)
         raise ScenarioError(f"{key}: {exc}") from None
     return Hyperd(chosen, key, folder, executable, known["reported"], known["max_database_version"])
 
@@ -258,7 +260,7 @@ def record(hyperd: Hyperd | None, running, point: int) -> dict:
         executable = hyperd.executable
     try:
         known = facts(executable)
-    except ScenarioError:
+    except (ScenarioError, OSError):
         known = {"sha256": "", "reported": ""}
     return {
         "point": point, "chosen": hyperd.chosen, "version": running.version, "reported": known["reported"],
