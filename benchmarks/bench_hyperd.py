@@ -104,7 +104,7 @@ def render(version: str, args, default: dict, chosen: dict, starts: dict) -> str
             f"| insert p50, version vs default | {p50_v:.1f} ms | {p50_d:.1f} ms | {p50_d / p50_v:.3f} | ≥ 0.97 | "
             f"{met(p50_d / p50_v >= 0.97)} | default ÷ version (lower latency is better) |",
             f"| run start (launch → first release), version vs default | {start_v:.2f} s | {start_d:.2f} s | "
-            f"+{added:.2f} s | ≤ +0.5 s | {met(added <= 0.5)} | version−default per round: {each} |",
+            f"{added:+.2f} s | ≤ +0.5 s | {met(added <= 0.5)} | version−default per round: {each} |",
             "",
         ]
     )
