@@ -98,10 +98,6 @@ def entry(version: str) -> Path | None:
     return folder / HYPER if (folder / MANIFEST).is_file() else None
 
 
-def manifest(version: str) -> dict:
-    return json.loads((root() / version / MANIFEST).read_text(encoding="utf-8"))
-
-
 def cached() -> list[dict]:
     """Every complete entry: version, size (bytes of its files), path (the folder holding hyperd)."""
     found = []
