@@ -7,7 +7,8 @@ both ways: only the way of choosing it differs):
      the median rows, side by side (floor: version ÷ default ≥ 0.97 in rows/s, default ÷ version ≥ 0.97 in p50);
   2. a run's start: launch of `loadgen run` → release of its first phase (summary.csv `started_utc`), a small insert,
      default and version alternately, medians of N rounds each after one warm-up run of each (floor: the cached
-     version adds ≤ 0.5 s).
+     version adds ≤ 0.5 s); and the part of the start that differs, timed in this process: choosing and checking
+     the hyperd before the run (hyperd_select.prepare: the cache entry, the binary's facts, the probe remembered).
 Fetches the version into the cache first when it is not there (`loadgen hyperd fetch`, 91 MB, once).
 
     python benchmarks/bench_hyperd.py             # ~3 minutes on 2 cores
@@ -19,11 +20,15 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import time
+import types
 from pathlib import Path
 
 import common  # benchmarks/common.py (a script's own folder is on sys.path)
+from rich.console import Console
 
-from loadgen import results
+from loadgen import hyperd_select, results
+from loadgen.scenario import validate
 
 INSERT = "  - {{name: load, workload: insert, method: arrow, rows_per_copy: {per_copy}}}\n"
 
@@ -48,6 +53,20 @@ def start_s(folder: Path, server_line: str, name: str) -> float:
     run_dir, launched = common.run_loadgen(text, folder, name, timeout=600)
     summary = common.read_csv(run_dir / "summary.csv")[0]
     return results.parse_utc(summary["started_utc"]) - launched
+
+
+def prepare_s(version: str | None, calls: int = 20) -> float:
+    """Median seconds of choosing and checking a point's hyperd before a run (what a cached version adds)."""
+    data = {"name": "p", "phases": [{"name": "load", "workload": "insert", "rows": 10}]}
+    if version:
+        data["server"] = {"hyperd": {"version": version}}
+    scenario = validate(data, types.SimpleNamespace(path="bench", where=lambda loc: "bench", overrides={}))
+    seconds = []
+    for _ in range(calls):
+        started = time.perf_counter()
+        hyperd_select.prepare([scenario], Console(quiet=True))
+        seconds.append(time.perf_counter() - started)
+    return statistics.median(seconds)
 
 
 def main(argv=None) -> int:
@@ -75,6 +94,7 @@ def main(argv=None) -> int:
         print(f"start round {number + 1}/{args.rounds}", file=sys.stderr, flush=True)
         starts["default"].append(start_s(folder, "", "start_default"))
         starts["version"].append(start_s(folder, version_line, "start_version"))
+    starts["prepare_version"], starts["prepare_default"] = [prepare_s(version)], [prepare_s(None)]
     common.publish(render(version, args, default, chosen, starts), args.write)
     return 0
 
@@ -84,6 +104,7 @@ def render(version: str, args, default: dict, chosen: dict, starts: dict) -> str
     p50_v, p50_d = float(chosen["p50_ms"]), float(default["p50_ms"])
     start_v, start_d = statistics.median(starts["version"]), statistics.median(starts["default"])
     added = start_v - start_d
+    prep_v, prep_d = starts["prepare_version"][0], starts["prepare_default"][0]
     each = " / ".join(f"{v:.2f}-{d:.2f}" for v, d in zip(starts["version"], starts["default"], strict=True))
 
     def met(ok: bool) -> str:
@@ -105,6 +126,8 @@ def render(version: str, args, default: dict, chosen: dict, starts: dict) -> str
             f"{met(p50_d / p50_v >= 0.97)} | default ÷ version (lower latency is better) |",
             f"| run start (launch → first release), version vs default | {start_v:.2f} s | {start_d:.2f} s | "
             f"{added:+.2f} s | ≤ +0.5 s | {met(added <= 0.5)} | version−default per round: {each} |",
+            f"| … of which choosing and checking the hyperd (in-process, median of 20) | {prep_v * 1000:.1f} ms | "
+            f"{prep_d * 1000:.1f} ms | {(prep_v - prep_d) * 1000:+.1f} ms | | | the only step that differs |",
             "",
         ]
     )
