@@ -36,6 +36,11 @@ SUMMARY: tuple[Column, ...] = (
     Column("scenario", "", "the scenario's name"),
     Column("point", "", "the matrix point (0, 1, …); 0 without a matrix"),
     Column("parameters", "", "the matrix point's values as one cell (`workers=2 insert_arrow.method=arrow`)"),
+    Column(
+        "hyperd_version",
+        "",
+        "what the point's hyperd reports (`SELECT version()`); environment.json has its path and sha256",
+    ),
     Column("phase", "", "the phase's name"),
     Column("repetition", "", "1…N; empty on the row that summarises N repetitions"),
     Column("aggregate", "", "empty for a measured row; `median` for the row that summarises repetitions"),

@@ -12,7 +12,7 @@ import time
 
 from rich.console import Console
 
-from loadgen import faults, hyperlog, judge, limits, results, server, staging, thresholds
+from loadgen import faults, hyperd_select, hyperlog, judge, limits, results, server, staging, thresholds
 from loadgen.errors import (
     EXIT_INTERRUPTED,
     EXIT_RUN_FAILED,
@@ -80,18 +80,19 @@ class Signals:
             raise Interrupted(f"interrupted by {self.received[0]}")
 
 
-def preflight(scenario: Scenario) -> None:
+def preflight(scenario: Scenario, point: int | None = None) -> None:
     """Everything that can be refused before anything is created (exit 2): folders, credentials, the endpoint,
-    database files that already exist."""
+    database files that already exist (`point`: a matrix point's own files)."""
     results.check_writable(scenario.output.dir, "output.dir")
     auth = server.credentials(scenario.server)
     config = scenario.server
     if config.endpoint:
-        paths = server.database_paths(config, scenario.workers, config.database_dir) if config.database_dir else []
+        directory = config.database_dir
+        paths = server.database_paths(config, scenario.workers, directory, point) if directory else []
         server.check_endpoint(config.endpoint, auth, config.connect_timeout_s, paths, config.replace_existing)
     elif config.database_dir:
         results.check_writable(config.database_dir, "server.database_dir")
-        paths = server.database_paths(config, scenario.workers, config.database_dir)
+        paths = server.database_paths(config, scenario.workers, config.database_dir, point)
         server.check_database_files(paths, config.replace_existing)
     if scenario.backend == "ray":
         from loadgen import ray_pool  # noqa: PLC0415 - Ray is optional and heavy: only for backend: ray
@@ -145,8 +146,11 @@ def run(
     signals = Signals()
     signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
     try:
-        for point in dict.fromkeys(id(p) for _, p in plan):  # every point: a matrix may change server keys
-            preflight(next(p for _, p in plan if id(p) == point))
+        for index, (_params, point) in enumerate(plan):  # every point: a matrix may change server keys
+            preflight(point, index if scenario.matrix else None)
+        hyperds = hyperd_select.prepare([point for _, point in plan], console, progress=not quiet)  # fetched, checked
+        for chosen in dict.fromkeys(h for h in hyperds if h and h.folder):
+            console.print(f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})", highlight=False)
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
         run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
@@ -167,7 +171,7 @@ def run(
         if raised:
             console.print(f"note: {raised}", highlight=False)
         signals.force = lambda name: force_exit(files, None, None, name)
-        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
+        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals, hyperds)
     finally:
         if "loadgen.ray_pool" in sys.modules:  # leave the Ray cluster; one this run started is stopped
             sys.modules["loadgen.ray_pool"].disconnect()
@@ -195,7 +199,7 @@ def batches(plan, base: Scenario) -> list[tuple[int, list[int]]]:
     return [(index, [rep]) for rep in range(1, base.repeat + 1) for index in range(len(plan))]
 
 
-def run_points(plan, files, environment, console, quiet, signals: Signals):
+def run_points(plan, files, environment, console, quiet, signals: Signals, hyperds=None):
     """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status is
     written whatever happens."""
     status, error, exit_code, notes = "ok", "", 0, []
@@ -219,8 +223,9 @@ def run_points(plan, files, environment, console, quiet, signals: Signals):
             )
             hyperd_dir = files.dir / name
             status, error, exit_code, point_notes = run_point(
-                point, files, environment, hyperd_dir, console, quiet, signals, repetitions
-            )
+                point, files, environment, hyperd_dir, console, quiet, signals, repetitions,
+                hyperds[index] if hyperds else None,
+            )  # fmt: skip
             notes.extend(point_notes)
             if status != "ok":
                 break
@@ -260,8 +265,9 @@ def append_history(files) -> str | None:
 
 
 def run_point(
-    scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals, repetitions
-):
+    scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals, repetitions,
+    chosen: hyperd_select.Hyperd | None = None,
+):  # fmt: skip
     """Some repetitions of one scenario (one matrix point) on one hyperd: start hyperd, then per repetition a fresh
     pool of workers running every phase. Returns (status, error, exit code, notes). Whatever happens, workers are
     stopped and reaped, hyperd is shut down and what was measured is written."""
@@ -281,9 +287,15 @@ def run_point(
         if signals.received:  # arrived between two points, while nothing listened for it
             raise Interrupted(f"interrupted by {signals.received[0]}")
         hyperd = server.Server(
-            scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s, files.created_databases
+            scenario.server,
+            scenario.workers,
+            str(hyperd_dir),
+            scenario.timeouts.hyperd_stop_s,
+            files.created_databases,
+            hyper_path=chosen.folder if chosen else None,
+            point=files.point if files.param_columns else None,  # a matrix point: database files of its own
         )
-        start_hyperd(hyperd, files, environment)
+        start_hyperd(hyperd, files, environment, chosen)
         sampler.watch("hyperd", hyperd.pid)
         if hyperd.pid:  # a private hyperd: its log is ours to read
             tail = hyperlog.Tail(hyperd_dir, files.run_id)
@@ -397,10 +409,14 @@ def run_point(
     return status, error, exit_code, notes
 
 
-def start_hyperd(hyperd: server.Server, files, environment: dict) -> None:
+def start_hyperd(hyperd: server.Server, files, environment: dict, chosen=None) -> None:
     hyperd.start()
-    environment["hyperd_version"] = hyperd.version
+    files.hyperd_version = hyperd.version
     environment["endpoint"] = hyperd.descriptor if not hyperd.config.endpoint else "external"
+    record = hyperd_select.record(chosen, hyperd, files.point)  # each point's hyperd: version, binary, sha256
+    points = [*(e for e in environment.get("hyperd", []) if e["point"] != files.point), record]
+    environment["hyperd"] = sorted(points, key=lambda e: e["point"])
+    environment["hyperd_version"] = " | ".join(dict.fromkeys(e["version"] for e in environment["hyperd"]))
     results.write_json(files.dir / "environment.json", environment)
 
 
