@@ -288,6 +288,16 @@ def manifest_problem(folder: Path, manifest, scale_factor: float, parts: int | N
         if rows != info.get("rows") or (spec is not None and rows != spec):
             total = info.get("rows")
             return f"{where}: {table}'s files hold {rows} rows, its total says {total}, the specification {spec}"
+        try:  # the sums the load compares Hyper's with: those of the files, as build_manifest adds them up
+            money = CHECKSUM_COLUMNS[table][1]
+            sums = (
+                sum(f["sum_key"] for f in files),
+                str(sum(_decimal(f["sum_money"]) for f in files)) if money else None,
+            )
+        except (KeyError, TypeError, ValueError, ArithmeticError):
+            sums = None
+        if sums != (info.get("sum_key"), info.get("sum_money")):
+            return f"{where}: {table}'s sums are not those of its files"
     return ""
 
 

@@ -287,6 +287,9 @@ def test_the_manifest_is_compared_with_what_the_run_asks_for(tmp_path):
     short = _manifest()
     short["tables"]["nation"]["rows"] = 24
     assert "nation's files hold 25 rows, its total says 24" in tdata.manifest_problem(folder, short, 0.01)
+    summed = _manifest()
+    summed["tables"]["orders"]["sum_money"] = "3.00"
+    assert "orders's sums are not those of its files" in tdata.manifest_problem(folder, summed, 0.01)
     assert "missing or unreadable" in tdata.manifest_problem(folder, None, 0.01)
 
 
