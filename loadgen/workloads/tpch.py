@@ -251,7 +251,8 @@ def write_note(run_dir, phase: str, label: str, payload: dict) -> None:
 
 
 def take_notes(run_dir, phase: str) -> list[dict]:
-    """The notes the workers left for this phase; removed once read."""
+    """The notes the workers left for this phase; removed once read. The folder stays: the workers may be writing
+    the next phase's notes into it already (a load's setup records the tables it creates there)."""
     out = []
     folder = notes_dir(run_dir)
     for path in sorted(folder.glob(f"{phase}.*.json")):
@@ -259,8 +260,6 @@ def take_notes(run_dir, phase: str) -> list[dict]:
             out.append(json.loads(path.read_text(encoding="utf-8")))
         with contextlib.suppress(OSError):
             path.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
     return out
 
 
@@ -442,9 +441,12 @@ class TpchGenerateWorkload(Workload):
                 all_entries += tdata.link_kept(self.final, self.temp, self.keep, self.remake)
             manifest = tdata.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, self.total)
             what = tdata.finalize(self.temp, self.final, manifest, self.stale_manifest)
-        except (ValueError, OSError) as exc:
+        except ValueError as exc:
             tdata.remove_folder(self.temp)
             return {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+        except OSError as exc:
+            tdata.remove_folder(self.temp)
+            return {"verified": "failed", "detail": f"cannot put the generated TPC-H data in place: {exc}"}
         write_note(ctx.run_dir, phase.name, "final", {"worker": -1, "what": what})
         return ok
 
