@@ -301,3 +301,13 @@ def test_a_reference_answer_is_keyed_by_the_datas_checksums(tmp_path):
     one = reference.reference_path(tmp_path, tdata.data_digest(manifest), 1, sql)
     assert one == reference.reference_path(tmp_path, tdata.data_digest(_manifest()), 1, sql)
     assert one != reference.reference_path(tmp_path, tdata.data_digest(changed), 1, sql)
+
+
+def test_reading_a_phases_notes_leaves_the_notes_folder_for_the_next_phase(tmp_path):
+    """The workers run the next phase's setup while the coordinator reads this phase's notes: a load's setup
+    writes into the folder between creating it and filling it, so reading must not remove it."""
+    from loadgen.workloads import tpch
+
+    tpch.write_note(tmp_path, "generate", "w0", {"worker": 0})
+    assert tpch.take_notes(tmp_path, "generate") == [{"worker": 0}]
+    assert tpch.notes_dir(tmp_path).is_dir() and not list(tpch.notes_dir(tmp_path).iterdir())
