@@ -157,7 +157,7 @@ def foreign_files(folder: Path) -> list[str]:
     found = []
     for path in folder.rglob("*"):
         rel = path.relative_to(folder).as_posix()
-        if not path.is_dir() and not LOADGEN_FILE.fullmatch(rel):
+        if path.is_symlink() or (not path.is_dir() and not LOADGEN_FILE.fullmatch(rel)):
             found.append(rel)
     return sorted(found)
 
@@ -372,20 +372,22 @@ def remove_damaged(folder: Path, scale_factor: float) -> list[tuple[str, str]]:
     return damaged
 
 
+def link_or_copy(source: Path, target: Path) -> None:
+    """`target` as a hard link to `source` (a symbolic link itself, not what it points to), else a copy: the
+    source stays where it is."""
+    Path(target).parent.mkdir(parents=True, exist_ok=True)
+    try:
+        os.link(source, target, follow_symlinks=False)
+    except OSError:
+        shutil.copy2(source, target, follow_symlinks=False)
+
+
 def link_kept(final: Path, temp: Path, manifest: dict, remade: list[int]) -> list[dict]:
-    """Hard-link (else copy) into `temp` the files of the cache `final` whose parts are not remade; their manifest
-    entries. The new folder then replaces the old one whole, as after a full generation."""
-    kept = []
-    for f in manifest_files(manifest):
-        if part_of(f["path"]) in remade:
-            continue
-        target = Path(temp) / f["path"]
-        target.parent.mkdir(exist_ok=True)
-        try:
-            os.link(Path(final) / f["path"], target)
-        except OSError:
-            shutil.copy2(Path(final) / f["path"], target)
-        kept.append(f)
+    """Link into `temp` the files of the cache `final` whose parts are not remade; their manifest entries. The
+    new folder then replaces the old one whole, as after a full generation."""
+    kept = [f for f in manifest_files(manifest) if part_of(f["path"]) not in remade]
+    for f in kept:
+        link_or_copy(Path(final) / f["path"], Path(temp) / f["path"])
     return kept
 
 
@@ -397,34 +399,40 @@ def write_manifest(folder: Path, manifest: dict) -> None:
 
 def finalize(temp: Path, final: Path, manifest: dict, stale: dict | None = None) -> str:
     """Write the manifest into `temp` and rename it to `final`. The `final` this run found wanting (its manifest
-    `stale`), or any other that is not sound, is replaced: files in it that loadgen does not write there move into
-    the new folder first, the rest is deleted. A sound one another run put there meanwhile wins and `temp` is
-    removed. Returns what happened, for the report."""
+    `stale`), or any other that is not sound, is replaced: it is moved aside, the files in it that loadgen does
+    not write there are linked into the new folder, and only once that is in place is the old one deleted (if
+    the new one cannot be put in place, the old one goes back). A sound one another run put there meanwhile wins
+    and `temp` is removed. Returns what happened, for the report."""
     write_manifest(temp, manifest)
     sf = manifest["scale_factor"]
     kept = f"another run completed {final} meanwhile: kept that one"
-    aside = None
+    if final.exists() and read_manifest(final) != stale and not cache_problem(final, sf):
+        remove_folder(temp)
+        return kept
+    aside = old = None
     if final.exists():
-        if read_manifest(final) != stale and not cache_problem(final, sf):
-            remove_folder(temp)
-            return kept
         problem = not_ours(final)
         if problem:
             raise OSError(problem)
-        for rel in foreign_files(final):
-            os.renames(final / rel, temp / rel)
         aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.replaced-", dir=final.parent))
-        os.rename(final, aside / final.name)
+        old = aside / final.name
+        os.rename(final, old)
     try:
+        for rel in foreign_files(old) if old else []:
+            link_or_copy(old / rel, temp / rel)
         os.rename(temp, final)
     except OSError:
+        made, aside = aside, None  # nothing is deleted now: at worst the old folder stays aside
+        if old is not None and not final.exists():
+            os.rename(old, final)  # the old folder back in place, with the user's files
+            made.rmdir()
         if final.exists() and not cache_problem(final, sf):
             remove_folder(temp)
             return kept
         raise
     finally:
         if aside is not None:
-            shutil.rmtree(aside, ignore_errors=True)  # made just now; holds only the old folder's own files
+            shutil.rmtree(aside, ignore_errors=True)  # made just now: the old folder, its foreign files linked
     return f"generated {final}"
 
 
