@@ -53,6 +53,12 @@ def build_parser() -> argparse.ArgumentParser:
     comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the %% change")
     comparing.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first is the baseline")
     comparing.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+
+    hyperd = commands.add_parser("hyperd", help="hyperd versions in loadgen's cache (server.hyperd.version)")
+    actions = hyperd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the cached versions: version, size, path")
+    fetching = actions.add_parser("fetch", help="fetch versions into the cache ahead of a run (e.g. for CI)")
+    fetching.add_argument("versions", nargs="+", metavar="VERSION", help="tableauhyperapi versions, e.g. 0.0.24457")
     return parser
 
 
@@ -151,7 +157,14 @@ def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
     return EXIT_OK
 
 
+def cmd_hyperd(args, console: Console, _errors: Console, _argv) -> int:
+    from loadgen.engine import hyperd_cache
+
+    return hyperd_cache.command(args.action, getattr(args, "versions", []), console)
+
+
 COMMANDS = {
+    "hyperd": cmd_hyperd,
     "report": cmd_report,
     "run": cmd_run,
     "validate": cmd_validate,

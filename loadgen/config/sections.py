@@ -5,6 +5,7 @@ from typing import Literal
 from pydantic import Field
 
 from loadgen.config.fields import HOUR_S, WEEK_S, Count, Number, StrictModel
+from loadgen.config.hyperd import HyperdConfig
 
 ENDPOINT_PATTERN = r"^tab\.(tcp|domain)://.+"
 
@@ -42,6 +43,11 @@ class ServerConfig(StrictModel):
     )
     parameters: dict[str, str] = Field(
         default_factory=dict, description="Extra hyperd parameters for the embedded server."
+    )
+    hyperd: HyperdConfig | None = Field(
+        default=None,
+        description="Which hyperd the private server runs: {version: V} (a tableauhyperapi wheel's, fetched once "
+        "into loadgen's cache) or {path: FOLDER} (a local build); default: the installed wheel's.",
     )
 
 

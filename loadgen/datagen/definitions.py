@@ -9,7 +9,7 @@ wherever the type allows: NUMERIC as scaled integers, DATE as days and TIMESTAMP
 
 from pydantic import Field, field_validator, model_validator
 
-from loadgen.config.fields import NestedModel, check_placeholders, excerpt
+from loadgen.config.fields import NestedModel, check_placeholders, excerpt, placeholders
 from loadgen.datagen.kinds import Generator, fitting
 from loadgen.datagen.sqltypes import SQL_TYPES, SqlType, parse_sql_type
 
@@ -84,7 +84,7 @@ class TableDefinition(NestedModel):
         return (self.name or key + "_{worker}").format(worker=worker)
 
     def shared(self, key: str) -> bool:
-        return "{worker}" not in (self.name or key + "_{worker}")
+        return "worker" not in placeholders(self.name or key + "_{worker}")
 
     def without_generator(self) -> list[str]:
         """Columns that only files can fill."""

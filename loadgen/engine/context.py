@@ -32,6 +32,7 @@ class WorkerContext:
     database_is_new: bool = False  # the run created the database: every table in it was created by this run
     run_dir: str = ""  # the run folder, for files a workload writes as results (e.g. TPC-H's answers)
     connect_timeout_s: float = 5.0
+    barrier_by: float = float("inf")  # time.monotonic() by which the coming phase's setup must reach the barrier
     definitions: dict = field(default_factory=dict)  # the scenario's data: definitions, by key
     state: dict = field(default_factory=dict)  # what phases hand on to later phases of this worker: state(kind)
     exchange: object = None  # set by the worker: (value) → every worker's value (gather)
@@ -56,9 +57,16 @@ class WorkerContext:
         """A new psycopg connection (autocommit) to the phase's database; the caller closes it."""
         return server.pg_connect(self.endpoint, self.database, self.auth, self.connect_timeout_s)
 
-    def pg_connect_async(self):
-        """A coroutine that opens a psycopg AsyncConnection, bounded by the connect timeout."""
-        return server.pg_connect_async(self.endpoint, self.database, self.auth, self.connect_timeout_s)
+    def pg_connect_async(self, timeout_s: float | None = None):
+        """A coroutine that opens a psycopg AsyncConnection, one attempt bounded by timeout_s (default: the connect
+        timeout)."""
+        timeout_s = self.connect_timeout_s if timeout_s is None else timeout_s
+        return server.pg_connect_async(self.endpoint, self.database, self.auth, timeout_s)
+
+    @staticmethod
+    def connect_refused(exc: BaseException) -> str | None:
+        """Why hyperd refused a connect for now (a full listen backlog, …), or None: not a refusal worth a retry."""
+        return server.refusal(exc)
 
     def cancel(self) -> None:
         """Cancel what the worker's own connections are running (the run is ending)."""

@@ -58,6 +58,7 @@ class Failure:
     pid: int
     message: str
     traceback: str = ""
+    exit_code: int = 1  # the run's exit code when this failure ends it (2: a limit or setting to change)
 
 
 @dataclass(frozen=True)

@@ -12,13 +12,22 @@ import time
 
 from rich.console import Console
 
+from loadgen import limits
 from loadgen.config import thresholds as threshold_expressions
-from loadgen.engine import faults, server
+from loadgen.engine import faults, hyperd_select, server
 from loadgen.engine.backends.local import LocalBackend
 from loadgen.engine.sampler import Sampler
 from loadgen.engine.signals import Signals
 from loadgen.engine.worker import WorkerSpec
-from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
+from loadgen.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    Interrupted,
+    LoadgenError,
+    ResultsError,
+    ScenarioError,
+    ThresholdAborted,
+)
 from loadgen.report.terminal import Progress, phase_tables
 from loadgen.results import environment as run_environment
 from loadgen.results import files as results
@@ -31,23 +40,52 @@ from loadgen.workloads import registry
 RAY_BACKEND = "loadgen.engine.backends.ray"
 
 
-def preflight(scenario) -> None:
+def preflight(scenario, point: int | None = None) -> None:
     """Everything that can be refused before anything is created (exit 2): folders, credentials, the endpoint,
-    database files that already exist."""
+    database files that already exist (`point`: a matrix point's own files), open-files limits."""
     results.check_writable(scenario.output.dir, "output.dir")
     auth = server.credentials(scenario.server)
     config = scenario.server
     if config.endpoint:
-        paths = server.database_paths(config, scenario.workers, config.database_dir) if config.database_dir else []
+        directory = config.database_dir
+        paths = server.database_paths(config, scenario.workers, directory, point) if directory else []
         server.check_endpoint(config.endpoint, auth, config.connect_timeout_s, paths, config.replace_existing)
     elif config.database_dir:
         results.check_writable(config.database_dir, "server.database_dir")
-        paths = server.database_paths(config, scenario.workers, config.database_dir)
+        paths = server.database_paths(config, scenario.workers, config.database_dir, point)
         server.check_database_files(paths, config.replace_existing)
     if scenario.backend == "ray":
         from loadgen.engine.backends import ray as ray_backend  # Ray is optional and heavy: only for backend: ray
 
         ray_backend.preflight(scenario.ray)
+    problems = [p for p in open_files_shortfalls(scenario) if p]
+    if problems:
+        raise ScenarioError(problems)
+
+
+def open_files_shortfalls(scenario) -> list[str | None]:
+    """Sessions past the open-files hard limit of a worker on this host or of the private hyperd."""
+    (sessions, phase), workers = limits.most_sessions(scenario), scenario.workers
+    out = []
+    if scenario.backend != "ray":  # a Ray worker checks its own host's limit
+        why = f"phase {phase}: {sessions:,} sessions per worker"
+        out.append(limits.shortfall(limits.worker_need(sessions), "each worker", why))
+    if not scenario.server.endpoint:
+        why = f"phase {phase}: {workers} worker(s) × {sessions:,} sessions"
+        who = "hyperd (two per session: its socket and its transient database)"
+        out.append(limits.shortfall(limits.hyperd_need(sessions, workers), who, why))
+    return out
+
+
+def open_files_needed(plan) -> int:
+    """What this process's soft limit must allow: its workers and the private hyperd inherit it."""
+    need = 0
+    for _, point in plan:
+        sessions, _ = limits.most_sessions(point)
+        need = max(need, limits.worker_need(sessions))
+        if not point.server.endpoint:
+            need = max(need, limits.hyperd_need(sessions, point.workers))
+    return need
 
 
 def staging_dirs(scenario) -> list[str]:
@@ -81,6 +119,7 @@ class Run:
         self.files: RunFolder | None = None
         self.environment: dict = {}
         self.point: PointRun | None = None  # the point running now: what a second signal kills
+        self.hyperds: list = []  # each point's hyperd (engine/hyperd_select.py; None: an endpoint)
         self.status, self.error, self.exit_code, self.notes = "ok", "", 0, []
 
     def execute(self) -> int:
@@ -98,8 +137,11 @@ class Run:
 
     def prepare(self) -> None:
         """Refuse what can be refused (exit 2), sweep what killed runs left, create the run folder."""
-        for point in dict.fromkeys(id(p) for _, p in self.plan):  # every point: a matrix may change server keys
-            preflight(next(p for _, p in self.plan if id(p) == point))
+        for index, (_params, point) in enumerate(self.plan):  # every point: a matrix may change server keys
+            preflight(point, index if self.base.matrix else None)
+        self.hyperds = hyperd_select.prepare([point for _, point in self.plan], self.console, not self.quiet)
+        for chosen in dict.fromkeys(h for h in self.hyperds if h and h.folder):  # fetched and checked
+            self.console.print(f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})", highlight=False)
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in self.plan for d in staging_dirs(point)])
         scenario = self.base
@@ -119,6 +161,9 @@ class Run:
                 pass
             raise
         self.console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        raised = limits.raise_soft(open_files_needed(self.plan))  # before hyperd starts: it inherits the limit
+        if raised:
+            self.console.print(f"note: {raised}", highlight=False)
 
     def batches(self) -> list[tuple[int, list[int]]]:
         """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all
@@ -149,7 +194,8 @@ class Run:
             params, point = self.plan[index]
             self.announce(index, repetitions, params, len(order))
             self.files.start_point(index, params, point)
-            self.point = PointRun(self, point, self.files.dir / self.hyperd_folder(index, repetitions, order))
+            hyperd_dir = self.files.dir / self.hyperd_folder(index, repetitions, order)
+            self.point = PointRun(self, point, hyperd_dir, self.hyperds[index] if self.hyperds else None)
             status, error, exit_code, notes = self.point.execute(repetitions)
             self.point = None
             self.notes.extend(notes)
@@ -235,8 +281,9 @@ class PointRun:
     set of workers running every phase. Whatever happens, workers are stopped and reaped, hyperd is shut down and
     what was measured is written."""
 
-    def __init__(self, run: Run, scenario, hyperd_dir):
+    def __init__(self, run: Run, scenario, hyperd_dir, chosen=None):
         self.run, self.scenario, self.hyperd_dir = run, scenario, hyperd_dir
+        self.chosen = chosen  # the hyperd binary chosen for the point (None: the installed wheel's, or an endpoint)
         self.files, self.signals = run.files, run.signals
         self.sampler = Sampler(scenario.sampling.interval_ms)
         self.sampler.watch("coordinator", os.getpid())
@@ -259,30 +306,43 @@ class PointRun:
         except Interrupted as exc:
             self.status, self.exit_code, self.error = "interrupted", EXIT_INTERRUPTED, str(exc)
         except LoadgenError as exc:
-            self.status, self.error, self.exit_code = "failed", self.name_the_cause(str(exc)), exc.exit_code
+            self.status, self.error, self.exit_code = "failed", str(exc), exc.exit_code
+            self.name_the_cause()
         except OSError as exc:  # the results folder cannot be written (a full disk, …)
             self.status, self.error, self.exit_code = "failed", f"cannot write results to {self.files.dir}: {exc}", 1
         finally:
             self.cleanup()
         return self.status, self.error, self.exit_code, self.notes
 
-    def name_the_cause(self, error: str) -> str:
+    def name_the_cause(self) -> None:
         """A killed hyperd closes its sockets before it is a zombie, so a worker may report first: if hyperd does
-        not answer, give it a moment to finish dying, then name it as the cause."""
+        not answer, give it a moment to finish dying, then name it as the cause (and the run failed, whatever the
+        workers' errors looked like: a refused connect is not a limit to raise, exit 1)."""
         hyperd = self.hyperd
         death = hyperd.death() if hyperd else ""
         if not death and hyperd is not None and hyperd.pid and not hyperd.responds():
             death = hyperd.death(wait_s=1.0)
-        return f"{death} ({error})" if death and death not in error else error
+        if death and death not in self.error:
+            self.error = f"{death} ({self.error})"
+        if death:
+            self.exit_code = EXIT_RUN_FAILED
 
     def start_hyperd(self) -> None:
         scenario, files = self.scenario, self.files
-        self.hyperd = server.Server(scenario.server, scenario.workers, str(self.hyperd_dir),
-                                    scenario.timeouts.hyperd_stop_s, files.created_databases)  # fmt: skip
+        chosen, environment = self.chosen, self.run.environment
+        self.hyperd = server.Server(
+            scenario.server, scenario.workers, str(self.hyperd_dir), scenario.timeouts.hyperd_stop_s,
+            files.created_databases, hyper_path=chosen.folder if chosen else None,
+            point=files.point if files.param_columns else None,  # a matrix point: database files of its own
+        )  # fmt: skip
         self.hyperd.start()
-        self.run.environment["hyperd_version"] = self.hyperd.version
-        self.run.environment["endpoint"] = self.hyperd.descriptor if not self.hyperd.config.endpoint else "external"
-        results.write_json(files.dir / "environment.json", self.run.environment)
+        files.hyperd_version = self.hyperd.version
+        environment["endpoint"] = self.hyperd.descriptor if not self.hyperd.config.endpoint else "external"
+        record = hyperd_select.record(chosen, self.hyperd, files.point)  # each point's: version, binary, sha256
+        points = [*(e for e in environment.get("hyperd", []) if e["point"] != files.point), record]
+        environment["hyperd"] = sorted(points, key=lambda e: e["point"])
+        environment["hyperd_version"] = " | ".join(dict.fromkeys(e["version"] for e in environment["hyperd"]))
+        results.write_json(files.dir / "environment.json", environment)
         self.sampler.watch("hyperd", self.hyperd.pid)
         if self.hyperd.pid:  # a private hyperd: its log is ours to read
             self.tail = hyperlog.Tail(self.hyperd_dir, files.run_id)

@@ -68,6 +68,9 @@ class WorkerSpec:
     definitions: dict = field(default_factory=dict)  # the scenario's data: definitions
     database_is_new: bool = False  # the run created the database (so every table in it is the run's)
     run_dir: str = ""  # the run folder, for workloads that leave files there (e.g. query answers)
+    # when the coordinator stops waiting at the first barrier (time.monotonic(), one clock for every process of a
+    # host); None: unknown (a worker on another host), counted from this worker's start
+    first_barrier_by: float | None = None
 
 
 class ProgressSlot:
@@ -120,6 +123,7 @@ class Worker:
         self.setup_ns = 0  # the untimed setup of the phase being prepared (the first one's includes connecting)
         self.running = None  # (phase, recorder) while a phase runs: what it measured goes back if it is stopped
         self.rounds = 0  # gathers so far in this phase
+        self.barrier_by = spec.first_barrier_by or time.monotonic() + spec.barrier_s
         self._runtimes: dict[str, type] = {}
 
     def run(self) -> None:
@@ -159,6 +163,7 @@ class Worker:
         """Set up (untimed), meet the others at the barrier, warm up and run (timed), verify and report."""
         self.phase_name, self.rounds = phase.name, 0
         workload = self.runtime(phase.workload)(phase, self.ctx)
+        self.ctx.barrier_by = self.barrier_by
         faults.inject(self.spec.worker, phase.name, "setup")
         t0 = time.perf_counter_ns()
         workload.setup()
@@ -184,6 +189,8 @@ class Worker:
         close_ns = self.close_connections() if last else 0  # the last phase closes them, as the seed's workers do
         self.link.send(self.result(verification, report, close_ns))
         self.setup_ns, self.running = 0, None
+        # the coordinator starts waiting for the next barrier once every result is in: not before this one
+        self.barrier_by = time.monotonic() + self.spec.barrier_s
 
     def close_connections(self) -> int:
         t0 = time.perf_counter_ns()
@@ -247,7 +254,10 @@ class Worker:
             self.exit(EXIT_ABORTED)
         message = f"{type(exc).__name__}: {server.first_line(exc)}"
         with contextlib.suppress(OSError):
-            failure = protocol.Failure(self.spec.worker, self.phase_name, os.getpid(), message, traceback.format_exc())
+            exit_code = getattr(exc, "exit_code", EXIT_FAILED)  # a LimitError's 2: a setting to change
+            failure = protocol.Failure(
+                self.spec.worker, self.phase_name, os.getpid(), message, traceback.format_exc(), exit_code
+            )
             self.link.send(failure)
         self.exit(EXIT_FAILED)
 

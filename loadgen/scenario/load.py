@@ -19,6 +19,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from loadgen.config.fields import BOUND_MEANINGS, PHASE_NAME_PATTERN, excerpt, shorten
+from loadgen.config.hyperd import VERSION_PATTERN
 from loadgen.config.sections import ENDPOINT_PATTERN
 from loadgen.config.yaml_source import Source, dotted, line_order, read_yaml
 from loadgen.errors import ScenarioError
@@ -279,6 +280,7 @@ PATTERN_MEANINGS = {
     NAME_PATTERN: "must start with a letter or digit and use only letters, digits, _ . -",
     PHASE_NAME_PATTERN: "must start with a letter and use only letters, digits and _",
     ENDPOINT_PATTERN: "must be an endpoint like tab.tcp://host:port or tab.domain://DIR/domain/NAME",
+    VERSION_PATTERN: "must be a tableauhyperapi version like 0.0.24457",
 }
 
 

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator
 
 from loadgen.config import thresholds
-from loadgen.config.fields import MAX_ROWS, Count, StrictModel, check_placeholders, excerpt
+from loadgen.config.fields import MAX_ROWS, Count, StrictModel, check_placeholders, excerpt, name_problem, placeholders
+from loadgen.config.hyperd import cross_check as hyperd_cross_check
 from loadgen.config.ray import RayConfig
 from loadgen.config.ray import cross_check as ray_cross_check
 from loadgen.config.sections import OutputConfig, SamplingConfig, ServerConfig, TimeoutsConfig
@@ -102,6 +103,21 @@ def scenario_model() -> type:
 
 def cross_checks(scenario):
     """Rules that involve more than one key. Yields (location, message)."""
+    yield from _phase_checks(scenario)
+    yield from _threshold_checks(scenario)
+    if scenario.server.endpoint and scenario.server.parameters:
+        yield (
+            ("server", "parameters"),
+            "hyperd parameters apply only to the embedded server, not to an endpoint",
+        )
+    yield from _data_key_checks(scenario)
+    yield from ray_cross_check(scenario)
+    yield from hyperd_cross_check(scenario)
+    yield from _table_name_checks(scenario)
+
+
+def _phase_checks(scenario):
+    """Unique phase names, and each phase's own checks against the rest of the scenario."""
     seen = {}
     for i, phase in enumerate(scenario.phases):
         if phase.name in seen:
@@ -111,7 +127,10 @@ def cross_checks(scenario):
             )
         seen.setdefault(phase.name, i)
         yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
-    names = {p.name for p in scenario.phases}
+
+
+def _threshold_checks(scenario):
+    """Each threshold names a phase (and an operation) that exists, and aborts only a phase that can end early."""
     by_name = {p.name: p for p in scenario.phases}
     for key, expression in scenario.thresholds.items():
         try:
@@ -119,22 +138,26 @@ def cross_checks(scenario):
         except ValueError as exc:
             yield ("thresholds", key), str(exc)
             continue
-        if threshold.phase not in names:
-            yield ("thresholds", key), f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(names))}"
+        phase = by_name.get(threshold.phase)
+        if phase is None:
+            yield (
+                ("thresholds", key),
+                f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(by_name))}",
+            )
             continue
-        if threshold.abort and not by_name[threshold.phase].ends_early():
+        if threshold.abort and not phase.ends_early():
             yield (
                 ("thresholds", key),
                 f"abort: true needs a phase that can end early (mix or query); {threshold.phase} runs workload "
-                f"{by_name[threshold.phase].workload}: check it at the end (no abort)",
+                f"{phase.workload}: check it at the end (no abort)",
             )
         if threshold.operation:
-            known = by_name[threshold.phase].operation_names()
+            known = phase.operation_names()
             if known is None:
                 yield (
                     ("thresholds", key),
-                    f"{threshold.phase} runs workload {by_name[threshold.phase].workload}: per-operation "
-                    "thresholds apply to mix and query phases",
+                    f"{threshold.phase} runs workload {phase.workload}: per-operation thresholds apply to mix and "
+                    "query phases",
                 )
             elif threshold.operation not in known:
                 yield (
@@ -142,11 +165,10 @@ def cross_checks(scenario):
                     f"{threshold.phase} has no operation {excerpt(threshold.operation)}; its operations: "
                     + ", ".join(known),
                 )
-    if scenario.server.endpoint and scenario.server.parameters:
-        yield (
-            ("server", "parameters"),
-            "hyperd parameters apply only to the embedded server, not to an endpoint",
-        )
+
+
+def _data_key_checks(scenario):
+    """data: keys that SQL placeholders can name."""
     for key in scenario.data:
         if not DATA_KEY.match(key) or key in ("table", "worker"):
             yield (
@@ -156,8 +178,16 @@ def cross_checks(scenario):
                     "digits and _; not table or worker (query placeholders)"
                 ),
             )
-    yield from ray_cross_check(scenario)
-    if "{worker}" not in scenario.table and scenario.workers > 1:
+
+
+def _table_name_checks(scenario):
+    """Table names that fit and differ per worker."""
+    if problem := name_problem(scenario.table, scenario.workers):
+        yield ("table",), problem
+    for key, definition in scenario.data.items():
+        if definition.name is not None and (problem := name_problem(definition.name, scenario.workers)):
+            yield ("data", key, "name"), problem
+    if "worker" not in placeholders(scenario.table) and scenario.workers > 1:
         yield (
             ("table",),
             "with more than one worker the table name needs {worker} so that each has its own table",

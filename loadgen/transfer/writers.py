@@ -5,7 +5,8 @@ what it sent (Sent) for the caller to record:
                   (hyperd reads the file itself: it must be on hyperd's host); the next chunk is staged on a helper
                   thread while hyperd copies the current one
   stream_copies   method arrow_stream: Arrow IPC over the PostgreSQL protocol, COPY t FROM STDIN (psycopg)
-  inserted_rows   method rows: tableauhyperapi's Inserter (HyperBinary), values converted column-wise in bulk
+  inserted_rows   method rows: tableauhyperapi's Inserter (HyperBinary), values converted column-wise in bulk, in
+                  loads of at most ~8 MiB, each one COPY and one commit (why: loadgen/transfer/row_loads.py)
   server_reads    files hyperd reads itself (COPY FROM 'file', INSERT … SELECT … FROM external(…))
 
 A chunk is the rows of one statement: record batches made as they are sent (generated, or read from files), so a
@@ -14,7 +15,6 @@ insert, a data: table, files, and the benchmark suites' tables.
 """
 
 import contextlib
-import itertools
 import os
 import time
 from collections.abc import Iterable, Iterator
@@ -22,9 +22,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import pyarrow as pa
-from tableauhyperapi import HyperException, Inserter, Interval, TableName, escape_string_literal
+from tableauhyperapi import HyperException, Interval, TableName, escape_string_literal
 
-from loadgen.transfer import staging
+from loadgen.transfer import row_loads, staging
 from loadgen.transfer.copy_io import CopyWriter
 
 
@@ -37,16 +37,25 @@ class Chunk:
     batches: Iterable  # pa.RecordBatch, made as they are sent
     name: str = "copy"  # the operation the statement is recorded as
     label: str = ""  # where the rows come from (a file), for the caller
-    python_rows: Iterable | None = None  # the rows as Python tuples, when cheaper than converting the batches
-    count: int = 0  # with python_rows: how many there are
+
+
+@dataclass
+class RowPiece:
+    """Rows for method rows already as Python tuples (when cheaper than converting Arrow batches), in a chunk's
+    batches: their count and row_loads.size_bound."""
+
+    rows: Iterable
+    count: int
+    size: int
 
 
 @dataclass
 class Sent:
     chunk: Chunk
-    rows: int  # rows sent
+    rows: int  # rows sent (method rows: added to the open load, or committed by an execute)
     reported: int | None  # rows hyperd says the statement inserted (None: it does not say)
     ns: int  # the statement's time
+    kind: str = "statement"  # method rows: "add" (rows added, not committed yet) or "execute" (a load committed)
 
 
 @dataclass
@@ -133,40 +142,45 @@ def stream_copies(pg_connection, chunks: Iterable[Chunk], recorder) -> Iterator[
             yield Sent(chunk, rows, cursor.rowcount if cursor.rowcount >= 0 else None, elapsed)
 
 
-def inserted_rows(connection, chunks: Iterable[Chunk], one_inserter: bool) -> Iterator[Sent]:
-    """Method rows. one_inserter: every chunk into one Inserter (each add_rows of a chunk timed on its own), then
-    its execute as a last Sent of an `execute` chunk; else an Inserter per chunk, timed with its execute."""
-    if not one_inserter:
-        for chunk in chunks:
-            t0 = time.perf_counter_ns()
-            with Inserter(connection, chunk.table) as inserter:
-                rows = _add(inserter, chunk)
-                inserter.execute()
-            yield Sent(chunk, rows, None, time.perf_counter_ns() - t0)
-        return
-    chunks = iter(chunks)
-    first = next(chunks, None)
-    if first is None:
-        return
-    with Inserter(connection, first.table) as inserter:
-        for chunk in itertools.chain([first], chunks):
-            t0 = time.perf_counter_ns()
-            rows = _add(inserter, chunk)
-            yield Sent(chunk, rows, None, time.perf_counter_ns() - t0)
-        t0 = time.perf_counter_ns()
-        inserter.execute()
-        yield Sent(Chunk(first.table, first.schema, (), "execute"), 0, None, time.perf_counter_ns() - t0)
+def inserted_rows(connection, chunks: Iterable[Chunk], stop) -> Iterator[Sent]:
+    """Method rows. Each chunk is a run of Inserter loads into its table, each load at most row_loads.LOAD_BYTES
+    (one COPY, one commit), the last one executed at the chunk's end. Every piece added is a Sent of kind "add"
+    (its time includes making the rows), every execute one of kind "execute" with the rows it committed. When the
+    run stops, the load being filled is discarded (the Inserter's rule: no execute, no rows)."""
+    for chunk in chunks:
+        with row_loads.Loads(connection, chunk.table) as loads:
+            pieces = _pieces(chunk.batches)
+            while not stop.is_set():
+                t0 = time.perf_counter_ns()
+                piece = next(pieces, None)
+                if piece is None:
+                    break
+                made_ns = time.perf_counter_ns() - t0
+                if loads.full(piece.size):
+                    yield _execute(chunk, loads)
+                t0 = time.perf_counter_ns()
+                loads.add(piece.rows, piece.count, piece.size)
+                yield Sent(chunk, piece.count, None, made_ns + time.perf_counter_ns() - t0, "add")
+            if stop.is_set():
+                return
+            yield _execute(chunk, loads)
 
 
-def _add(inserter, chunk: Chunk) -> int:
-    if chunk.python_rows is not None:
-        inserter.add_rows(chunk.python_rows)
-        return chunk.count
-    count = 0
-    for batch in chunk.batches:
-        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
-        count += batch.num_rows
-    return count
+def _execute(chunk: Chunk, loads) -> Sent:
+    t0 = time.perf_counter_ns()
+    committed = loads.commit()
+    return Sent(chunk, committed, None, time.perf_counter_ns() - t0, "execute")
+
+
+def _pieces(batches: Iterable) -> Iterator[RowPiece]:
+    """RowPieces as given; record batches cut to at most row_loads.LOAD_BYTES and converted column-wise."""
+    for item in batches:
+        if isinstance(item, RowPiece):
+            yield item
+            continue
+        for batch in row_loads.bounded([item]):
+            rows = zip(*map(inserter_values, batch.columns), strict=True)
+            yield RowPiece(rows, batch.num_rows, row_loads.size_bound(batch))
 
 
 def inserter_values(array: pa.Array) -> list:

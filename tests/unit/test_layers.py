@@ -9,7 +9,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "loadgen"
 
 # bottom to top; a module belongs to the first layer one of whose names it is or lies under
 LAYERS = (
-    ("loadgen.errors", "loadgen.columns"),  # words every layer uses: error kinds, the metric registry
+    ("loadgen.errors", "loadgen.columns", "loadgen.limits"),  # error kinds, the metric registry, open-files limits
     ("loadgen.config",),  # field types, the sections every scenario has, threshold expressions, YAML with lines
     ("loadgen.datagen",),  # the canonical rows, data: definitions, generated rows and their facts
     ("loadgen.transfer",),  # moving rows into hyperd: staged Arrow, Arrow streams, the row API, files

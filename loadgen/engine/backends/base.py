@@ -223,9 +223,11 @@ class Backend:
         self._await_first_error()
         if self.errors:
             first = self.errors[0]
-            return WorkerError(
+            error = WorkerError(
                 f"worker {first.worker}{self.where(first.worker)} failed in phase {first.phase}: {first.message}"
             )
+            error.exit_code = first.exit_code  # 2 for a limit to raise (LimitError)
+            return error
         if cause:
             return WorkerError(f"phase {phase}: {cause}")
         if self.deaths:

@@ -46,6 +46,11 @@ class LocalBackend(Backend):
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        # the first barrier's deadline, as release() will count it (a little later): a worker's connecting ends
+        # before it and says why, instead of the coordinator's "did not reach the start barrier"
+        first_barrier_by = time.monotonic() + self.barrier_s
+        for spec in self.specs:
+            spec.first_barrier_by = first_barrier_by
         for process in self.processes:
             process.start()
         for end in self._child_ends:

@@ -4,9 +4,9 @@ read here, through loadgen/transfer/files.py, only when the scenario has one."""
 
 import glob
 import os
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, PrivateAttr
+from pydantic import Field, PrivateAttr, field_validator
 
 from loadgen.config.fields import (
     BOUND_MEANINGS,
@@ -14,8 +14,11 @@ from loadgen.config.fields import (
     Count,
     Number,
     StrictModel,
+    check_placeholders,
     excerpt,
     folder_problem,
+    name_problem,
+    placeholders,
 )
 from loadgen.config.phase import PhaseOptions
 from loadgen.datagen import canonical
@@ -24,8 +27,17 @@ from loadgen.datagen.kinds import Sequence
 FORMATS = {".parquet": "parquet", ".csv": "csv", ".arrow": "arrow", ".feather": "arrow", ".ipc": "arrow"}
 
 
+MAX_FILES = 100_000
+
+
 class FileSource(StrictModel):
-    path: str = Field(min_length=1, description="A file or a glob (e.g. data/*.parquet), relative to where you run.")
+    path: str | list[Annotated[str, Field(min_length=1)]] = Field(
+        min_length=1,
+        max_length=MAX_FILES,
+        description="A file or a glob (e.g. data/*.parquet), relative to where you run; an existing file is read as "
+        "named, even with glob characters ([1], *, ?) in its name. A list names files exactly (no glob): the run "
+        "folder's scenario.yaml records the files read that way.",
+    )
     format: Literal["parquet", "csv", "arrow"] | None = Field(
         default=None, description="Default: from the files' suffix (.parquet, .csv, .arrow/.feather/.ipc)."
     )
@@ -41,8 +53,25 @@ class FileSource(StrictModel):
         description="Target table; with {worker} one per worker, else one shared table (default).",
     )
 
+    @field_validator("table")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        check_placeholders(value, ("worker",))
+        return value
+
     def files(self) -> list[str]:
-        return sorted(f for f in glob.glob(self.path) if os.path.isfile(f))  # as written: messages show them
+        """The files to read, as written (messages show them): a list as given, an existing file, else the glob's
+        matches. An existing file wins over the glob its name would also be: `x[1].parquet` is that file, not
+        x1.parquet."""
+        if isinstance(self.path, list):
+            return list(self.path)
+        if os.path.isfile(self.path):
+            return [self.path]
+        return sorted(f for f in glob.glob(self.path) if os.path.isfile(f))
+
+    def missing(self) -> list[str]:
+        """Files of a list that do not exist (a glob that matches nothing is told by files() being empty)."""
+        return [f for f in self.path if not os.path.isfile(f)] if isinstance(self.path, list) else []
 
     def file_format(self, files: list[str]) -> str | None:
         return self.format or FORMATS.get(os.path.splitext(files[0])[1].lower()) if files else self.format
@@ -84,6 +113,7 @@ class InsertPhase(PhaseOptions):
     _shared: bool = PrivateAttr(default=False)
     _files: list = PrivateAttr(default_factory=list)
     _format: str = PrivateAttr(default="")
+    _file_rows: int = PrivateAttr(default=0)  # of a source's Parquet files (its rows: stays unset, all are read)
 
     def total_rows(self, scenario) -> int | None:
         """Own rows, else the scenario's rows (× rows_scale, rounded down)."""
@@ -161,7 +191,13 @@ class InsertPhase(PhaseOptions):
             )
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
+        if self.table is None and (problem := name_problem(self.source.table, scenario.workers)):
+            yield ("source", "table"), problem
         files = self.source.files()
+        if self.source.missing():
+            shown = ", ".join(excerpt(f) for f in self.source.missing()[:3])
+            yield ("source", "path"), f"no such file: {shown}" + (" …" if len(self.source.missing()) > 3 else "")
+            return
         if not files:
             yield ("source", "path"), f"no file matches {excerpt(self.source.path)}"
             return
@@ -195,7 +231,7 @@ class InsertPhase(PhaseOptions):
         return self.rows is not None
 
     def progress_total(self) -> int:
-        return self.rows or 0
+        return self.rows or self._file_rows
 
     def nominal_row_bytes(self) -> int:
         return self._definition.row_bytes() if self._definition is not None else canonical.BYTES_PER_ROW
@@ -221,9 +257,12 @@ class InsertPhase(PhaseOptions):
 
             files = [os.path.abspath(f) for f in self.source.files()]  # hyperd has another cwd
             fmt = self.source.file_format(files)
-            rows = file_reading.parquet_rows(files) if fmt == "parquet" else None  # progress; csv: unknown until read
-            phase = self.model_copy(update={"rows": rows, "rows_scale": None})
+            # scenario.yaml records the files read, by name: loaded again, it reads the same ones (no glob)
+            source = self.source.model_copy(update={"path": files})
+            phase = self.model_copy(update={"rows_scale": None, "source": source})
             phase._files, phase._format = files, fmt
+            # for progress; csv: unknown until read
+            phase._file_rows = file_reading.parquet_rows(files) if fmt == "parquet" else 0
             if self.table is not None:  # a declared table: the files' columns are mapped onto it by name
                 phase._definition = scenario.data[self.table]
                 phase._shared = phase._definition.shared(self.table) and scenario.server.database == "shared"
@@ -231,7 +270,7 @@ class InsertPhase(PhaseOptions):
             phase._definition = file_reading.file_table(
                 file_reading.file_schema(phase._files[0], phase._format), phase._files[0]
             )
-            phase._shared = "{worker}" not in self.source.table and scenario.server.database == "shared"
+            phase._shared = "worker" not in placeholders(self.source.table) and scenario.server.database == "shared"
             return phase
         phase = self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
         if self.table is not None:

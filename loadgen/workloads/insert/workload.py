@@ -2,18 +2,18 @@
 files, `source:`) into the worker's own table, or into one table all workers share (re-created at the start of
 the phase).
 
-Methods:
-  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch
+Methods (loadgen/transfer/writers.py):
+  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch; one
+                Inserter (one COPY, one commit) per ~8 MiB of rows (loadgen/transfer/row_loads.py)
   arrow         Arrow IPC stream staged in a tmpfs file, then COPY t FROM 'file' WITH (FORMAT arrowstream)
   arrow_stream  Arrow IPC over the PostgreSQL protocol: COPY t FROM STDIN WITH (FORMAT arrowstream)
-Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
+Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and each load's execute
+(which counts the rows: they are committed then) are.
 
 A definition's table is verified from facts the worker accumulates while generating (datagen/facts.py) against
 the server's aggregates. A table all workers share is checked by worker 0 against the sum of every worker's facts,
 exchanged through the coordinator once every worker has written its rows (ctx.gather).
 """
-
-import itertools
 
 from tableauhyperapi import TableName, escape_string_literal
 
@@ -22,18 +22,20 @@ from loadgen.datagen.arrow import arrow_schema
 from loadgen.datagen.checks import check_table
 from loadgen.datagen.definitions import quote
 from loadgen.datagen.facts import batch_facts, merge_facts
-from loadgen.transfer import staging, writers
+from loadgen.transfer import row_loads, staging, writers
 from loadgen.transfer.files import file_units, read_unit
 from loadgen.workloads.contract import Workload
 from loadgen.workloads.insert.state import CanonicalTable, LoadedTables
+
+# row_loads.size_bound of a canonical row: its 24 Arrow bytes and 2 per value
+CANONICAL_ROW_BOUND = canonical.BYTES_PER_ROW + 2 * len(canonical_batches.ARROW_SCHEMA)
 
 
 class InsertWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
-        self.rows = (
-            canonical.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else canonical.RowRange(0, 0)
-        )
+        total = phase.rows or phase._file_rows
+        self.rows = canonical.worker_range(ctx.worker, ctx.workers, total) if total else canonical.RowRange(0, 0)
         self.definition = phase.definition
         self.facts: dict = {}  # of the rows read from files (generated rows keep theirs in self.generated)
         self.facts_rows = 0  # rows the facts cover
@@ -72,66 +74,80 @@ class InsertWorkload(Workload):
         return self.phase.table or self.phase.source.table
 
     def run(self, recorder) -> None:
-        if self.phase.source is not None:
-            return self._send(recorder, self._file_chunks(), one_inserter=False)
-        if self.definition is None:
-            return self._send(recorder, self._generated_chunks(), one_inserter=True)
+        if self.phase.source is not None or self.definition is None:
+            return self._send(recorder)
         threads = self.phase.generator_threads or blocks.auto_threads(self.ctx.workers)
         self.generated = blocks.GeneratedRows(
             self.definition, self.phase.table, self.ctx.seed, self.ctx.worker, self.rows, threads
         )
         with self.generated:
-            self._send(recorder, self._generated_chunks(), one_inserter=True)
+            self._send(recorder)
 
-    def _send(self, recorder, chunks, one_inserter: bool) -> None:
-        """Every chunk through the phase's method, each statement one operation."""
+    def _send(self, recorder) -> None:
+        """The worker's rows through the phase's method, each statement one operation; for method rows each
+        add_rows call (making its rows included) and each load's execute, which counts the rows it committed."""
         method, connection = self.phase.method, self.ctx.connection
         if self.phase.source is not None and self.phase.source.read_by == "hyperd":
-            sent = writers.server_reads(connection, chunks)
+            sent = writers.server_reads(connection, self._server_reads())
         elif method == "rows":
-            sent = writers.inserted_rows(connection, chunks, one_inserter)
+            chunk = writers.Chunk(self.table, self.schema, self._row_pieces(), "execute")
+            sent = writers.inserted_rows(connection, [chunk], self.ctx.stop)
         elif method == "arrow_stream":
-            sent = writers.stream_copies(self.ctx.pg_connection(), chunks, recorder)
+            sent = writers.stream_copies(self.ctx.pg_connection(), self._copy_chunks(), recorder)
         else:
-            sent = writers.staged_copies(connection, chunks, self.staging_dir)
+            sent = writers.staged_copies(connection, self._copy_chunks(), self.staging_dir)
         for done in sent:
-            recorder.record(done.chunk.name, done.ns, done.rows)
+            if done.kind == "add":
+                recorder.record("add_rows", done.ns)
+                recorder.sending(done.rows)
+            else:
+                recorder.record(done.chunk.name, done.ns, done.rows)
 
-    def _generated_chunks(self):
-        """The worker's rows in chunks of rows_per_copy (batch_rows for the row API, each an add_rows), until the
-        run stops: canonical rows, or a definition's generated rows (their facts counted as they are handed out)."""
-        rows_api = self.phase.method == "rows"
-        size, name = (self.phase.batch_rows, "add_rows") if rows_api else (self.phase.rows_per_copy, "copy")
+    def _ranges(self, size: int):
+        """The worker's rows in ranges of `size`, until the run stops."""
         for start in range(self.rows.start, self.rows.stop, size):
             if self.ctx.stop.is_set():
                 return
-            chunk = canonical.RowRange(start, min(size, self.rows.stop - start))
+            yield canonical.RowRange(start, min(size, self.rows.stop - start))
+
+    def _copy_chunks(self):
+        """Chunks of about rows_per_copy rows, one COPY each: files read here, a definition's generated rows (their
+        facts counted as they are handed out), or the canonical rows."""
+        if self.phase.source is not None:
+            for part in writers.cut(self._file_batches(), self.phase.rows_per_copy):
+                yield writers.Chunk(self.table, self.schema, part)
+            return
+        for chunk in self._ranges(self.phase.rows_per_copy):
             if self.definition is not None:
                 batches = self.generated.batches(chunk, self.phase.batch_rows)
-                yield writers.Chunk(self.table, self.schema, batches, name)
-            elif rows_api:  # the canonical columns straight to Python values, no Arrow in between
-                rows = canonical_batches.python_rows(chunk.start, chunk.count)
-                yield writers.Chunk(self.table, self.schema, (), name, python_rows=rows, count=chunk.count)
             else:
                 batches = canonical_batches.iter_record_batches(chunk, self.phase.batch_rows)
-                yield writers.Chunk(self.table, self.schema, batches, name)
+            yield writers.Chunk(self.table, self.schema, batches)
 
-    def _file_chunks(self):
-        """The files' chunks. hyperd reading them: one statement per file. Read here: the worker's units (row
-        groups or files) batch by batch (memory bounded by the batch), sent in statements of about rows_per_copy
-        rows, as generated rows are (one COPY, one commit, per small row group cost more than the reading); the
-        row API: one Inserter per unit."""
-        if self.phase.source.read_by == "hyperd":
-            for unit in self._units():
-                sql = self._server_read_sql(escape_string_literal(unit[0]))
-                yield writers.ServerRead(self.table, unit[0], sql)
-        elif self.phase.method == "rows":
-            for unit in self._units():
-                yield writers.Chunk(self.table, self.schema, self._read(unit), "insert")
+    def _row_pieces(self):
+        """Method rows: the canonical rows straight to Python values (no Arrow in between) in pieces of batch_rows
+        (at most row_loads.LOAD_BYTES), or the batches of a definition's generated rows or of the files."""
+        if self.phase.source is not None:
+            yield from self._file_batches()
+        elif self.definition is None:
+            per_piece = max(1, min(self.phase.batch_rows, row_loads.LOAD_BYTES // CANONICAL_ROW_BOUND))
+            for chunk in self._ranges(per_piece):
+                rows = canonical_batches.python_rows(chunk.start, chunk.count)
+                yield writers.RowPiece(rows, chunk.count, chunk.count * CANONICAL_ROW_BOUND)
         else:
-            batches = itertools.chain.from_iterable(self._read(unit) for unit in self._units())
-            for part in writers.cut(batches, self.phase.rows_per_copy):
-                yield writers.Chunk(self.table, self.schema, part)
+            for chunk in self._ranges(self.phase.batch_rows):
+                yield from self.generated.batches(chunk, self.phase.batch_rows)
+
+    def _file_batches(self):
+        """Every batch of the worker's units (row groups or files), in order, batch by batch (memory bounded by
+        the batch), until the run stops."""
+        for unit in self._units():
+            yield from self._read(unit)
+
+    def _server_reads(self):
+        """hyperd reads the worker's files itself: one statement per file."""
+        for unit in self._units():
+            yield writers.ServerRead(self.table, unit[0], self._server_read_sql(escape_string_literal(unit[0])))
 
     def _units(self):
         """The worker's units of the files, until the run stops."""

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import zlib
+from decimal import Decimal
 
 from psycopg.types.numeric import Int2, Int4, Int8
 
@@ -36,6 +37,8 @@ class ParamStream:
             typed = typed_integer(self.column.sql_type.base)
             if self.column.sql_type.base == "INTERVAL":  # Arrow's (months, days, ns) → a timedelta psycopg binds
                 self.values = [v if v is None else _timedelta(v) for v in self.values]
+            elif self.column.sql_type.base == "NUMERIC":  # text, read by the CAST of Statement.server_sql
+                self.values = [v if v is None else format(v, "f") for v in self.values]
             elif typed is not None:  # a Python int alone goes out as numeric: Hyper wants INT where it takes INT
                 self.values = [v if v is None else typed(v) for v in self.values]
             self.values.reverse()  # pop() from the end hands them out in order
@@ -83,7 +86,10 @@ class Binder:
                 row = rows[self.pick(len(rows))]
                 if param.column >= len(row):
                     raise IndexError(f"{param.from_} returns {len(row)} column(s), no column {param.column}")
-                out.append(row[param.column])
+                value = row[param.column]
+                # a NUMERIC result goes back as text, which the server reads as the type the statement gives it (a
+                # column it is compared with, a CAST): psycopg's numeric binding would reach Hyper as NUMERIC(1,0)
+                out.append(format(value, "f") if isinstance(value, Decimal) else value)
             else:
                 out.append(self.streams[(name, s, p)].next())
         return tuple(out)

@@ -67,6 +67,17 @@ class Statement(StrictModel):
     sql: str = Field(min_length=1, max_length=100_000, description="SQL with %s placeholders; {table} = the table.")
     params: list[Param] = Field(default_factory=list, max_length=1000)
 
+    def server_sql(self) -> str:
+        """The SQL as sent: the placeholder of each generated NUMERIC parameter becomes CAST(%s AS NUMERIC(p,s)),
+        and its value goes out as text (ParamStream). psycopg binds a Decimal with the bare `numeric` type, which
+        Hyper reads as NUMERIC(1,0) (found by test: 1.5 arrived as 2, 9.99 overflowed, even with `%s::NUMERIC(12,2)`);
+        the protocol carries no precision and scale, so the statement gives them."""
+        casts = iter(
+            f"CAST(%s AS {p.column_model().sql_type.sql})" if p.generator is not None and is_numeric(p) else "%s"
+            for p in self.params
+        )
+        return PLACEHOLDER.sub(lambda m: next(casts) if m.group() == "%s" else m.group(), self.sql)
+
     @model_validator(mode="after")
     def _params_fit(self):
         wanted = count_placeholders(self.sql)
@@ -102,3 +113,7 @@ class SqlOperation(StrictModel):
     def sources(self) -> set[str]:
         """Operations whose results feed this one."""
         return {p.from_ for s in self.statements() for p in s.params if p.from_}
+
+
+def is_numeric(param: Param) -> bool:
+    return param.column_model().sql_type.base == "NUMERIC"

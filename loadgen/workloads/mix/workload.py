@@ -10,14 +10,19 @@ import psycopg
 from psycopg import pq
 from tableauhyperapi import TableName, escape_name
 
+from loadgen import limits
 from loadgen.datagen import canonical
 from loadgen.datagen.canonical import RowRange
+from loadgen.errors import LimitError
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
 from loadgen.workloads.insert.state import CanonicalTable
 from loadgen.workloads.mix import sessions
 from loadgen.workloads.mix.binder import Binder, NoValue
 from loadgen.workloads.mix.config import DIMENSION, FIRST_NEW_ID, LATE_MS, NEW_IDS_PER_WORKER, OPERATIONS
 from loadgen.workloads.mix.plan import OperationPlan
+
+SPARE_FILES = 16  # open files a worker keeps free besides its sessions' sockets
+BARRIER_MARGIN_S = 1.0  # connecting ends this long before the coordinator's barrier timeout, to say why in time
 
 
 def returns_rows(cursor) -> bool:
@@ -57,7 +62,9 @@ class MixWorkload(Workload):
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
         names = self.table_names()
-        self.sql_texts = {name: [st.sql.format(**names) for st in sts] for name, (_, sts) in self.statements.items()}
+        self.sql_texts = {
+            name: [st.server_sql().format(**names) for st in sts] for name, (_, sts) in self.statements.items()
+        }
         self.custom_sql = phase.custom_sql.format(**names) if phase.custom_sql else None
         self._open_sessions(weights, think)
 
@@ -76,6 +83,7 @@ class MixWorkload(Workload):
             binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + k, ctx.workers * count)
             binder.pick = lambda n, plan=plan: int(plan.param_rng.integers(n))
             self.sessions.append(sessions.Session(k, plan, binder))
+        self.open_files_note = self._make_room(count)
         self.loop = asyncio.new_event_loop()
         self.pool = sessions.SessionPool(
             self.sessions,
@@ -85,15 +93,28 @@ class MixWorkload(Workload):
             ctx.stop,
             ctx.finish,
             phase.connect_per_operation,
+            ctx.connect_timeout_s,
+            ctx.connect_refused,
         )
-        self.loop.run_until_complete(self.pool.open_all(ctx.connect_timeout_s))
+        # the whole stage ends before the coordinator's barrier does, so that this worker says what held it up
+        stage_s = ctx.barrier_by - time.monotonic() - BARRIER_MARGIN_S
+        self.loop.run_until_complete(self.pool.open_all(stage_s))
+
+    def _make_room(self, count: int) -> str | None:
+        """Open files for `count` sessions: the soft limit raised to the hard one if needed (a note), or a
+        LimitError naming what to raise."""
+        need = limits.open_now() + count + SPARE_FILES
+        problem = limits.shortfall(need, f"worker {self.ctx.worker}", f"phase {self.phase.name}: {count:,} sessions")
+        if problem:
+            raise LimitError(problem)
+        return limits.raise_soft(need)
 
     @staticmethod
     def _errors() -> tuple:
         return (psycopg.Error, NoValue)
 
-    def _connect(self):
-        return self.ctx.pg_connect_async()
+    def _connect(self, timeout_s: float):
+        return self.ctx.pg_connect_async(timeout_s)
 
     # --------------------------------------------------------------------------------------- loop
     def _drive(self, seconds: float | None, iterations: int | None, suffix: str) -> sessions.Drive:
@@ -126,6 +147,12 @@ class MixWorkload(Workload):
     def verify(self) -> dict:
         counters = self.drive.counters
         detail = f"{self.phase.sessions} session(s)"
+        if not self.phase.connect_per_operation:
+            detail += f", connected in {self.pool.connect_s:.2f} s"
+        if self.pool.retries:
+            detail += f" ({self.pool.retries} refused connects retried)"
+        if self.open_files_note:
+            detail += f"; {self.open_files_note}"
         if self.drive.rate_target is not None:
             detail += (
                 f"; {counters.late} of {counters.done} operations started > {LATE_MS} ms late, "

@@ -7,8 +7,7 @@ from pathlib import Path
 
 from tableauhyperapi import TableName
 
-from loadgen.workloads.tpch import cache
-from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.tpch import cache, layout
 
 
 def table_name(table: str) -> TableName:
@@ -62,20 +61,38 @@ def locate_data(ctx, phase) -> Path:
     known = ctx.shared(TpchData)
     if known.dir and known.scale_factor == phase.scale_factor:
         return Path(known.dir)
-    binary = tdata.find_generator()
+    binary = layout.find_generator()
     if binary:
-        return tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, tdata.generator_version(binary))
-    found = sorted(Path(phase.data_dir).glob(f"sf{tdata.sf_text(phase.scale_factor)}-tpchgen-*"))
-    found = [f for f in found if not cache.cache_problem(f)]
-    return found[-1] if found else tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, "unknown")
+        return layout.cache_dir(Path(phase.data_dir), phase.scale_factor, layout.generator_version(binary))
+    found = sorted(Path(phase.data_dir).glob(f"sf{layout.sf_text(phase.scale_factor)}-tpchgen-*"))
+    found = [f for f in found if not cache.cache_problem(f, phase.scale_factor)]
+    return found[-1] if found else layout.cache_dir(Path(phase.data_dir), phase.scale_factor, "unknown")
 
 
 def require_data(ctx, phase) -> tuple[Path, dict]:
     folder = locate_data(ctx, phase)
-    problem = cache.cache_problem(folder)
+    problem = cache.cache_problem(folder, phase.scale_factor)
     if problem:
         raise RuntimeError(
-            f"no complete TPC-H data for SF {tdata.sf_text(phase.scale_factor)} in {phase.data_dir} ({problem}); "
+            f"no complete TPC-H data for SF {layout.sf_text(phase.scale_factor)} in {phase.data_dir} ({problem}); "
             "add a tpch_generate phase before this one"
         )
-    return folder, cache.read_manifest(folder)
+    return folder, layout.read_manifest(folder)
+
+
+def damage_found(folder: Path, scale_factor: float) -> str:
+    """After a failure that damaged data would explain: the cache's files compared with their checksums, and the
+    damaged ones deleted, so that the next tpch_generate phase regenerates their parts. '' when all match."""
+    damaged = cache.remove_damaged(folder, scale_factor)
+    if not damaged:
+        return ""
+    return (
+        f"the TPC-H data in {folder} is damaged: {cache.describe(damaged)}; deleted what is damaged: the next "
+        "tpch_generate phase regenerates it"
+    )
+
+
+def blame_data(detail: str, folder: Path, scale_factor: float) -> str:
+    """A failed verification's detail, preceded by the damage in the cache that explains it, if any."""
+    found = damage_found(folder, scale_factor)
+    return f"{found}. {detail}" if found else detail

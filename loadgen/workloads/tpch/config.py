@@ -1,13 +1,15 @@
 """Options of the TPC-H workloads: tpch_generate (the data, cached), tpch_load (the eight tables), tpch_query (a
 power run or throughput streams). Later TPC-H phases inherit the scale factor and the cache folder."""
 
+import contextlib
+import subprocess
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
 from loadgen.config.phase import PhaseOptions
-from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.tpch import layout
 from loadgen.workloads.tpch import queries as tqueries
 
 TPCH_WORKLOADS = ("tpch_generate", "tpch_load", "tpch_query")
@@ -50,7 +52,7 @@ class TpchPhaseBase(PhaseOptions):
 
     def resolved(self, scenario):
         update = {"scale_factor": self.inherited(scenario, "scale_factor")}
-        update["data_dir"] = str(Path(self.inherited(scenario, "data_dir") or tdata.default_data_dir()).expanduser())
+        update["data_dir"] = str(Path(self.inherited(scenario, "data_dir") or layout.default_data_dir()).expanduser())
         return self.model_copy(update=update)
 
     def nominal_row_bytes(self) -> int:
@@ -64,22 +66,41 @@ class TpchGeneratePhase(TpchPhaseBase):
     )
     generator: str | None = Field(default=None, description="tpchgen-cli to run (default: the venv's, else PATH).")
     threads: int | None = Field(default=None, ge=1, description="Threads per tpchgen-cli (default: cores ÷ workers).")
+    verify_cache: bool = Field(
+        default=False,
+        description="Compare every cached file's checksum with the manifest before reusing the cache "
+        "(damaged files' parts are regenerated).",
+    )
+    _parts_given: bool = PrivateAttr(default=False)  # parts set in the scenario: a cache with others is not reused
 
     def cross_check(self, scenario):
         yield from super().cross_check(scenario)
-        folder = self.inherited(scenario, "data_dir") or tdata.default_data_dir()
-        problem = tdata.writable_problem(Path(folder))
+        folder = Path(self.inherited(scenario, "data_dir") or layout.default_data_dir()).expanduser()
+        problem = layout.writable_problem(folder)
         if problem:
             yield ("data_dir",), f"the TPC-H cache folder cannot be written: {problem}"
-        if tdata.find_generator(self.generator) is None:
-            shown = self.generator or tdata.GENERATOR
-            yield ("generator",), f"{shown} not found; {tdata.INSTALL_HINT}"
+        binary = layout.find_generator(self.generator)
+        if binary is None:
+            shown = self.generator or layout.GENERATOR
+            yield ("generator",), f"{shown} not found; {layout.INSTALL_HINT}"
+        sf = self.inherited(scenario, "scale_factor")
+        if binary and sf and not problem:
+            with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):  # the run reports it
+                problem = layout.not_ours(layout.cache_dir(folder, sf, layout.generator_version(binary)))
+                if problem:
+                    yield ("data_dir",), problem
 
     def resolved(self, scenario):
         phase = super().resolved(scenario)
         if phase.parts is None:
-            phase = phase.model_copy(update={"parts": tdata.default_parts(phase.scale_factor, scenario.workers)})
+            phase = phase.model_copy(update={"parts": layout.default_parts(phase.scale_factor, scenario.workers)})
+        else:
+            phase._parts_given = True
         return phase
+
+    def parts_asked(self) -> int | None:
+        """The parts the scenario sets (a cache with others is regenerated), None when they are the default."""
+        return self.parts if self._parts_given else None
 
 
 class TpchLoadPhase(TpchPhaseBase):

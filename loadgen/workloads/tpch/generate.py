@@ -9,42 +9,58 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.tpch import cache
-from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.tpch import cache, layout
 from loadgen.workloads.tpch.common import POLL_S, TpchData, token
 
 
 class TpchGenerateWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
-        binary = tdata.find_generator(phase.generator)
+        binary = layout.find_generator(phase.generator)
         if binary is None:
-            raise RuntimeError(f"{phase.generator or tdata.GENERATOR} not found; {tdata.INSTALL_HINT}")
+            raise RuntimeError(f"{phase.generator or layout.GENERATOR} not found; {layout.INSTALL_HINT}")
         self.binary = binary
-        self.version = tdata.generator_version(binary)
-        self.final = tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, self.version)
-        self.problem = cache.cache_problem(self.final)
+        self.version = layout.generator_version(binary)
+        self.final = layout.cache_dir(Path(phase.data_dir), phase.scale_factor, self.version)
+        foreign = layout.not_ours(self.final)  # checked before the run too; this catches one made since
+        if foreign:
+            raise RuntimeError(foreign)
+        self.stale_manifest = layout.read_manifest(self.final)
+        self.problem, self.keep, remake = cache.regeneration(
+            self.final, phase.scale_factor, phase.parts, phase.parts_asked(), phase.verify_cache
+        )
         self.stale = self.problem if self.final.exists() else ""
+        self.remake = remake if self.problem else []
+        self.total = self.keep["parts"] if self.keep else phase.parts  # a repair keeps the cache's layout
         self.temp = self.final.with_name(f".{self.final.name}.tmp-{token(ctx.run_dir, ctx.endpoint, phase.name)}")
-        self.parts = tdata.parts_of_worker(ctx.worker, ctx.workers, phase.parts) if self.problem else []
+        self.parts = layout.parts_of_worker(ctx.worker, ctx.workers, self.remake)
         self.threads = phase.threads or max(1, (os.cpu_count() or 1) // ctx.workers)
         self.generated: list[int] = []
         data = ctx.shared(TpchData)
         data.dir, data.scale_factor = str(self.final), phase.scale_factor
-        if self.parts:
-            self.temp.mkdir(parents=True, exist_ok=True)
+        self._make_temp()
+
+    def _make_temp(self) -> None:
+        """Worker 0 creates the temporary folder, with loadgen's marker in it before anything else; every worker
+        waits for that (an exchange) before it generates parts into it."""
+        if self.ctx.worker == 0 and self.problem:
+            try:
+                cache.make_folder(self.temp)
+            except FileExistsError:
+                raise RuntimeError(f"{self.temp} exists already; loadgen does not reuse it: delete it") from None
+        self.ctx.gather(None)
 
     def run(self, recorder) -> None:
         for part in self.parts:
             if self.ctx.stop.is_set():
                 return
-            cmd = tdata.generate_command(
-                self.binary, self.phase.scale_factor, self.phase.parts, part, self.temp, self.threads
+            cmd = layout.generate_command(
+                self.binary, self.phase.scale_factor, self.total, part, self.temp, self.threads
             )
             t0 = time.perf_counter_ns()
             self._run_generator(cmd)
             elapsed = time.perf_counter_ns() - t0
-            rows = sum(pq.read_metadata(p).num_rows for p in tdata.files_of_part(self.temp, part))
+            rows = sum(pq.read_metadata(p).num_rows for p in layout.files_of_part(self.temp, part))
             recorder.record("generate", elapsed, rows)
             self.generated.append(part)
 
@@ -65,27 +81,39 @@ class TpchGenerateWorkload(Workload):
         """Every worker describes its files; worker 0 writes the manifest from all of them and moves the folder into
         place. Everyone waits for that (a second exchange), so the cache is complete before any worker starts the
         next phase's setup."""
-        ctx, phase = self.ctx, self.phase
+        ctx = self.ctx
         entries = []
         for part in self.generated:
-            entries.extend(cache.file_entry(self.temp, p) for p in tdata.files_of_part(self.temp, part))
+            entries.extend(cache.file_entry(self.temp, p) for p in layout.files_of_part(self.temp, part))
         self.note = {
             "final": str(self.final), "temp": str(self.temp), "version": self.version, "cached": not self.problem,
-            "stale": self.stale, "entries": entries, "what": "",
+            "stale": self.stale, "entries": entries, "what": "", "remade": self.remake, "parts": self.total,
+            "repair": self.keep is not None,
         }  # fmt: skip
         notes = ctx.gather(self.note)
         rows = sum(e["rows"] for e in entries)
         result = {"verified": "ok", "detail": "", "expected_rows": rows, "counted_rows": rows}
         if ctx.worker == 0 and not all(n["cached"] for n in notes):
-            all_entries = [e for n in notes for e in n["entries"]]
-            try:
-                manifest = cache.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, phase.parts)
-                self.note["what"] = cache.finalize(self.temp, self.final, manifest)
-            except (ValueError, OSError) as exc:
-                cache.remove_quietly(self.temp)
-                result = {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+            result = self._finalize([e for n in notes for e in n["entries"]]) or result
         ctx.gather(None)  # the cache is final (or known bad) before anyone goes on
         return result
+
+    def _finalize(self, entries: list[dict]) -> dict | None:
+        """Worker 0: the manifest of every worker's files (and, for a repair, of the undamaged ones kept), then the
+        folder moved into place. A failed verification, or None."""
+        phase = self.phase
+        try:
+            if self.keep is not None:  # a repair: the undamaged files join the regenerated parts
+                entries = entries + cache.link_kept(self.final, self.temp, self.keep, self.remake)
+            manifest = cache.build_manifest(self.temp, entries, phase.scale_factor, self.version, self.total)
+            self.note["what"] = cache.finalize(self.temp, self.final, manifest, self.stale_manifest)
+        except ValueError as exc:
+            cache.remove_folder(self.temp)
+            return {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+        except OSError as exc:
+            cache.remove_folder(self.temp)
+            return {"verified": "failed", "detail": f"cannot put the generated TPC-H data in place: {exc}"}
+        return None
 
     def report(self) -> dict:
         """What this worker generated (worker 0's also says how the cache was completed)."""
@@ -98,24 +126,29 @@ class TpchGenerateWorkload(Workload):
             return []
         summary = outcome.summary
         final, temp = Path(workers[0]["final"]), Path(workers[0]["temp"])
-        sf = tdata.sf_text(phase.scale_factor)
+        sf = layout.sf_text(phase.scale_factor)
         if summary["status"] == "failed":
-            cache.remove_quietly(temp)
+            cache.remove_folder(temp)
             return []
         if all(n["cached"] for n in workers):
-            manifest = cache.read_manifest(final) or {}
+            manifest = layout.read_manifest(final) or {}
             rows = sum(t["rows"] for t in manifest.get("tables", {}).values())
-            return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, manifest checked ({final})"]
+            checked = "sizes and checksums" if phase.verify_cache else "sizes"
+            return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, {checked} checked ({final})"]
         entries = [e for n in workers for e in n["entries"]]
-        what = workers[0]["what"] or f"generated {final}"
+        first = workers[0]
+        what = first["what"] or f"generated {final}"
         rows = sum(e["rows"] for e in entries)
         size = sum(e["bytes"] for e in entries) / 2**20
         lines = []
-        stale = next((n["stale"] for n in workers if n["stale"]), "")
-        if stale:
+        stale, remade, parts = next((n["stale"] for n in workers if n["stale"]), ""), first["remade"], first["parts"]
+        if stale and first["repair"]:
+            shown = ", ".join(map(str, remade))
+            lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated part {shown} of {parts}")
+        elif stale:
             lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated")
         lines.append(
-            f"TPC-H SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} files, {phase.parts} parts "
+            f"TPC-H SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, {parts} parts "
             f"over {len(workers)} workers, {summary['wall_s']:.1f} s"
         )
         return lines

@@ -8,9 +8,15 @@ from tableauhyperapi import escape_string_literal
 
 from loadgen.transfer import staging, writers
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.tpch import cache
-from loadgen.workloads.tpch import data as tdata
-from loadgen.workloads.tpch.common import load_parquet_reader, require_data, table_name, table_sql
+from loadgen.workloads.tpch import cache, layout
+from loadgen.workloads.tpch.common import (
+    blame_data,
+    damage_found,
+    load_parquet_reader,
+    require_data,
+    table_name,
+    table_sql,
+)
 from loadgen.workloads.tpch.schema import (
     CHECKSUM_COLUMNS,
     TABLES,
@@ -27,7 +33,7 @@ class TpchLoadWorkload(Workload):
         self.folder, self.manifest = require_data(ctx, phase)
         if ctx.owns_database:
             self._create_tables()
-        shares = tdata.assign_files(tdata.table_files(self.manifest), ctx.workers, by_table=not phase.split_tables)
+        shares = layout.assign_files(layout.table_files(self.manifest), ctx.workers, by_table=not phase.split_tables)
         self.files = shares[ctx.worker]
         self.expected = {rel: rows for _table, rel, _bytes, rows in self.files}  # rows per file, as the manifest says
         self.loaded: dict[str, dict] = {}  # table → rows, seconds (this worker)
@@ -57,25 +63,43 @@ class TpchLoadWorkload(Workload):
 
     def run(self, recorder) -> None:
         """Every file of this worker's share through the phase's method (loadgen/transfer/writers.py); each
-        statement is an operation named after its table."""
+        statement is an operation named after its table (method rows: each load, from its first add_rows to its
+        commit). A failure that damaged data would explain names the damage (and deletes the damaged files)."""
+        try:
+            self._load(recorder)
+        except Exception as exc:
+            found = "" if self.ctx.stop.is_set() else damage_found(self.folder, self.phase.scale_factor)
+            if found:
+                raise RuntimeError(f"{found} (the load failed: {type(exc).__name__}: {exc})") from exc
+            raise
+
+    def _load(self, recorder) -> None:
         method, connection = self.phase.method, self.ctx.connection
         if method == "external":
             sent = writers.server_reads(connection, self._reads())
         elif method == "rows":
-            sent = writers.inserted_rows(connection, self._chunks(whole_files=True), one_inserter=False)
+            sent = writers.inserted_rows(connection, self._chunks(whole_files=True), self.ctx.stop)
         elif method == "arrow_stream":
             sent = writers.stream_copies(self.ctx.pg_connection(), self._chunks(), recorder)
         else:
             sent = writers.staged_copies(connection, self._chunks(), self.staging_dir)
+        adding_ns = 0  # method rows: the open load's add_rows so far
         for done in sent:
+            if done.kind == "add":
+                adding_ns += done.ns
+                continue
             table, rel = done.chunk.name, done.chunk.label
             rows = self.expected[rel] if method == "external" else done.rows
-            recorder.record(table, done.ns, rows)
-            entry = self.loaded.setdefault(table, {"rows": 0, "seconds": 0.0})
-            entry["rows"] += rows
-            entry["seconds"] += done.ns / 1e9
+            self._note(table, rows, adding_ns + done.ns, recorder)
+            adding_ns = 0
             if done.reported is not None and done.reported != rows:
                 self.problems.append(f"{table}: {rel} inserted {done.reported} rows, expected {rows}")
+
+    def _note(self, table: str, rows: int, elapsed_ns: int, recorder) -> None:
+        recorder.record(table, elapsed_ns, rows)
+        entry = self.loaded.setdefault(table, {"rows": 0, "seconds": 0.0})
+        entry["rows"] += rows
+        entry["seconds"] += elapsed_ns / 1e9
 
     def _files(self):
         """This worker's files, until the run stops."""
@@ -113,10 +137,14 @@ class TpchLoadWorkload(Workload):
         ctx.gather(None)
         own_rows = sum(f[3] for f in self.files)
         if self.problems:
-            return {"verified": "failed", "detail": "; ".join(self.problems)}
+            detail = blame_data("; ".join(self.problems), self.folder, self.phase.scale_factor)
+            return {"verified": "failed", "detail": detail}
         if not ctx.owns_database:
             return {"verified": "ok", "detail": "", "expected_rows": own_rows, "counted_rows": own_rows}
-        return self._check_tables()
+        checked = self._check_tables()
+        if checked["verified"] == "failed":
+            checked["detail"] = blame_data(checked["detail"], self.folder, self.phase.scale_factor)
+        return checked
 
     def report(self) -> dict:
         """Rows and seconds per table this worker loaded."""
@@ -162,7 +190,7 @@ class TpchLoadWorkload(Workload):
         wall = outcome.summary["wall_s"]
         rows = sum(t["rows"] for t in tables.values())
         lines = [
-            f"TPC-H load ({phase.method}, {len(notes)} workers, SF {tdata.sf_text(phase.scale_factor)}): "
+            f"TPC-H load ({phase.method}, {len(notes)} workers, SF {layout.sf_text(phase.scale_factor)}): "
             f"{rows:,} rows in {wall:.2f} s ({rows / wall / 1e6 if wall > 0 else 0:.2f}M rows/s); "
             "time per table summed over the workers:"
         ]

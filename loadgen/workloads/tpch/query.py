@@ -8,11 +8,10 @@ import threading
 import time
 
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
-from loadgen.workloads.tpch import cache, reference
-from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.tpch import cache, layout, reference
 from loadgen.workloads.tpch import metrics as tmetrics
 from loadgen.workloads.tpch import queries as tqueries
-from loadgen.workloads.tpch.common import POLL_S, locate_data, wait_until
+from loadgen.workloads.tpch.common import POLL_S, blame_data, damage_found, locate_data, wait_until
 
 
 class TpchQueryWorkload(Workload):
@@ -38,24 +37,28 @@ class TpchQueryWorkload(Workload):
         """DuckDB's answers for every distinct query text of the phase, computed once (cached next to the data):
         the workers split the missing ones, then each waits for the rest."""
         ctx, phase = self.ctx, self.phase
-        problem = cache.cache_problem(self.folder)
+        problem = cache.cache_problem(self.folder, phase.scale_factor)
         if problem:
             raise RuntimeError(f"cannot check answers: no complete TPC-H data at {self.folder} ({problem})")
+        digest = cache.data_digest(layout.read_manifest(self.folder))
         needed = sorted({item for s in all_streams for item in phase.plan(s, ctx.seed)})
         # split the full list, not the missing ones: each worker looks at a different moment
         mine = [
             (q, sql)
             for i, (q, sql) in enumerate(needed)
-            if i % ctx.workers == ctx.worker and not reference.reference_path(self.folder, q, sql).exists()
+            if i % ctx.workers == ctx.worker and not reference.reference_path(self.folder, digest, q, sql).exists()
         ]
         if mine:
+            found = damage_found(self.folder, phase.scale_factor)  # DuckDB must read the data the checksums describe
+            if found:
+                raise RuntimeError(f"cannot compute DuckDB's reference answers: {found}")
             con = reference.duckdb_connection(self.folder, threads=max(1, (os.cpu_count() or 1) // ctx.workers))
             try:
                 for q, sql in mine:
-                    reference.compute(con, self.folder, q, sql)
+                    reference.compute(con, self.folder, digest, q, sql)
             finally:
                 con.close()
-        paths = {(q, sql): reference.reference_path(self.folder, q, sql) for q, sql in needed}
+        paths = {(q, sql): reference.reference_path(self.folder, digest, q, sql) for q, sql in needed}
         if not wait_until(lambda: all(p.exists() for p in paths.values()), ctx.stop, "DuckDB reference answers"):
             return
         wanted = {item for s in self.streams for item in self.plans[s]}
@@ -143,7 +146,8 @@ class TpchQueryWorkload(Workload):
                     where = f"stream {s}" if phase.mode == "throughput" else "power stream"
                     problems.append(f"q{q:02d} ({where}) differs from DuckDB's answer: {difference}")
         if problems:
-            return {"verified": "failed", "detail": "; ".join(problems[:5])}
+            detail = blame_data("; ".join(problems[:5]), self.folder, phase.scale_factor)
+            return {"verified": "failed", "detail": detail}
         return {"verified": "ok", "detail": "", "expected_rows": checked, "counted_rows": checked}
 
     def report(self) -> dict:
@@ -211,7 +215,7 @@ def time_table(phase, notes: list[dict]) -> list[str]:
     label = "median s" if phase.iterations > 1 else "s"
     heads = ["power" if n["stream"] == 0 else f"stream {n['stream']}" for n in notes]
     lines = [
-        f"TPC-H {phase.name} ({phase.mode}, SF {tdata.sf_text(phase.scale_factor)}, {phase.parameters} parameters): "
+        f"TPC-H {phase.name} ({phase.mode}, SF {layout.sf_text(phase.scale_factor)}, {phase.parameters} parameters): "
         f"{label} per query",
         "  query " + "".join(f"{h:>10}" for h in heads),
     ]

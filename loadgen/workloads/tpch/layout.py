@@ -1,8 +1,10 @@
 """TPC-H data from tpchgen-cli: where it is cached (per scale factor and generator version), which generator runs,
-and how the parts and files are shared out among the workers. The cache's manifest and its checks are in
+how the parts and files are shared out among the workers, and whether loadgen made a cache folder (it deletes only
+what it made). Light (no pyarrow): validation uses it. The cache's manifest and its checks:
 loadgen/workloads/tpch/cache.py.
 """
 
+import json
 import math
 import os
 import shutil
@@ -12,6 +14,8 @@ import tempfile
 from pathlib import Path
 
 GENERATOR = "tpchgen-cli"
+MANIFEST = "manifest.json"
+MARKER = ".loadgen-tpch-cache"
 INSTALL_HINT = f"install it with: {sys.executable} -m pip install {GENERATOR}"
 
 
@@ -68,8 +72,8 @@ def default_parts(scale_factor: float, workers: int) -> int:
     return max(workers, math.ceil(scale_factor))
 
 
-def parts_of_worker(worker: int, workers: int, parts: int) -> list[int]:
-    return [k for k in range(1, parts + 1) if (k - 1) % workers == worker]
+def parts_of_worker(worker: int, workers: int, parts: list[int]) -> list[int]:
+    return [k for i, k in enumerate(sorted(parts)) if i % workers == worker]
 
 
 def generate_command(binary: str, scale_factor: float, parts: int, part: int, out: Path, threads: int) -> list[str]:
@@ -81,6 +85,39 @@ def generate_command(binary: str, scale_factor: float, parts: int, part: int, ou
 
 def files_of_part(folder: Path, part: int) -> list[Path]:
     return sorted(Path(folder).glob(f"*/*.{part}.parquet"))
+
+
+# ---------------------------------------------------------------------------------------------- ownership
+def owned(folder: Path) -> bool:
+    """Whether loadgen made `folder`: it holds loadgen's marker, or a manifest of loadgen's (caches made before
+    the marker existed)."""
+    folder = Path(folder)
+    if (folder / MARKER).is_file():
+        return True
+    manifest = read_manifest(folder)
+    return (
+        isinstance(manifest, dict)
+        and str(manifest.get("generator", "")).startswith(f"{GENERATOR} ")
+        and isinstance(manifest.get("tables"), dict)
+    )
+
+
+def not_ours(folder: Path) -> str:
+    """'' unless `folder` exists and loadgen did not make it; then what the user can do about it."""
+    folder = Path(folder)
+    if not folder.exists() or (folder.is_dir() and owned(folder)):
+        return ""
+    return (
+        f"{folder} exists and loadgen did not create it (it holds no {MARKER} and no {MANIFEST} of loadgen's): "
+        "loadgen deletes only what it created; move that folder elsewhere, or set data_dir to another folder"
+    )
+
+
+def read_manifest(folder: Path) -> dict | None:
+    try:
+        return json.loads((Path(folder) / MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
 
 
 def table_files(manifest: dict) -> list[tuple[str, str, int, int]]:
