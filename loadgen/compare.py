@@ -148,10 +148,12 @@ def render_csv(ids: list[str], rows: list[dict]) -> str:
 def render_table(ids: list[str], rows: list[dict]):
     from rich.table import Table
 
+    from loadgen.terminal import shown
+
     table = Table(title="compare", title_justify="left")
     for name in ("phase", "metric", *ids, *(f"vs {i}" for i in ids[1:])):
-        table.add_column(name, justify="left" if name in ("phase", "metric") else "right")
+        table.add_column(shown(name), justify="left" if name in ("phase", "metric") else "right")
     for r in rows:
         cells = [judged(*j) for j in zip(r["changes"], r["verdicts"], r["intervals"], strict=True)]
-        table.add_row(r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)
+        table.add_row(*map(shown, (r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)))
     return table

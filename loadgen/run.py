@@ -11,6 +11,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.text import Text
 
 from loadgen import faults, hyperlog, judge, results, server, staging, thresholds
 from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
@@ -19,7 +20,7 @@ from loadgen.pool import WorkerPool
 from loadgen.run_folder import RunFolder
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
-from loadgen.terminal import Progress, phase_tables
+from loadgen.terminal import Progress, clean, phase_tables, say
 from loadgen.worker import WorkerSpec
 from loadgen.workloads.registry import workload_class
 
@@ -126,7 +127,7 @@ def run(
             with contextlib.suppress(OSError):
                 files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
             raise
-        console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        console.print(Text.assemble("run ", (clean(run_id), "bold"), clean(f" (seed {scenario.seed}) → {run_dir}")))
         signals.force = lambda name: force_exit(files, None, None, name)
         status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
     finally:
@@ -134,16 +135,16 @@ def run(
             sys.modules["loadgen.ray_pool"].disconnect()
         signals.restore()
     for note in notes:
-        console.print(f"note: {note}", highlight=False)
+        say(console, f"note: {note}")
     for table in phase_tables(files.final_rows()):
         console.print(table)
     for line in files.notes + files.threshold_lines:
-        console.print(line, markup=False)
+        say(console, line)
     for warning in judge.suspect_results(files.final_rows()):
-        console.print(f"warning: {warning}", markup=False)
+        say(console, f"warning: {warning}")
     if error:
-        errors.print(f"error: {error}", markup=False)
-    console.print(f"results: {run_dir}", highlight=False)
+        say(errors, f"error: {error}")
+    say(console, f"results: {run_dir}")
     return exit_code
 
 
@@ -169,7 +170,7 @@ def run_points(plan, files, environment, console, quiet, signals: Signals):
                 where = [f"point {index + 1}/{len(plan)}"] if len(plan) > 1 else []
                 where += [f"repetition {repetitions[0]}/{base.repeat}"] if base.repeat > 1 else []
                 what = results.describe_parameters(params)
-                console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
+                say(console, ", ".join(where) + (f": {what}" if what else ""))
             files.start_point(index, params, point)
             name = (
                 "hyperd"
@@ -261,7 +262,7 @@ def run_point(
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
                 pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
                 if pace:  # how the load is paced, as it starts
-                    console.print(f"{phase.name}: {pace}", markup=False)
+                    say(console, f"{phase.name}: {pace}")
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
                 live = live_check(scenario, phase)
                 messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail, live)
