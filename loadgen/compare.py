@@ -7,14 +7,13 @@ change of the median (resampling each run's repetitions, seeded, so the same run
 fewer repetitions there is no spread to judge by: `single run`.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from loadgen import columns
 from loadgen.errors import NotARunFolder, ScenarioError
-from loadgen.results import final_rows, is_aggregate
+from loadgen.results import csv_rows_text, final_rows, is_aggregate, read_csv
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
 MIN_REPS = 5  # with 3 against 3, a percentile interval calls 1 in 10 unchanged pairs different
@@ -31,8 +30,7 @@ class Run:
         if file.is_dir():
             file = file / "summary.csv"
         try:
-            with open(file, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
+            rows = read_csv(file)[1]
         except OSError as exc:
             raise NotARunFolder(f"{path}: not a run folder: {exc.strerror}") from None
         if not rows or "phase" not in rows[0]:
@@ -131,18 +129,15 @@ def render_markdown(ids: list[str], rows: list[dict]) -> str:
 
 
 def render_csv(ids: list[str], rows: list[dict]) -> str:
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"])
+    header = ["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"]
+    lines = []
     for r in rows:
         low, high = r["interval"] or ("", "")
-        writer.writerow([
+        lines.append([
             r["phase"], r["metric"], *(f"{v:g}" for v in r["values"]), f"{r['change_pct']:.2f}", r["verdict"],
             f"{low:.2f}" if low != "" else "", f"{high:.2f}" if high != "" else "", r["noise"],
         ])  # fmt: skip
-    return out.getvalue()
+    return csv_rows_text(header, lines)
 
 
 def render_table(ids: list[str], rows: list[dict]):

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -123,16 +124,13 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def csv_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="raise", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        unknown = set(row) - set(columns)
-        if unknown:
-            raise ValueError(f"columns not in the file's fixed list: {sorted(unknown)}")
-        writer.writerow({k: format_value(row.get(k, "")) for k in columns})
-    return out.getvalue()
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection"): a matrix value
+# `=HYPERLINK(…)` would be a link in summary.csv. Such text gets a leading `'`, which spreadsheets show as text; a
+# number never does (-1.5 stays a number). Text that starts with `'` itself gets one more, so that read_cell gives
+# back exactly what was written.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def format_value(value):
@@ -140,6 +138,59 @@ def format_value(value):
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
     return value
+
+
+def csv_cell(value):
+    """A cell as loadgen writes it: plain numbers (format_value), text a spreadsheet cannot run."""
+    value = format_value(value)
+    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, TEXT_MARK)) and not NUMBER.fullmatch(value):
+        return TEXT_MARK + value
+    return value
+
+
+def read_cell(text: str) -> str:
+    """A cell's text as it was before csv_cell."""
+    return text[1:] if text.startswith(TEXT_MARK) else text
+
+
+def csv_rows_text(header: list[str], rows) -> str:
+    """The one CSV writer of loadgen (run folders, history.csv, compare --format csv): every cell through
+    csv_cell."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    # Python before 3.12 leaves a field with a lone \r unquoted, which ends the row for a reader: such rows are
+    # written with every field quoted
+    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in itertools.chain([header], rows):
+        cells = [csv_cell(v) for v in row]
+        (quoted if any(type(c) is str and "\r" in c for c in cells) else writer).writerow(cells)
+    return out.getvalue()
+
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    """A table of fixed columns; a row with a column not in the list is a bug, not silently dropped."""
+    known = set(columns)
+    for row in rows:
+        unknown = row.keys() - known
+        if unknown:
+            raise ValueError(f"columns not in the file's fixed list: {sorted(unknown)}")
+    return csv_rows_text(columns, ([row.get(c, "") for c in columns] for row in rows))
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    """The one CSV reader of loadgen's own files: (columns, rows), every cell as it was before csv_cell. Cells
+    beyond the header are under the key None, missing ones are None (csv.DictReader). Raises OSError,
+    UnicodeDecodeError, csv.Error."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        text = handle.read()
+    reader = csv.DictReader(io.StringIO(text))
+    marked = TEXT_MARK in text  # most files hold no `'` at all: nothing to take off
+    if marked and reader.fieldnames:
+        reader.fieldnames = [read_cell(c) for c in reader.fieldnames]
+    rows = list(reader)
+    if marked:
+        rows = [{k: read_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
+    return list(reader.fieldnames or []), rows
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -259,7 +310,7 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
             columns, existing = read_history(path)
             wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
             columns += [c for c in wanted if c not in columns]
-            write_atomic(path, history_text(columns, existing + rows))
+            write_atomic(path, csv_text(columns, existing + rows))
     except UnreadableHistory as exc:
         return f"{path}: {exc}; left as it is, without this run's rows"
     except OSError as exc:
@@ -270,10 +321,7 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
 def read_history(path: Path) -> tuple[list[str], list[dict]]:
     """(columns, rows) of history.csv; a new history has the summary columns."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            rows = list(reader)
+        columns, rows = read_csv(path)
     except FileNotFoundError:
         return list(HISTORY_COLUMNS), []
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -286,12 +334,3 @@ def read_history(path: Path) -> tuple[list[str], list[dict]]:
         if None in row:  # DictReader's key for cells beyond the header
             raise UnreadableHistory(f"row {number} has more cells than the header")
     return columns, rows
-
-
-def history_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(c)) for c in columns])
-    return out.getvalue()
