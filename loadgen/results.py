@@ -110,7 +110,9 @@ _temp_names = itertools.count()
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a temporary file and rename it into place. The temporary name is unique to this process and call,
-    so writers of the same file never share one; a failed write removes it."""
+    so writers of the same file never share one; a failed write removes it. A symlink is written through: the file
+    it points to is replaced and the link stays (e.g. a history.csv that several results folders share)."""
+    path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
@@ -299,18 +301,21 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
     Runs that finish together take turns: an exclusive flock on a lock file beside history.csv covers reading it
     and rewriting it (atomically, so a reader never sees half a file). Its columns are the union of the file's
     own (also ones this version does not know) and this run's (a matrix's param:KEY columns); cells a row does
-    not have stay empty."""
+    not have stay empty. A history.csv that is a symlink (one history shared by several results folders) is
+    written through: the rows go to the file it points to, under a lock beside that file, which every results
+    folder that links to it takes."""
     if not rows:
         return None
     path = Path(output_dir) / "history.csv"
+    target = Path(os.path.realpath(path))
     try:
-        with open(path.with_name(HISTORY_LOCK), "a") as lock:
+        with open(target.with_name(HISTORY_LOCK), "a") as lock:
             if not lock_within(lock, HISTORY_LOCK_S):  # a stopped process or a hung mount must not hang us
                 return f"{path}: not updated: another process held its lock for {HISTORY_LOCK_S:g} s"
-            columns, existing = read_history(path)
+            columns, existing = read_history(target)
             wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
             columns += [c for c in wanted if c not in columns]
-            write_atomic(path, csv_text(columns, existing + rows))
+            write_atomic(target, csv_text(columns, existing + rows))
     except UnreadableHistory as exc:
         return f"{path}: {exc}; left as it is, without this run's rows"
     except OSError as exc:
