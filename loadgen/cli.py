@@ -48,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "runs", nargs="+", metavar="RUN", help="run folders; with several, the first is the baseline"
     )
     reporting.add_argument("-o", "--output", help="the HTML file (default RUN/report.html, RUN_A/compare.html)")
+    reporting.add_argument(
+        "--force", action="store_true", help="replace an existing file at -o that is not a report loadgen wrote"
+    )
     reporting.add_argument("--no-png", action="store_true", help="skip RUN/charts/*.png (matplotlib: seconds)")
 
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
@@ -149,7 +152,7 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
 def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
     from loadgen.html_report import write_report
 
-    say(console, f"report: {write_report(args.runs, args.output, png=not args.no_png)}")
+    say(console, f"report: {write_report(args.runs, args.output, png=not args.no_png, force=args.force)}")
     return EXIT_OK
 
 

@@ -13,7 +13,7 @@ import numpy as np
 
 from loadgen import columns
 from loadgen.errors import NotARunFolder, ScenarioError
-from loadgen.results import csv_rows_text, final_rows, is_aggregate, read_csv
+from loadgen.results import csv_rows_text, final_rows, is_aggregate, read_run_table
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
 MIN_REPS = 5  # with 3 against 3, a percentile interval calls 1 in 10 unchanged pairs different
@@ -29,11 +29,10 @@ class Run:
         file = Path(path)
         if file.is_dir():
             file = file / "summary.csv"
-        try:
-            rows = read_csv(file)[1]
-        except OSError as exc:
-            raise NotARunFolder(f"{path}: not a run folder: {exc.strerror}") from None
-        if not rows or "phase" not in rows[0]:
+        if not file.is_file():
+            raise NotARunFolder(f"{path}: not a run folder: no summary.csv")
+        rows = read_run_table(file)
+        if not rows:
             raise NotARunFolder(f"{path}: summary.csv has no phases")
         self.run_id = rows[0]["run_id"]
         self.final = {phase_label(r): r for r in final_rows(rows)}
@@ -43,7 +42,7 @@ class Run:
                 self.repetitions.setdefault(phase_label(r), []).append(r)
 
     def samples(self, phase: str, metric: str) -> list[float]:
-        return [float(r[metric]) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
+        return [r.number(metric) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
 
 
 def load_run(path: str) -> tuple[str, dict[str, dict]]:
@@ -91,10 +90,9 @@ def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
         if not all(phase in run.final for run in runs):
             continue
         for metric in METRICS:
-            values = [run.final[phase].get(metric, "") for run in runs]
-            if any(v in ("", None) for v in values):
+            if any(run.final[phase].get(metric) in ("", None) for run in runs):
                 continue
-            numbers = [float(v) for v in values]
+            numbers = [run.final[phase].number(metric) for run in runs]
             changes = [100 * (n - numbers[0]) / numbers[0] if numbers[0] else 0.0 for n in numbers[1:]]
             judged = [verdict(metric, base.samples(phase, metric), run.samples(phase, metric)) for run in runs[1:]]
             last, interval = judged[-1]

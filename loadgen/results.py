@@ -23,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from loadgen import columns
-from loadgen.errors import ScenarioError
+from loadgen.errors import NotARunFolder, ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
 SUMMARY_COLUMNS = columns.SUMMARY_NAMES
@@ -193,6 +193,61 @@ def read_csv(path: Path) -> tuple[list[str], list[dict]]:
     if marked:
         rows = [{k: read_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
     return list(reader.fieldnames or []), rows
+
+
+class RunRow(dict):
+    """A row of a run folder's table (report, compare): a column the file lacks, or a number that is not one, is an
+    error naming the file (exit 2) instead of a traceback."""
+
+    __slots__ = ("file",)
+
+    def __missing__(self, column):
+        raise NotARunFolder(f"{self.file}: no column {column!r}: damaged, or not written by loadgen")
+
+    def number(self, column: str) -> float:
+        try:
+            return float(self[column])
+        except (TypeError, ValueError):
+            raise NotARunFolder(f"{self.file}: column {column}: {self[column]!r} is not a number") from None
+
+
+def read_run_table(path: Path) -> list[RunRow]:
+    """A run folder's CSV as RunRows; [] when the file is not there (older runs lack some)."""
+    try:
+        columns, rows = read_csv(path)
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise NotARunFolder(f"{path}: not UTF-8 text: damaged, or not written by loadgen") from None
+    except csv.Error as exc:
+        raise NotARunFolder(f"{path}: cannot be read as CSV ({exc})") from None
+    except OSError as exc:
+        raise NotARunFolder(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    out = []
+    for number, row in enumerate(rows, start=2):
+        if None in row or None in row.values():  # csv.DictReader's marks of too many or too few cells
+            raise NotARunFolder(f"{path}: row {number} has {'more' if None in row else 'fewer'} cells than the "
+                                f"header ({len(columns)}): damaged, or not written by loadgen")  # fmt: skip
+        out.append(RunRow(row))
+        out[-1].file = path
+    return out
+
+
+def read_run_json(path: Path) -> dict:
+    """A run folder's JSON object; {} when the file is not there."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError:
+        raise NotARunFolder(f"{path}: not UTF-8 text: damaged, or not written by loadgen") from None
+    except json.JSONDecodeError as exc:
+        raise NotARunFolder(f"{path}: not valid JSON ({exc}): damaged, or not written by loadgen") from None
+    except OSError as exc:
+        raise NotARunFolder(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if not isinstance(payload, dict):
+        raise NotARunFolder(f"{path}: not a JSON object: damaged, or not written by loadgen")
+    return payload
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
