@@ -132,20 +132,16 @@ def write_atomic(path: Path, text: str) -> None:
 # back exactly what was written.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
+MARKED_STARTS = (*FORMULA_STARTS, TEXT_MARK)
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def format_value(value):
-    """Plain numbers a spreadsheet reads: no thousands separators, floats with up to 6 decimals."""
+def csv_cell(value):
+    """A cell as loadgen writes it: plain numbers a spreadsheet reads (no thousands separators, floats with up to 6
+    decimals), text a spreadsheet cannot run."""
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
-    return value
-
-
-def csv_cell(value):
-    """A cell as loadgen writes it: plain numbers (format_value), text a spreadsheet cannot run."""
-    value = format_value(value)
-    if isinstance(value, str) and value.startswith((*FORMULA_STARTS, TEXT_MARK)) and not NUMBER.fullmatch(value):
+    if isinstance(value, str) and value.startswith(MARKED_STARTS) and not NUMBER.fullmatch(value):
         return TEXT_MARK + value
     return value
 
