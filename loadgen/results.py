@@ -132,17 +132,17 @@ def write_atomic(path: Path, text: str) -> None:
 # back exactly what was written.
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 TEXT_MARK = "'"
-MARKED_STARTS = (*FORMULA_STARTS, TEXT_MARK)
+MARKED_STARTS = frozenset((*FORMULA_STARTS, TEXT_MARK))
 NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
 def csv_cell(value):
     """A cell as loadgen writes it: plain numbers a spreadsheet reads (no thousands separators, floats with up to 6
     decimals), text a spreadsheet cannot run."""
+    if type(value) is str:
+        return TEXT_MARK + value if value[:1] in MARKED_STARTS and not NUMBER.fullmatch(value) else value
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
-    if isinstance(value, str) and value.startswith(MARKED_STARTS) and not NUMBER.fullmatch(value):
-        return TEXT_MARK + value
     return value
 
 
@@ -152,16 +152,19 @@ def read_cell(text: str) -> str:
 
 
 def csv_rows_text(header: list[str], rows) -> str:
-    """The one CSV writer of loadgen (run folders, history.csv, compare --format csv): every cell through
-    csv_cell."""
+    """The one CSV writer of loadgen (run folders, history.csv, compare --format csv, TPC-H answers): every cell
+    through csv_cell."""
+    cells = [list(map(csv_cell, row)) for row in itertools.chain([header], rows)]
     out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    csv.writer(out, lineterminator="\n").writerows(cells)
+    if "\r" not in out.getvalue():
+        return out.getvalue()
     # Python before 3.12 leaves a field with a lone \r unquoted, which ends the row for a reader: such rows are
-    # written with every field quoted
-    quoted = csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
-    for row in itertools.chain([header], rows):
-        cells = [csv_cell(v) for v in row]
-        (quoted if any(type(c) is str and "\r" in c for c in cells) else writer).writerow(cells)
+    # written with every field quoted (rare: looked for only when the text has a \r)
+    out = io.StringIO()
+    plain, quoted = csv.writer(out, lineterminator="\n"), csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in cells:
+        (quoted if any(isinstance(c, str) and "\r" in c for c in row) else plain).writerow(row)
     return out.getvalue()
 
 
@@ -169,10 +172,10 @@ def csv_text(columns: list[str], rows: list[dict]) -> str:
     """A table of fixed columns; a row with a column not in the list is a bug, not silently dropped."""
     known = set(columns)
     for row in rows:
-        unknown = row.keys() - known
-        if unknown:
-            raise ValueError(f"columns not in the file's fixed list: {sorted(unknown)}")
-    return csv_rows_text(columns, ([row.get(c, "") for c in columns] for row in rows))
+        if not known.issuperset(row):
+            raise ValueError(f"columns not in the file's fixed list: {sorted(row.keys() - known)}")
+    empty = [""] * len(columns)
+    return csv_rows_text(columns, (map(row.get, columns, empty) for row in rows))
 
 
 def read_csv(path: Path) -> tuple[list[str], list[dict]]:
