@@ -11,6 +11,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.text import Text
 
 from loadgen import faults, hyperd_select, hyperlog, judge, limits, results, server, staging, thresholds
 from loadgen.errors import (
@@ -27,7 +28,7 @@ from loadgen.pool import WorkerPool
 from loadgen.run_folder import RunFolder
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
-from loadgen.terminal import Progress, phase_tables
+from loadgen.terminal import Progress, clean, phase_tables, say
 from loadgen.worker import WorkerSpec
 from loadgen.workloads.registry import workload_class
 
@@ -150,7 +151,7 @@ def run(
             preflight(point, index if scenario.matrix else None)
         hyperds = hyperd_select.prepare([point for _, point in plan], console, progress=not quiet)  # fetched, checked
         for chosen in dict.fromkeys(h for h in hyperds if h and h.folder):
-            console.print(f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})", highlight=False)
+            say(console, f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})")
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
         run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
@@ -166,10 +167,10 @@ def run(
             with contextlib.suppress(OSError):
                 files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
             raise
-        console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        console.print(Text.assemble("run ", (clean(run_id), "bold"), clean(f" (seed {scenario.seed}) → {run_dir}")))
         raised = limits.raise_soft(open_files_needed(plan))  # before hyperd starts: it inherits the limit
         if raised:
-            console.print(f"note: {raised}", highlight=False)
+            say(console, f"note: {raised}")
         signals.force = lambda name: force_exit(files, None, None, name)
         status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals, hyperds)
     finally:
@@ -177,16 +178,16 @@ def run(
             sys.modules["loadgen.ray_pool"].disconnect()
         signals.restore()
     for note in notes:
-        console.print(f"note: {note}", highlight=False)
+        say(console, f"note: {note}")
     for table in phase_tables(files.final_rows()):
         console.print(table)
     for line in files.notes + files.threshold_lines:
-        console.print(line, markup=False)
+        say(console, line)
     for warning in judge.suspect_results(files.final_rows()):
-        console.print(f"warning: {warning}", markup=False)
+        say(console, f"warning: {warning}")
     if error:
-        errors.print(f"error: {error}", markup=False)
-    console.print(f"results: {run_dir}", highlight=False)
+        say(errors, f"error: {error}")
+    say(console, f"results: {run_dir}")
     return exit_code
 
 
@@ -212,7 +213,7 @@ def run_points(plan, files, environment, console, quiet, signals: Signals, hyper
                 where = [f"point {index + 1}/{len(plan)}"] if len(plan) > 1 else []
                 where += [f"repetition {repetitions[0]}/{base.repeat}"] if base.repeat > 1 else []
                 what = results.describe_parameters(params)
-                console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
+                say(console, ", ".join(where) + (f": {what}" if what else ""))
             files.start_point(index, params, point)
             name = (
                 "hyperd"
@@ -312,7 +313,7 @@ def run_point(
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
                 pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
                 if pace:  # how the load is paced, as it starts
-                    console.print(f"{phase.name}: {pace}", markup=False)
+                    say(console, f"{phase.name}: {pace}")
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
                 live = live_check(scenario, phase)
                 messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail, live)

@@ -9,18 +9,17 @@ the cent, inexact numbers (averages, ratios) to a relative 1e-6 — or to the la
 when Hyper returns a NUMERIC rounded to fewer digits (AVG of NUMERIC(15,2) has 6).
 """
 
-import csv
 import datetime as dt
 import decimal
 import glob
 import hashlib
-import io
 import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadgen import results
 from loadgen.tpch.schema import TABLES
 
 RELATIVE = 1e-6
@@ -141,12 +140,7 @@ def _first_difference(columns, got, want) -> str:
 
 
 def answer_csv(columns: list[str], rows: list[tuple]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else str(plain(v)) for v in row])
-    return out.getvalue()
+    return results.csv_rows_text(columns, (["" if v is None else str(plain(v)) for v in row] for row in rows))
 
 
 def arrow_rows(table: pa.Table) -> list[tuple]:

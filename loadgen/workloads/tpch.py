@@ -10,7 +10,6 @@ coordinator-side `after_phase` reads them, finalizes the cache, writes tpch.csv 
 """
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -930,10 +929,7 @@ class TpchQueryWorkload(Workload):
         from loadgen import results
 
         path = Path(run_dir) / "tpch.csv"
-        rows = []
-        if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
+        rows = results.read_csv(path)[1] if path.exists() else []
         if phase.mode == "throughput":
             power = next(
                 (
