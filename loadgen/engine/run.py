@@ -11,6 +11,7 @@ import sys
 import time
 
 from rich.console import Console
+from rich.text import Text
 
 from loadgen import limits
 from loadgen.config import thresholds as threshold_expressions
@@ -28,7 +29,7 @@ from loadgen.errors import (
     ScenarioError,
     ThresholdAborted,
 )
-from loadgen.report.terminal import Progress, phase_tables
+from loadgen.report.terminal import Progress, clean, phase_tables, say
 from loadgen.results import environment as run_environment
 from loadgen.results import files as results
 from loadgen.results import history, hyperlog, judge, tables, thresholds
@@ -141,7 +142,7 @@ class Run:
             preflight(point, index if self.base.matrix else None)
         self.hyperds = hyperd_select.prepare([point for _, point in self.plan], self.console, not self.quiet)
         for chosen in dict.fromkeys(h for h in self.hyperds if h and h.folder):  # fetched and checked
-            self.console.print(f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})", highlight=False)
+            say(self.console, f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})")
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in self.plan for d in staging_dirs(point)])
         scenario = self.base
@@ -160,10 +161,11 @@ class Run:
             except OSError:
                 pass
             raise
-        self.console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        where = clean(f" (seed {scenario.seed}) → {run_dir}")
+        self.console.print(Text.assemble("run ", (clean(run_id), "bold"), where))
         raised = limits.raise_soft(open_files_needed(self.plan))  # before hyperd starts: it inherits the limit
         if raised:
-            self.console.print(f"note: {raised}", highlight=False)
+            say(self.console, f"note: {raised}")
 
     def batches(self) -> list[tuple[int, list[int]]]:
         """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all
@@ -220,7 +222,7 @@ class Run:
             where = [f"point {index + 1}/{len(self.plan)}"] if len(self.plan) > 1 else []
             where += [f"repetition {repetitions[0]}/{self.base.repeat}"] if self.base.repeat > 1 else []
             what = tables.describe_parameters(params)
-            self.console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
+            say(self.console, ", ".join(where) + (f": {what}" if what else ""))
 
     def hyperd_folder(self, index: int, repetitions: list[int], order) -> str:
         if len(order) == 1:
@@ -247,16 +249,16 @@ class Run:
 
     def print_outcome(self) -> None:
         for note in self.notes:
-            self.console.print(f"note: {note}", highlight=False)
+            say(self.console, f"note: {note}")
         for table in phase_tables(self.files.final_rows()):
             self.console.print(table)
         for line in self.files.notes + self.files.threshold_lines:
-            self.console.print(line, markup=False)
+            say(self.console, line)
         for warning in judge.suspect_results(self.files.final_rows()):
-            self.console.print(f"warning: {warning}", markup=False)
+            say(self.console, f"warning: {warning}")
         if self.error:
-            self.errors.print(f"error: {self.error}", markup=False)
-        self.console.print(f"results: {self.files.dir}", highlight=False)
+            say(self.errors, f"error: {self.error}")
+        say(self.console, f"results: {self.files.dir}")
 
     def force_exit(self, name: str) -> None:
         """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
@@ -400,7 +402,7 @@ class PointRun:
             tail.begin(phase.name, repetition, files.epoch(self.release_ns))
         pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
         if pace:  # how the load is paced, as it starts
-            self.run.console.print(f"{phase.name}: {pace}", markup=False)
+            say(self.run.console, f"{phase.name}: {pace}")
         live = live_check(scenario, phase)
         results_in = self.collect(phase, repetition, live)
         if tail:

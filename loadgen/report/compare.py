@@ -1,11 +1,10 @@
 """`loadgen compare` as text: a rich table for the terminal, markdown for a pull request, CSV for a spreadsheet."""
 
-import csv
-import io
-
 from rich.table import Table
 
+from loadgen.report.terminal import shown
 from loadgen.results.compare import CONFIDENCE, MIN_REPS
+from loadgen.results.files import csv_rows_text
 
 
 def judged(change: float, verdict_text: str, interval) -> str:
@@ -28,23 +27,22 @@ def render_markdown(ids: list[str], rows: list[dict]) -> str:
 
 
 def render_csv(ids: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"])
+    header = ["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"]
+    lines = []
     for r in rows:
         low, high = r["interval"] or ("", "")
-        writer.writerow([
+        lines.append([
             r["phase"], r["metric"], *(f"{v:g}" for v in r["values"]), f"{r['change_pct']:.2f}", r["verdict"],
             f"{low:.2f}" if low != "" else "", f"{high:.2f}" if high != "" else "", r["noise"],
         ])  # fmt: skip
-    return out.getvalue()
+    return csv_rows_text(header, lines)
 
 
 def render_table(ids: list[str], rows: list[dict]):
     table = Table(title="compare", title_justify="left")
     for name in ("phase", "metric", *ids, *(f"vs {i}" for i in ids[1:])):
-        table.add_column(name, justify="left" if name in ("phase", "metric") else "right")
+        table.add_column(shown(name), justify="left" if name in ("phase", "metric") else "right")
     for r in rows:
         cells = [judged(*j) for j in zip(r["changes"], r["verdicts"], r["intervals"], strict=True)]
-        table.add_row(r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)
+        table.add_row(*map(shown, (r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)))
     return table

@@ -9,7 +9,9 @@ between release and window is the warmup (when latency.csv has OP:warmup rows fo
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
+from pathlib import Path
 
+from loadgen.errors import NotARunFolder
 from loadgen.results.counts import percentile_column
 from loadgen.results.files import parse_utc
 from loadgen.results.run_folder import RunFolder
@@ -19,6 +21,14 @@ from loadgen.results.tables import final_rows, is_aggregate
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]  # fmt: skip
 SPECTRUM = [("min", None), ("50", 50.0), ("90", 90.0), ("95", 95.0), ("99", 99.0), ("99.9", 99.9), ("max", None)]
+
+
+def utc_seconds(file: Path, column: str, text) -> float:
+    """Epoch seconds of a timestamp of a run's file; a garbled one names the file."""
+    try:
+        return parse_utc(str(text))
+    except ValueError:
+        raise NotARunFolder(f"{file}: {column}: {text!r} is not a timestamp") from None
 
 
 def num(value, default=None):
@@ -108,10 +118,11 @@ class RunCharts:
         self.status, self.environment = run.run_json, run.environment
         self.workers, self.latency, self.samples = run.workers, run.latency, run.samples
         self.timeseries, self.op_timeseries = run.timeseries, run.op_timeseries  # op_timeseries: since 0.3
-        started = self.status.get("started_utc") or min(
-            (r["started_utc"] for r in self.summary if r.get("started_utc")), default=""
-        )
-        self.t0 = parse_utc(started) if started else 0.0
+        if self.status.get("started_utc"):
+            self.t0 = utc_seconds(self.dir / "run.json", "started_utc", self.status["started_utc"])
+        else:
+            stamps = [r.get("started_utc") for r in self.summary]
+            self.t0 = min((utc_seconds(self.summary[0].file, "started_utc", t) for t in stamps if t), default=0.0)
         self.phase_names = list(dict.fromkeys(r["phase"] for r in self.summary))
         self.colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(self.phase_names)}
         self.matrix = len({r.get("point", "0") for r in self.summary}) > 1
@@ -132,7 +143,7 @@ class RunCharts:
             if is_aggregate(row) or not row.get("started_utc"):
                 continue
             key = self.key(row)
-            release = parse_utc(row["started_utc"]) - self.t0
+            release = utc_seconds(row.file, "started_utc", row["started_utc"]) - self.t0
             spans = [
                 (num(w["start_offset_ms"], 0) / 1000, num(w["start_offset_ms"], 0) / 1000 + num(w["busy_s"], 0))
                 for w in workers.get(key, [])
@@ -340,7 +351,7 @@ class RunCharts:
         labels = [self.label_key(i.key) for i in self.instances]
         by_key = defaultdict(dict)
         for w in self.workers:
-            by_key[self.key(w)][int(w["worker"])] = w
+            by_key[self.key(w)][int(w.number("worker"))] = w
         numbers = sorted({n for ws in by_key.values() for n in ws})
         panels = []
         for title, column in metrics:

@@ -34,7 +34,7 @@ class Phases:
                 self.repetitions.setdefault(phase_label(r), []).append(r)
 
     def samples(self, phase: str, metric: str) -> list[float]:
-        return [float(r[metric]) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
+        return [r.number(metric) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
 
 
 def phase_label(row: dict) -> str:
@@ -68,7 +68,7 @@ def verdict(metric: str, base: list[float], other: list[float]) -> tuple[str, tu
 def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
     """A row per phase and metric: values (one per run), change_pct and verdict of the last run against the first,
     and `changes`/`verdicts`/`intervals` of every run against the first."""
-    runs = [Phases(RunFolder.read(p)) for p in paths]
+    runs = [Phases(RunFolder.read(p, summary_only=True)) for p in paths]
     ids = [run.run_id for run in runs]
     base = runs[0]
     out = []
@@ -76,10 +76,9 @@ def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
         if not all(phase in run.final for run in runs):
             continue
         for metric in METRICS:
-            values = [run.final[phase].get(metric, "") for run in runs]
-            if any(v in ("", None) for v in values):
+            if any(run.final[phase].get(metric) in ("", None) for run in runs):
                 continue
-            numbers = [float(v) for v in values]
+            numbers = [run.final[phase].number(metric) for run in runs]
             changes = [100 * (n - numbers[0]) / numbers[0] if numbers[0] else 0.0 for n in numbers[1:]]
             judged = [verdict(metric, base.samples(phase, metric), run.samples(phase, metric)) for run in runs[1:]]
             last, interval = judged[-1]

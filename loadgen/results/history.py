@@ -2,11 +2,11 @@
 
 import csv
 import fcntl
-import io
+import os
 import time
 from pathlib import Path
 
-from loadgen.results.files import format_value, write_atomic
+from loadgen.results.files import csv_text, read_csv, write_atomic
 from loadgen.results.tables import SUMMARY_COLUMNS
 
 HISTORY_COLUMNS = SUMMARY_COLUMNS
@@ -39,18 +39,21 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
     Runs that finish together take turns: an exclusive flock on a lock file beside history.csv covers reading it
     and rewriting it (atomically, so a reader never sees half a file). Its columns are the union of the file's
     own (also ones this version does not know) and this run's (a matrix's param:KEY columns); cells a row does
-    not have stay empty."""
+    not have stay empty. A history.csv that is a symlink (one history shared by several results folders) is
+    written through: the rows go to the file it points to, under a lock beside that file, which every results
+    folder that links to it takes."""
     if not rows:
         return None
     path = Path(output_dir) / "history.csv"
+    target = Path(os.path.realpath(path))
     try:
-        with open(path.with_name(HISTORY_LOCK), "a") as lock:
+        with open(target.with_name(HISTORY_LOCK), "a") as lock:
             if not lock_within(lock, HISTORY_LOCK_S):  # a stopped process or a hung mount must not hang us
                 return f"{path}: not updated: another process held its lock for {HISTORY_LOCK_S:g} s"
-            columns, existing = read_history(path)
+            columns, existing = read_history(target)
             wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
             columns += [c for c in wanted if c not in columns]
-            write_atomic(path, history_text(columns, existing + rows))
+            write_atomic(target, csv_text(columns, existing + rows))
     except UnreadableHistory as exc:
         return f"{path}: {exc}; left as it is, without this run's rows"
     except OSError as exc:
@@ -61,10 +64,7 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
 def read_history(path: Path) -> tuple[list[str], list[dict]]:
     """(columns, rows) of history.csv; a new history has the summary columns."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            rows = list(reader)
+        columns, rows = read_csv(path)
     except FileNotFoundError:
         return list(HISTORY_COLUMNS), []
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -77,12 +77,3 @@ def read_history(path: Path) -> tuple[list[str], list[dict]]:
         if None in row:  # DictReader's key for cells beyond the header
             raise UnreadableHistory(f"row {number} has more cells than the header")
     return columns, rows
-
-
-def history_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(c)) for c in columns])
-    return out.getvalue()

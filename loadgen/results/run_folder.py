@@ -1,7 +1,6 @@
 """A run folder: written by the run (every table rewritten atomically after every phase, so a killed run keeps what
 it had, and run.json with the run's status), and read by `loadgen compare` and `loadgen report`."""
 
-import json
 import time
 from pathlib import Path
 
@@ -62,21 +61,27 @@ class RunFolder:
         return rows
 
     @classmethod
-    def read(cls, path) -> "RunFolder":
-        """An existing run folder (or its summary.csv), for reading: its tables as rows of text, run.json and
-        environment.json. NotARunFolder (exit 2) when there is no summary.csv with phases."""
+    def read(cls, path, summary_only: bool = False) -> "RunFolder":
+        """An existing run folder (or its summary.csv), for reading: its tables as RunRows (a missing column or a
+        garbled number names the file), run.json and environment.json; with summary_only, summary.csv alone (what
+        compare needs: damage elsewhere does not stop it). NotARunFolder (exit 2) when there is no summary.csv with
+        phases, or a file read is damaged."""
         folder = Path(path)
         if folder.name == "summary.csv" and folder.is_file():
             folder = folder.parent
-        summary = results.read_csv(folder / "summary.csv") if folder.is_dir() else []
-        if not summary or "phase" not in summary[0]:
-            why = "summary.csv has no phases" if (folder / "summary.csv").is_file() else "no summary.csv"
-            raise NotARunFolder(f"{path}: not a run folder ({why})")
-        run_json = _read_json(folder / "run.json")
+        if not (folder / "summary.csv").is_file():
+            raise NotARunFolder(f"{path}: not a run folder (no summary.csv)")
+        summary = results.read_run_table(folder / "summary.csv")
+        if not summary:
+            raise NotARunFolder(f"{path}: not a run folder (summary.csv has no phases)")
+        run_json = {} if summary_only else results.read_run_json(folder / "run.json")
         run = cls(run_json.get("run_id") or summary[0]["run_id"], folder, None, [])
-        run.summary, run.run_json, run.environment = summary, run_json, _read_json(folder / "environment.json")
+        run.summary, run.run_json = summary, run_json
+        if summary_only:
+            return run
+        run.environment = results.read_run_json(folder / "environment.json")
         for name in ("workers", "latency", "timeseries", "op_timeseries", "samples"):  # op_timeseries: since 0.3
-            setattr(run, name, results.read_csv(folder / f"{name}.csv"))
+            setattr(run, name, results.read_run_table(folder / f"{name}.csv"))
         return run
 
     def add_phase(self, result) -> None:
@@ -133,19 +138,20 @@ class RunFolder:
 
     def read_table(self, name: str) -> list[dict]:
         """A table of the run folder a workload keeps itself (e.g. tpch.csv), as rows of text; [] if absent."""
-        return results.read_csv(self.dir / name)
+        path = self.dir / name
+        return results.read_csv(path)[1] if path.exists() else []
 
     def write_table(self, name: str, columns: list[str], rows: list[dict]) -> None:
         results.write_csv(self.dir / name, columns, rows)
 
-    def write_file(self, name: str, text: str, replace: bool = True) -> None:
-        """A file of a workload's own under the run folder (e.g. answers/q01.csv); replace=False keeps one that is
-        there already."""
+    def write_rows(self, name: str, header: list[str], rows, replace: bool = True) -> None:
+        """A CSV of a workload's own under the run folder (e.g. answers/q01.csv), rows of cells under a header;
+        replace=False keeps one that is there already."""
         path = self.dir / name
         if path.exists() and not replace:
             return
         path.parent.mkdir(parents=True, exist_ok=True)
-        results.write_atomic(path, text)
+        results.write_atomic(path, results.csv_rows_text(header, rows))
 
     def add_hyper_log(self, tail) -> None:
         """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""
@@ -182,7 +188,3 @@ class RunFolder:
             },
             in_place_fallback=True,
         )  # fmt: skip
-
-
-def _read_json(path: Path) -> dict:
-    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}

@@ -167,7 +167,7 @@ class TpchQueryWorkload(Workload):
         reports = [r for r in outcome.reports if r]
         for report in reports:  # answers/qNN.csv: the first result of each query in this run (kept once there)
             for q, (columns, rows) in report["answers"].items():
-                output.write_file(f"answers/q{q:02d}.csv", reference.answer_csv(columns, rows), replace=False)
+                output.write_rows(f"answers/q{q:02d}.csv", columns, reference.answer_cells(rows), replace=False)
         notes = sorted((stream for r in reports for stream in r["streams"]), key=lambda n: n["stream"])
         if not notes:
             return []

@@ -9,12 +9,10 @@ the cent, inexact numbers (averages, ratios) to a relative 1e-6 — or to the la
 when Hyper returns a NUMERIC rounded to fewer digits (AVG of NUMERIC(15,2) has 6).
 """
 
-import csv
 import datetime as dt
 import decimal
 import glob
 import hashlib
-import io
 import os
 from pathlib import Path
 
@@ -140,13 +138,9 @@ def _first_difference(columns, got, want) -> str:
     return ""
 
 
-def answer_csv(columns: list[str], rows: list[tuple]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else str(plain(v)) for v in row])
-    return out.getvalue()
+def answer_cells(rows: list[tuple]) -> list[list[str]]:
+    """An answer's rows as the cells of answers/qNN.csv: plain text, empty for NULL."""
+    return [["" if v is None else str(plain(v)) for v in row] for row in rows]
 
 
 def arrow_rows(table: pa.Table) -> list[tuple]:
