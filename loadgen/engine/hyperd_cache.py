@@ -32,6 +32,8 @@ import time
 import zipfile
 from pathlib import Path
 
+import psutil
+
 from loadgen.config.hyperd import VERSION_PATTERN
 from loadgen.errors import EXIT_OK, Interrupted, ScenarioError
 from loadgen.results.files import utc_stamp, write_atomic
@@ -340,8 +342,6 @@ def report_version(executable: Path | str) -> str:
 
 def sweep_dead_fills(folder: Path) -> None:
     """Remove the fill folders of loadgen processes that are gone (killed mid-fill); only ours, by their name."""
-    import psutil  # noqa: PLC0415 - only when a fill starts
-
     with contextlib.suppress(OSError):
         for path in folder.iterdir():
             owner = path.name[len(FILL_PREFIX) :].split("-", 1)[0] if path.name.startswith(FILL_PREFIX) else ""

@@ -14,6 +14,7 @@ deletes only what it made: a folder holding its marker or its manifest.
 
 import contextlib
 import datetime as dt
+import decimal
 import hashlib
 import json
 import os
@@ -142,8 +143,6 @@ def build_manifest(root: Path, entries: list[dict], scale_factor: float, version
 
 
 def _decimal(text):
-    import decimal
-
     return decimal.Decimal(text)
 
 
