@@ -186,7 +186,7 @@ def main(argv=None) -> int:
             writer.writeheader()
             writer.writerows(results)
     publish(render(args, load, results, data_dir, started), args.write)
-    return 0
+    return 0 if all(r["matches"] == "yes" for r in results) else 1
 
 
 if __name__ == "__main__":
