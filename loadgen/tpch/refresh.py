@@ -185,13 +185,22 @@ def base_files(data_dir: Path, table: str) -> list[Path]:
     return files
 
 
-def write_set(data_dir: Path, scale_factor: float, set_number: int, out_dir: Path) -> dict[str, Path]:
-    """Write refresh set `set_number` as out_dir/u<set>/{orders,lineitem,delete}.parquet; their paths."""
+def read_base(data_dir: Path) -> tuple[tuple, tuple]:
+    """(comments, schemas) of the base ORDERS and LINEITEM files, as generate() takes them."""
     comments = tuple(
         pq.read_table(base_files(data_dir, table), columns=[column])[column]
         for table, column in (("orders", "o_comment"), ("lineitem", "l_comment"))
     )
     schemas = tuple(pq.read_schema(base_files(data_dir, table)[0]) for table in ("orders", "lineitem"))
+    return comments, schemas
+
+
+def write_set(
+    data_dir: Path, scale_factor: float, set_number: int, out_dir: Path, base: tuple | None = None
+) -> dict[str, Path]:
+    """Write refresh set `set_number` as out_dir/u<set>/{orders,lineitem,delete}.parquet; their paths.
+    `base`: read_base(data_dir) when several sets are written (reading 6M comments per SF costs seconds)."""
+    comments, schemas = base or read_base(data_dir)
     orders, lineitem, delete = generate(scale_factor, set_number, comments, schemas)
     folder = Path(out_dir) / f"u{set_number}"
     folder.mkdir(parents=True, exist_ok=True)
