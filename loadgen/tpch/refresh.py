@@ -13,7 +13,8 @@ n = ⌊SF × 1,500⌋, the rows are the order indexes i = (u − 1)·n + 1 … u
 
 so RF1's keys never collide with the base data's and RF2 deletes the oldest orders first ("the rows being
 deleted begin with the first row of each of the two targeted tables"). After 1,000 pairs the key space has
-moved one slot on, as the specification describes (clause 4.2.4.2).
+moved one slot on, as the specification describes (clause 4.2.4.2): sets 1,000 … 1,999 delete what sets 1 … 999
+inserted, so the sets must be applied in order. Set 3,000 would need a fifth slot: the sets end at 2,999.
 
 Values follow the rules of clause 4.2.3 with numpy's PCG64 generator seeded by (SF, u), so a set is the same on
 every run and machine, but they are not dbgen's values (dbgen continues its own random streams past the base
@@ -52,9 +53,14 @@ def sparse_key(index: np.ndarray, seq: int) -> np.ndarray:
     return ((((index >> 3) << 2) + seq) << 3) + (index & 7)
 
 
+# insert slot 1 + u // 1000 must stay inside a group of 32 keys (slots 0…3): sets 1 … 2,999
+LAST_SET = 2_999
+
+
 def set_indexes(scale_factor: float, set_number: int) -> np.ndarray:
-    if set_number < 1:
-        raise ValueError(f"refresh set numbers start at 1, got {set_number}")
+    if not 1 <= set_number <= LAST_SET:
+        raise ValueError(f"refresh set numbers are 1 … {LAST_SET} (past that RF1's keys leave the sparse key space), "
+                         f"got {set_number}")  # fmt: skip
     n = rows_per_set(scale_factor)
     return np.arange((set_number - 1) * n + 1, set_number * n + 1, dtype=np.int64)
 

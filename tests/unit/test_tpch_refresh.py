@@ -49,9 +49,11 @@ def test_set_1000_moves_to_the_next_key_slot():
     assert refresh.delete_keys(SF, 1000)[0] & 24 == 8  # by then set 1's inserts are the old orders
 
 
-def test_set_numbers_start_at_one():
-    with pytest.raises(ValueError, match="start at 1"):
-        refresh.insert_keys(SF, 0)
+@pytest.mark.parametrize("set_number", [0, 3000])
+def test_set_numbers_outside_the_sparse_key_space_are_refused(set_number):
+    with pytest.raises(ValueError, match=r"refresh set numbers are 1 … 2999"):
+        refresh.insert_keys(SF, set_number)
+    assert refresh.insert_keys(SF, 2999)[0] & 24 == 24  # the last slot: keys 24–31 of each 32
 
 
 def test_generated_rows_follow_the_value_rules_of_the_specification():
