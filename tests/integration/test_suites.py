@@ -18,6 +18,7 @@ from benchmarks.suites_common import venv_tool
 from loadgen.ssb import build
 from loadgen.tpcds import data, schema
 from loadgen.tpch import refresh
+from tests.conftest import ROOT
 
 SF = 0.01
 # window functions, ROLLUP and GROUPING, INTERSECT / EXCEPT, the UNION ALL variant, CTEs, q78's ratio
@@ -76,9 +77,10 @@ def test_refresh_keys_continue_tpchgens_and_rf1_rf2_keep_the_tables_consistent(t
     assert "after 2 pair(s): 15,000 orders" in out
 
 
-def test_the_scripts_run_as_a_user_runs_them(tmp_path):
-    proc = subprocess.run([sys.executable, "benchmarks/tpcds_compare.py", "--queries", "100"], capture_output=True,
-                          text=True, timeout=60)  # fmt: skip
+def test_an_unknown_query_number_is_refused_with_exit_2(tmp_path):
+    script = ROOT / "benchmarks" / "tpcds_compare.py"
+    proc = subprocess.run([sys.executable, str(script), "--queries", "100"], capture_output=True, text=True,
+                          timeout=60, cwd=tmp_path)  # fmt: skip
     assert proc.returncode == 2 and "no TPC-DS query [100]: 1 … 99" in proc.stderr
 
 
