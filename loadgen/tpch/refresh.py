@@ -194,7 +194,7 @@ def base_files(data_dir: Path, table: str) -> list[Path]:
 def read_base(data_dir: Path) -> tuple[tuple, tuple]:
     """(comments, schemas) of the base ORDERS and LINEITEM files, as generate() takes them."""
     comments = tuple(
-        pq.read_table(base_files(data_dir, table), columns=[column])[column]
+        pq.read_table(base_files(data_dir, table), columns=[column])[column].cast(pa.string())  # once, not per set
         for table, column in (("orders", "o_comment"), ("lineitem", "l_comment"))
     )
     schemas = tuple(pq.read_schema(base_files(data_dir, table)[0]) for table in ("orders", "lineitem"))
