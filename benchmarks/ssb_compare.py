@@ -85,19 +85,20 @@ def main(argv=None) -> int:
             command = [venv_tool("tpchgen-cli"), "parquet", "-s", f"{args.sf:g}", "--output-dir", str(data_dir)]
             subprocess.run(command, check=True, timeout=3600, capture_output=True)
         with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": folder}) as hyperd:
-            tpch_db, ssb_db = Path(folder) / "tpch.hyper", Path(folder) / "ssb.hyper"
-            with Connection(hyperd.endpoint, str(tpch_db), CreateMode.CREATE_AND_REPLACE) as connection:
+            database = Path(folder) / "tpch.hyper"
+            with Connection(hyperd.endpoint, str(database), CreateMode.CREATE_AND_REPLACE) as connection:
                 tpch_rows = hyper_tpch(connection, data_dir)
-            with Connection(hyperd.endpoint, str(ssb_db), CreateMode.CREATE_AND_REPLACE) as connection:
-                connection.catalog.attach_database(str(tpch_db), alias="tpch")
+                # SSB's customer/supplier/part would clash with TPC-H's: SSB lives in its own schema of the same
+                # database (simpler than a second, attached database, and no slower: docs/ssb.md)
+                connection.execute_command("CREATE SCHEMA ssb")
                 hyper_build = build_tables(
                     connection.execute_command,
                     lambda sql, c=connection: tuple(c.execute_list_query(sql)[0]),
-                    '"tpch"."public".',
-                    '"ssb"."public".',  # with two databases attached, Hyper needs the target's
+                    '"public".',
+                    '"ssb".',
                     tpch_rows,
                 )
-                connection.catalog.detach_database("tpch")
+                connection.execute_command("SET search_path = ssb")  # the queries' plain names are SSB's
                 duck = duckdb.connect(":memory:")
                 duck.execute("CREATE SCHEMA tpch")
                 for table in tpch_schema.TABLES:

@@ -1,6 +1,6 @@
 """SSB's tables as SQL over TPC-H's: one CREATE TABLE … AS SELECT per table, in a dialect Hyper and DuckDB both
-run, with `{tpch}` standing for where the TPC-H tables are (`"tpch"."public".` for an attached Hyper database,
-`tpch.` for a DuckDB schema).
+run, with `{tpch}` standing for where the TPC-H tables are (`"public".` when SSB is built into a schema of the
+Hyper database that holds TPC-H, `"tpch"."public".` for an attached one, `tpch.` for a DuckDB schema).
 
 The Star Schema Benchmark (P. O'Neil, E. O'Neil, X. Chen, S. Revilak: "The Star Schema Benchmark and Augmented
 Fact Table Indexing", TPCTC 2009; the specification is "Star Schema Benchmark", revision 3, June 2009) defines
