@@ -1,18 +1,21 @@
-"""Many sessions per worker (issue #14): startup, memory, per-operation overhead and open load, as loadgen runs them.
+"""Many sessions per worker: startup, memory, per-operation overhead and open load, as loadgen runs them.
 
 Measures, with `workload: mix` phases of `SELECT 1` (a `sql_operations:` entry, preload_rows: 0):
   1. startup of 256 sessions (2 workers × 128): launch of `loadgen run` → release of the phase's barrier
      (summary.csv `started_utc`), and the client's peak RSS (coordinator + workers, samples.csv);
-  2. per-operation client overhead: loadgen 1 worker × 64 sessions (and 2 × 32), closed loop, no think time,
-     against a bare asyncio loop of 64 psycopg AsyncConnections in one process, both on one hyperd started
-     here (loadgen points at it with `server.endpoint`), alternating, medians of N rounds;
+  2. per-operation client overhead, closed loop, no think time: loadgen with 1 worker × 64 sessions, 2 × 32,
+     1 × 1,024 and 2 × 512, each against a bare asyncio psycopg loop with the same processes and connections (no
+     loadgen), both on one hyperd started here (loadgen points at it with `server.endpoint`), side by side in each
+     round, medians of N rounds;
   3. open load at 2,000 operations/s in total over 64 sessions: achieved vs target, and the same with hyperd
      stopped (SIGSTOP) for 1 s in the middle: p99 of `one:from_intended` must show the stall;
-  4. peak RSS per worker at 128 sessions (from run 1).
-Prints a markdown table with the floors of issue #14.
+  4. peak RSS per worker at 128 sessions (from run 1);
+  5. 10,000 sessions (SELECT 1, think 0.5-1 s) with 1 and 2 workers: launch → barrier release (every session
+     connected before it), connect time, client RSS of the workers, the coordinator's and hyperd's, once each.
+Prints a markdown table with the floors.
 
-    python benchmarks/bench_sessions.py            # ~4 minutes on 2 cores
-    python benchmarks/bench_sessions.py --quick    # short durations, 1 round (smoke)
+    python benchmarks/bench_sessions.py            # ~10 minutes on 2 cores
+    python benchmarks/bench_sessions.py --quick    # short durations, 1 round, 2,000 sessions (smoke)
 """
 
 import argparse
@@ -32,7 +35,7 @@ import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import psutil
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry
 
-from loadgen import server
+from loadgen import limits, server
 
 SQL = "SELECT 1"
 PHASE = """\
@@ -100,31 +103,130 @@ def loadgen_closed(folder: Path, endpoint: str, workers: int, sessions: int, dur
     return float(summary(run_dir)["ops_per_s"])
 
 
-def bare_loop(endpoint: str, database: str, sessions: int, duration: float) -> float:
-    """64 AsyncConnections in one process, each running SELECT 1 back to back for `duration` seconds."""
+def bare_loop(endpoint: str, database: str, processes: int, sessions: int, duration: float) -> float:
+    """The same work with no loadgen: `processes` spawned processes, each one asyncio loop over `sessions` psycopg
+    AsyncConnections (autocommit, nothing prepared, one cursor each, as loadgen's sessions), each running SELECT 1
+    back to back for `duration` seconds once every process is connected. Operations/s over all of them."""
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    barrier, results = ctx.Barrier(processes), ctx.Queue()
+    args = {**server.pg_arguments(endpoint, database, None, 30), "prepare_threshold": None}
+    children = [
+        ctx.Process(target=bare_process, args=(args, sessions, duration, barrier, results)) for _ in range(processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        counts = [results.get(timeout=120 + duration) for _ in children]
+    finally:
+        for child in children:
+            child.join(timeout=30)
+            if child.is_alive():
+                child.kill()
+    return sum(done for done, _ in counts) / max(seconds for _, seconds in counts)
+
+
+def bare_process(args: dict, sessions: int, duration: float, barrier, results) -> None:
     import asyncio
 
-    async def main() -> float:
-        connections = await asyncio.gather(*(server.pg_connect_async(endpoint, database) for _ in range(sessions)))
-        done = 0
-        deadline = 0.0
+    import psycopg
 
-        async def session(conn):
+    async def main() -> tuple[int, float]:
+        limiter = asyncio.Semaphore(16)  # hyperd's listen backlog holds 128 connects: a few at a time
+
+        async def connect():
+            async with limiter:
+                return await psycopg.AsyncConnection.connect(**args)
+
+        connections = await asyncio.gather(*(connect() for _ in range(sessions)))
+        barrier.wait(timeout=120)  # every process connected: the loops start together
+        done = 0
+        deadline = time.perf_counter() + duration
+
+        async def session(connection):
             nonlocal done
+            cursor = connection.cursor()
             while time.perf_counter() < deadline:
-                cursor = await conn.execute(SQL)
+                await cursor.execute(SQL)
                 await cursor.fetchall()
                 done += 1
 
         try:
             start = time.perf_counter()
-            deadline = start + duration
             await asyncio.gather(*(session(c) for c in connections))
-            return done / (time.perf_counter() - start)
+            return done, time.perf_counter() - start
         finally:
             await asyncio.gather(*(c.close() for c in connections))
 
-    return asyncio.run(main())
+    results.put(asyncio.run(main()))
+
+
+# ------------------------------------------------------------------------------ 5: 10,000 sessions
+MANY_PHASE = """  - name: load
+    workload: mix
+    sessions: {sessions}
+    duration_s: {duration}
+    preload_rows: 0
+    think_ms: [500, 1000]
+    max_error_rate: 0.01
+    operations: {{one: 1}}
+    sql_operations: {{one: {{sql: "{sql}"}}}}
+"""
+
+
+def many_sessions(folder: Path, workers: int, total: int, duration: float) -> dict:
+    """`total` SELECT 1 sessions with a think time of 0.5-1 s over `workers` workers, on a hyperd of their own started
+    here (loadgen would refuse to start its own: 10,000 sessions need more open files in hyperd than this machine's
+    hard limit allows, see BENCHMARKS.md). Launch → barrier release, each worker's connect time, peak RSS of the
+    workers (summed per sampling round), of the coordinator, and of hyperd (sampled here)."""
+    import psutil
+
+    name = f"sessions_many_w{workers}"
+    (folder / name).mkdir(exist_ok=True)
+    with HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, parameters={"log_dir": str(folder / name)}) as hp:
+        hyperd = psutil.Process(server.find_hyperd_pid())
+        peak, done = [hyperd.memory_info().rss], threading.Event()
+
+        def sample():
+            while not done.wait(0.1):
+                peak.append(hyperd.memory_info().rss)
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        line = (
+            f'server: {{endpoint: "{hp.endpoint.connection_descriptor}", database_dir: "{folder / name}", '
+            "replace_existing: true, connect_timeout_s: 30}\n"
+        )
+        phase = MANY_PHASE.format(sessions=total // workers, duration=duration, sql=SQL)
+        text = f"name: {name}\nworkers: {workers}\nseed: 1\n{line}sampling: {{interval_ms: 100}}\nphases:\n{phase}"
+        try:
+            run_dir, launched = run_loadgen(text, folder, name)
+        finally:
+            done.set()
+            sampler.join()
+    rounds: dict[str, float] = defaultdict(float)
+    coordinator = 0.0
+    for r in read(run_dir / "samples.csv"):
+        if r["process"].startswith("worker-"):
+            rounds[r["t_s"]] += float(r["rss_mib"] or 0)
+        elif r["process"] == "coordinator":
+            coordinator = max(coordinator, float(r["rss_mib"] or 0))
+    workers_rows = [r for r in read(run_dir / "workers.csv") if r["phase"] == "load"]
+    connect = [float(r["detail"].split("connected in ")[1].split(" s")[0]) for r in workers_rows]
+    s = summary(run_dir)
+    return {
+        "release_s": utc_epoch(s["started_utc"]) - launched,
+        "connect_s": max(connect),
+        "setup_s": max(float(r["setup_s"]) for r in workers_rows),
+        "workers_rss": max(rounds.values()),
+        "coordinator_rss": coordinator,
+        "hyperd_rss": max(peak) / 2**20,
+        "ops_per_s": float(s["ops_per_s"]),
+        "p50_ms": float(s["p50_ms"] or 0),
+        "errors": float(s["errors"] or 0),
+        "ops": float(s["ops"] or 0),
+    }
 
 
 # ------------------------------------------------------------------------------------ 3: open load
@@ -195,6 +297,9 @@ def stalled(folder: Path, workers: int, sessions: int, rate: float, duration: fl
 
 
 # ------------------------------------------------------------------------------------------------ main
+CLOSED_SHAPES = ((1, 64), (2, 32), (1, 1024), (2, 512))  # (workers or processes, sessions each)
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--quick", action="store_true", help="short durations and 1 round (smoke test)")
@@ -202,9 +307,13 @@ def main(argv=None) -> int:
     parser.add_argument("--duration", type=float, default=10, help="seconds of each closed-loop measurement")
     parser.add_argument("--rate", type=float, default=2000, help="open-load target, operations/s in total")
     parser.add_argument("--rate-duration", type=float, default=20)
+    parser.add_argument("--many", type=int, default=10_000, help="sessions in total of the many-sessions check")
+    parser.add_argument("--many-duration", type=float, default=30, help="long enough for every session to run")
     args = parser.parse_args(argv)
     if args.quick:
-        args.rounds, args.duration, args.rate_duration = 1, 2, 4
+        args.rounds, args.duration, args.rate_duration, args.many, args.many_duration = 1, 2, 4, 2000, 3
+    # the hyperds started here inherit this process's open-files limit: 10,000 sessions hold 20,000 files there
+    limits.raise_soft(limits.hyperd_need(args.many, 1))
 
     folder = Path(tempfile.mkdtemp(prefix="loadgen-bench-sessions-"))
     m: dict[str, list[float]] = defaultdict(list)
@@ -214,19 +323,23 @@ def main(argv=None) -> int:
         with Connection(hyper.endpoint, database, CreateMode.CREATE_AND_REPLACE):
             for i in range(args.rounds):
                 print(f"round {i + 1}/{args.rounds}", file=sys.stderr, flush=True)
-                m["lg_1x64"].append(loadgen_closed(folder, endpoint, 1, 64, args.duration))
-                m["bare_64"].append(bare_loop(endpoint, database, 64, args.duration))
-                m["lg_2x32"].append(loadgen_closed(folder, endpoint, 2, 32, args.duration))
+                for workers, sessions in CLOSED_SHAPES:  # side by side: loadgen, then the bare loop, same shape
+                    key = f"{workers}x{sessions}"
+                    m[f"lg_{key}"].append(loadgen_closed(folder, endpoint, workers, sessions, args.duration))
+                    m[f"bare_{key}"].append(bare_loop(endpoint, database, workers, sessions, args.duration))
     for _ in range(args.rounds):
         for key, value in startup(folder, 2 if args.quick else 5).items():
             m[key].append(value)
+    many = {w: many_sessions(folder, w, args.many, args.many_duration) for w in (1, 2)}
     shapes = ((1, 64),) if args.quick else ((1, 64), (2, 32))
     opened = {(w, s): open_load(folder, w, s, args.rate, args.rate_duration) for w, s in shapes}
     stall = stalled(folder, 1, 64, args.rate, args.rate_duration)
 
     for key, values in m.items():  # every round, for judging the noise behind a median
         print(f"{key}: {', '.join(f'{v:.2f}' for v in values)}", file=sys.stderr)
-    report = render({k: statistics.median(v) for k, v in m.items()}, opened, stall, args)
+    for workers, values in many.items():
+        print(f"many w{workers}: {values}", file=sys.stderr)
+    report = render({k: statistics.median(v) for k, v in m.items()}, many, opened, stall, args)
     print(report, end="")
     import shutil
 
@@ -238,7 +351,7 @@ def yes(ok: bool) -> str:
     return "yes" if ok else "**no**"
 
 
-def render(med: dict, opened: dict, stall: dict, args) -> str:
+def render(med: dict, many: dict, opened: dict, stall: dict, args) -> str:
     rows = []
     rows.append(
         f"| startup of 256 sessions (2 workers × 128): launch → barrier release | {med['startup_s']:.2f} s | | | "
@@ -249,12 +362,27 @@ def render(med: dict, opened: dict, stall: dict, args) -> str:
         f"{yes(med['client_rss'] <= 1024)} | samples.csv, summed per sampling round |"
     )
     rows.append(f"| peak RSS per worker at 128 sessions | {med['worker_rss']:.0f} MiB | | | | | samples.csv |")
-    for key, label in (("lg_1x64", "1 worker × 64"), ("lg_2x32", "2 workers × 32")):
-        ratio = med[key] / med["bare_64"]
-        floor = f"≥ 0.9 | {yes(ratio >= 0.9)}" if key == "lg_1x64" else "| "
+    for workers, r in many.items():
+        label = f"{args.many:,} sessions (SELECT 1, think 0.5–1 s), {workers} worker(s)"
         rows.append(
-            f"| SELECT 1 closed loop, loadgen {label} sessions vs bare asyncio loop, 64 AsyncConnections | "
-            f"{med[key]:,.0f} ops/s | {med['bare_64']:,.0f} ops/s | {ratio:.2f} | {floor} | "
+            f"| {label}: launch → barrier release | {r['release_s']:.1f} s | | | ≤ 30 s | "
+            f"{yes(r['release_s'] <= 30)} | connecting {r['connect_s']:.1f} s, slowest worker setup_s "
+            f"{r['setup_s']:.1f} s |"
+        )
+        rows.append(
+            f"| {label}: client peak RSS (workers) | {r['workers_rss']:,.0f} MiB | | | ≤ 1536 MiB | "
+            f"{yes(r['workers_rss'] <= 1536)} | + coordinator {r['coordinator_rss']:.0f} MiB; hyperd "
+            f"{r['hyperd_rss']:,.0f} MiB; {r['ops_per_s']:,.0f} ops/s, p50 {r['p50_ms']:,.0f} ms, "
+            f"{r['errors']:,.0f} of {r['ops']:,.0f} operations failed |"
+        )
+    for workers, sessions in CLOSED_SHAPES:
+        key = f"{workers}x{sessions}"
+        ratio = med[f"lg_{key}"] / med[f"bare_{key}"]
+        floor = f"≥ 0.9 | {yes(ratio >= 0.9)}" if workers == 1 else "| "
+        label = f"{workers} worker(s) × {sessions:,} sessions" if workers > 1 else f"1 worker × {sessions:,} sessions"
+        rows.append(
+            f"| SELECT 1 closed loop, loadgen {label} vs bare asyncio loop, same processes and connections | "
+            f"{med[f'lg_{key}']:,.0f} ops/s | {med[f'bare_{key}']:,.0f} ops/s | {ratio:.2f} | {floor} | "
             f"{args.duration:g} s each, one hyperd |"
         )
     for (w, s), r in opened.items():

@@ -8,10 +8,16 @@ from rich.console import Console
 
 from loadgen import __version__
 from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
+from loadgen.terminal import clean, say
+
+
+class Parser(argparse.ArgumentParser):
+    def error(self, message):
+        super().error(clean(message))  # it quotes what was typed: control characters escaped
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="loadgen", description="Load generator for the Hyper database.")
+    parser = Parser(prog="loadgen", description="Load generator for the Hyper database.")
     parser.add_argument("--version", action="version", version=f"loadgen {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -42,6 +48,9 @@ def build_parser() -> argparse.ArgumentParser:
         "runs", nargs="+", metavar="RUN", help="run folders; with several, the first is the baseline"
     )
     reporting.add_argument("-o", "--output", help="the HTML file (default RUN/report.html, RUN_A/compare.html)")
+    reporting.add_argument(
+        "--force", action="store_true", help="replace an existing file at -o that is not a report loadgen wrote"
+    )
     reporting.add_argument("--no-png", action="store_true", help="skip RUN/charts/*.png (matplotlib: seconds)")
 
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
@@ -49,6 +58,12 @@ def build_parser() -> argparse.ArgumentParser:
     comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the %% change")
     comparing.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first is the baseline")
     comparing.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+
+    hyperd = commands.add_parser("hyperd", help="hyperd versions in loadgen's cache (server.hyperd.version)")
+    actions = hyperd.add_subparsers(dest="action", required=True, metavar="ACTION")
+    actions.add_parser("list", help="the cached versions: version, size, path")
+    fetching = actions.add_parser("fetch", help="fetch versions into the cache ahead of a run (e.g. for CI)")
+    fetching.add_argument("versions", nargs="+", metavar="VERSION", help="tableauhyperapi versions, e.g. 0.0.24457")
     return parser
 
 
@@ -57,16 +72,17 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     # a log file or CI gets the full-width table instead of rich's 80-column default
     width = None if sys.stdout.isatty() else 200
-    console = Console(highlight=False, soft_wrap=True, width=width)
-    errors = Console(stderr=True, highlight=False, soft_wrap=True, width=width)
+    # no rich markup anywhere: what loadgen prints holds paths, names and messages, in which [/] or [wip] are text
+    console = Console(highlight=False, markup=False, soft_wrap=True, width=width)
+    errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=width)
     try:
         return COMMANDS[args.command](args, console, errors, argv)
     except ScenarioError as exc:
         for problem in exc.problems:
-            errors.print(f"error: {problem}", markup=False)
+            say(errors, f"error: {problem}")
         return exc.exit_code
     except LoadgenError as exc:
-        errors.print(f"error: {exc}", markup=False)
+        say(errors, f"error: {exc}")
         return exc.exit_code
 
 
@@ -92,9 +108,7 @@ def cmd_validate(args, console: Console, _errors: Console, _argv) -> int:
             problems.extend(exc.problems)
             continue
         points = f", {len(plan)} matrix points" if scenario.matrix else ""
-        console.print(
-            f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})"
-        )
+        say(console, f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})")
     if problems:
         raise ScenarioError(problems)
     return EXIT_OK
@@ -113,7 +127,7 @@ def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
             description = str(data.get("description", "")).strip().splitlines()
         except (yaml.YAMLError, OSError, AttributeError):
             description = ["(cannot read; run `loadgen validate` on it)"]
-        console.print(f"{path.stem:24} {description[0] if description else ''}", markup=False)
+        say(console, f"{path.stem:24} {description[0] if description else ''}")
     return EXIT_OK
 
 
@@ -132,10 +146,10 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
     if len(args.runs) < 2:
         raise ScenarioError("compare needs at least two run folders")
     ids, rows = compare.compare(args.runs)
-    if args.format == "markdown":
-        console.file.write(compare.render_markdown(ids, rows))
+    if args.format == "markdown":  # phase labels hold matrix values: control characters escaped, as on a table
+        console.file.write(clean(compare.render_markdown(ids, rows)))
     elif args.format == "csv":
-        console.file.write(compare.render_csv(ids, rows))
+        console.file.write(clean(compare.render_csv(ids, rows)))
     else:
         console.print(compare.render_table(ids, rows))
     return EXIT_OK
@@ -144,11 +158,18 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
 def cmd_report(args, console: Console, _errors: Console, _argv) -> int:
     from loadgen.html_report import write_report
 
-    console.print(f"report: {write_report(args.runs, args.output, png=not args.no_png)}", markup=False)
+    say(console, f"report: {write_report(args.runs, args.output, png=not args.no_png, force=args.force)}")
     return EXIT_OK
 
 
+def cmd_hyperd(args, console: Console, _errors: Console, _argv) -> int:
+    from loadgen import hyperd_cache
+
+    return hyperd_cache.command(args.action, getattr(args, "versions", []), console)
+
+
 COMMANDS = {
+    "hyperd": cmd_hyperd,
     "report": cmd_report,
     "run": cmd_run,
     "validate": cmd_validate,

@@ -36,6 +36,11 @@ SUMMARY: tuple[Column, ...] = (
     Column("scenario", "", "the scenario's name"),
     Column("point", "", "the matrix point (0, 1, …); 0 without a matrix"),
     Column("parameters", "", "the matrix point's values as one cell (`workers=2 insert_arrow.method=arrow`)"),
+    Column(
+        "hyperd_version",
+        "",
+        "what the point's hyperd reports (`SELECT version()`); environment.json has its path and sha256",
+    ),
     Column("phase", "", "the phase's name"),
     Column("repetition", "", "1…N; empty on the row that summarises N repetitions"),
     Column("aggregate", "", "empty for a measured row; `median` for the row that summarises repetitions"),
@@ -46,7 +51,7 @@ SUMMARY: tuple[Column, ...] = (
     Column("status", "", "`ok`, `failed` or `interrupted`"),
     Column("started_utc", "UTC", "when the coordinator released the phase's barrier"),
     _m("wall_s", "s", "last worker end − first worker start", "lower", "span", "Wall (s)", ".3f", True),
-    _m("rows", "rows", "rows written (insert) or fetched (query) by all workers", "higher", "sum"),
+    _m("rows", "rows", "rows written and committed (insert) or fetched (query) by all workers", "higher", "sum"),
     _m(
         "nominal_mib",
         "MiB",
@@ -201,7 +206,7 @@ WORKERS: tuple[Column, ...] = (
     ),  # fmt: skip
     Column("busy_s", "s", "the worker's timed part: end − start"),
     Column("close_s", "s", "closing its connections (last phase only)"),
-    Column("rows", "rows", "rows written or fetched", "higher"),
+    Column("rows", "rows", "rows written and committed, or fetched", "higher"),
     Column("rows_per_s", "rows/s", "rows ÷ busy", "higher"),
     Column("mib_per_s", "MiB/s", "nominal MiB ÷ busy", "higher"),
     Column("ops", "operations", "operations", "higher"),

@@ -7,14 +7,13 @@ change of the median (resampling each run's repetitions, seeded, so the same run
 fewer repetitions there is no spread to judge by: `single run`.
 """
 
-import csv
 from pathlib import Path
 
 import numpy as np
 
 from loadgen import columns
 from loadgen.errors import NotARunFolder, ScenarioError
-from loadgen.results import final_rows, is_aggregate
+from loadgen.results import csv_rows_text, final_rows, is_aggregate, read_run_table
 
 METRICS = columns.HEADLINE  # the metrics judged (loadgen/columns.py)
 MIN_REPS = 5  # with 3 against 3, a percentile interval calls 1 in 10 unchanged pairs different
@@ -30,12 +29,10 @@ class Run:
         file = Path(path)
         if file.is_dir():
             file = file / "summary.csv"
-        try:
-            with open(file, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
-        except OSError as exc:
-            raise NotARunFolder(f"{path}: not a run folder: {exc.strerror}") from None
-        if not rows or "phase" not in rows[0]:
+        if not file.is_file():
+            raise NotARunFolder(f"{path}: not a run folder: no summary.csv")
+        rows = read_run_table(file)
+        if not rows:
             raise NotARunFolder(f"{path}: summary.csv has no phases")
         self.run_id = rows[0]["run_id"]
         self.final = {phase_label(r): r for r in final_rows(rows)}
@@ -45,7 +42,7 @@ class Run:
                 self.repetitions.setdefault(phase_label(r), []).append(r)
 
     def samples(self, phase: str, metric: str) -> list[float]:
-        return [float(r[metric]) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
+        return [r.number(metric) for r in self.repetitions.get(phase, []) if r.get(metric) not in ("", None)]
 
 
 def load_run(path: str) -> tuple[str, dict[str, dict]]:
@@ -93,10 +90,9 @@ def compare(paths: list[str]) -> tuple[list[str], list[dict]]:
         if not all(phase in run.final for run in runs):
             continue
         for metric in METRICS:
-            values = [run.final[phase].get(metric, "") for run in runs]
-            if any(v in ("", None) for v in values):
+            if any(run.final[phase].get(metric) in ("", None) for run in runs):
                 continue
-            numbers = [float(v) for v in values]
+            numbers = [run.final[phase].number(metric) for run in runs]
             changes = [100 * (n - numbers[0]) / numbers[0] if numbers[0] else 0.0 for n in numbers[1:]]
             judged = [verdict(metric, base.samples(phase, metric), run.samples(phase, metric)) for run in runs[1:]]
             last, interval = judged[-1]
@@ -131,27 +127,26 @@ def render_markdown(ids: list[str], rows: list[dict]) -> str:
 
 
 def render_csv(ids: list[str], rows: list[dict]) -> str:
-    import io
-
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"])
+    header = ["phase", "metric", *ids, "change_pct", "verdict", "ci_low_pct", "ci_high_pct", "noise"]
+    lines = []
     for r in rows:
         low, high = r["interval"] or ("", "")
-        writer.writerow([
+        lines.append([
             r["phase"], r["metric"], *(f"{v:g}" for v in r["values"]), f"{r['change_pct']:.2f}", r["verdict"],
             f"{low:.2f}" if low != "" else "", f"{high:.2f}" if high != "" else "", r["noise"],
         ])  # fmt: skip
-    return out.getvalue()
+    return csv_rows_text(header, lines)
 
 
 def render_table(ids: list[str], rows: list[dict]):
     from rich.table import Table
 
+    from loadgen.terminal import shown
+
     table = Table(title="compare", title_justify="left")
     for name in ("phase", "metric", *ids, *(f"vs {i}" for i in ids[1:])):
-        table.add_column(name, justify="left" if name in ("phase", "metric") else "right")
+        table.add_column(shown(name), justify="left" if name in ("phase", "metric") else "right")
     for r in rows:
         cells = [judged(*j) for j in zip(r["changes"], r["verdicts"], r["intervals"], strict=True)]
-        table.add_row(r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)
+        table.add_row(*map(shown, (r["phase"], r["metric"], *(f"{v:,.4g}" for v in r["values"]), *cells)))
     return table

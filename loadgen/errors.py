@@ -49,6 +49,13 @@ class ThresholdAborted(LoadgenError):
     """An abort threshold fired during a phase: the phase ended early, its measurements are kept."""
 
 
+class LimitError(LoadgenError):
+    """The scenario asks for more than a limit of this machine or setting allows (open files, a connect time): the
+    message names the limit, the numbers and what to raise. Exit 2, like a scenario to change."""
+
+    exit_code = EXIT_USAGE
+
+
 class NotARunFolder(LoadgenError):
     """A path given to compare or report is not a run folder (bad usage: exit 2)."""
 

@@ -15,6 +15,7 @@ points each chart drew into `window.loadgenRender` (and `body[data-rendered]`), 
 import html
 import json
 import math
+import os
 import re
 from functools import cache
 from importlib import resources
@@ -499,7 +500,7 @@ def page(title: str, header: str, sections: list[tuple[str, str, str]], charts: 
     # plotly.js once for every chart, inline: the file opens offline
     script = f"<script>{plotly_js(full=not trace_types(charts) <= BASIC_TRACES)}</script>" if charts else ""
     return f"""<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>{html.escape(title)}</title>
+<html lang="en"><head><meta charset="utf-8">{GENERATOR}<title>{html.escape(title)}</title>
 <meta name="viewport" content="width=device-width, initial-scale=1"><style>{STYLE}</style></head>
 <body><script>window.loadgenStart = performance.now();</script>{header}<nav>{nav}</nav>{body}{drawn}
 <pre id="render-check" hidden></pre>{script}
@@ -524,10 +525,49 @@ def run_header(run: Run) -> str:
     )
 
 
-def write_report(paths, output=None, png: bool = True) -> Path:
+# In the <head> of every report: how `report` knows a file it may replace. Reports of loadgen before it have
+# EARLIER_MARK near their start.
+GENERATOR = '<meta name="generator" content="loadgen report">'
+EARLIER_MARK = "<script>window.loadgenStart = performance.now();</script>"
+RUN_DATA_SUFFIXES = (".csv", ".json", ".yaml", ".yml")
+
+
+def written_by_loadgen(path: Path) -> bool:
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(65536).decode("utf-8", "replace")
+    except OSError:
+        return False
+    return GENERATOR in head or EARLIER_MARK in head
+
+
+def is_run_data(path: Path) -> bool:
+    """A CSV, JSON or YAML file in a run folder (one with run.json or summary.csv) or below one, or a history.csv."""
+    if path.suffix.lower() not in RUN_DATA_SUFFIXES:
+        return False
+    return path.name == "history.csv" or any(
+        (folder / "run.json").is_file() or (folder / "summary.csv").is_file() for folder in path.parents
+    )
+
+
+def check_target(target: Path, force: bool) -> None:
+    """Refuse (exit 2) to write the report over a run's data, even with force, or over a file loadgen did not
+    write, unless force. A symlink is judged by the file it points to, which is what would be replaced."""
+    real = Path(os.path.realpath(target))
+    if is_run_data(real):
+        raise ScenarioError(f"{target}: a data file of a run; the report goes elsewhere")
+    if real.is_dir():
+        raise ScenarioError(f"{target}: a folder; the report is a file")
+    if real.exists() and not force and not written_by_loadgen(real):
+        raise ScenarioError(f"{target}: not a report loadgen wrote; not replaced (--force replaces it)")
+
+
+def write_report(paths, output=None, png: bool = True, force: bool = False) -> Path:
     """Write the report of one run (RUN/report.html) or the comparison of several (RUN_A/compare.html);
-    returns its path."""
+    returns its path. An existing file there is replaced only if loadgen wrote it, or with force."""
     paths = [paths] if isinstance(paths, (str, Path)) else list(paths)
+    target = Path(output) if output else Path(paths[0]) / ("report.html" if len(paths) == 1 else "compare.html")
+    check_target(target, force)
     runs = [Run(p) for p in paths]
     if len(runs) == 1:
         run = runs[0]
@@ -538,7 +578,6 @@ def write_report(paths, output=None, png: bool = True) -> Path:
             ("failures", "Errors", errors_table(runs)),
         ]
         text = page(f"loadgen {run.run_id}", run_header(run), sections, charts)
-        target = Path(output) if output else run.dir / "report.html"
         if png:
             from loadgen.report_png import save_pngs
 
@@ -559,7 +598,6 @@ def write_report(paths, output=None, png: bool = True) -> Path:
             ("failures", "Errors", errors_table(runs)),
         ]
         text = page("loadgen comparison", header, sections, charts)
-        target = Path(output) if output else runs[0].dir / "compare.html"
     try:
         results.write_atomic(target, text)
     except OSError as exc:

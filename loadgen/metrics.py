@@ -182,7 +182,8 @@ class Recorder:
         if self.progress is not None:
             self.progress[0] += rows
             self.progress[1] += 1
-            self.progress[3] = 0  # the statement's rows are counted now
+            if rows:  # the rows sent so far are counted now (an add_rows call, counting none, keeps them)
+                self.progress[3] = 0
         bucket = self._bucket().op(op)
         bucket.ops += 1
         bucket.rows += rows

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import re
 import zlib
+from decimal import Decimal
 
 from pydantic import Field, model_validator
 
@@ -67,6 +68,17 @@ class Param(StrictModel):
 class Statement(StrictModel):
     sql: str = Field(min_length=1, max_length=100_000, description="SQL with %s placeholders; {table} = the table.")
     params: list[Param] = Field(default_factory=list, max_length=1000)
+
+    def server_sql(self) -> str:
+        """The SQL as sent: the placeholder of each generated NUMERIC parameter becomes CAST(%s AS NUMERIC(p,s)),
+        and its value goes out as text (ParamStream). psycopg binds a Decimal with the bare `numeric` type, which
+        Hyper reads as NUMERIC(1,0) (found by test: 1.5 arrived as 2, 9.99 overflowed, even with `%s::NUMERIC(12,2)`);
+        the protocol carries no precision and scale, so the statement gives them."""
+        casts = iter(
+            f"CAST(%s AS {p.column_model().sql_type.sql})" if p.generator is not None and is_numeric(p) else "%s"
+            for p in self.params
+        )
+        return PLACEHOLDER.sub(lambda m: next(casts) if m.group() == "%s" else m.group(), self.sql)
 
     @model_validator(mode="after")
     def _params_fit(self):
@@ -131,11 +143,17 @@ class ParamStream:
             typed = typed_integer(self.column.sql_type.base)
             if self.column.sql_type.base == "INTERVAL":  # Arrow's (months, days, ns) → a timedelta psycopg binds
                 self.values = [v if v is None else _timedelta(v) for v in self.values]
+            elif self.column.sql_type.base == "NUMERIC":  # text, read by the CAST of Statement.server_sql
+                self.values = [v if v is None else format(v, "f") for v in self.values]
             elif typed is not None:  # a Python int alone goes out as numeric: Hyper wants INT where it takes INT
                 self.values = [v if v is None else typed(v) for v in self.values]
             self.values.reverse()  # pop() from the end hands them out in order
             self.drawn += DRAW_BATCH
         return self.values.pop()
+
+
+def is_numeric(param: Param) -> bool:
+    return param.column_model().sql_type.base == "NUMERIC"
 
 
 def _timedelta(value):
@@ -205,7 +223,10 @@ class Binder:
                 row = rows[self.pick(len(rows))]
                 if param.column >= len(row):
                     raise IndexError(f"{param.from_} returns {len(row)} column(s), no column {param.column}")
-                out.append(row[param.column])
+                value = row[param.column]
+                # a NUMERIC result goes back as text, which the server reads as the type the statement gives it (a
+                # column it is compared with, a CAST): psycopg's numeric binding would reach Hyper as NUMERIC(1,0)
+                out.append(format(value, "f") if isinstance(value, Decimal) else value)
             else:
                 out.append(self.streams[(name, s, p)].next())
         return tuple(out)

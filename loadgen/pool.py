@@ -55,6 +55,11 @@ class WorkerPool:
 
     # ------------------------------------------------------------------ lifecycle
     def start(self) -> None:
+        # the first barrier's deadline, as release() will count it (a little later): a worker's connecting ends
+        # before it and says why, instead of the coordinator's "did not reach the start barrier"
+        first_barrier_by = time.monotonic() + self.barrier_s
+        for spec in self.specs:
+            spec.first_barrier_by = first_barrier_by
         for process in self.processes:
             process.start()
         for end in self._child_ends:
@@ -215,7 +220,9 @@ class WorkerPool:
         self._await_first_error()
         if self.errors:
             first = self.errors[0]
-            return WorkerError(f"worker {first['worker']} failed in phase {first['phase']}: {first['message']}")
+            error = WorkerError(f"worker {first['worker']} failed in phase {first['phase']}: {first['message']}")
+            error.exit_code = first.get("exit_code", error.exit_code)  # 2 for a limit to raise (LimitError)
+            return error
         if cause:
             return WorkerError(f"phase {phase}: {cause}")
         crashes = {n: c for n, c in self.deaths.items() if c != worker.EXIT_ABORTED} or self.deaths

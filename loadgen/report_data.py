@@ -6,15 +6,13 @@ measured window is [first worker start, last worker end] (workers.csv: start_off
 between release and window is the warmup (when latency.csv has OP:warmup rows for it) or barrier wake-up.
 """
 
-import csv
-import json
 import math
 from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from loadgen import results
-from loadgen.errors import ScenarioError
+from loadgen.errors import NotARunFolder, ScenarioError
 
 # D3's category10 = matplotlib's tab10: the same phase has the same colour in the HTML and the PNGs
 PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
@@ -22,11 +20,12 @@ PALETTE = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e
 SPECTRUM = [("min", None), ("50", 50.0), ("90", 90.0), ("95", 95.0), ("99", 99.0), ("99.9", 99.9), ("max", None)]
 
 
-def read_csv(path: Path) -> list[dict]:
-    if not path.exists():
-        return []
-    with open(path, newline="", encoding="utf-8") as handle:
-        return list(csv.DictReader(handle))
+def utc_seconds(file: Path, column: str, text) -> float:
+    """Epoch seconds of a timestamp of a run's file; a garbled one names the file."""
+    try:
+        return results.parse_utc(str(text))
+    except ValueError:
+        raise NotARunFolder(f"{file}: {column}: {text!r} is not a timestamp") from None
 
 
 def num(value, default=None):
@@ -110,30 +109,28 @@ class Instance:
 class Run:
     def __init__(self, folder):
         self.dir = Path(folder)
-        self.summary = read_csv(self.dir / "summary.csv")
+        self.summary = results.read_run_table(self.dir / "summary.csv")
         if not self.summary:
             raise ScenarioError(f"{folder}: not a run folder (no summary.csv)")
-        self.status = self._json("run.json")
-        self.environment = self._json("environment.json")
+        self.status = results.read_run_json(self.dir / "run.json")
+        self.environment = results.read_run_json(self.dir / "environment.json")
         self.run_id = self.status.get("run_id") or self.summary[0]["run_id"]
-        self.workers = read_csv(self.dir / "workers.csv")
-        self.latency = read_csv(self.dir / "latency.csv")
-        self.timeseries = read_csv(self.dir / "timeseries.csv")
-        self.op_timeseries = read_csv(self.dir / "op_timeseries.csv")  # absent in runs of loadgen before 0.3
-        self.samples = read_csv(self.dir / "samples.csv")
-        started = self.status.get("started_utc") or min(
-            (r["started_utc"] for r in self.summary if r.get("started_utc")), default=""
-        )
-        self.t0 = results.parse_utc(started) if started else 0.0
+        self.workers = results.read_run_table(self.dir / "workers.csv")
+        self.latency = results.read_run_table(self.dir / "latency.csv")
+        self.timeseries = results.read_run_table(self.dir / "timeseries.csv")
+        # absent in runs of loadgen before 0.3
+        self.op_timeseries = results.read_run_table(self.dir / "op_timeseries.csv")
+        self.samples = results.read_run_table(self.dir / "samples.csv")
+        if self.status.get("started_utc"):
+            self.t0 = utc_seconds(self.dir / "run.json", "started_utc", self.status["started_utc"])
+        else:
+            stamps = [r.get("started_utc") for r in self.summary]
+            self.t0 = min((utc_seconds(self.summary[0].file, "started_utc", t) for t in stamps if t), default=0.0)
         self.phase_names = list(dict.fromkeys(r["phase"] for r in self.summary))
         self.colors = {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(self.phase_names)}
         self.matrix = len({r.get("point", "0") for r in self.summary}) > 1
         self.repeated = any(results.is_aggregate(r) for r in self.summary)
         self.instances = self._instances()
-
-    def _json(self, name: str) -> dict:
-        path = self.dir / name
-        return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
 
     @staticmethod
     def key(row: dict) -> tuple:
@@ -149,7 +146,7 @@ class Run:
             if results.is_aggregate(row) or not row.get("started_utc"):
                 continue
             key = self.key(row)
-            release = results.parse_utc(row["started_utc"]) - self.t0
+            release = utc_seconds(row.file, "started_utc", row["started_utc"]) - self.t0
             spans = [
                 (num(w["start_offset_ms"], 0) / 1000, num(w["start_offset_ms"], 0) / 1000 + num(w["busy_s"], 0))
                 for w in workers.get(key, [])
@@ -357,7 +354,7 @@ class Run:
         labels = [self.label_key(i.key) for i in self.instances]
         by_key = defaultdict(dict)
         for w in self.workers:
-            by_key[self.key(w)][int(w["worker"])] = w
+            by_key[self.key(w)][int(w.number("worker"))] = w
         numbers = sorted({n for ws in by_key.values() for n in ws})
         panels = []
         for title, column in metrics:

@@ -13,6 +13,7 @@ import itertools
 import json
 import os
 import platform
+import re
 import socket
 import sys
 import time
@@ -22,7 +23,7 @@ from pathlib import Path
 import psutil
 
 from loadgen import columns
-from loadgen.errors import ScenarioError
+from loadgen.errors import NotARunFolder, ScenarioError
 from loadgen.metrics import PERCENTILES, percentile_column
 
 SUMMARY_COLUMNS = columns.SUMMARY_NAMES
@@ -109,7 +110,9 @@ _temp_names = itertools.count()
 
 def write_atomic(path: Path, text: str) -> None:
     """Write a temporary file and rename it into place. The temporary name is unique to this process and call,
-    so writers of the same file never share one; a failed write removes it."""
+    so writers of the same file never share one; a failed write removes it. A symlink is written through: the file
+    it points to is replaced and the link stays (e.g. a history.csv that several results folders share)."""
+    path = Path(os.path.realpath(path))
     tmp = path.with_name(f".{path.name}.{os.getpid()}-{next(_temp_names)}.tmp")
     try:
         with open(tmp, "w", encoding="utf-8", newline="") as handle:
@@ -123,23 +126,127 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
-def csv_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="raise", lineterminator="\n")
-    writer.writeheader()
-    for row in rows:
-        unknown = set(row) - set(columns)
-        if unknown:
-            raise ValueError(f"columns not in the file's fixed list: {sorted(unknown)}")
-        writer.writerow({k: format_value(row.get(k, "")) for k in columns})
-    return out.getvalue()
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP, "CSV injection"): a matrix value
+# `=HYPERLINK(…)` would be a link in summary.csv. Such text gets a leading `'`, which spreadsheets show as text; a
+# number never does (-1.5 stays a number). Text that starts with `'` itself gets one more, so that read_cell gives
+# back exactly what was written.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+TEXT_MARK = "'"
+MARKED_STARTS = frozenset((*FORMULA_STARTS, TEXT_MARK))
+NUMBER = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
-def format_value(value):
-    """Plain numbers a spreadsheet reads: no thousands separators, floats with up to 6 decimals."""
+def csv_cell(value):
+    """A cell as loadgen writes it: plain numbers a spreadsheet reads (no thousands separators, floats with up to 6
+    decimals), text a spreadsheet cannot run."""
+    if type(value) is str:
+        return TEXT_MARK + value if value[:1] in MARKED_STARTS and not NUMBER.fullmatch(value) else value
     if isinstance(value, float):
         return f"{value:.6f}".rstrip("0").rstrip(".") if value == value else ""
     return value
+
+
+def read_cell(text: str) -> str:
+    """A cell's text as it was before csv_cell."""
+    return text[1:] if text.startswith(TEXT_MARK) else text
+
+
+def csv_rows_text(header: list[str], rows) -> str:
+    """The one CSV writer of loadgen (run folders, history.csv, compare --format csv, TPC-H answers): every cell
+    through csv_cell."""
+    cells = [list(map(csv_cell, row)) for row in itertools.chain([header], rows)]
+    out = io.StringIO()
+    csv.writer(out, lineterminator="\n").writerows(cells)
+    if "\r" not in out.getvalue():
+        return out.getvalue()
+    # Python before 3.12 leaves a field with a lone \r unquoted, which ends the row for a reader: such rows are
+    # written with every field quoted (rare: looked for only when the text has a \r)
+    out = io.StringIO()
+    plain, quoted = csv.writer(out, lineterminator="\n"), csv.writer(out, lineterminator="\n", quoting=csv.QUOTE_ALL)
+    for row in cells:
+        (quoted if any(isinstance(c, str) and "\r" in c for c in row) else plain).writerow(row)
+    return out.getvalue()
+
+
+def csv_text(columns: list[str], rows: list[dict]) -> str:
+    """A table of fixed columns; a row with a column not in the list is a bug, not silently dropped."""
+    known = set(columns)
+    for row in rows:
+        if not known.issuperset(row):
+            raise ValueError(f"columns not in the file's fixed list: {sorted(row.keys() - known)}")
+    empty = [""] * len(columns)
+    return csv_rows_text(columns, (map(row.get, columns, empty) for row in rows))
+
+
+def read_csv(path: Path) -> tuple[list[str], list[dict]]:
+    """The one CSV reader of loadgen's own files: (columns, rows), every cell as it was before csv_cell. Cells
+    beyond the header are under the key None, missing ones are None (csv.DictReader). Raises OSError,
+    UnicodeDecodeError, csv.Error."""
+    with open(path, newline="", encoding="utf-8") as handle:
+        text = handle.read()
+    reader = csv.DictReader(io.StringIO(text))
+    marked = TEXT_MARK in text  # most files hold no `'` at all: nothing to take off
+    if marked and reader.fieldnames:
+        reader.fieldnames = [read_cell(c) for c in reader.fieldnames]
+    rows = list(reader)
+    if marked:
+        rows = [{k: read_cell(v) if isinstance(v, str) else v for k, v in row.items()} for row in rows]
+    return list(reader.fieldnames or []), rows
+
+
+class RunRow(dict):
+    """A row of a run folder's table (report, compare): a column the file lacks, or a number that is not one, is an
+    error naming the file (exit 2) instead of a traceback."""
+
+    __slots__ = ("file",)
+
+    def __missing__(self, column):
+        raise NotARunFolder(f"{self.file}: no column {column!r}: damaged, or not written by loadgen")
+
+    def number(self, column: str) -> float:
+        try:
+            return float(self[column])
+        except (TypeError, ValueError):
+            raise NotARunFolder(f"{self.file}: column {column}: {self[column]!r} is not a number") from None
+
+
+def read_run_table(path: Path) -> list[RunRow]:
+    """A run folder's CSV as RunRows; [] when the file is not there (older runs lack some)."""
+    try:
+        columns, rows = read_csv(path)
+    except FileNotFoundError:
+        return []
+    except UnicodeDecodeError:
+        raise NotARunFolder(f"{path}: not UTF-8 text: damaged, or not written by loadgen") from None
+    except csv.Error as exc:
+        raise NotARunFolder(f"{path}: cannot be read as CSV ({exc})") from None
+    except OSError as exc:
+        raise NotARunFolder(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    out = []
+    for number, row in enumerate(rows, start=2):
+        if None in row or None in row.values():  # csv.DictReader's marks of too many or too few cells
+            raise NotARunFolder(f"{path}: row {number} has {'more' if None in row else 'fewer'} cells than the "
+                                f"header ({len(columns)}): damaged, or not written by loadgen")  # fmt: skip
+        out.append(RunRow(row))
+        out[-1].file = path
+    return out
+
+
+def read_run_json(path: Path) -> dict:
+    """A run folder's JSON object; {} when the file is not there."""
+    try:
+        payload = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return {}
+    except UnicodeDecodeError:
+        raise NotARunFolder(f"{path}: not UTF-8 text: damaged, or not written by loadgen") from None
+    except json.JSONDecodeError as exc:
+        raise NotARunFolder(f"{path}: not valid JSON ({exc}): damaged, or not written by loadgen") from None
+    except OSError as exc:
+        raise NotARunFolder(f"{path}: cannot be read: {exc.strerror or exc}") from None
+    if not isinstance(payload, dict):
+        raise NotARunFolder(f"{path}: not a JSON object: damaged, or not written by loadgen")
+    return payload
 
 
 def write_csv(path: Path, columns: list[str], rows: list[dict]) -> None:
@@ -248,18 +355,21 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
     Runs that finish together take turns: an exclusive flock on a lock file beside history.csv covers reading it
     and rewriting it (atomically, so a reader never sees half a file). Its columns are the union of the file's
     own (also ones this version does not know) and this run's (a matrix's param:KEY columns); cells a row does
-    not have stay empty."""
+    not have stay empty. A history.csv that is a symlink (one history shared by several results folders) is
+    written through: the rows go to the file it points to, under a lock beside that file, which every results
+    folder that links to it takes."""
     if not rows:
         return None
     path = Path(output_dir) / "history.csv"
+    target = Path(os.path.realpath(path))
     try:
-        with open(path.with_name(HISTORY_LOCK), "a") as lock:
+        with open(target.with_name(HISTORY_LOCK), "a") as lock:
             if not lock_within(lock, HISTORY_LOCK_S):  # a stopped process or a hung mount must not hang us
                 return f"{path}: not updated: another process held its lock for {HISTORY_LOCK_S:g} s"
-            columns, existing = read_history(path)
+            columns, existing = read_history(target)
             wanted = dict.fromkeys([*HISTORY_COLUMNS, *(k for r in rows for k in r)])
             columns += [c for c in wanted if c not in columns]
-            write_atomic(path, history_text(columns, existing + rows))
+            write_atomic(target, csv_text(columns, existing + rows))
     except UnreadableHistory as exc:
         return f"{path}: {exc}; left as it is, without this run's rows"
     except OSError as exc:
@@ -270,10 +380,7 @@ def append_history(output_dir: str, rows: list[dict]) -> str | None:
 def read_history(path: Path) -> tuple[list[str], list[dict]]:
     """(columns, rows) of history.csv; a new history has the summary columns."""
     try:
-        with open(path, newline="", encoding="utf-8") as handle:
-            reader = csv.DictReader(handle)
-            columns = list(reader.fieldnames or [])
-            rows = list(reader)
+        columns, rows = read_csv(path)
     except FileNotFoundError:
         return list(HISTORY_COLUMNS), []
     except (UnicodeDecodeError, csv.Error) as exc:
@@ -286,12 +393,3 @@ def read_history(path: Path) -> tuple[list[str], list[dict]]:
         if None in row:  # DictReader's key for cells beyond the header
             raise UnreadableHistory(f"row {number} has more cells than the header")
     return columns, rows
-
-
-def history_text(columns: list[str], rows: list[dict]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow([format_value(row.get(c)) for c in columns])
-    return out.getvalue()

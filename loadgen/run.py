@@ -11,15 +11,24 @@ import sys
 import time
 
 from rich.console import Console
+from rich.text import Text
 
-from loadgen import faults, hyperlog, judge, results, server, staging, thresholds
-from loadgen.errors import EXIT_INTERRUPTED, Interrupted, LoadgenError, ResultsError, ThresholdAborted
+from loadgen import faults, hyperd_select, hyperlog, judge, limits, results, server, staging, thresholds
+from loadgen.errors import (
+    EXIT_INTERRUPTED,
+    EXIT_RUN_FAILED,
+    Interrupted,
+    LoadgenError,
+    ResultsError,
+    ScenarioError,
+    ThresholdAborted,
+)
 from loadgen.metrics import aggregate_phase
 from loadgen.pool import WorkerPool
 from loadgen.run_folder import RunFolder
 from loadgen.sampler import Sampler
 from loadgen.scenario import Scenario, dump_resolved
-from loadgen.terminal import Progress, phase_tables
+from loadgen.terminal import Progress, clean, phase_tables, say
 from loadgen.worker import WorkerSpec
 from loadgen.workloads.registry import workload_class
 
@@ -72,23 +81,52 @@ class Signals:
             raise Interrupted(f"interrupted by {self.received[0]}")
 
 
-def preflight(scenario: Scenario) -> None:
+def preflight(scenario: Scenario, point: int | None = None) -> None:
     """Everything that can be refused before anything is created (exit 2): folders, credentials, the endpoint,
-    database files that already exist."""
+    database files that already exist (`point`: a matrix point's own files)."""
     results.check_writable(scenario.output.dir, "output.dir")
     auth = server.credentials(scenario.server)
     config = scenario.server
     if config.endpoint:
-        paths = server.database_paths(config, scenario.workers, config.database_dir) if config.database_dir else []
+        directory = config.database_dir
+        paths = server.database_paths(config, scenario.workers, directory, point) if directory else []
         server.check_endpoint(config.endpoint, auth, config.connect_timeout_s, paths, config.replace_existing)
     elif config.database_dir:
         results.check_writable(config.database_dir, "server.database_dir")
-        paths = server.database_paths(config, scenario.workers, config.database_dir)
+        paths = server.database_paths(config, scenario.workers, config.database_dir, point)
         server.check_database_files(paths, config.replace_existing)
     if scenario.backend == "ray":
         from loadgen import ray_pool  # noqa: PLC0415 - Ray is optional and heavy: only for backend: ray
 
         ray_pool.preflight(scenario.ray)
+    problems = [p for p in open_files_shortfalls(scenario) if p]
+    if problems:
+        raise ScenarioError(problems)
+
+
+def open_files_shortfalls(scenario: Scenario) -> list[str | None]:
+    """Sessions past the open-files hard limit of a worker on this host or of the private hyperd."""
+    (sessions, phase), workers = limits.most_sessions(scenario), scenario.workers
+    out = []
+    if scenario.backend != "ray":  # a Ray worker checks its own host's limit
+        why = f"phase {phase}: {sessions:,} sessions per worker"
+        out.append(limits.shortfall(limits.worker_need(sessions), "each worker", why))
+    if not scenario.server.endpoint:
+        why = f"phase {phase}: {workers} worker(s) × {sessions:,} sessions"
+        who = "hyperd (two per session: its socket and its transient database)"
+        out.append(limits.shortfall(limits.hyperd_need(sessions, workers), who, why))
+    return out
+
+
+def open_files_needed(plan) -> int:
+    """What this process's soft limit must allow: its workers and the private hyperd inherit it."""
+    need = 0
+    for _, point in plan:
+        sessions, _ = limits.most_sessions(point)
+        need = max(need, limits.worker_need(sessions))
+        if not point.server.endpoint:
+            need = max(need, limits.hyperd_need(sessions, point.workers))
+    return need
 
 
 def staging_dirs(scenario: Scenario) -> list[str]:
@@ -109,8 +147,11 @@ def run(
     signals = Signals()
     signals.install()  # before the preflight: an endpoint that never answers must not make Ctrl-C wait
     try:
-        for point in dict.fromkeys(id(p) for _, p in plan):  # every point: a matrix may change server keys
-            preflight(next(p for _, p in plan if id(p) == point))
+        for index, (_params, point) in enumerate(plan):  # every point: a matrix may change server keys
+            preflight(point, index if scenario.matrix else None)
+        hyperds = hyperd_select.prepare([point for _, point in plan], console, progress=not quiet)  # fetched, checked
+        for chosen in dict.fromkeys(h for h in hyperds if h and h.folder):
+            say(console, f"hyperd: {chosen.chosen} ({chosen.reported or chosen.executable})")
         # what an earlier run killed with SIGKILL (or cut short) left behind
         server.sweep_stale(staging_dirs=[d for _, point in plan for d in staging_dirs(point)])
         run_id, run_dir = results.create_run_dir(scenario.output.dir, scenario.name)
@@ -126,24 +167,27 @@ def run(
             with contextlib.suppress(OSError):
                 files.write_status("interrupted", str(exc), EXIT_INTERRUPTED)
             raise
-        console.print(f"run [bold]{run_id}[/] (seed {scenario.seed}) → {run_dir}", highlight=False)
+        console.print(Text.assemble("run ", (clean(run_id), "bold"), clean(f" (seed {scenario.seed}) → {run_dir}")))
+        raised = limits.raise_soft(open_files_needed(plan))  # before hyperd starts: it inherits the limit
+        if raised:
+            say(console, f"note: {raised}")
         signals.force = lambda name: force_exit(files, None, None, name)
-        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals)
+        status, error, exit_code, notes = run_points(plan, files, environment, console, quiet, signals, hyperds)
     finally:
         if "loadgen.ray_pool" in sys.modules:  # leave the Ray cluster; one this run started is stopped
             sys.modules["loadgen.ray_pool"].disconnect()
         signals.restore()
     for note in notes:
-        console.print(f"note: {note}", highlight=False)
+        say(console, f"note: {note}")
     for table in phase_tables(files.final_rows()):
         console.print(table)
     for line in files.notes + files.threshold_lines:
-        console.print(line, markup=False)
+        say(console, line)
     for warning in judge.suspect_results(files.final_rows()):
-        console.print(f"warning: {warning}", markup=False)
+        say(console, f"warning: {warning}")
     if error:
-        errors.print(f"error: {error}", markup=False)
-    console.print(f"results: {run_dir}", highlight=False)
+        say(errors, f"error: {error}")
+    say(console, f"results: {run_dir}")
     return exit_code
 
 
@@ -156,7 +200,7 @@ def batches(plan, base: Scenario) -> list[tuple[int, list[int]]]:
     return [(index, [rep]) for rep in range(1, base.repeat + 1) for index in range(len(plan))]
 
 
-def run_points(plan, files, environment, console, quiet, signals: Signals):
+def run_points(plan, files, environment, console, quiet, signals: Signals, hyperds=None):
     """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status is
     written whatever happens."""
     status, error, exit_code, notes = "ok", "", 0, []
@@ -169,7 +213,7 @@ def run_points(plan, files, environment, console, quiet, signals: Signals):
                 where = [f"point {index + 1}/{len(plan)}"] if len(plan) > 1 else []
                 where += [f"repetition {repetitions[0]}/{base.repeat}"] if base.repeat > 1 else []
                 what = results.describe_parameters(params)
-                console.print(", ".join(where) + (f": {what}" if what else ""), markup=False)
+                say(console, ", ".join(where) + (f": {what}" if what else ""))
             files.start_point(index, params, point)
             name = (
                 "hyperd"
@@ -180,8 +224,9 @@ def run_points(plan, files, environment, console, quiet, signals: Signals):
             )
             hyperd_dir = files.dir / name
             status, error, exit_code, point_notes = run_point(
-                point, files, environment, hyperd_dir, console, quiet, signals, repetitions
-            )
+                point, files, environment, hyperd_dir, console, quiet, signals, repetitions,
+                hyperds[index] if hyperds else None,
+            )  # fmt: skip
             notes.extend(point_notes)
             if status != "ok":
                 break
@@ -221,8 +266,9 @@ def append_history(files) -> str | None:
 
 
 def run_point(
-    scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals, repetitions
-):
+    scenario: Scenario, files, environment: dict, hyperd_dir, console: Console, quiet: bool, signals, repetitions,
+    chosen: hyperd_select.Hyperd | None = None,
+):  # fmt: skip
     """Some repetitions of one scenario (one matrix point) on one hyperd: start hyperd, then per repetition a fresh
     pool of workers running every phase. Returns (status, error, exit code, notes). Whatever happens, workers are
     stopped and reaped, hyperd is shut down and what was measured is written."""
@@ -242,9 +288,15 @@ def run_point(
         if signals.received:  # arrived between two points, while nothing listened for it
             raise Interrupted(f"interrupted by {signals.received[0]}")
         hyperd = server.Server(
-            scenario.server, scenario.workers, str(hyperd_dir), scenario.timeouts.hyperd_stop_s, files.created_databases
+            scenario.server,
+            scenario.workers,
+            str(hyperd_dir),
+            scenario.timeouts.hyperd_stop_s,
+            files.created_databases,
+            hyper_path=chosen.folder if chosen else None,
+            point=files.point if files.param_columns else None,  # a matrix point: database files of its own
         )
-        start_hyperd(hyperd, files, environment)
+        start_hyperd(hyperd, files, environment, chosen)
         sampler.watch("hyperd", hyperd.pid)
         if hyperd.pid:  # a private hyperd: its log is ours to read
             tail = hyperlog.Tail(hyperd_dir, files.run_id)
@@ -261,7 +313,7 @@ def run_point(
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
                 pace = phase.describe_rate(scenario.workers) if repetition == 1 else ""
                 if pace:  # how the load is paced, as it starts
-                    console.print(f"{phase.name}: {pace}", markup=False)
+                    say(console, f"{phase.name}: {pace}")
                 label = phase.name if scenario.repeat == 1 else f"{phase.name} ({repetition}/{scenario.repeat})"
                 live = live_check(scenario, phase)
                 messages = collect_phase(pool, phase, scenario, progress, label, hyperd, tail, live)
@@ -297,6 +349,8 @@ def run_point(
             death = hyperd.death(wait_s=1.0)
         if death and death not in error:  # workers lose their connections: name the cause first
             error = f"{death} ({error})"
+        if death:  # a failed run, whatever the workers' errors looked like (a refused connect: a limit, exit 2)
+            exit_code = EXIT_RUN_FAILED
     except OSError as exc:  # the results folder cannot be written (a full disk, …)
         status, error, exit_code = "failed", f"cannot write results to {files.dir}: {exc}", 1
     finally:
@@ -356,10 +410,14 @@ def run_point(
     return status, error, exit_code, notes
 
 
-def start_hyperd(hyperd: server.Server, files, environment: dict) -> None:
+def start_hyperd(hyperd: server.Server, files, environment: dict, chosen=None) -> None:
     hyperd.start()
-    environment["hyperd_version"] = hyperd.version
+    files.hyperd_version = hyperd.version
     environment["endpoint"] = hyperd.descriptor if not hyperd.config.endpoint else "external"
+    record = hyperd_select.record(chosen, hyperd, files.point)  # each point's hyperd: version, binary, sha256
+    points = [*(e for e in environment.get("hyperd", []) if e["point"] != files.point), record]
+    environment["hyperd"] = sorted(points, key=lambda e: e["point"])
+    environment["hyperd_version"] = " | ".join(dict.fromkeys(e["version"] for e in environment["hyperd"]))
     results.write_json(files.dir / "environment.json", environment)
 
 

@@ -20,6 +20,7 @@ class RunFolder:
         self.scenario = scenario  # the point running now
         self.param_columns = [f"param:{k}" for k in matrix_keys]
         self.point, self.parameters, self.param_values = 0, "", {}
+        self.hyperd_version = ""  # what the point's hyperd reports (SELECT version())
         self.point_thresholds: dict[int, dict[str, str]] = {}  # each matrix point's own thresholds
         self.created_databases: set[str] = set()  # database files this run created (later points may replace them)
         self.summary: list[dict] = []
@@ -43,7 +44,7 @@ class RunFolder:
         return results.iso_utc(self.epoch(perf_ns))
 
     def start_point(self, index: int, params: dict, scenario: Scenario) -> None:
-        self.point, self.scenario = index, scenario
+        self.point, self.scenario, self.hyperd_version = index, scenario, ""
         self.point_thresholds[index] = dict(scenario.thresholds)
         self.parameters = results.describe_parameters(params)
         self.param_values = {f"param:{k}": v for k, v in params.items()}
@@ -55,7 +56,7 @@ class RunFolder:
 
     def add_phase(self, phase_result: dict) -> None:
         summary = self._mark([phase_result["summary"]])[0]
-        summary.update({"parameters": self.parameters, **self.param_values})
+        summary.update({"parameters": self.parameters, "hyperd_version": self.hyperd_version, **self.param_values})
         self.summary.append(summary)
         self.workers.extend(self._mark(phase_result["workers"]))
         self.latency.extend(self._mark(phase_result["latency"]))

@@ -19,7 +19,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, Field, ValidationError, field_validator
 
-from loadgen import ray_config, thresholds
+from loadgen import hyperd_select, ray_config, thresholds
 from loadgen.errors import ScenarioError
 from loadgen.tables import TableDefinition
 from loadgen.workloads.base import (
@@ -33,6 +33,8 @@ from loadgen.workloads.base import (
     StrictModel,
     check_placeholders,
     excerpt,
+    name_problem,
+    placeholders,
     shorten,
 )
 from loadgen.workloads.registry import PHASE_MODELS, PhaseModel
@@ -76,6 +78,11 @@ class ServerConfig(StrictModel):
     )
     parameters: dict[str, str] = Field(
         default_factory=dict, description="Extra hyperd parameters for the embedded server."
+    )
+    hyperd: hyperd_select.HyperdConfig | None = Field(
+        default=None,
+        description="Which hyperd the private server runs: {version: V} (a tableauhyperapi wheel's, fetched once "
+        "into loadgen's cache) or {path: FOLDER} (a local build); default: the installed wheel's.",
     )
 
 
@@ -534,7 +541,13 @@ def cross_checks(scenario: Scenario):
                 ),
             )
     yield from ray_config.cross_check(scenario)
-    if "{worker}" not in scenario.table and scenario.workers > 1:
+    yield from hyperd_select.cross_check(scenario)
+    if problem := name_problem(scenario.table, scenario.workers):
+        yield ("table",), problem
+    for key, definition in scenario.data.items():
+        if definition.name is not None and (problem := name_problem(definition.name, scenario.workers)):
+            yield ("data", key, "name"), problem
+    if "worker" not in placeholders(scenario.table) and scenario.workers > 1:
         yield (
             ("table",),
             "with more than one worker the table name needs {worker} so that each has its own table",
@@ -629,6 +642,7 @@ PATTERN_MEANINGS = {
     NAME_PATTERN: "must start with a letter or digit and use only letters, digits, _ . -",
     PHASE_NAME_PATTERN: "must start with a letter and use only letters, digits and _",
     ENDPOINT_PATTERN: "must be an endpoint like tab.tcp://host:port or tab.domain://DIR/domain/NAME",
+    hyperd_select.VERSION_PATTERN: "must be a tableauhyperapi version like 0.0.24457",
 }
 
 

@@ -5,6 +5,7 @@ connection to the same hyperd over its PostgreSQL protocol.
 """
 
 import contextlib
+import errno
 import os
 import re
 import shutil
@@ -34,9 +35,18 @@ KEEP_NOTE = "KEPT"  # in our own folder when server.keep_database kept it: never
 # hyperd rotates its log past this size and keeps this many files: a long run under load (~0.8 MB/s) never
 # fills the disk; loadgen reads what its CSVs need while the run goes on (hyperlog.Tail)
 HYPERD_LOG_LIMITS = {"log_file_size_limit": "64M", "log_file_max_count": "4"}
+# the database file format, set explicitly (hyperd's own default since 0.0.23576) so that the hyperds of a run, of
+# different versions, read and write the same files; server.parameters.default_database_version overrides it
+HYPERD_DATABASE_FORMAT = {"default_database_version": "2"}
 RESPONDS_S = 1.0  # how long a liveness probe of a hyperd that may be dying or frozen waits
 HYPERD_NAMES = ("hyperd", "hyperdMain")
 PG_USER = "tableau_internal_user"
+# What libpq says when hyperd cannot take one more connection just now, and why: worth another try soon. Its
+# Unix-socket listen backlog holds 128 connects (somaxconn caps it); past that a connect fails at once with EAGAIN.
+REFUSALS = {
+    os.strerror(errno.EAGAIN): "hyperd's listen backlog was full (Resource temporarily unavailable)",
+    os.strerror(errno.ECONNREFUSED): "connection refused",
+}
 
 
 def endpoint(descriptor: str) -> Endpoint:
@@ -129,7 +139,8 @@ def _intervals_as_text(connection):
 
 
 async def pg_connect_async(descriptor: str, database: str | None, auth: dict | None = None, timeout_s: float = 10):
-    """A psycopg AsyncConnection (the sessions of a mix phase), bounded by timeout_s as a whole."""
+    """A psycopg AsyncConnection (the sessions of a mix phase), bounded by timeout_s as a whole: one attempt, no
+    retry (sessions.SessionPool paces many connects and retries refusals)."""
     import asyncio
 
     import psycopg
@@ -138,6 +149,12 @@ async def pg_connect_async(descriptor: str, database: str | None, auth: dict | N
     connection = await asyncio.wait_for(connect, timeout_s)
     connection.prepare_threshold = None  # prepare only when an operation says `prepare: true`, never behind its back
     return _intervals_as_text(connection)
+
+
+def refusal(exc: BaseException) -> str | None:
+    """Why hyperd refused a connect for now (a full listen backlog, …), or None: not a refusal worth a retry."""
+    text = str(exc)
+    return next((why for said, why in REFUSALS.items() if said in text), None)
 
 
 def pg_arguments(descriptor: str, database: str | None, auth: dict | None, timeout_s: float) -> dict:
@@ -198,11 +215,13 @@ def refuse_existing(paths: list[str]) -> str:
     )
 
 
-def database_paths(config, workers: int, directory: str) -> list[str]:
-    """The database file of each worker: one shared file, or one per worker."""
+def database_paths(config, workers: int, directory: str, point: int | None = None) -> list[str]:
+    """The database file of each worker: one shared file, or one per worker. Each matrix point (`point`) has files
+    of its own: a .hyper file is opened by one hyperd at a time, and points may run different hyperds."""
+    stem = "loadgen" if point is None else f"loadgen_point_{point}"
     if config.database == "shared":
-        return [os.path.join(directory, "loadgen.hyper")] * workers
-    return [os.path.join(directory, f"loadgen_worker_{w}.hyper") for w in range(workers)]
+        return [os.path.join(directory, f"{stem}.hyper")] * workers
+    return [os.path.join(directory, f"{stem}_worker_{w}.hyper") for w in range(workers)]
 
 
 def first_line(exc: BaseException) -> str:
@@ -215,8 +234,19 @@ class Server:
     """One hyperd for one run: a private one started here, or an external endpoint. Whatever happens, close()
     shuts a private hyperd down and removes the folder we created (unless keep_database)."""
 
-    def __init__(self, config, workers: int, log_dir: str, shutdown_s: float, ours: set[str] | None = None):
+    def __init__(
+        self,
+        config,
+        workers: int,
+        log_dir: str,
+        shutdown_s: float,
+        ours: set[str] | None = None,
+        hyper_path: str | None = None,
+        point: int | None = None,
+    ):
         self.config = config
+        self.hyper_path = hyper_path  # the folder holding the hyperd to start; None: the library's own
+        self.point = point  # a matrix point: its own database files
         self.workers = workers
         self.log_dir = log_dir
         self.shutdown_s = shutdown_s
@@ -240,14 +270,15 @@ class Server:
             with open(os.path.join(self._own_dir, KEEP_NOTE), "w", encoding="utf-8") as note:
                 note.write("server.keep_database: true\n")
         if self.descriptor is None:
-            params = {"log_dir": self.log_dir, **HYPERD_LOG_LIMITS, **self.config.parameters}
+            params = {"log_dir": self.log_dir, **HYPERD_LOG_LIMITS, **HYPERD_DATABASE_FORMAT, **self.config.parameters}
             if self.config.transport == "tcp":
                 params.setdefault("listen_connection", "tab.tcp://localhost:auto")
             os.makedirs(self.log_dir, exist_ok=True)
             # (no signal mask here: hyperd would inherit it and ignore its own shutdown; an interrupt between the
             # start and the assignment is covered by close(), which then looks the child up)
             try:
-                self.process = HyperProcess(Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU, USER_AGENT, parameters=params)
+                telemetry = Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU
+                self.process = HyperProcess(telemetry, USER_AGENT, hyper_path=self.hyper_path, parameters=params)
             except HyperException as exc:
                 raise ServerError(f"hyperd did not start: {first_line(exc)}") from None
             self.pid = find_hyperd_pid()
@@ -261,7 +292,7 @@ class Server:
         directory = self.config.database_dir or self._own_dir
         if self.config.database_dir and self.process is not None:
             os.makedirs(directory, exist_ok=True)
-        self.databases = database_paths(self.config, self.workers, directory)
+        self.databases = database_paths(self.config, self.workers, directory, self.point)
 
         def create():
             with open_connection(self.descriptor, None, self.auth) as c:

@@ -15,16 +15,26 @@ server shows up as latency instead of silently lowering the load.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import random
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
+from loadgen import limits
+from loadgen.errors import LimitError
 from loadgen.metrics import FROM_INTENDED_SUFFIX
 
 TICK_S = 0.1  # targets, gauges, interval reports and the stop flag are looked at this often
 LATE_MS = 10  # an operation that starts this much after its intended time counts as late
 ARRIVAL_STEP_S = 0.005  # a staged rate is integrated in steps this long
 END_GRACE_S = 30.0  # at the end, operations still running get this long to finish (k6's gracefulStop)
+# Connects in flight per worker. hyperd's Unix-socket listen backlog holds 128 connects: every session connecting at
+# once overflows it (EAGAIN). 32 per worker keeps four workers inside it, and more in flight connect no faster
+# (10,000 sessions on 2 cores: ~1,700/s with 32 at a time, ~1,000/s all at once with retries).
+CONNECT_CONCURRENCY = 32
+RETRY_FIRST_S = 0.005  # the first pause after a refused connect; it doubles up to RETRY_MAX_S, with jitter
+RETRY_MAX_S = 0.25
 
 
 @dataclass
@@ -101,24 +111,114 @@ class SessionPool:
     """The sessions of one worker. `execute(session, op)` runs an operation and returns its rows; it raises
     `errors` types for failures that count against the operation, anything else ends the phase."""
 
-    def __init__(self, sessions: list[Session], connect, execute, errors: tuple, stop, finish, connect_per_op=False):
+    def __init__(
+        self,
+        sessions: list[Session],
+        connect,
+        execute,
+        errors: tuple,
+        stop,
+        finish,
+        connect_per_op=False,
+        connect_timeout_s: float = 5.0,
+        refused=lambda exc: None,
+        concurrency: int = CONNECT_CONCURRENCY,
+    ):
         self.sessions = sessions
-        self.connect = connect  # coroutine function () -> connection
+        self.connect = connect  # coroutine function (timeout_s) -> connection: one attempt
         self.execute = execute
         self.errors = errors
         self.stop = stop  # the coordinator's stop flag (run ending) and finish flag (end this phase now)
         self.finish = finish
         self.connect_per_op = connect_per_op
+        self.connect_timeout_s = connect_timeout_s  # each session's connect, retries included
+        self.refused = refused  # exception -> why the server refused for now (worth a retry), or None
+        self.concurrency = concurrency
+        self.retries = 0  # refused connects tried again
+        self.connect_s = 0.0  # how long open_all took
         self.active = 0  # sessions running an operation now
         self.awake = 0  # closed load: sessions not resting (running an operation or thinking), k6's active VUs
         self.target = 0.0
 
-    async def open_all(self, timeout_s: float) -> None:
+    # --------------------------------------------------------------------------------------- connecting
+    async def open_all(self, stage_s: float) -> None:
+        """Connect every session, `concurrency` at a time, each within connect_timeout_s (refusals retried), all
+        within stage_s (the time left before the start barrier). A limit that stops it raises LimitError with the
+        numbers; the connections made are closed then."""
         if self.connect_per_op:
             return
-        connections = await asyncio.wait_for(asyncio.gather(*(self.connect() for _ in self.sessions)), timeout_s * 2)
-        for session, connection in zip(self.sessions, connections, strict=True):
-            session.connection = connection
+        started = time.monotonic()
+        waiting = iter(self.sessions)  # shared by the openers: each session is taken by one of them
+
+        async def opener():
+            for session in waiting:
+                session.connection = await self._open()
+
+        openers = [asyncio.ensure_future(opener()) for _ in range(min(self.concurrency, len(self.sessions)))]
+        done, pending = await asyncio.wait(openers, timeout=max(stage_s, 0), return_when=asyncio.FIRST_EXCEPTION)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.wait(pending)
+        self.connect_s = time.monotonic() - started
+        failure = next((t.exception() for t in done if not t.cancelled() and t.exception() is not None), None)
+        if failure is None and not pending:
+            return
+        connected = self.connected()
+        with contextlib.suppress(TimeoutError):  # what stopped the connecting is the error to report
+            await asyncio.wait_for(self.close_all(), self.connect_timeout_s)
+        if failure is not None:
+            raise failure
+        need_s = self.connect_s * len(self.sessions) / max(connected, 1)
+        raise LimitError(
+            f"{connected:,} of {len(self.sessions):,} sessions connected in {self.connect_s:.1f} s, the time left "
+            f"before the start barrier: raise timeouts.barrier_s (all of them would take about {need_s:.0f} s at "
+            "this pace) or lower sessions"
+        )
+
+    def connected(self) -> int:
+        return sum(s.connection is not None for s in self.sessions)
+
+    async def _open(self):
+        """One session's connection, for open_all: open files or time that run out become a LimitError."""
+        try:
+            return await self.connect_retrying()
+        except (*self.errors, TimeoutError) as exc:
+            total, connected = len(self.sessions), self.connected()
+            if limits.out_of_files():
+                soft, hard = limits.current()
+                raise LimitError(
+                    f"out of open files after {connected:,} of {total:,} sessions connected: the limit (ulimit -n) "
+                    f"is {soft:,} (hard {hard:,}); raise it to about {limits.open_now() + total - connected:,} "
+                    "or lower sessions"
+                ) from None
+            why = self.refused(exc)
+            if why is None and not timed_out(exc):
+                raise  # not a limit: a wrong password, a missing database, a server that is gone
+            raise LimitError(
+                f"a session did not connect within server.connect_timeout_s = {self.connect_timeout_s:g} s (last "
+                f"attempt: {why or 'no answer'}; {self.retries:,} refused connects retried); {connected:,} of "
+                f"{total:,} sessions were connected: raise server.connect_timeout_s or lower sessions"
+                + ("" if why else " (a hyperd at its open-files limit stops answering, too)")
+            ) from None
+
+    async def connect_retrying(self):
+        """A connection within connect_timeout_s. A refused connect (a full listen backlog) is tried again after a
+        pause that doubles, with jitter so that sessions refused together do not return together. When the time
+        runs out, the last refusal (or TimeoutError) is raised."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + self.connect_timeout_s
+        pause = RETRY_FIRST_S
+        while True:
+            left = deadline - loop.time()
+            try:
+                return await asyncio.wait_for(self.connect(left), left)
+            except self.errors as exc:
+                if self.refused(exc) is None or loop.time() + pause >= deadline:
+                    raise
+            self.retries += 1
+            await asyncio.sleep(random.uniform(pause / 2, pause))
+            pause = min(pause * 2, RETRY_MAX_S)
 
     async def close_all(self) -> None:
         await asyncio.gather(
@@ -137,7 +237,7 @@ class SessionPool:
         name = op + drive.suffix
         try:
             if self.connect_per_op:
-                session.connection = await self.connect()
+                session.connection = await self.connect_retrying()
             try:
                 rows = await self.execute(session, op)
             finally:
@@ -318,6 +418,11 @@ class SessionPool:
         if not task.cancelled() and task.exception() is not None:
             self.failure = task.exception()
             self.ending.set()
+
+
+def timed_out(exc: BaseException) -> bool:
+    """A connect that ran out of time: asyncio's TimeoutError, or the driver's own connect timeout."""
+    return isinstance(exc, TimeoutError) or "timeout" in type(exc).__name__.lower()
 
 
 class _Finished(Exception):

@@ -18,7 +18,7 @@ from typing import Annotated, Literal
 import pyarrow as pa
 from pydantic import BeforeValidator, Field, field_validator, model_validator
 
-from loadgen.workloads.base import Count, StrictModel, excerpt
+from loadgen.workloads.base import Count, StrictModel, excerpt, placeholders
 
 EPOCH_DATE = dt.date(1970, 1, 1)
 EPOCH_TS = dt.datetime(1970, 1, 1)
@@ -454,7 +454,7 @@ class TableDefinition(DataModel):
         return (self.name or key + "_{worker}").format(worker=worker)
 
     def shared(self, key: str) -> bool:
-        return "{worker}" not in (self.name or key + "_{worker}")
+        return "worker" not in placeholders(self.name or key + "_{worker}")
 
     def without_generator(self) -> list[str]:
         """Columns that only files can fill."""
@@ -549,6 +549,10 @@ def file_table(schema: pa.Schema, path: str) -> FileTable:
     columns = []
     for field in schema:
         sql = sql_for_arrow(field.type)
+        if pa.types.is_null(field.type):
+            raise ValueError(f"{path}: column {field.name!r} has no value that tells its type (Arrow type null: "
+                             f"empty in the rows read); declare the table in data: (column names and types) and load "
+                             f"the files into it with table: KEY")  # fmt: skip
         if sql is None:
             raise ValueError(f"{path}: column {field.name!r} has Arrow type {field.type}, which loadgen cannot load "
                              f"(allowed: {ARROW_TO_SQL})")  # fmt: skip

@@ -7,8 +7,8 @@ PARALLEL QUERY): path or shape | Wall (s) | Rows/s | MiB/s | Parallel, plus what
 import time
 
 from rich.console import Console
-from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from loadgen import columns
 
@@ -20,6 +20,28 @@ SHOWN = {
 }
 COMMON_TAIL = ("hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean")
 LABELS = {"insert": {"p99_ms": "p99 op (ms)"}, "query": {"ops_per_s": "Queries/s"}}  # a clearer word per workload
+
+
+# C0 and C1 control characters and DEL, but newline and tab: in a name, path, description or message an ESC or CSI
+# would drive the terminal (move the cursor, clear the screen, set the window title) instead of being read
+CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x09), *range(0x0B, 0x20), *range(0x7F, 0xA0))}
+
+
+def clean(text) -> str:
+    """User text for the terminal: control characters shown as `\\x1b`."""
+    return str(text).translate(CONTROLS)
+
+
+def shown(text, style: str = "") -> Text:
+    """User text for a rich table or print: control characters escaped, never read as rich markup (a path
+    `a[/]b` or a value `[wip]` is text)."""
+    return Text(clean(text), style=style)
+
+
+def say(console: Console, text: str) -> None:
+    """Print a line that holds user text (paths, names, descriptions, messages): never rich markup, control
+    characters escaped."""
+    console.print(clean(text), markup=False, highlight=False)
 
 
 def table_columns(workload: str) -> list[tuple[str, str, str]]:
@@ -39,28 +61,25 @@ def phase_tables(summaries: list[dict]) -> list[Table]:
     tables = []
     for workload in dict.fromkeys(s["workload"] for s in summaries):
         rows = [s for s in summaries if s["workload"] == workload]
-        shown = table_columns(workload)
+        shown_columns = table_columns(workload)
         table = Table(title=f"PARALLEL {workload.upper()}", title_justify="left")
         table.add_column("Phase (method)", justify="left")
         table.add_column("Workers", justify="right")
-        for header, _, _ in shown:
+        for header, _, _ in shown_columns:
             table.add_column(header, justify="right")
         table.add_column("Verified")
         table.add_column("Status")
         for s in rows:
-            status = s["status"] if s["status"] == "ok" else f"[bold red]{s['status']}[/]"
-            verified = s["verified"] if s["verified"] != "failed" else "[bold red]failed[/]"
-            cells = [fmt(s.get(key, ""), spec) for _, key, spec in shown]
+            cells = [fmt(s.get(key, ""), spec) for _, key, spec in shown_columns]
             name = f"{s['phase']} ({s['method']})" if s["method"] else s["phase"]
             if s.get("parameters"):  # a matrix point
                 name += f" [{s['parameters']}]"
-            name = escape(name)  # parameters in [ ] are text, not rich markup
             table.add_row(
-                name,
+                shown(name),
                 str(s["workers"]),
                 *cells,
-                verified,
-                status,
+                shown(s["verified"], "bold red" if s["verified"] == "failed" else ""),
+                shown(s["status"], "bold red" if s["status"] != "ok" else ""),
             )
         tables.append(table)
     return tables

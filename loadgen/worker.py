@@ -60,6 +60,9 @@ class WorkerSpec:
     database: str
     coordinator_pid: int
     run_dir: str = ""  # the run folder, for workloads that leave files there (e.g. query answers)
+    # when the coordinator stops waiting at the first barrier (time.monotonic(), one clock for every process of a
+    # host); None: unknown (a worker on another host), counted from this worker's start
+    first_barrier_by: float | None = None
 
 
 class ProgressSlot:
@@ -92,6 +95,7 @@ class WorkerContext:
     state: dict = field(default_factory=dict)  # carried across phases (e.g. which rows the table holds)
     run_dir: str = ""  # the run folder
     connect_timeout_s: float = 5.0
+    barrier_by: float = float("inf")  # time.monotonic() by which the coming phase's setup must reach the barrier
     _pg: object = None
 
     @property
@@ -142,6 +146,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     phase_name = "connect"
     ctx = None
     running = None  # (phase, recorder, setup ns) while a phase runs: what it measured goes back if the run is stopped
+    barrier_by = spec.first_barrier_by or time.monotonic() + scenario.timeouts.barrier_s
     try:
         auth = server.credentials(scenario.server)
         connect_s = scenario.server.connect_timeout_s
@@ -169,6 +174,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
         for number, phase in enumerate(plan, start=1):
             phase_name = phase.name
             workload = workload_for(phase, ctx)
+            ctx.barrier_by = barrier_by
             faults.inject(spec.worker, phase.name, "setup")
             t0 = time.perf_counter_ns()
             workload.setup()
@@ -196,6 +202,8 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                 close_ns = time.perf_counter_ns() - t0
             link.send(result_message(spec.worker, phase, recorder, verification, setup_ns, close_ns))
             setup_ns, running = 0, None
+            # the coordinator starts waiting for the next barrier once every result is in: not before this one
+            barrier_by = time.monotonic() + scenario.timeouts.barrier_s
     except (EOFError, BrokenPipeError):  # the coordinator is gone
         exit_now(EXIT_ORPHANED, ctx)
     except BaseException as exc:  # noqa: BLE001 - every failure is reported to the coordinator
@@ -210,6 +218,7 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
                     "phase": phase_name,
                     "pid": os.getpid(),
                     "message": f"{type(exc).__name__}: {server.first_line(exc)}",
+                    "exit_code": getattr(exc, "exit_code", EXIT_FAILED),  # a LimitError's 2: a setting to change
                     "traceback": traceback.format_exc(),
                 }
             )

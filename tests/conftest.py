@@ -38,14 +38,14 @@ def cli(tmp_path):
     """Run `python -m loadgen …` as a user would; afterwards assert nothing it started is still running."""
     tags = []
 
-    def run(*args, timeout=240, env=None):
+    def run(*args, timeout=240, env=None, preexec_fn=None):
         tag = uuid.uuid4().hex
         tags.append(tag)
         full_env = {**os.environ, "LOADGEN_TEST_TAG": tag, **(env or {})}
         start = time.monotonic()
         proc = subprocess.run(
             [sys.executable, "-m", "loadgen", *map(str, args)],
-            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout,
+            cwd=tmp_path, env=full_env, capture_output=True, text=True, timeout=timeout, preexec_fn=preexec_fn,
         )  # fmt: skip
         return CliResult(proc, time.monotonic() - start, tag)
 

@@ -1,22 +1,25 @@
 """Reference answers from DuckDB running the same SQL over the same Parquet files, cached next to the data,
 and the comparison of Hyper's answers with them.
 
+A cached answer is keyed by the query text and the data's checksums (data.data_digest): an answer computed from
+other data is never used. The caller checks the files against those checksums before DuckDB reads them.
+
 Equality: integers and text exactly (text without trailing blanks), dates as dates, exact decimals (money) to
 the cent, inexact numbers (averages, ratios) to a relative 1e-6 — or to the last decimal place Hyper reports,
 when Hyper returns a NUMERIC rounded to fewer digits (AVG of NUMERIC(15,2) has 6).
 """
 
-import csv
 import datetime as dt
 import decimal
+import glob
 import hashlib
-import io
 import os
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from loadgen import results
 from loadgen.tpch.schema import TABLES
 
 RELATIVE = 1e-6
@@ -33,8 +36,9 @@ def reference_dir(data_dir: Path) -> Path:
     return Path(data_dir) / "reference" / f"duckdb-{duckdb_version()}"
 
 
-def reference_path(data_dir: Path, query: int, sql: str) -> Path:
-    digest = hashlib.sha256(sql.encode()).hexdigest()[:16]
+def reference_path(data_dir: Path, data_digest: str, query: int, sql: str) -> Path:
+    """Where DuckDB's answer to `sql` over the data whose checksums hash to `data_digest` is cached."""
+    digest = hashlib.sha256(f"{data_digest}\n{sql}".encode()).hexdigest()[:16]
     return reference_dir(data_dir) / f"q{query:02d}-{digest}.parquet"
 
 
@@ -46,14 +50,15 @@ def duckdb_connection(data_dir: Path, threads: int | None = None):
     if threads:
         con.execute(f"SET threads = {int(threads)}")
     for table in TABLES:
-        pattern = str(Path(data_dir) / table / "*.parquet").replace("'", "''")
+        # DuckDB globs the whole path: the folder's own [, *, ? are escaped (glob.escape: [[], [*], [?])
+        pattern = (glob.escape(str(Path(data_dir) / table)) + "/*.parquet").replace("'", "''")
         con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}')")
     return con
 
 
-def compute(con, data_dir: Path, query: int, sql: str) -> Path:
+def compute(con, data_dir: Path, data_digest: str, query: int, sql: str) -> Path:
     """Run `sql` in DuckDB and store its result (Arrow types kept) unless it is cached already."""
-    path = reference_path(data_dir, query, sql)
+    path = reference_path(data_dir, data_digest, query, sql)
     if path.exists():
         return path
     table = con.sql(sql).to_arrow_table()
@@ -135,12 +140,7 @@ def _first_difference(columns, got, want) -> str:
 
 
 def answer_csv(columns: list[str], rows: list[tuple]) -> str:
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(columns)
-    for row in rows:
-        writer.writerow(["" if v is None else str(plain(v)) for v in row])
-    return out.getvalue()
+    return results.csv_rows_text(columns, (["" if v is None else str(plain(v)) for v in row] for row in rows))
 
 
 def arrow_rows(table: pa.Table) -> list[tuple]:

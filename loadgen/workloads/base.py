@@ -1,6 +1,7 @@
 """What every workload shares: the phase model fields and the worker-side interface."""
 
 import os
+import re
 import string
 from typing import Annotated
 
@@ -169,13 +170,51 @@ class Workload:
         return []
 
 
-def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
-    """Reject `{unknown}` placeholders and broken braces in a template string."""
+MAX_NAME_CHARS = 120  # a table name as formatted for a worker (Hyper has none: it creates a 100,000-character name)
+
+
+def placeholders(template: str) -> set[str]:
+    """The names of a template's placeholders ({worker:03d} is `worker`); empty for broken braces."""
     try:
-        fields = [f for _, f, _, _ in string.Formatter().parse(template) if f is not None]
+        return {field for _, field, _, _ in string.Formatter().parse(template) if field is not None}
+    except ValueError:
+        return set()
+
+
+def check_placeholders(template: str, allowed: tuple[str, ...]) -> None:
+    """Reject `{unknown}` placeholders, broken braces and format specs that do not format: each placeholder is
+    formatted with a sample of what it gets (worker: a number, the others: a quoted table name). A width or
+    precision above MAX_NAME_CHARS is refused before that ({worker:>300000000} would build 300 MB)."""
+    try:
+        fields = [(name, spec, conversion) for _, name, spec, conversion in string.Formatter().parse(template)
+                  if name is not None]  # fmt: skip
     except ValueError as exc:
         raise ValueError(f"bad braces in {excerpt(template)}: {exc} (write {{{{ and }}}} for literal braces)") from None
-    for name in fields:
+    samples = {name: 0 if name == "worker" else '"t"' for name in allowed}
+    for name, spec, conversion in fields:
+        field = "{" + name + (f"!{conversion}" if conversion else "") + (f":{spec}" if spec else "") + "}"
         if name not in allowed:
             shown = ", ".join("{" + a + "}" for a in allowed)
             raise ValueError(f"unknown placeholder {shorten('{' + name + '}')} (allowed: {shown})")
+        if "{" in spec:
+            raise ValueError(f"{shorten(field)}: a placeholder inside a format spec is not allowed")
+        wide = [int(number) for number in re.findall(r"\d+", spec) if int(number) > MAX_NAME_CHARS]
+        if wide:
+            raise ValueError(f"{shorten(field)}: {wide[0]} characters wide; at most {MAX_NAME_CHARS}")
+        try:
+            field.format(**samples)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{shorten(field)} cannot be formatted: {exc}") from None
+
+
+def name_problem(template: str, workers: int) -> str:
+    """'' when the table name template gives every worker a name of at most MAX_NAME_CHARS, else why not (a width
+    such as {worker:0>20} or the worker's number makes it longer)."""
+    for worker in range(workers):
+        name = template.format(worker=worker)
+        if len(name) > MAX_NAME_CHARS:
+            return (
+                f"worker {worker}'s table would be named {shorten(name)}, {len(name)} characters; "
+                f"at most {MAX_NAME_CHARS}"
+            )
+    return ""

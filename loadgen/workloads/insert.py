@@ -2,10 +2,12 @@
 worker's own table, or into one table all workers share (re-created at the start of the phase).
 
 Methods (DESIGN.md §3):
-  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch
+  rows          tableauhyperapi Inserter; values converted column-wise in bulk, then add_rows per batch; one
+                Inserter (one COPY, one commit) per ~8 MiB of rows (loadgen/row_loads.py)
   arrow         Arrow IPC stream staged in a tmpfs file, then COPY t FROM 'file' WITH (FORMAT arrowstream)
   arrow_stream  Arrow IPC over the PostgreSQL protocol: COPY t FROM STDIN WITH (FORMAT arrowstream)
-Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and the final execute are.
+Each COPY is one operation in the latency histogram; for `rows`, each add_rows batch and each
+load's execute (which counts the rows: they are committed then) are.
 
 A definition's table is verified from facts the worker accumulates while generating (generators.batch_facts)
 against the server's aggregates. A shared table is checked by the last worker to finish: each worker writes its
@@ -25,8 +27,8 @@ from typing import Literal
 import pyarrow as pa
 from pydantic import Field, PrivateAttr
 
-from loadgen import data, generators, results, row_blocks, staging, tables
-from loadgen.file_source import FileSource, file_schema, file_units, parquet_rows, read_unit
+from loadgen import data, generators, results, row_blocks, row_loads, staging, tables
+from loadgen.file_source import FileSource, file_schema, file_units, has_rows, parquet_rows, read_unit
 from loadgen.table_checks import check_table, claim, wait_for_check
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
@@ -37,7 +39,12 @@ from loadgen.workloads.base import (
     Workload,
     excerpt,
     folder_problem,
+    name_problem,
+    placeholders,
 )
+
+# row_loads.size_bound of a canonical row: its 24 Arrow bytes and 2 per value
+CANONICAL_ROW_BOUND = data.BYTES_PER_ROW + 2 * len(data.ARROW_SCHEMA)
 
 
 class InsertPhase(PhaseBase):
@@ -73,6 +80,7 @@ class InsertPhase(PhaseBase):
     _shared: bool = PrivateAttr(default=False)
     _files: list = PrivateAttr(default_factory=list)
     _format: str = PrivateAttr(default="")
+    _file_rows: int = PrivateAttr(default=0)  # of a source's Parquet files (its rows: stays unset, all are read)
 
     def total_rows(self, scenario) -> int | None:
         """Own rows, else the scenario's rows (× rows_scale, rounded down)."""
@@ -149,7 +157,13 @@ class InsertPhase(PhaseBase):
             )
         if self.rows is not None or self.rows_scale is not None:
             yield ("rows" if self.rows is not None else "rows_scale",), "a source loads all rows of its files"
+        if self.table is None and (problem := name_problem(self.source.table, scenario.workers)):
+            yield ("source", "table"), problem
         files = self.source.files()
+        if self.source.missing():
+            shown = ", ".join(excerpt(f) for f in self.source.missing()[:3])
+            yield ("source", "path"), f"no such file: {shown}" + (" …" if len(self.source.missing()) > 3 else "")
+            return
         if not files:
             yield ("source", "path"), f"no file matches {excerpt(self.source.path)}"
             return
@@ -167,6 +181,11 @@ class InsertPhase(PhaseBase):
                     self._check_declared(definition, path, fmt)
                 return
             first = file_schema(files[0], fmt)
+            if any(pa.types.is_null(field.type) for field in first) and not has_rows(files[0], fmt):
+                raise ValueError(
+                    f"{files[0]} has no rows, so the types of its columns cannot be inferred: declare the table in "
+                    "data: (column names and types) and load the file into it with table: KEY, or give the file rows"
+                )
             tables.file_table(first, files[0])
             for other in files[1:]:
                 schema = file_schema(other, fmt)
@@ -216,7 +235,7 @@ class InsertPhase(PhaseBase):
         return ""
 
     def progress_total(self) -> int:
-        return self.rows or 0
+        return self.rows or self._file_rows
 
     def nominal_row_bytes(self) -> int:
         return self._definition.row_bytes() if self._definition is not None else data.BYTES_PER_ROW
@@ -240,15 +259,17 @@ class InsertPhase(PhaseBase):
         if self.source is not None:
             files = [os.path.abspath(f) for f in self.source.files()]  # hyperd has another cwd
             fmt = self.source.file_format(files)
-            rows = parquet_rows(files) if fmt == "parquet" else None  # for progress; csv: unknown until read
-            phase = self.model_copy(update={"rows": rows, "rows_scale": None})
+            # scenario.yaml records the files read, by name: loaded again, it reads the same ones (no glob)
+            source = self.source.model_copy(update={"path": files})
+            phase = self.model_copy(update={"rows_scale": None, "source": source})
             phase._files, phase._format = files, fmt
+            phase._file_rows = parquet_rows(files) if fmt == "parquet" else 0  # for progress; csv: unknown until read
             if self.table is not None:  # a declared table: the files' columns are mapped onto it by name
                 phase._definition = scenario.data[self.table]
                 phase._shared = phase._definition.shared(self.table) and scenario.server.database == "shared"
                 return phase
             phase._definition = tables.file_table(file_schema(phase._files[0], phase._format), phase._files[0])
-            phase._shared = "{worker}" not in self.source.table and scenario.server.database == "shared"
+            phase._shared = "worker" not in placeholders(self.source.table) and scenario.server.database == "shared"
             return phase
         phase = self.model_copy(update={"rows": self.total_rows(scenario), "rows_scale": None})
         if self.table is not None:
@@ -261,7 +282,8 @@ class InsertPhase(PhaseBase):
 class InsertWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
-        self.rows = data.worker_range(ctx.worker, ctx.workers, phase.rows) if phase.rows else data.RowRange(0, 0)
+        total = phase.rows or phase._file_rows
+        self.rows = data.worker_range(ctx.worker, ctx.workers, total) if total else data.RowRange(0, 0)
         self.definition = phase.definition
         self.facts: dict = {}  # of the rows read from files (generated rows keep theirs in self.generated)
         self.facts_rows = 0  # rows the facts cover
@@ -311,13 +333,6 @@ class InsertWorkload(Workload):
             return
         yield from self.generated.batches(chunk, self.phase.batch_rows)
 
-    def _python_rows(self, chunk: data.RowRange):
-        if self.definition is None:
-            return data.python_rows(chunk.start, chunk.count)
-        # column-wise conversion (Decimal, date, datetime), then zipped into rows
-        batches = list(self._batches(chunk))
-        return itertools.chain.from_iterable(zip(*map(inserter_values, b.columns), strict=True) for b in batches)
-
     @property
     def state_key(self) -> str:
         """What later phases know the loaded table by: the data: key, or the source's table."""
@@ -340,7 +355,7 @@ class InsertWorkload(Workload):
         files) are read here batch by batch (memory bounded by the batch) and sent in COPYs of about
         rows_per_copy rows each, as generated rows are: one COPY (one commit) per small row group cost more than
         the reading. `arrow` stages the next file on a helper thread while hyperd copies the current one."""
-        from tableauhyperapi import Inserter, escape_string_literal
+        from tableauhyperapi import escape_string_literal
 
         if self.phase.source.read_by == "hyperd":
             from tableauhyperapi import HyperException
@@ -356,17 +371,7 @@ class InsertWorkload(Workload):
                 recorder.record("copy", time.perf_counter_ns() - t0, count or 0)
             return
         if self.phase.method == "rows":
-            for unit in self.units:
-                if self.ctx.stop.is_set():
-                    return
-                t0, count = time.perf_counter_ns(), 0
-                with Inserter(self.ctx.connection, self.table) as inserter:
-                    for batch in self._read(unit):
-                        inserter.add_rows(zip(*map(inserter_values, batch.columns), strict=True))
-                        count += batch.num_rows
-                    inserter.execute()
-                recorder.record("insert", time.perf_counter_ns() - t0, count)
-            return
+            return self._run_rows(recorder)
         batches = self._file_batches()
         if self.phase.method == "arrow_stream":
             with self.ctx.pg_connection().cursor() as cursor:
@@ -448,17 +453,49 @@ class InsertWorkload(Workload):
             yield data.RowRange(start, min(size, self.rows.stop - start))
 
     def _run_rows(self, recorder) -> None:
-        from tableauhyperapi import Inserter  # here, not at the top: validation must not load the library
-
+        """One Inserter per load of at most row_loads.LOAD_BYTES: each load is one COPY and one commit (why:
+        loadgen/row_loads.py). Each add_rows call is an operation (making the rows included), and so is each
+        load's execute, which counts the rows it committed; a stopped phase discards the load it was filling."""
         table = self.ctx.table if self.definition is None else self.table
-        with Inserter(self.ctx.connection, table) as inserter:
-            for chunk in self._chunks(self.phase.batch_rows):
+        with row_loads.Loads(self.ctx.connection, table) as loads:
+            pieces = self._row_pieces()
+            while True:
                 t0 = time.perf_counter_ns()
-                inserter.add_rows(self._python_rows(chunk))
-                recorder.record("add_rows", time.perf_counter_ns() - t0, chunk.count)
-            t0 = time.perf_counter_ns()
-            inserter.execute()
-            recorder.record("execute", time.perf_counter_ns() - t0)
+                piece = next(pieces, None)
+                if piece is None:
+                    break
+                rows, count, size = piece
+                made_ns = time.perf_counter_ns() - t0
+                if loads.full(size):
+                    self._execute(loads, recorder)
+                t0 = time.perf_counter_ns()
+                loads.add(rows, count, size)
+                recorder.record("add_rows", made_ns + time.perf_counter_ns() - t0)
+                recorder.sending(count)
+            if not self.ctx.stop.is_set():
+                self._execute(loads, recorder)
+
+    @staticmethod
+    def _execute(loads, recorder) -> None:
+        t0 = time.perf_counter_ns()
+        committed = loads.commit()
+        recorder.record("execute", time.perf_counter_ns() - t0, committed)
+
+    def _row_pieces(self):
+        """(Python rows, count, size bound) of the worker's rows, each at most row_loads.LOAD_BYTES, until the run
+        stops: the canonical rows by the chunk, a definition's or the files' batches converted column-wise."""
+        if self.phase.source is not None:
+            batches = self._file_batches()
+        elif self.definition is None:
+            per_piece = max(1, min(self.phase.batch_rows, row_loads.LOAD_BYTES // CANONICAL_ROW_BOUND))
+            for chunk in self._chunks(per_piece):
+                yield data.python_rows(chunk.start, chunk.count), chunk.count, chunk.count * CANONICAL_ROW_BOUND
+            return
+        else:
+            batches = (b for chunk in self._chunks(self.phase.batch_rows) for b in self._batches(chunk))
+        for batch in row_loads.bounded(batches):
+            rows = zip(*map(inserter_values, batch.columns), strict=True)
+            yield rows, batch.num_rows, row_loads.size_bound(batch)
 
     def _run_arrow(self, recorder) -> None:
         """Stage the next file on a helper thread while hyperd copies the current one (numpy, pyarrow and the

@@ -22,6 +22,7 @@ import numpy as np
 from pydantic import BeforeValidator, Field, PrivateAttr
 
 from loadgen import data, sessions
+from loadgen.errors import LimitError
 from loadgen.operations import OPERATION_NAME, NoValue, SqlOperation
 from loadgen.workloads.base import (
     BOUND_MEANINGS,
@@ -41,6 +42,8 @@ from loadgen.workloads.base import (
 OPERATIONS = ("bulk_insert", "single_insert", "select_limit", "aggregate", "join", "ddl", "custom")
 Operation = Annotated[str, Field(pattern=OPERATION_NAME)]  # a built-in (OPERATIONS) or one of sql_operations
 MAX_SESSIONS = 10_000  # per worker
+SPARE_FILES = 16  # open files a worker keeps free besides its sessions' sockets
+BARRIER_MARGIN_S = 1.0  # connecting ends this long before the coordinator's barrier timeout, to say why in time
 OPS_BATCH = 256  # operations drawn per numpy call
 DIMENSION = "loadgen_sensors"
 LATE_MS = sessions.LATE_MS
@@ -458,7 +461,9 @@ class MixWorkload(Workload):
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
         names = self.table_names()
-        self.sql_texts = {name: [st.sql.format(**names) for st in sts] for name, (_, sts) in self.statements.items()}
+        self.sql_texts = {
+            name: [st.server_sql().format(**names) for st in sts] for name, (_, sts) in self.statements.items()
+        }
         self.custom_sql = phase.custom_sql.format(**names) if phase.custom_sql else None
         self._open_sessions(weights, think)
 
@@ -481,6 +486,7 @@ class MixWorkload(Workload):
             binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + k, ctx.workers * count)
             binder.pick = lambda n, rng=plan.param_rng: int(rng.integers(n))
             self.sessions.append(sessions.Session(k, plan, binder))
+        self.open_files_note = self._make_room(count)
         self.loop = asyncio.new_event_loop()
         self.pool = sessions.SessionPool(
             self.sessions,
@@ -490,8 +496,23 @@ class MixWorkload(Workload):
             ctx.stop,
             ctx.finish,
             phase.connect_per_operation,
+            ctx.connect_timeout_s,
+            self._refusal,
         )
-        self.loop.run_until_complete(self.pool.open_all(ctx.connect_timeout_s))
+        # the whole stage ends before the coordinator's barrier does, so that this worker says what held it up
+        stage_s = ctx.barrier_by - time.monotonic() - BARRIER_MARGIN_S
+        self.loop.run_until_complete(self.pool.open_all(stage_s))
+
+    def _make_room(self, count: int) -> str | None:
+        """Open files for `count` sessions: the soft limit raised to the hard one if needed (a note), or a
+        LimitError naming what to raise."""
+        from loadgen import limits
+
+        need = limits.open_now() + count + SPARE_FILES
+        problem = limits.shortfall(need, f"worker {self.ctx.worker}", f"phase {self.phase.name}: {count:,} sessions")
+        if problem:
+            raise LimitError(problem)
+        return limits.raise_soft(need)
 
     @staticmethod
     def _errors() -> tuple:
@@ -499,11 +520,17 @@ class MixWorkload(Workload):
 
         return (psycopg.Error, NoValue)
 
-    def _connect(self):
+    def _connect(self, timeout_s: float):
         from loadgen import server  # here: validation must not load the Hyper client
 
         ctx = self.ctx
-        return server.pg_connect_async(ctx.endpoint, ctx.database, ctx.auth, ctx.connect_timeout_s)
+        return server.pg_connect_async(ctx.endpoint, ctx.database, ctx.auth, timeout_s)
+
+    @staticmethod
+    def _refusal(exc: BaseException) -> str | None:
+        from loadgen import server
+
+        return server.refusal(exc)
 
     # --------------------------------------------------------------------------------------- loop
     def _drive(self, seconds: float | None, iterations: int | None, suffix: str) -> sessions.Drive:
@@ -539,6 +566,12 @@ class MixWorkload(Workload):
         self.loop.close()
         counters = self.drive.counters
         detail = f"{self.phase.sessions} session(s)"
+        if not self.phase.connect_per_operation:
+            detail += f", connected in {self.pool.connect_s:.2f} s"
+        if self.pool.retries:
+            detail += f" ({self.pool.retries} refused connects retried)"
+        if self.open_files_note:
+            detail += f"; {self.open_files_note}"
         if self.drive.rate_target is not None:
             detail += (
                 f"; {counters.late} of {counters.done} operations started > {LATE_MS} ms late, "

@@ -10,7 +10,6 @@ coordinator-side `after_phase` reads them, finalizes the cache, writes tpch.csv 
 """
 
 import contextlib
-import csv
 import hashlib
 import json
 import os
@@ -25,9 +24,9 @@ from typing import Literal
 
 import pyarrow as pa
 import pyarrow.parquet as pq
-from pydantic import Field, field_validator
+from pydantic import Field, PrivateAttr, field_validator
 
-from loadgen import staging
+from loadgen import row_loads, staging
 from loadgen.tpch import data as tdata
 from loadgen.tpch import metrics as tmetrics
 from loadgen.tpch import queries as tqueries
@@ -107,22 +106,41 @@ class TpchGeneratePhase(TpchPhaseBase):
     )
     generator: str | None = Field(default=None, description="tpchgen-cli to run (default: the venv's, else PATH).")
     threads: int | None = Field(default=None, ge=1, description="Threads per tpchgen-cli (default: cores ÷ workers).")
+    verify_cache: bool = Field(
+        default=False,
+        description="Compare every cached file's checksum with the manifest before reusing the cache "
+        "(damaged files' parts are regenerated).",
+    )
+    _parts_given: bool = PrivateAttr(default=False)  # parts set in the scenario: a cache with others is not reused
 
     def cross_check(self, scenario):
         yield from super().cross_check(scenario)
-        folder = self.inherited(scenario, "data_dir") or tdata.default_data_dir()
-        problem = tdata.writable_problem(Path(folder))
+        folder = Path(self.inherited(scenario, "data_dir") or tdata.default_data_dir()).expanduser()
+        problem = tdata.writable_problem(folder)
         if problem:
             yield ("data_dir",), f"the TPC-H cache folder cannot be written: {problem}"
-        if tdata.find_generator(self.generator) is None:
+        binary = tdata.find_generator(self.generator)
+        if binary is None:
             shown = self.generator or tdata.GENERATOR
             yield ("generator",), f"{shown} not found; {tdata.INSTALL_HINT}"
+        sf = self.inherited(scenario, "scale_factor")
+        if binary and sf and not problem:
+            with contextlib.suppress(OSError, subprocess.SubprocessError, IndexError):  # the run reports it
+                problem = tdata.not_ours(tdata.cache_dir(folder, sf, tdata.generator_version(binary)))
+                if problem:
+                    yield ("data_dir",), problem
 
     def resolved(self, scenario):
         phase = super().resolved(scenario)
         if phase.parts is None:
             phase = phase.model_copy(update={"parts": tdata.default_parts(phase.scale_factor, scenario.workers)})
+        else:
+            phase._parts_given = True
         return phase
+
+    def parts_asked(self) -> int | None:
+        """The parts the scenario sets (a cache with others is regenerated), None when they are the default."""
+        return self.parts if self._parts_given else None
 
 
 class TpchLoadPhase(TpchPhaseBase):
@@ -232,7 +250,8 @@ def write_note(run_dir, phase: str, label: str, payload: dict) -> None:
 
 
 def take_notes(run_dir, phase: str) -> list[dict]:
-    """The notes the workers left for this phase; removed once read."""
+    """The notes the workers left for this phase; removed once read. The folder stays: the workers may be writing
+    the next phase's notes into it already (a load's setup records the tables it creates there)."""
     out = []
     folder = notes_dir(run_dir)
     for path in sorted(folder.glob(f"{phase}.*.json")):
@@ -240,8 +259,6 @@ def take_notes(run_dir, phase: str) -> list[dict]:
             out.append(json.loads(path.read_text(encoding="utf-8")))
         with contextlib.suppress(OSError):
             path.unlink()
-    with contextlib.suppress(OSError):
-        folder.rmdir()
     return out
 
 
@@ -279,28 +296,51 @@ def locate_data(ctx, phase) -> Path:
     if binary:
         return tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, tdata.generator_version(binary))
     found = sorted(Path(phase.data_dir).glob(f"sf{tdata.sf_text(phase.scale_factor)}-tpchgen-*"))
-    found = [f for f in found if not tdata.cache_problem(f)]
+    found = [f for f in found if not tdata.cache_problem(f, phase.scale_factor)]
     return found[-1] if found else tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, "unknown")
 
 
-def wait_for_data(ctx, folder: Path) -> None:
+def wait_for_data(ctx, folder: Path, scale_factor: float) -> None:
     """When this worker's previous phase generated the data, worker 0 may still be finalizing it: wait for it."""
     if ctx.state.get("tpch_dir") == str(folder) and ctx.state.get("tpch_generating"):
         # not just the manifest: a stale cache being replaced has one too, until worker 0 swaps the folders
-        wait_until(lambda: not tdata.cache_problem(folder), ctx.stop, f"{folder} to be finalized")
+        done = ctx.state.get("tpch_stale")
+        wait_until(
+            lambda: tdata.read_manifest(folder) != done and not tdata.cache_problem(folder, scale_factor),
+            ctx.stop,
+            f"{folder} to be finalized",
+        )
         ctx.state["tpch_generating"] = False
 
 
 def require_data(ctx, phase) -> tuple[Path, dict]:
     folder = locate_data(ctx, phase)
-    wait_for_data(ctx, folder)
-    problem = tdata.cache_problem(folder)
+    wait_for_data(ctx, folder, phase.scale_factor)
+    problem = tdata.cache_problem(folder, phase.scale_factor)
     if problem:
         raise RuntimeError(
             f"no complete TPC-H data for SF {tdata.sf_text(phase.scale_factor)} in {phase.data_dir} ({problem}); "
             "add a tpch_generate phase before this one"
         )
     return folder, tdata.read_manifest(folder)
+
+
+def damage_found(folder: Path, scale_factor: float) -> str:
+    """After a failure that damaged data would explain: the cache's files compared with their checksums, and the
+    damaged ones deleted, so that the next tpch_generate phase regenerates their parts. '' when all match."""
+    damaged = tdata.remove_damaged(folder, scale_factor)
+    if not damaged:
+        return ""
+    return (
+        f"the TPC-H data in {folder} is damaged: {tdata.describe(damaged)}; deleted what is damaged: the next "
+        "tpch_generate phase regenerates it"
+    )
+
+
+def blame_data(detail: str, folder: Path, scale_factor: float) -> str:
+    """A failed verification's detail, preceded by the damage in the cache that explains it, if any."""
+    found = damage_found(folder, scale_factor)
+    return f"{found}. {detail}" if found else detail
 
 
 # --------------------------------------------------------------------------------------------- generate
@@ -313,23 +353,42 @@ class TpchGenerateWorkload(Workload):
         self.binary = binary
         self.version = tdata.generator_version(binary)
         self.final = tdata.cache_dir(Path(phase.data_dir), phase.scale_factor, self.version)
-        self.problem = tdata.cache_problem(self.final)
+        foreign = tdata.not_ours(self.final)  # checked before the run too; this catches one made since
+        if foreign:
+            raise RuntimeError(foreign)
+        self.stale_manifest = tdata.read_manifest(self.final)
+        self.problem, self.keep, remake = tdata.regeneration(
+            self.final, phase.scale_factor, phase.parts, phase.parts_asked(), phase.verify_cache
+        )
         self.stale = self.problem if self.final.exists() else ""
+        self.remake = remake if self.problem else []
+        self.total = self.keep["parts"] if self.keep else phase.parts  # a repair keeps the cache's layout
         self.temp = self.final.with_name(f".{self.final.name}.tmp-{token(ctx.run_dir, ctx.endpoint, phase.name)}")
-        self.parts = tdata.parts_of_worker(ctx.worker, ctx.workers, phase.parts) if self.problem else []
+        self.parts = tdata.parts_of_worker(ctx.worker, ctx.workers, self.remake)
         self.threads = phase.threads or max(1, (os.cpu_count() or 1) // ctx.workers)
         self.generated: list[int] = []
         ctx.state["tpch_dir"], ctx.state["tpch_sf"] = str(self.final), phase.scale_factor
-        ctx.state["tpch_generating"] = bool(self.problem)
-        if self.parts:
-            self.temp.mkdir(parents=True, exist_ok=True)
+        ctx.state["tpch_generating"], ctx.state["tpch_stale"] = bool(self.problem), self.stale_manifest
+        if self.problem:
+            self._make_temp()
+
+    def _make_temp(self) -> None:
+        """Worker 0 creates the temporary folder, with loadgen's marker in it before anything else; the workers
+        that generate parts wait for the marker."""
+        if self.ctx.worker == 0:
+            try:
+                tdata.make_folder(self.temp)
+            except FileExistsError:
+                raise RuntimeError(f"{self.temp} exists already; loadgen does not reuse it: delete it") from None
+        elif self.parts:
+            wait_until((self.temp / tdata.MARKER).exists, self.ctx.stop, f"{self.temp} to be created", 60.0)
 
     def run(self, recorder) -> None:
         for part in self.parts:
             if self.ctx.stop.is_set():
                 return
             cmd = tdata.generate_command(
-                self.binary, self.phase.scale_factor, self.phase.parts, part, self.temp, self.threads
+                self.binary, self.phase.scale_factor, self.total, part, self.temp, self.threads
             )
             t0 = time.perf_counter_ns()
             self._run_generator(cmd)
@@ -361,7 +420,8 @@ class TpchGenerateWorkload(Workload):
             entries.extend(tdata.file_entry(self.temp, p) for p in tdata.files_of_part(self.temp, part))
         note = {
             "worker": ctx.worker, "final": str(self.final), "temp": str(self.temp), "version": self.version,
-            "cached": not self.problem, "stale": self.stale, "entries": entries,
+            "cached": not self.problem, "stale": self.stale, "entries": entries, "remade": self.remake,
+            "parts": self.total, "repair": self.keep is not None,
         }  # fmt: skip
         write_note(ctx.run_dir, phase.name, f"w{ctx.worker}", note)
         rows = sum(e["rows"] for e in entries)
@@ -376,11 +436,16 @@ class TpchGenerateWorkload(Workload):
             return ok
         all_entries = [e for n in notes for e in n["entries"]]
         try:
-            manifest = tdata.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, phase.parts)
-            what = tdata.finalize(self.temp, self.final, manifest)
-        except (ValueError, OSError) as exc:
-            tdata.remove_quietly(self.temp)
+            if self.keep is not None:  # a repair: the undamaged files join the regenerated parts
+                all_entries += tdata.link_kept(self.final, self.temp, self.keep, self.remake)
+            manifest = tdata.build_manifest(self.temp, all_entries, phase.scale_factor, self.version, self.total)
+            what = tdata.finalize(self.temp, self.final, manifest, self.stale_manifest)
+        except ValueError as exc:
+            tdata.remove_folder(self.temp)
             return {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+        except OSError as exc:
+            tdata.remove_folder(self.temp)
+            return {"verified": "failed", "detail": f"cannot put the generated TPC-H data in place: {exc}"}
         write_note(ctx.run_dir, phase.name, "final", {"worker": -1, "what": what})
         return ok
 
@@ -394,22 +459,27 @@ class TpchGenerateWorkload(Workload):
         final, temp = Path(workers[0]["final"]), Path(workers[0]["temp"])
         sf = tdata.sf_text(phase.scale_factor)
         if summary["status"] == "failed":
-            tdata.remove_quietly(temp)
+            tdata.remove_folder(temp)
             return []
         if all(n["cached"] for n in workers):
             manifest = tdata.read_manifest(final) or {}
             rows = sum(t["rows"] for t in manifest.get("tables", {}).values())
-            return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, manifest checked ({final})"]
+            checked = "sizes and checksums" if phase.verify_cache else "sizes"
+            return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, {checked} checked ({final})"]
         entries = [e for n in workers for e in n["entries"]]
         what = next((n["what"] for n in notes if n["worker"] < 0), f"generated {final}")
         rows = sum(e["rows"] for e in entries)
         size = sum(e["bytes"] for e in entries) / 2**20
         lines = []
-        stale = next((n["stale"] for n in workers if n["stale"]), "")
-        if stale:
+        stale, first = next((n["stale"] for n in workers if n["stale"]), ""), workers[0]
+        remade, parts = first.get("remade", []), first.get("parts", phase.parts)
+        if stale and first.get("repair"):
+            shown = ", ".join(map(str, remade))
+            lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated part {shown} of {parts}")
+        elif stale:
             lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated")
         lines.append(
-            f"TPC-H SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} files, {phase.parts} parts "
+            f"TPC-H SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, {parts} parts "
             f"over {len(workers)} workers, {summary['wall_s']:.1f} s"
         )
         return lines
@@ -469,7 +539,13 @@ class TpchLoadWorkload(Workload):
             self.problems.append(f"{table}: {path} inserted {reported} rows, expected {expected}")
 
     def run(self, recorder) -> None:
-        getattr(self, "_run_" + self.phase.method)(recorder)
+        try:
+            getattr(self, "_run_" + self.phase.method)(recorder)
+        except Exception as exc:
+            found = "" if self.ctx.stop.is_set() else damage_found(self.folder, self.phase.scale_factor)
+            if found:
+                raise RuntimeError(f"{found} (the load failed: {type(exc).__name__}: {exc})") from exc
+            raise
 
     def _batches(self, path: Path):
         """The file's record batches in the schema Hyper takes. The text columns are decoded straight to string
@@ -543,17 +619,23 @@ class TpchLoadWorkload(Workload):
                 self._check_count(table, rel, cursor.rowcount if cursor.rowcount >= 0 else None, rows)
 
     def _run_rows(self, recorder) -> None:
-        from tableauhyperapi import Inserter
-
-        for table, rel, _bytes, rows in self.files:
+        """One Inserter per load of at most row_loads.LOAD_BYTES, each its own COPY and commit (with split_tables,
+        workers insert into one table at once: why loads, loadgen/row_loads.py); each load is one operation."""
+        for table, rel, _bytes, _rows in self.files:
             if self.ctx.stop.is_set():
                 return
-            t0 = time.perf_counter_ns()
-            with Inserter(self.ctx.connection, table_name(table)) as inserter:
-                for batch, _schema in self._batches(self.folder / rel):
-                    inserter.add_rows(zip(*(column.to_pylist() for column in batch.columns), strict=True))
-                inserter.execute()
-            self._note(table, rows, time.perf_counter_ns() - t0, recorder)
+            with row_loads.Loads(self.ctx.connection, table_name(table)) as loads:
+                t0 = time.perf_counter_ns()
+                for batch in row_loads.bounded(b for b, _schema in self._batches(self.folder / rel)):
+                    if self.ctx.stop.is_set():
+                        return
+                    size = row_loads.size_bound(batch)
+                    if loads.full(size):
+                        self._note(table, loads.commit(), time.perf_counter_ns() - t0, recorder)
+                        t0 = time.perf_counter_ns()
+                    rows = zip(*(column.to_pylist() for column in batch.columns), strict=True)
+                    loads.add(rows, batch.num_rows, size)
+                self._note(table, loads.commit(), time.perf_counter_ns() - t0, recorder)
 
     def _run_external(self, recorder) -> None:
         from tableauhyperapi import escape_string_literal
@@ -577,7 +659,8 @@ class TpchLoadWorkload(Workload):
         write_note(ctx.run_dir, self.phase.name, f"w{ctx.worker}", {"worker": ctx.worker, "tables": self.loaded})
         own_rows = sum(f[3] for f in self.files)
         if self.problems:
-            return {"verified": "failed", "detail": "; ".join(self.problems)}
+            detail = blame_data("; ".join(self.problems), self.folder, self.phase.scale_factor)
+            return {"verified": "failed", "detail": detail}
         ctx.state["tpch_loaded"] = {"sf": self.phase.scale_factor, "dir": str(self.folder)}
         if not ctx.owns_database:
             return {"verified": "ok", "detail": "", "expected_rows": own_rows, "counted_rows": own_rows}
@@ -587,7 +670,10 @@ class TpchLoadWorkload(Workload):
         for marker in markers:
             with contextlib.suppress(OSError):
                 marker.unlink()
-        return self._check_tables()
+        checked = self._check_tables()
+        if checked["verified"] == "failed":
+            checked["detail"] = blame_data(checked["detail"], self.folder, self.phase.scale_factor)
+        return checked
 
     def _check_tables(self) -> dict:
         """COUNT(*), SUM(key) and SUM(money) of each table against the files' (manifest) and the specification."""
@@ -653,7 +739,7 @@ class TpchQueryWorkload(Workload):
         self.references: dict[tuple[int, str], tuple[list, list]] = {}
         if phase.check_answers or phase.parameters == "validation":
             self.folder = locate_data(ctx, phase)
-            wait_for_data(ctx, self.folder)
+            wait_for_data(ctx, self.folder, phase.scale_factor)
         if phase.check_answers:
             self._prepare_references(all_streams)
         self.connections = {}
@@ -671,24 +757,28 @@ class TpchQueryWorkload(Workload):
         """DuckDB's answers for every distinct query text of the phase, computed once (cached next to the data):
         the workers split the missing ones, then each waits for the rest."""
         ctx, phase = self.ctx, self.phase
-        problem = tdata.cache_problem(self.folder)
+        problem = tdata.cache_problem(self.folder, phase.scale_factor)
         if problem:
             raise RuntimeError(f"cannot check answers: no complete TPC-H data at {self.folder} ({problem})")
+        digest = tdata.data_digest(tdata.read_manifest(self.folder))
         needed = sorted({item for s in all_streams for item in phase.plan(s, ctx.seed)})
         # split the full list, not the missing ones: each worker looks at a different moment
         mine = [
             (q, sql)
             for i, (q, sql) in enumerate(needed)
-            if i % ctx.workers == ctx.worker and not reference.reference_path(self.folder, q, sql).exists()
+            if i % ctx.workers == ctx.worker and not reference.reference_path(self.folder, digest, q, sql).exists()
         ]
         if mine:
+            found = damage_found(self.folder, phase.scale_factor)  # DuckDB must read the data the checksums describe
+            if found:
+                raise RuntimeError(f"cannot compute DuckDB's reference answers: {found}")
             con = reference.duckdb_connection(self.folder, threads=max(1, (os.cpu_count() or 1) // ctx.workers))
             try:
                 for q, sql in mine:
-                    reference.compute(con, self.folder, q, sql)
+                    reference.compute(con, self.folder, digest, q, sql)
             finally:
                 con.close()
-        paths = {(q, sql): reference.reference_path(self.folder, q, sql) for q, sql in needed}
+        paths = {(q, sql): reference.reference_path(self.folder, digest, q, sql) for q, sql in needed}
         if not wait_until(lambda: all(p.exists() for p in paths.values()), ctx.stop, "DuckDB reference answers"):
             return
         wanted = {item for s in self.streams for item in self.plans[s]}
@@ -789,7 +879,10 @@ class TpchQueryWorkload(Workload):
                     where = f"stream {s}" if phase.mode == "throughput" else "power stream"
                     problems.append(f"q{q:02d} ({where}) differs from DuckDB's answer: {difference}")
         if problems:
-            return {"verified": "failed", "detail": "; ".join(problems[:5])}
+            return {
+                "verified": "failed",
+                "detail": blame_data("; ".join(problems[:5]), self.folder, phase.scale_factor),
+            }
         return {"verified": "ok", "detail": "", "expected_rows": checked, "counted_rows": checked}
 
     def _write_answers(self, answers: dict[int, tuple[list, list]]) -> None:
@@ -836,10 +929,7 @@ class TpchQueryWorkload(Workload):
         from loadgen import results
 
         path = Path(run_dir) / "tpch.csv"
-        rows = []
-        if path.exists():
-            with open(path, newline="", encoding="utf-8") as handle:
-                rows = list(csv.DictReader(handle))
+        rows = results.read_csv(path)[1] if path.exists() else []
         if phase.mode == "throughput":
             power = next(
                 (

@@ -367,16 +367,17 @@ def test_workers_csv_has_method_setup_and_close_and_summary_a_seed_wall(cli, tmp
     assert "Seed wall (s)" in res.stdout
 
 
-def test_a_matrix_in_a_database_dir_replaces_only_the_files_it_created(cli, tmp_path):
+def test_a_matrix_in_a_database_dir_gives_each_point_its_own_files_and_replaces_only_its_own(cli, tmp_path):
     folder = tmp_path / "db"
     folder.mkdir()
     path = write_scenario(
         tmp_path / "m.yaml",
-        f'name: sweep\nrows: 2000\nserver: {{database_dir: "{folder}"}}\nmatrix:\n  load.method: [arrow, rows]\n'
-        "phases:\n  - {name: load, workload: insert}\n",
+        f'name: sweep\nrows: 2000\nrepeat: 2\nserver: {{database_dir: "{folder}"}}\n'
+        "matrix:\n  load.method: [arrow, rows]\nphases:\n  - {name: load, workload: insert}\n",
     )
     res = cli("run", path, "--results-dir", tmp_path / "results", timeout=180)
-    assert res.code == 0, res.stdout + res.stderr  # point 2 re-creates the file point 1 created
-    assert (folder / "loadgen.hyper").exists()  # in a folder the user named: kept
+    assert res.code == 0, res.stdout + res.stderr  # repetition 2 re-creates the files repetition 1 created
+    # a .hyper file is opened by one hyperd at a time: each point (on its own hyperd) has files of its own
+    assert sorted(p.name for p in folder.iterdir()) == ["loadgen_point_0.hyper", "loadgen_point_1.hyper"]
     again = cli("run", path, "--results-dir", tmp_path / "results", timeout=180)
-    assert again.code == 2 and "already exists" in again.stderr  # a new run did not create it
+    assert again.code == 2 and "already exists" in again.stderr  # a new run did not create them

@@ -140,7 +140,7 @@ def test_every_load_method_verifies(cli, tmp_path, cache):
         "tpch_methods",
         data,
         "  - {name: stream, workload: tpch_load, method: arrow_stream, rows_per_copy: 20000}\n"
-        "  - {name: rows, workload: tpch_load, method: rows}\n"
+        "  - {name: rows, workload: tpch_load, method: rows, split_tables: true}\n"
         "  - {name: external, workload: tpch_load, method: external}\n"
         "  - {name: random, workload: tpch_query, mode: throughput, streams: 3, queries: [1, 3, 13],"
         " parameters: random, repetitions: 2}\n",

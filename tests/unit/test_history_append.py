@@ -1,4 +1,4 @@
-"""history.csv under concurrency and with files this version did not write; atomic writes that fail."""
+"""history.csv under concurrency, with files this version did not write, and as a symlink; atomic writes that fail."""
 
 import csv
 import errno
@@ -113,3 +113,35 @@ def test_a_file_where_the_scenario_folder_belongs_is_a_scenario_error(tmp_path):
     assert info.value.problems == [
         f"output.dir: {tmp_path / 'demo'} is a file, not a folder; move it away or use --results-dir"
     ]
+
+
+def append_through(link: str, process: int) -> list:
+    return [results.append_history(link, [row(f"run-{process}-{i}")]) for i in range(5)]
+
+
+def test_a_history_that_is_a_symlink_gets_the_rows_and_stays_a_link(tmp_path):
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    assert results.append_history(str(shared), [row("first")]) is None
+    folders = [tmp_path / "a", tmp_path / "b"]
+    for folder in folders:
+        folder.mkdir()
+        (folder / "history.csv").symlink_to(shared / "history.csv")
+    # two results folders that share one history through links: their appends take turns on one lock
+    with multiprocessing.get_context("fork").Pool(8) as pool:
+        warnings = pool.starmap(append_through, [(str(folders[p % 2]), p) for p in range(8)], chunksize=1)
+    assert warnings == [[None] * 5] * 8
+    for folder in folders:
+        assert (folder / "history.csv").is_symlink()
+        assert [p.name for p in folder.iterdir() if not p.name.startswith(".history.csv.lock")] == ["history.csv"]
+    run_ids = [r["run_id"] for r in read(shared / "history.csv")[1]]
+    assert sorted(run_ids) == sorted(["first", *(f"run-{p}-{i}" for p in range(8) for i in range(5))])
+    assert sorted(p.name for p in shared.iterdir()) == [".history.csv.lock", "history.csv"]  # no temp files
+
+
+def test_a_history_link_to_a_missing_folder_is_a_warning_and_stays(tmp_path):
+    link = tmp_path / "history.csv"
+    link.symlink_to(tmp_path / "gone" / "history.csv")
+    warning = results.append_history(str(tmp_path), [row("r")])
+    assert warning.startswith(f"{link}: not updated")
+    assert link.is_symlink() and not (tmp_path / "gone").exists()

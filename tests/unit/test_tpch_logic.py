@@ -124,7 +124,8 @@ def test_files_are_spread_by_size_and_parts_by_worker():
     assert [sum(f[2] for f in s) for s in shares] == [201, 201]
     by_table = tdata.assign_files(files, 2)  # a table's files stay with one worker
     assert [[f[1] for f in s] for s in by_table] == [["l0", "l1", "l2", "l3"], ["n", "r"]]
-    assert tdata.parts_of_worker(1, 2, 5) == [2, 4]
+    assert tdata.parts_of_worker(1, 2, [1, 2, 3, 4, 5]) == [2, 4]
+    assert tdata.parts_of_worker(0, 2, [3, 7]) == [3]
     assert tdata.default_parts(0.01, 2) == 2 and tdata.default_parts(10, 2) == 10
 
 
@@ -133,9 +134,9 @@ def test_cache_folder_checks(tmp_path):
     assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
     (tmp_path / "f").write_text("")
     assert "is not a folder" in tdata.writable_problem(tmp_path / "f" / "x")
-    assert "does not exist" in tdata.cache_problem(tmp_path / "none")
+    assert "does not exist" in tdata.cache_problem(tmp_path / "none", 0.01)
     (tmp_path / "empty").mkdir()
-    assert "manifest.json is missing" in tdata.cache_problem(tmp_path / "empty")
+    assert "manifest.json is missing" in tdata.cache_problem(tmp_path / "empty", 0.01)
     assert tdata.sf_text(1.0) == "1" and tdata.sf_text(0.01) == "0.01"
 
 
@@ -220,3 +221,93 @@ def test_the_load_setup_imports_the_parquet_reader_before_the_timed_run(tmp_path
         cwd=Path(__file__).parents[2], capture_output=True, text=True, timeout=60,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr
+
+
+# ------------------------------------------------------------------------------------------ the cache's files
+def test_a_folder_made_meanwhile_under_the_cache_name_is_not_replaced(tmp_path):
+    """Between the check before the run and the swap, a folder loadgen did not make appeared under the final
+    name: the swap refuses, and the folder keeps its files."""
+    temp, final = tmp_path / ".temp", tmp_path / "final"
+    temp.mkdir()
+    (temp / ".loadgen-tpch-cache").write_text("")
+    final.mkdir()
+    (final / "mine.txt").write_text("the user's file")
+    with pytest.raises(OSError, match="loadgen did not create it"):
+        tdata.finalize(temp, final, {"scale_factor": 0.01, "tables": {}})
+    assert (final / "mine.txt").read_text() == "the user's file"
+
+
+def test_only_folders_with_loadgens_marker_or_manifest_are_removed(tmp_path):
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "manifest.json").write_text('{"generator": "something else", "tables": {}}')
+    tdata.remove_folder(theirs)
+    assert (theirs / "manifest.json").exists()
+    ours = tmp_path / "ours"
+    tdata.make_folder(ours)
+    (ours / "part.parquet").write_text("")
+    tdata.remove_folder(ours)
+    assert not ours.exists()
+    assert "loadgen did not create it" in tdata.not_ours(theirs) and tdata.not_ours(tmp_path / "none") == ""
+
+
+def _manifest(sf=0.01, parts=2, version="4.0.0", **changes) -> dict:
+    """A manifest as build_manifest writes it, of files that need not exist."""
+    entries = []
+    for table in schema.TABLES:
+        paths = tdata.expected_paths(table, parts)
+        total = schema.spec_rows(table, sf) or 1000
+        for i, path in enumerate(paths):
+            rows = total // len(paths) + (total % len(paths) if i == 0 else 0)
+            money = schema.CHECKSUM_COLUMNS[table][1]
+            entries.append(
+                {"path": path, "table": table, "bytes": 10, "rows": rows, "xxh3_128": f"{i:032x}", "sum_key": 1,
+                 "sum_money": "1.00" if money else None}
+            )  # fmt: skip
+    manifest = tdata.build_manifest(Path("."), entries, sf, version, parts)
+    manifest.update(changes)
+    return manifest
+
+
+def test_the_manifest_is_compared_with_what_the_run_asks_for(tmp_path):
+    folder = tmp_path / "sf0.01-tpchgen-4.0.0"
+    assert tdata.manifest_problem(folder, _manifest(), 0.01) == ""
+    assert tdata.manifest_problem(folder, _manifest(), 0.01, parts=2) == ""
+    assert "says scale factor 0.1, the run asks for 0.01" in tdata.manifest_problem(folder, _manifest(0.1), 0.01)
+    assert "which belongs in sf0.01-tpchgen-9.9.9" in tdata.manifest_problem(folder, _manifest(version="9.9.9"), 0.01)
+    assert "has 2 parts per table, the phase asks for 3" in tdata.manifest_problem(folder, _manifest(), 0.01, parts=3)
+    other = _manifest(generator="something 1")
+    assert "is not a manifest of loadgen's" in tdata.manifest_problem(folder, other, 0.01)
+    escaping = _manifest()
+    escaping["tables"]["orders"]["files"][0]["path"] = "../../elsewhere/orders.1.parquet"
+    assert "orders's files are not its 2 parts" in tdata.manifest_problem(folder, escaping, 0.01)
+    old = _manifest()
+    del old["tables"]["region"]["files"][0]["xxh3_128"]
+    assert "no sizes, rows and xxh3_128 checksums" in tdata.manifest_problem(folder, old, 0.01)
+    short = _manifest()
+    short["tables"]["nation"]["rows"] = 24
+    assert "nation's files hold 25 rows, its total says 24" in tdata.manifest_problem(folder, short, 0.01)
+    summed = _manifest()
+    summed["tables"]["orders"]["sum_money"] = "3.00"
+    assert "orders's sums are not those of its files" in tdata.manifest_problem(folder, summed, 0.01)
+    assert "missing or unreadable" in tdata.manifest_problem(folder, None, 0.01)
+
+
+def test_a_reference_answer_is_keyed_by_the_datas_checksums(tmp_path):
+    manifest = _manifest()
+    changed = _manifest()
+    changed["tables"]["lineitem"]["files"][1]["xxh3_128"] = "f" * 32
+    sql = queries.query_text(1, 0.01)
+    one = reference.reference_path(tmp_path, tdata.data_digest(manifest), 1, sql)
+    assert one == reference.reference_path(tmp_path, tdata.data_digest(_manifest()), 1, sql)
+    assert one != reference.reference_path(tmp_path, tdata.data_digest(changed), 1, sql)
+
+
+def test_reading_a_phases_notes_leaves_the_notes_folder_for_the_next_phase(tmp_path):
+    """The workers run the next phase's setup while the coordinator reads this phase's notes: a load's setup
+    writes into the folder between creating it and filling it, so reading must not remove it."""
+    from loadgen.workloads import tpch
+
+    tpch.write_note(tmp_path, "generate", "w0", {"worker": 0})
+    assert tpch.take_notes(tmp_path, "generate") == [{"worker": 0}]
+    assert tpch.notes_dir(tmp_path).is_dir() and not list(tpch.notes_dir(tmp_path).iterdir())
