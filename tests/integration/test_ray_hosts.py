@@ -12,21 +12,24 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import psutil
 import pytest
 from tableauhyperapi import HyperProcess, Telemetry
 
-from tests.conftest import ROOT, only_run_dir, tagged_processes, write_scenario
+from tests.conftest import only_run_dir, tagged_processes, write_scenario
 from tests.integration.test_ray import read_csv, utc, wait_for_output, zombie
 from tests.integration.test_reliability import finish, read_summary, start_run
 
 pytestmark = pytest.mark.ray
 
-RAY = str(ROOT / ".venv" / "bin" / "ray") if (ROOT / ".venv" / "bin" / "ray").exists() else shutil.which("ray")
+RAY = str(Path(sys.executable).with_name("ray"))  # the `ray` command of the Ray these tests import
 STARTED = "Ray runtime started"
 
 
@@ -124,14 +127,17 @@ def hosts(tmp_path_factory):
     if os.geteuid() != 0 or not shutil.which("ip"):
         pytest.skip("a second host needs a network namespace: root and iproute2 (`ip netns`)")
     number = os.getpid()
-    net = f"10.{200 + number % 50}.{number // 50 % 250}"  # one subnet per test process: runs side by side
+    # 198.18.0.0/15 is set aside for benchmarking networks (RFC 2544): no real network to collide with; one subnet
+    # per test process, so that runs side by side do not meet
+    net = f"198.{18 + number // 256 % 2}.{number % 256}"
     namespace, here, there = f"lgtest{number}", f"lgh{number}", f"lgo{number}"
+    cluster = Hosts(namespace, f"{net}.1", f"{net}.2", free_port(), str(tmp_path_factory.mktemp("hosts")), "")
     try:
         ip("netns", "add", namespace)
     except subprocess.CalledProcessError as exc:
         pytest.skip(f"cannot make a network namespace here: {exc.stderr.strip()}")
     hyper = None
-    cluster = Hosts(namespace, f"{net}.1", f"{net}.2", free_port(), str(tmp_path_factory.mktemp("hosts")), "")
+    ray_dir = tempfile.mkdtemp(prefix="lgray")  # Ray's folder (sockets, logs, its current cluster), not /tmp/ray
     try:
         ip("link", "add", here, "type", "veth", "peer", "name", there)
         ip("link", "set", there, "netns", namespace)
@@ -155,7 +161,7 @@ def hosts(tmp_path_factory):
         head = cluster.launch(
             [RAY, "start", "--head", "--block", f"--node-ip-address={cluster.head}", f"--port={cluster.port}",
              "--num-cpus=2", "--include-dashboard=false", f"--dashboard-port={free_port()}",
-             f"--dashboard-agent-listen-port={free_port()}", "--disable-usage-stats"]
+             f"--dashboard-agent-listen-port={free_port()}", f"--temp-dir={ray_dir}", "--disable-usage-stats"]
         )  # fmt: skip
         cluster.launch_other_node()  # at once: it waits for the head
         cluster.wait_started(head)
@@ -169,6 +175,7 @@ def hosts(tmp_path_factory):
                 hyper.close()
             subprocess.run(["ip", "link", "del", here], capture_output=True, timeout=30)
             subprocess.run(["ip", "netns", "del", namespace], capture_output=True, timeout=30)
+            shutil.rmtree(ray_dir, ignore_errors=True)
 
 
 ACROSS = """\
