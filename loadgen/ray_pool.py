@@ -46,14 +46,16 @@ HANDSHAKE_S = 10.0
 JOIN_POLL_S = 0.1  # joining a cluster: how often the waiting main thread lets signal handlers run
 RAYLET_WATCH_S = 0.05  # an actor: how often it checks that its node's raylet is still its parent
 SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the run's (run.HANDLED_SIGNALS)
-RETRY_S = 0.05  # a signal while a local cluster starts: raised again this often until the start is over
+ABORT_S = 0.5  # a cluster start cut short: how long its processes are hunted while its ray.init goes on
 QUIET = {"logging_level": "ERROR", "log_to_driver": False}
 ENDED_GRACE_S = 2.0  # a task that returned normally: how long its last message may take to arrive
 # passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault
 # injection (loadgen/faults.py) and the tests' process tag
 FORWARDED_ENV = ("LOADGEN_FAULT", "LOADGEN_TEST_TAG")
 PACKAGES = ("loadgen", "tableauhyperapi", "pyarrow", "numpy", "psycopg", "psutil", "pydantic", "ray")
-_session = {"started": False}  # whether this run started the Ray cluster it uses (then it also stops it)
+# started: whether this run started the Ray cluster it uses (then it also stops it); abandoned: a cluster start cut
+# short by a signal
+_session = {"started": False, "abandoned": False}
 
 
 def _ray():
@@ -138,124 +140,96 @@ def _prepare_environment(config) -> None:
 
 
 @contextlib.contextmanager
-def _signal_handlers_kept(signals=SIGNALS):
-    """Undo what Ray installs for the run's signals (ray.init on the main thread: SIGTERM → sys.exit(15), which
-    ended a run as if it had succeeded): the run's own handlers stop it as interrupted, with its results."""
+def _signal_handlers_kept():
+    """Undo whatever Ray installs for the run's signals (ray.init on the main thread installed SIGTERM →
+    sys.exit(15), which ended a run as if it had succeeded): the run's own handlers stop it as interrupted."""
     if threading.current_thread() is not threading.main_thread():
-        yield {}
+        yield
         return
-    saved = {sig: signal.getsignal(sig) for sig in signals}
+    saved = {sig: signal.getsignal(sig) for sig in SIGNALS}
     try:
-        yield saved
+        yield
     finally:
         for sig, handler in saved.items():
             if handler is not None:  # None: installed outside Python, nothing to put back
                 signal.signal(sig, handler)
 
 
+class _Init:
+    """ray.init on a thread of its own while the main thread waits in Python, where the run's signal handlers run
+    at once. On the main thread, ray.init sat in compiled code for seconds (where no handler runs; an address that
+    accepts TCP but is no Ray head blocks it for good), installed SIGTERM → sys.exit(15), and Ray's start-up code
+    catches exceptions, the run's interrupt among them, and carries on. The thread then waits for good (it ends
+    with the process): Ray ties the parent-death signal of the processes it starts to the thread that starts them."""
+
+    def __init__(self, ray, **options):
+        self.done = threading.Event()
+        self.failure: list[BaseException] = []
+        self.thread = threading.Thread(target=self._own, args=(ray, options), name="loadgen-ray-init", daemon=True)
+
+    def _own(self, ray, options) -> None:
+        try:
+            ray.init(**options)
+        except BaseException as exc:  # noqa: BLE001 - reported by the waiting thread
+            self.failure.append(exc)
+        self.done.set()
+        threading.Event().wait()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Start, and wait until ray.init has returned (True) or timeout_s has passed (False)."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.done.wait(JOIN_POLL_S):  # a signal's handler runs between these waits
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+
 def join(config) -> None:
-    """Join an existing cluster as its driver, within ray.connect_timeout_s. ray.init runs on a helper thread while
-    this one waits, so that signals are handled meanwhile: Ray's connect blocks in C, where no handler runs (an
-    address that accepts TCP but is no Ray head blocks it for good). Joining starts no process, so a helper that
-    stays blocked is left behind harmlessly; off the main thread, Ray installs no SIGTERM handler either."""
+    """Join an existing cluster as its driver, within ray.connect_timeout_s. Joining starts no process: a ray.init
+    still blocked when the run gives up is left behind harmlessly."""
     _prepare_environment(config)
     ray = _ray()
     if ray.is_initialized():
         return
-    failure: list[BaseException] = []
-
-    def init() -> None:
-        try:
-            ray.init(address=config.address, **QUIET)
-        except BaseException as exc:  # noqa: BLE001 - reported by the waiting thread
-            failure.append(exc)
-
-    with _signal_handlers_kept():
-        helper = threading.Thread(target=init, name="loadgen-ray-join", daemon=True)
-        helper.start()
-        deadline = time.monotonic() + config.connect_timeout_s
-        while helper.is_alive() and time.monotonic() < deadline:
-            helper.join(JOIN_POLL_S)  # a signal's handler runs between these waits
-    if helper.is_alive():
+    init = _Init(ray, address=config.address, **QUIET)
+    if not init.wait(config.connect_timeout_s):
         raise ScenarioError(
             f"ray.address {config.address}: no Ray cluster answered within {config.connect_timeout_s:g} s "
             "(ray.connect_timeout_s); give the address of the head's GCS (HOST:6379 by default)"
         )
-    if failure:
-        raise ScenarioError(f"ray.address {config.address}: cannot join the Ray cluster: {first_line(failure[0])}")
-
-
-class _StartInterrupted(BaseException):
-    """A signal while ray.init starts a cluster. Not an Exception: Ray's start-up code catches those, logs them and
-    carries on starting, which kept an interrupted run going for seconds."""
-
-    def __init__(self, signum: int):
-        super().__init__(signum)
-        self.signum = signum
+    if init.failure:
+        raise ScenarioError(f"ray.address {config.address}: cannot join the Ray cluster: {first_line(init.failure[0])}")
 
 
 def start_local(config, workers: int) -> None:
-    """Start a one-node cluster for this run. On the main thread: what Ray starts gets a parent-death signal tied to
-    the starting thread, so a helper thread would take the cluster with it when it ends.
-
-    A signal meanwhile aborts the start at once: every process the start launched is killed with whatever it
-    launched (left to Ray, its agents outlived the run by a minute), and then the signal is delivered again, to the
-    handler it was meant for (the run's: an interrupt)."""
+    """Start a one-node cluster for this run. A signal meanwhile aborts the start: whatever it launched is killed
+    with all that launched (left to Ray, the raylet's agents outlived the run by a minute), and the start is
+    abandoned on its thread (see exit_if_abandoned)."""
     _prepare_environment(config)
     ray = _ray()
     if ray.is_initialized():
         return
     before = {child.pid for child in psutil.Process().children()}
-    received: list[int] = []
-    starting = [True]
-
-    def interrupt(number, _frame):
-        if number != signal.SIGALRM:
-            received.append(number)
-        if received and starting[0]:
-            # raised where Python swallows exceptions (a fork handler: Ray forks often), it would be lost: the
-            # alarm raises it again soon, until the start is over
-            signal.setitimer(signal.ITIMER_REAL, RETRY_S)
-            raise _StartInterrupted(received[0])
-
-    with _signal_handlers_kept((*SIGNALS, signal.SIGALRM)):
-        for sig in (*SIGNALS, signal.SIGALRM):
-            signal.signal(sig, interrupt)
-        try:
-            try:
-                # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
-                ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **QUIET)
-            finally:
-                signal.setitimer(signal.ITIMER_REAL, 0)
-                starting[0] = False  # from here on, a signal is only noted: the abort below must not be cut short
-        except _StartInterrupted:
-            pass
-        except SystemExit as exc:  # the SIGTERM handler ray.init installs first thing: sys.exit(SIGTERM)
-            if exc.code != signal.SIGTERM:
-                raise
-            received.append(signal.SIGTERM)
-        except Exception as exc:  # noqa: BLE001 - Ray could not start: say so, and leave nothing behind
-            _abort_start(ray, before)
-            raise LoadgenError(f"ray.address local: Ray could not start a cluster here: {first_line(exc)}") from None
-        if received:
-            _abort_start(ray, before)
-    if not received:
-        _session["started"] = True
-        return
-    os.kill(os.getpid(), received[0])  # the run's own handler takes it from here (it raises Interrupted)
-    raise LoadgenError("the Ray cluster's start was interrupted")
-
-
-def _abort_start(ray, before: set[int]) -> None:
-    """Kill what a cluster start launched, then let Ray drop what it built in this process (a client of the killed
-    GCS, …) now rather than at exit. A start that completed all the same (the signal came as it ended) is stopped
-    by Ray first: its driver would wait long for a killed cluster."""
-    if ray.is_initialized():
-        with contextlib.suppress(Exception):
-            ray.shutdown()
-    _kill_started(before)
-    with contextlib.suppress(Exception):
-        ray.shutdown()
+    # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
+    init = _Init(ray, address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **QUIET)
+    try:
+        init.wait(float("inf"))
+    except BaseException:
+        if init.done.is_set() and not init.failure:  # it had just started: stopped as any cluster of a run is
+            _session["started"] = True
+            raise
+        _session["abandoned"] = True
+        deadline = time.monotonic() + ABORT_S
+        while not init.done.wait(0) and time.monotonic() < deadline:  # it may launch more meanwhile
+            _kill_started(before)
+            time.sleep(JOIN_POLL_S)
+        _kill_started(before)
+        raise
+    if init.failure:
+        _kill_started(before)
+        raise LoadgenError(f"ray.address local: Ray could not start a cluster here: {first_line(init.failure[0])}")
+    _session["started"] = True
 
 
 def _kill_started(before: set[int]) -> None:
@@ -291,13 +265,23 @@ def _is_child(proc) -> bool:
 
 def disconnect() -> None:
     """Leave the cluster; a cluster this run started is stopped with it."""
-    if "ray" not in sys.modules:
+    if "ray" not in sys.modules or _session["abandoned"]:
         return
     ray = sys.modules["ray"]
     if ray.is_initialized():
         with _signal_handlers_kept():
             ray.shutdown()
     _session["started"] = False
+
+
+def exit_if_abandoned(code: int) -> None:
+    """A cluster start cut short by a signal leaves a Ray driver half built in this process, its ray.init perhaps
+    still running on its thread. Python's exit would tear it down under that thread (Ray 2.60 then crashes, or
+    waits for seconds): once the run has written and said everything, leave at once."""
+    if _session["abandoned"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def cluster_nodes() -> list[dict]:

@@ -188,6 +188,8 @@ def run(
     if error:
         say(errors, f"error: {error}")
     say(console, f"results: {run_dir}")
+    if "loadgen.ray_pool" in sys.modules:  # a Ray cluster start cut short cannot be torn down by Python's exit
+        sys.modules["loadgen.ray_pool"].exit_if_abandoned(exit_code)
     return exit_code
 
 

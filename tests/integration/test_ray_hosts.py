@@ -185,6 +185,7 @@ rows: 4000
 backend: ray
 ray: {{address: "{address}", placement: spread}}
 server: {{endpoint: "{endpoint}"}}
+timeouts: {{worker_stop_s: 10}}  # room for a loaded machine: each stopped actor's measurements are awaited
 phases:
   - {{name: load, workload: insert, method: arrow_stream}}
   - {{name: scan, workload: query, shape: aggregation, method: arrow_stream, duration_s: 300}}
