@@ -12,8 +12,9 @@ random authentication key), so the pipe protocol and WorkerPool's receive logic 
   parallelism and each worker's start offset are computed exactly as for local workers;
 - progress counters and psutil samples (the worker's process and its node's host) are shipped by a thread in the
   actor every SHIP_S;
-- supervision: a dead actor process closes its socket (EOF), and `ray.wait` on each actor's task notices what a
-  socket cannot tell (a node that vanished). Nothing is retried: max_restarts=0, max_task_retries=0.
+- supervision: a dead actor process closes its socket (EOF), an actor whose raylet ends says its node is lost, and
+  `ray.wait` on each actor's task notices what a socket cannot tell. Nothing is retried: max_restarts=0,
+  max_task_retries=0.
 
 Ray is imported only here, and only when a scenario says backend: ray.
 """
@@ -22,6 +23,7 @@ import contextlib
 import os
 import queue
 import secrets
+import signal
 import socket
 import sys
 import threading
@@ -31,26 +33,48 @@ from importlib import metadata
 from multiprocessing.connection import Client, Connection, answer_challenge, deliver_challenge
 from multiprocessing.connection import wait as wait_for_ready
 
+import psutil
+
 from loadgen import ray_config, staging, worker
-from loadgen.errors import ScenarioError, WorkerError
-from loadgen.pool import WorkerPool
+from loadgen.errors import LoadgenError, ScenarioError, WorkerError
+from loadgen.pool import POLL_S, WorkerPool
 
 SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 200_000  # the last 0.2 ms before a start instant are spun, not slept: sleep() overshoots (a longer spin
 # keeps a core from the other workers when they outnumber the cores, which delays their own wake-ups)
 HANDSHAKE_S = 10.0
+JOIN_POLL_S = 0.1  # joining a cluster: how often the waiting main thread lets signal handlers run
+RAYLET_WATCH_S = 0.05  # an actor: how often it checks that its node's raylet is still its parent
+SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)  # the run's (run.HANDLED_SIGNALS)
+ABORT_S = 0.5  # a cluster start cut short: how long its processes are hunted while its ray.init goes on
+QUIET = {"logging_level": "ERROR", "log_to_driver": False}
 ENDED_GRACE_S = 2.0  # a task that returned normally: how long its last message may take to arrive
 # passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault
 # injection (loadgen/faults.py) and the tests' process tag
 FORWARDED_ENV = ("LOADGEN_FAULT", "LOADGEN_TEST_TAG")
 PACKAGES = ("loadgen", "tableauhyperapi", "pyarrow", "numpy", "psycopg", "psutil", "pydantic", "ray")
-_session = {"started": False}  # whether this run started the Ray cluster it uses (then it also stops it)
+# started: whether this run started the Ray cluster it uses (then it also stops it); abandoned: a cluster start cut
+# short by a signal
+_session = {"started": False, "abandoned": False}
 
 
 def _ray():
     import ray  # noqa: PLC0415 - the optional extra, loaded only for backend: ray
 
     return ray
+
+
+@contextlib.contextmanager
+def signals_through_ray():
+    """Around a call into Ray that may run long: the run's signal handler raises Interrupted wherever the main
+    thread is, and raised while Ray's compiled code runs, it comes out as a SystemError ('… returned a result with
+    an exception set') caused by it. Raise it as what it is."""
+    try:
+        yield
+    except SystemError as exc:
+        if isinstance(exc.__cause__, LoadgenError):
+            raise exc.__cause__ from None
+        raise
 
 
 def first_line(exc: BaseException, limit: int = 300) -> str:
@@ -63,48 +87,201 @@ def first_line(exc: BaseException, limit: int = 300) -> str:
 
 
 def preflight(config) -> None:
-    """Refuse early (exit 2) when Ray is missing or an existing cluster's head does not answer."""
+    """Refuse early (exit 2), before anything is created: Ray missing, a coordinator port that is taken, an existing
+    cluster that cannot be joined (this run joins it here, once)."""
     if not ray_config.ray_installed():
         raise ScenarioError(f"backend: ray needs Ray, which is not installed: {ray_config.INSTALL_HINT}")
-    if config.address in ("local", "auto"):
+    check_coordinator_port(config)
+    if config.address == "local":
         return
-    rest = config.address.split("://", 1)[-1]
-    host, _, port = rest.rpartition(":")
+    if config.address != "auto":  # a quick, clear answer for a host or port where nothing listens
+        rest = config.address.split("://", 1)[-1]
+        host, _, port = rest.rpartition(":")
+        try:
+            with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
+                pass
+        except (OSError, ValueError) as exc:
+            raise ScenarioError(f"ray.address: cannot reach the Ray cluster at {config.address}: {exc}") from None
+    join(config)
+
+
+def listen_host(config) -> str:
+    """Where the coordinator listens for its actors: loopback when the whole cluster is on this machine."""
+    return "127.0.0.1" if ray_config.on_this_machine(config) else ""
+
+
+def check_coordinator_port(config) -> None:
+    port = config.coordinator_port
+    if not port:
+        return
     try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"ray.address: cannot reach the Ray cluster at {config.address}: {exc}") from None
+        socket.create_server((listen_host(config), port)).close()
+    except OSError as exc:
+        raise ScenarioError(
+            f"ray.coordinator_port: cannot listen on port {port} on this machine: {exc.strerror or exc}"
+        ) from None
 
 
 def connect(config, workers: int) -> None:
     """Join the cluster (or start a one-node cluster for this run). Once per run."""
+    if config.address == "local":
+        start_local(config, workers)
+    else:
+        join(config)
+
+
+def _prepare_environment(config) -> None:
     if ray_config.on_this_machine(config):
         # Ray otherwise replaces 127.0.0.1 with the machine's outside address, where a loopback cluster does not
         # listen: this holds the driver (and a cluster it starts) to loopback.
         os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")  # a stopped actor's task is no news
+
+
+@contextlib.contextmanager
+def _signal_handlers_kept():
+    """Undo whatever Ray installs for the run's signals (ray.init on the main thread installed SIGTERM →
+    sys.exit(15), which ended a run as if it had succeeded): the run's own handlers stop it as interrupted."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    saved = {sig: signal.getsignal(sig) for sig in SIGNALS}
+    try:
+        yield
+    finally:
+        for sig, handler in saved.items():
+            if handler is not None:  # None: installed outside Python, nothing to put back
+                signal.signal(sig, handler)
+
+
+class _Init:
+    """ray.init on a thread of its own while the main thread waits in Python, where the run's signal handlers run
+    at once. On the main thread, ray.init sat in compiled code for seconds (where no handler runs; an address that
+    accepts TCP but is no Ray head blocks it for good), installed SIGTERM → sys.exit(15), and Ray's start-up code
+    catches exceptions, the run's interrupt among them, and carries on. The thread then waits for good (it ends
+    with the process): Ray ties the parent-death signal of the processes it starts to the thread that starts them."""
+
+    def __init__(self, ray, **options):
+        self.done = threading.Event()
+        self.failure: list[BaseException] = []
+        self.thread = threading.Thread(target=self._own, args=(ray, options), name="loadgen-ray-init", daemon=True)
+
+    def _own(self, ray, options) -> None:
+        try:
+            ray.init(**options)
+        except BaseException as exc:  # noqa: BLE001 - reported by the waiting thread
+            self.failure.append(exc)
+        self.done.set()
+        threading.Event().wait()
+
+    def wait(self, timeout_s: float) -> bool:
+        """Start, and wait until ray.init has returned (True) or timeout_s has passed (False)."""
+        self.thread.start()
+        deadline = time.monotonic() + timeout_s
+        while not self.done.wait(JOIN_POLL_S):  # a signal's handler runs between these waits
+            if time.monotonic() > deadline:
+                return False
+        return True
+
+
+def join(config) -> None:
+    """Join an existing cluster as its driver, within ray.connect_timeout_s. Joining starts no process: a ray.init
+    still blocked when the run gives up is left behind harmlessly."""
+    _prepare_environment(config)
     ray = _ray()
     if ray.is_initialized():
         return
-    quiet = {"logging_level": "ERROR", "log_to_driver": False}
-    if config.address == "local":
-        # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
-        ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **quiet)
-        _session["started"] = True
-    else:
-        ray.init(address=config.address, **quiet)
+    init = _Init(ray, address=config.address, **QUIET)
+    if not init.wait(config.connect_timeout_s):
+        raise ScenarioError(
+            f"ray.address {config.address}: no Ray cluster answered within {config.connect_timeout_s:g} s "
+            "(ray.connect_timeout_s); give the address of the head's GCS (HOST:6379 by default)"
+        )
+    if init.failure:
+        raise ScenarioError(f"ray.address {config.address}: cannot join the Ray cluster: {first_line(init.failure[0])}")
+
+
+def start_local(config, workers: int) -> None:
+    """Start a one-node cluster for this run. A signal meanwhile aborts the start: whatever it launched is killed
+    with all that launched (left to Ray, the raylet's agents outlived the run by a minute), and the start is
+    abandoned on its thread (see exit_if_abandoned)."""
+    _prepare_environment(config)
+    ray = _ray()
+    if ray.is_initialized():
+        return
+    before = {child.pid for child in psutil.Process().children()}
+    # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
+    init = _Init(ray, address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **QUIET)
+    try:
+        init.wait(float("inf"))
+    except BaseException:
+        if init.done.is_set() and not init.failure:  # it had just started: stopped as any cluster of a run is
+            _session["started"] = True
+            raise
+        _session["abandoned"] = True
+        deadline = time.monotonic() + ABORT_S
+        while not init.done.wait(0) and time.monotonic() < deadline:  # it may launch more meanwhile
+            _kill_started(before)
+            time.sleep(JOIN_POLL_S)
+        _kill_started(before)
+        raise
+    if init.failure:
+        _kill_started(before)
+        raise LoadgenError(f"ray.address local: Ray could not start a cluster here: {first_line(init.failure[0])}")
+    _session["started"] = True
+
+
+def _kill_started(before: set[int]) -> None:
+    """Kill the processes a cluster start launched (this process's children that were not there before it) and
+    everything they launched. Each is stopped (SIGSTOP) before its children are listed, so that none launches
+    another one unseen, then all are killed at once."""
+    stopped: list = []
+    todo = [child for child in psutil.Process().children() if child.pid not in before]
+    while todo:
+        proc = todo.pop()
+        try:
+            proc.suspend()
+            deadline = time.monotonic() + 0.5  # SIGSTOP takes effect when the process is next scheduled
+            while proc.status() not in (psutil.STATUS_STOPPED, psutil.STATUS_ZOMBIE) and time.monotonic() < deadline:
+                time.sleep(0.005)
+            stopped.append(proc)
+            todo.extend(proc.children())
+        except psutil.Error:
+            continue
+    for proc in stopped:
+        with contextlib.suppress(psutil.Error):
+            proc.kill()
+    # reap our own children; the others are their killed parents' to reap
+    psutil.wait_procs([proc for proc in stopped if _is_child(proc)], timeout=2)
+
+
+def _is_child(proc) -> bool:
+    try:
+        return proc.ppid() == os.getpid()
+    except Exception:  # noqa: BLE001 - gone already
+        return False
 
 
 def disconnect() -> None:
     """Leave the cluster; a cluster this run started is stopped with it."""
-    if "ray" not in sys.modules:
+    if "ray" not in sys.modules or _session["abandoned"]:
         return
     ray = sys.modules["ray"]
     if ray.is_initialized():
-        ray.shutdown()
+        with _signal_handlers_kept():
+            ray.shutdown()
     _session["started"] = False
+
+
+def exit_if_abandoned(code: int) -> None:
+    """A cluster start cut short by a signal leaves a Ray driver half built in this process, its ray.init perhaps
+    still running on its thread. Python's exit would tear it down under that thread (Ray 2.60 then crashes, or
+    waits for seconds): once the run has written and said everything, leave at once."""
+    if _session["abandoned"]:
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
 
 
 def cluster_nodes() -> list[dict]:
@@ -124,6 +301,12 @@ def cluster_nodes() -> list[dict]:
 
 def node_label(host: str, node_id: str) -> str:
     return f"{host}/{node_id[:8]}"
+
+
+def local_addresses() -> set[str]:
+    """Every address of this machine's interfaces, loopback included."""
+    families = (socket.AF_INET, socket.AF_INET6)
+    return {a.address.split("%")[0] for addrs in psutil.net_if_addrs().values() for a in addrs if a.family in families}
 
 
 # ------------------------------------------------------------------------------------------ the coordinator
@@ -157,7 +340,7 @@ class RayPool(WorkerPool):
         self.causes: dict[int, str] = {}
         self.partial: list[dict] = []
         self.seen: dict[tuple[str, int], dict] = {}  # every result read: (phase, worker) → message
-        self.running_phase = ""  # WorkerPool's; Ray's shutdown does not read late results
+        self.running_phase = ""  # WorkerPool's: the released phase whose stopped results shutdown reads
         self.nodes: dict[int, dict] = {}  # worker → facts of its node (from the actor)
         self.worker_pids: dict[int, int] = {}
         self.sampler = None  # the coordinator's Sampler: the actors' samples join it
@@ -180,23 +363,29 @@ class RayPool(WorkerPool):
 
         self._started_at = time.monotonic()
         connect(self.config, len(self.specs))
-        local = ray_config.on_this_machine(self.config)
-        self._server = socket.create_server(("127.0.0.1" if local else "", self.config.coordinator_port))
+        try:
+            self._server = socket.create_server((listen_host(self.config), self.config.coordinator_port))
+        except OSError as exc:  # taken since the preflight looked
+            raise ScenarioError(
+                f"ray.coordinator_port: cannot listen on port {self.config.coordinator_port}: {exc.strerror or exc}"
+            ) from None
         self._server.settimeout(0.2)
-        host = "127.0.0.1" if local else ray.util.get_node_ip_address()
+        host = listen_host(self.config) or ray.util.get_node_ip_address()
         port = self._server.getsockname()[1]
         key = secrets.token_bytes(32)
         threading.Thread(target=self._accept, args=(key,), name="loadgen-ray-accept", daemon=True).start()
         n = len(self.specs)
         strategy = {"spread": "SPREAD", "pack": "PACK"}[self.config.placement]
         self._group = placement_group([{"CPU": 1}] * n, strategy=strategy)
-        ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
+        with signals_through_ray():
+            ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
         if not ready:
             cpus = ray.cluster_resources().get("CPU", 0)
             raise WorkerError(
                 f"Ray could not place {n} workers (one CPU each) within {self.barrier_s:g} s: the cluster has "
                 f"{cpus:g} CPUs"
             )
+        self._refuse_other_hosts(ray)
         actor_class = ray.remote(WorkerActor)
         offset = time.time_ns() - time.perf_counter_ns()
         env_vars = {name: os.environ[name] for name in FORWARDED_ENV if os.environ.get(name)}
@@ -210,6 +399,40 @@ class RayPool(WorkerPool):
             ).remote()
             self._actors.append(actor)
             self._refs.append(actor.run.remote(spec, host, port, key, self.sample_ms, offset))
+
+    def _refuse_other_hosts(self, ray) -> None:
+        """Workers that Ray placed on another host where they cannot work: method arrow (hyperd reads the staged
+        files from its own disk) or a cluster joined through loopback (the coordinator, and a private hyperd,
+        listen on loopback). Validation can judge only the address; here Ray has said where each worker goes."""
+        arrow = [p.name for p in self.specs[0].scenario.phases if getattr(p, "method", None) == "arrow"]
+        loopback = ray_config.on_this_machine(self.config)
+        if not arrow and not loopback:
+            return
+        here = local_addresses()
+        nodes = {n["NodeID"]: n for n in ray.nodes()}
+        away = []
+        for number, node_id in sorted(ray.util.placement_group_table(self._group)["bundles_to_node_id"].items()):
+            node = nodes.get(node_id, {})
+            ip = node.get("NodeManagerAddress", "")
+            if ip and ip not in here:
+                away.append((number, f"{node_label(node.get('NodeManagerHostname', ''), node_id)} ({ip})"))
+        if not away:
+            return
+        number, where = away[0]
+        problems = []
+        if arrow:
+            problems.append(
+                f"phase {arrow[0]}: method arrow stages files that hyperd reads from its own disk, so its workers "
+                f"must run on hyperd's host, but Ray placed worker {number} on node {where}, another host; use "
+                "arrow_stream (or rows)"
+            )
+        if loopback:
+            problems.append(
+                f"ray.address {self.config.address} is a loopback address, but Ray placed worker {number} on node "
+                f"{where}, another host, which cannot reach this machine's loopback (the coordinator, a private "
+                "hyperd): give the address of the head that the other hosts use"
+            )
+        raise ScenarioError(problems)
 
     def _accept(self, key: bytes) -> None:
         while not self._closing.is_set():
@@ -254,7 +477,7 @@ class RayPool(WorkerPool):
     def node_of(self, number: int) -> str:
         facts = self.nodes.get(number)
         if facts:
-            return facts["label"]
+            return f"{facts['label']} ({facts['ip']})" if facts.get("ip") else facts["label"]
         with contextlib.suppress(Exception):  # not connected yet: where its placement group bundle is
             table = _ray().util.placement_group_table(self._group)
             return f"node {table['bundles_to_node_id'][number][:8]}"
@@ -262,6 +485,7 @@ class RayPool(WorkerPool):
 
     # ------------------------------------------------------------------ phases
     def release(self, phase: str, on_tick=None) -> int:
+        self.running_phase = ""
         self._receive(phase, "ready", self.barrier_s, on_tick, "reach the start barrier")
         if self.on_ready:
             self.on_ready(self.describe(), time.monotonic() - self._started_at)
@@ -276,6 +500,7 @@ class RayPool(WorkerPool):
                 link.send({"kind": "go", "phase": phase, "released_ns": released, "start_wall_ns": wall})
             except OSError:
                 self._note_death(number, "its connection closed")
+        self.running_phase = phase
         if self.deaths:
             raise self.failure(phase)
         return released
@@ -318,7 +543,8 @@ class RayPool(WorkerPool):
         if not owed:
             return
         ray = _ray()
-        done, _ = ray.wait(list(owed), num_returns=len(owed), timeout=0)
+        with signals_through_ray():
+            done, _ = ray.wait(list(owed), num_returns=len(owed), timeout=0)
         for ref in done:
             number = owed[ref]
             link = self.links[number]
@@ -327,7 +553,10 @@ class RayPool(WorkerPool):
             if number in got:
                 continue
             try:
-                ray.get(ref, timeout=0)
+                with signals_through_ray():
+                    ray.get(ref, timeout=0)
+            except LoadgenError:  # a signal: the run's, not the actor's
+                raise
             except Exception as exc:  # noqa: BLE001 - RayActorError, a node that died, …: all are the cause
                 cause = f"Ray reports: {first_line(exc)}"
             else:
@@ -357,6 +586,9 @@ class RayPool(WorkerPool):
             self.errors.append(message)
         elif kind == "result":
             self.seen[(message["phase"], number)] = message
+        elif kind == "lost":  # its node's raylet ended: the node is lost, and the actor with it
+            self._note_death(number, message["cause"])
+            return None
         return message
 
     def _add_samples(self, number: int, rows: list) -> None:
@@ -417,16 +649,19 @@ class RayPool(WorkerPool):
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:
-        """Stop every actor in bounded time: ask, wait stop_s, then kill; remove the placement group."""
+        """Stop every actor in bounded time: ask, wait stop_s (reading what they send as they stop: a stopped
+        phase's result is what it measured), then kill; remove the placement group."""
         notes: list[str] = []
         self.stop_flag.set()
         self._send_all({"kind": "stop"})
         if self._refs or self._group is not None:
             ray = _ray()
             if self._refs:
-                done, _ = ray.wait(self._refs, num_returns=len(self._refs), timeout=self.stop_s)
-                if len(done) < len(self._refs):
-                    notes.append(f"{len(self._refs) - len(done)} Ray actor(s) did not stop and were killed")
+                left = self._read_until_stopped(ray, time.monotonic() + self.stop_s)
+                if left:
+                    notes.append(f"{left} Ray actor(s) did not stop and were killed")
+            if self.running_phase:  # stopped in the middle of a phase: what each actor measured until then
+                self.partial = self.results_of(self.running_phase)
             self._kill_actors(ray)
         self._closing.set()
         if self._server is not None:
@@ -442,14 +677,33 @@ class RayPool(WorkerPool):
                 staging.remove_leftovers(pid, self.staging_dirs)
         return notes
 
+    def _read_until_stopped(self, ray, deadline: float) -> int:
+        """Until every actor's task has ended, or the deadline: read the links. Returns how many are still running."""
+        while True:
+            self._adopt()
+            for number in range(len(self.links)):
+                self._drain(number)
+            left = deadline - time.monotonic()
+            refs = self._live_refs()
+            running = ray.wait(refs, num_returns=len(refs), timeout=max(0.0, min(POLL_S, left)))[1] if refs else []
+            if not running or left <= 0:
+                for number in range(len(self.links)):
+                    self._drain(number)  # what arrived with the end of the tasks
+                return len(running)
+
+    def _live_refs(self) -> list:
+        """The tasks of actors not known to be gone: Ray may take long to say that an actor of a lost node is."""
+        return [ref for number, ref in enumerate(self._refs) if number not in self.deaths]
+
     def _kill_actors(self, ray) -> None:
         from ray.util.placement_group import remove_placement_group  # noqa: PLC0415
 
         for actor in self._actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
-        if self._refs:  # a killed actor's task resolves (with an error) once it is gone
-            ray.wait(self._refs, num_returns=len(self._refs), timeout=5)
+        refs = self._live_refs()
+        if refs:  # a killed actor's task resolves (with an error) once it is gone
+            ray.wait(refs, num_returns=len(refs), timeout=5)
         if self._group is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(self._group)
@@ -475,8 +729,6 @@ class WorkerActor:
 
 
 def node_facts() -> dict:
-    import psutil  # noqa: PLC0415
-
     ray = _ray()
     node_id = ray.get_runtime_context().get_node_id()
     host = socket.gethostname()
@@ -505,12 +757,24 @@ def serve(spec, host: str, port: int, key: bytes, sample_ms: int, coordinator_of
     link = ActorLink(conn, spec, coordinator_offset_ns, facts["label"], sample_ms)
     link.send({"kind": "hello", "worker": spec.worker, "pid": os.getpid(), "node": facts})
     link.start()
+    threading.Thread(target=watch_raylet, args=(link, os.getppid()), name="loadgen-raylet-watch", daemon=True).start()
     try:
-        # worker.main exits when its parent goes: here that is the raylet; the coordinator's end is our EOF
-        worker.main(replace(spec, coordinator_pid=os.getppid()), link, link.stop_raw, link.progress)
+        # no orphan watch in worker.main (coordinator_pid 0): the coordinator's end is our EOF, the raylet's is
+        # watched above
+        worker.main(replace(spec, coordinator_pid=0), link, link.stop_raw, link.progress)
     finally:
         link.close()
     return os.getpid()
+
+
+def watch_raylet(link, raylet_pid: int) -> None:
+    """An actor's parent is its node's raylet: when the raylet ends, the node is lost to the cluster. Tell the
+    coordinator (it names the node), then end as an orphaned worker does."""
+    while os.getppid() == raylet_pid:
+        time.sleep(RAYLET_WATCH_S)
+    with contextlib.suppress(OSError):
+        link.send({"kind": "lost", "cause": f"its Ray node was lost: the node's raylet (pid {raylet_pid}) ended"})
+    os._exit(worker.EXIT_ORPHANED)
 
 
 _EOF = object()

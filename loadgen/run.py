@@ -188,6 +188,8 @@ def run(
     if error:
         say(errors, f"error: {error}")
     say(console, f"results: {run_dir}")
+    if "loadgen.ray_pool" in sys.modules:  # a Ray cluster start cut short cannot be torn down by Python's exit
+        sys.modules["loadgen.ray_pool"].exit_if_abandoned(exit_code)
     return exit_code
 
 
@@ -249,6 +251,9 @@ def run_points(plan, files, environment, console, quiet, signals: Signals, hyper
     except Exception as exc:  # a bug: the run folder still says the run failed, and the traceback follows
         status, exit_code, error = "failed", 1, f"internal error: {exc!r}"
         raise
+    except BaseException as exc:  # e.g. SystemExit from a signal handler not ours: the run did not finish
+        status, exit_code, error = "failed", 1, unfinished(exc)
+        raise
     finally:
         signals.cleaning = True
         signals.force = lambda name: force_exit(files, None, None, name)
@@ -273,6 +278,7 @@ def run_point(
     pool of workers running every phase. Returns (status, error, exit code, notes). Whatever happens, workers are
     stopped and reaped, hyperd is shut down and what was measured is written."""
     status, error, exit_code = "ok", "", 0
+    written = 0  # phases written whole: a run is ok only once every phase of every repetition is
     sampler = Sampler(scenario.sampling.interval_ms)
     sampler.watch("coordinator", os.getpid())
     pool: WorkerPool | None = None
@@ -308,6 +314,7 @@ def run_point(
             for phase in scenario.phases:
                 current_phase, release_ns, outcome, sampler.repetition = phase, 0, None, repetition
                 release_ns = pool.release(phase.name, tail.poll if tail else None)
+                faults.inject("coordinator", phase.name, "run")
                 sampler.phase = phase.name
                 if tail:
                     tail.begin(phase.name, repetition, files.epoch(release_ns))
@@ -326,13 +333,15 @@ def run_point(
                 outcome["summary"]["started_utc"] = files.utc(release_ns)
                 judge.judge_phase(phase, outcome)
                 outcome["summary"]["point"] = files.point  # after_phase may write it into files of its own
-                files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
+                with writing_results(files):
+                    files.notes.extend(workload_class(phase).after_phase(phase, outcome, files.dir))
                 if live and live.fired:  # the phase ended early: its rows say why
                     outcome["summary"]["status"] = "failed"
                     outcome["summary"]["error"] = abort_message(live, phase)
-                with signals.held():  # written whole, with its own status, even if a signal arrives meanwhile
+                with signals.held(), writing_results(files):  # written whole, even if a signal arrives meanwhile
                     files.add_phase(outcome)
                     current_phase = None  # only now: until it is written, the cleanup writes what was measured
+                    written += 1
                 if live and live.fired:
                     raise ThresholdAborted(abort_message(live, phase))
                 judge.raise_if_failed(phase, outcome)
@@ -351,10 +360,15 @@ def run_point(
             error = f"{death} ({error})"
         if death:  # a failed run, whatever the workers' errors looked like (a refused connect: a limit, exit 2)
             exit_code = EXIT_RUN_FAILED
-    except OSError as exc:  # the results folder cannot be written (a full disk, …)
-        status, error, exit_code = "failed", f"cannot write results to {files.dir}: {exc}", 1
+    except OSError as exc:  # not a write of results (those raise ResultsError): its own words
+        status, error, exit_code = "failed", f"{type(exc).__name__}: {exc}", 1
+    except BaseException as exc:  # e.g. SystemExit from a signal handler not ours, a bug: the run did not finish
+        status, error, exit_code = "failed", unfinished(exc), 1
+        raise
     finally:
         signals.cleaning = True  # a first signal from here on lets the cleanup finish; a second one forces
+        if status == "ok" and written < len(repetitions) * len(scenario.phases):  # whatever ended it, not a success
+            status, error, exit_code = "failed", "the run ended before its phases completed", 1
         faults.inject("coordinator", "run", "cleanup")
 
         def stop_workers():
@@ -410,6 +424,19 @@ def run_point(
     return status, error, exit_code, notes
 
 
+def unfinished(exc: BaseException) -> str:
+    return f"the run ended before its phases completed: {exc!r}"
+
+
+@contextlib.contextmanager
+def writing_results(files):
+    """Writes to the run folder: only an OSError of theirs is reported as 'cannot write results'."""
+    try:
+        yield
+    except OSError as exc:
+        raise ResultsError(f"cannot write results to {files.dir}: {exc}") from None
+
+
 def start_hyperd(hyperd: server.Server, files, environment: dict, chosen=None) -> None:
     hyperd.start()
     files.hyperd_version = hyperd.version
@@ -418,7 +445,8 @@ def start_hyperd(hyperd: server.Server, files, environment: dict, chosen=None) -
     points = [*(e for e in environment.get("hyperd", []) if e["point"] != files.point), record]
     environment["hyperd"] = sorted(points, key=lambda e: e["point"])
     environment["hyperd_version"] = " | ".join(dict.fromkeys(e["version"] for e in environment["hyperd"]))
-    results.write_json(files.dir / "environment.json", environment)
+    with writing_results(files):
+        results.write_json(files.dir / "environment.json", environment)
 
 
 def new_pool(scenario: Scenario, hyperd: server.Server, files, environment: dict | None = None) -> WorkerPool:
@@ -434,7 +462,8 @@ def new_pool(scenario: Scenario, hyperd: server.Server, files, environment: dict
         def on_ready(cluster: dict, seconds: float) -> None:  # environment.json: every node, who ran where
             if environment is not None:
                 environment["ray"] = {**cluster, "first_barrier_s": round(seconds, 3)}
-                results.write_json(files.dir / "environment.json", environment)
+                with writing_results(files):
+                    results.write_json(files.dir / "environment.json", environment)
 
         sample_ms = scenario.sampling.interval_ms if scenario.sampling.enabled else 0
         return ray_pool.RayPool(
