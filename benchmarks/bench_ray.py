@@ -21,7 +21,9 @@ import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import psutil
 from tableauhyperapi import HyperProcess, Telemetry
 
-os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # hold Ray to loopback (see loadgen/ray_pool.connect)
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = (
+    "0"  # hold Ray to loopback (see loadgen/engine/backends/ray_cluster.py)
+)
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
 

@@ -8,7 +8,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from loadgen.config.fields import Count, StrictModel
+from loadgen.config.fields import Count, Number, StrictModel
 
 INSTALL_HINT = "pip install -e '.[ray]' (or: make venv, which installs it)"
 LOOPBACK_NAMES = ("localhost",)
@@ -35,6 +35,12 @@ class RayConfig(StrictModel):
         ge=0,
         le=65535,
         description="TCP port the coordinator listens on for its workers (0: any free port).",
+    )
+    connect_timeout_s: Number = Field(
+        default=30.0,
+        gt=0,
+        le=600,
+        description="How long joining an existing cluster (address HOST:PORT or auto) may take.",
     )
 
 

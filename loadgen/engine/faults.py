@@ -6,10 +6,12 @@ LOADGEN_FAULT="WORKER:PHASE:STEP:ACTION[,…]" — STEP is setup, barrier or run
   kill     SIGKILL to itself
   hang     stop responding (sleep for an hour)
   sleepN   sleep N seconds, then go on
+  sysexit  raise SystemExit (what a foreign signal handler may do)
 `coordinator:run:cleanup:sleepN` makes the coordinator sleep at the start of a point's cleanup, so a test can
-signal it there. At `barrier` and `run`, exit and kill happen 0.5 s after the step starts, from a timer thread,
-so the worker really is waiting at the barrier or in the middle of the phase. Unset in normal runs: the check is
-one dict lookup per phase.
+signal it there; `coordinator:PHASE:run:ACTION` acts in the coordinator once it has released the phase. At
+`barrier` and `run`, exit and kill happen 0.5 s after the step starts, from a timer thread, so the worker really
+is waiting at the barrier or in the middle of the phase. Unset in normal runs: the check is one dict lookup per
+phase.
 """
 
 import os
@@ -33,6 +35,8 @@ def act(action: str, where: str) -> None:
         os._exit(7)
     if action == "kill":
         os.kill(os.getpid(), signal.SIGKILL)
+    if action == "sysexit":
+        sys.exit(f"fault injected at {where}")
     if action == "hang":
         time.sleep(3600)
     if action.startswith("sleep"):

@@ -6,7 +6,7 @@ workers) or a TCP connection (Ray actors). Exceptions cross as text.
   worker → coordinator   Ready (at the barrier), Result (a phase's measurement, verification and report), Failure,
                          Interval (a finished interval, for thresholds that act during the phase), Gather
   actor → coordinator    Hello (once, with its node's facts), Progress and Samples (what shared memory carries
-                         for a local worker)
+                         for a local worker), Lost (its node's raylet ended: the worker is gone with it)
 """
 
 from dataclasses import dataclass, field
@@ -102,3 +102,8 @@ class Progress:
 @dataclass(frozen=True)
 class Samples:
     samples: list  # (t_ns in the coordinator's clock, phase, process, pid, cpu_pct, rss_mib)
+
+
+@dataclass(frozen=True)
+class Lost:
+    cause: str  # why the worker is gone, e.g. its node was lost

@@ -6,6 +6,7 @@ cleanup steps all run: stop and reap the workers, stop the sampler, write what t
 hyperd down, write the tables, the samples and hyperd's log figures.
 """
 
+import contextlib
 import os
 import sys
 import time
@@ -38,7 +39,7 @@ from loadgen.results.run_folder import RunFolder
 from loadgen.scenario.load import dump_resolved
 from loadgen.workloads import registry
 
-RAY_BACKEND = "loadgen.engine.backends.ray"
+RAY_CLUSTER = "loadgen.engine.backends.ray_cluster"
 
 
 def preflight(scenario, point: int | None = None) -> None:
@@ -56,9 +57,9 @@ def preflight(scenario, point: int | None = None) -> None:
         paths = server.database_paths(config, scenario.workers, config.database_dir, point)
         server.check_database_files(paths, config.replace_existing)
     if scenario.backend == "ray":
-        from loadgen.engine.backends import ray as ray_backend  # Ray is optional and heavy: only for backend: ray
+        from loadgen.engine.backends import ray_cluster  # Ray is optional and heavy: only for backend: ray
 
-        ray_backend.preflight(scenario.ray)
+        ray_cluster.preflight(scenario.ray)
     problems = [p for p in open_files_shortfalls(scenario) if p]
     if problems:
         raise ScenarioError(problems)
@@ -130,10 +131,12 @@ class Run:
             self.signals.force = self.force_exit
             self.run_points()
         finally:
-            if RAY_BACKEND in sys.modules:  # leave the Ray cluster; one this run started is stopped
-                sys.modules[RAY_BACKEND].disconnect()
+            if RAY_CLUSTER in sys.modules:  # leave the Ray cluster; one this run started is stopped
+                sys.modules[RAY_CLUSTER].disconnect()
             self.signals.restore()
         self.print_outcome()
+        if RAY_CLUSTER in sys.modules:  # a Ray cluster start cut short cannot be torn down by Python's exit
+            sys.modules[RAY_CLUSTER].exit_if_abandoned(self.exit_code)
         return self.exit_code
 
     def prepare(self) -> None:
@@ -186,6 +189,9 @@ class Run:
             self.end("failed", 1, f"cannot write results to {self.files.dir}: {exc}")
         except Exception as exc:  # a bug: the run folder still says the run failed, and the traceback follows
             self.end("failed", 1, f"internal error: {exc!r}")
+            raise
+        except BaseException as exc:  # e.g. SystemExit from a signal handler not ours: the run did not finish
+            self.end("failed", 1, unfinished(exc))
             raise
         finally:
             self.write_outcome()
@@ -294,6 +300,7 @@ class PointRun:
         self.hyperd: server.Server | None = None
         self.tail: hyperlog.Tail | None = None
         self.phase, self.release_ns, self.outcome = None, 0, None  # the phase running now and what it measured
+        self.written = 0  # phases written whole: the point is ok only once every phase of every repetition is
         self.status, self.error, self.exit_code, self.notes = "ok", "", 0, []
 
     def execute(self, repetitions: list[int]):
@@ -310,9 +317,14 @@ class PointRun:
         except LoadgenError as exc:
             self.status, self.error, self.exit_code = "failed", str(exc), exc.exit_code
             self.name_the_cause()
-        except OSError as exc:  # the results folder cannot be written (a full disk, …)
-            self.status, self.error, self.exit_code = "failed", f"cannot write results to {self.files.dir}: {exc}", 1
+        except OSError as exc:  # not a write of results (those raise ResultsError): its own words
+            self.status, self.error, self.exit_code = "failed", f"{type(exc).__name__}: {exc}", 1
+        except BaseException as exc:  # e.g. SystemExit from a signal handler not ours, a bug: the run did not finish
+            self.status, self.error, self.exit_code = "failed", unfinished(exc), 1
+            raise
         finally:
+            if self.status == "ok" and self.written < len(repetitions) * len(self.scenario.phases):
+                self.status, self.error, self.exit_code = "failed", "the run ended before its phases completed", 1
             self.cleanup()
         return self.status, self.error, self.exit_code, self.notes
 
@@ -344,7 +356,8 @@ class PointRun:
         points = [*(e for e in environment.get("hyperd", []) if e["point"] != files.point), record]
         environment["hyperd"] = sorted(points, key=lambda e: e["point"])
         environment["hyperd_version"] = " | ".join(dict.fromkeys(e["version"] for e in environment["hyperd"]))
-        results.write_json(files.dir / "environment.json", environment)
+        with writing_results(files):
+            results.write_json(files.dir / "environment.json", environment)
         self.sampler.watch("hyperd", self.hyperd.pid)
         if self.hyperd.pid:  # a private hyperd: its log is ours to read
             self.tail = hyperlog.Tail(self.hyperd_dir, files.run_id)
@@ -389,7 +402,8 @@ class PointRun:
     def cluster_ready(self, cluster: dict, seconds: float) -> None:
         """environment.json: every node of the Ray cluster, who ran where."""
         self.run.environment["ray"] = {**cluster, "first_barrier_s": round(seconds, 3)}
-        results.write_json(self.files.dir / "environment.json", self.run.environment)
+        with writing_results(self.files):
+            results.write_json(self.files.dir / "environment.json", self.run.environment)
 
     # ------------------------------------------------------------------ one phase
     def run_phase(self, phase, repetition: int) -> None:
@@ -397,6 +411,7 @@ class PointRun:
         scenario, files, tail = self.scenario, self.files, self.tail
         self.phase, self.release_ns, self.outcome, self.sampler.repetition = phase, 0, None, repetition
         self.release_ns = self.backend.release(phase.name, tail.poll if tail else None)
+        faults.inject("coordinator", phase.name, "run")
         self.sampler.phase = phase.name
         if tail:
             tail.begin(phase.name, repetition, files.epoch(self.release_ns))
@@ -410,9 +425,10 @@ class PointRun:
         self.sampler.phase = "setup"
         self.outcome = self.aggregate(phase, results_in, "ok", "", repetition)
         self.judge(phase, self.outcome, live, results_in)
-        with self.signals.held():  # written whole, with its own status, even if a signal arrives meanwhile
+        with self.signals.held(), writing_results(files):  # written whole, even if a signal arrives meanwhile
             files.add_phase(self.outcome)
             self.phase = None  # only now: until it is written, the cleanup writes what was measured
+            self.written += 1
         if live and live.fired:
             raise ThresholdAborted(abort_message(live, phase))
         judge.raise_if_failed(phase, self.outcome)
@@ -453,7 +469,8 @@ class PointRun:
         judge.judge_phase(phase, outcome)
         outcome.stamp(point=self.files.point)  # after_phase may write it into tables of its own
         runtime = registry.runtime_class(phase.workload)
-        self.files.notes.extend(runtime.after_phase(phase, outcome, self.files))
+        with writing_results(self.files):
+            self.files.notes.extend(runtime.after_phase(phase, outcome, self.files))
         if live and live.fired:  # the phase ended early: its rows say why
             outcome.fail(abort_message(live, phase))
 
@@ -496,6 +513,19 @@ class PointRun:
             self.hyperd.close()
             if death and self.status == "ok":
                 self.status, self.exit_code, self.error = "failed", 1, death
+
+
+def unfinished(exc: BaseException) -> str:
+    return f"the run ended before its phases completed: {exc!r}"
+
+
+@contextlib.contextmanager
+def writing_results(files):
+    """Writes to the run folder: only an OSError of theirs is reported as 'cannot write results'."""
+    try:
+        yield
+    except OSError as exc:
+        raise ResultsError(f"cannot write results to {files.dir}: {exc}") from None
 
 
 def live_check(scenario, phase) -> thresholds.LiveCheck | None:

@@ -108,7 +108,8 @@ def main(spec: WorkerSpec, link, stop_raw, progress) -> None:
     # what happens, and stops us.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGHUP, signal.SIG_IGN)
-    threading.Thread(target=watch_coordinator, args=(spec.coordinator_pid,), daemon=True).start()
+    if spec.coordinator_pid:  # 0: a Ray actor, which watches its raylet and its link instead
+        threading.Thread(target=watch_coordinator, args=(spec.coordinator_pid,), daemon=True).start()
     Worker(spec, link, stop_raw, progress).run()
 
 

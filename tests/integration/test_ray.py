@@ -5,20 +5,25 @@ runs are small so that the whole module stays within a couple of minutes on 2 co
 """
 
 import csv
+import http.server
 import json
 import os
+import re
 import signal
+import socket
+import threading
 import time
+from datetime import datetime, timezone
 
 import psutil
 import pytest
 
 from tests.conftest import only_run_dir, tagged_processes, write_scenario
-from tests.integration.test_reliability import finish, read_summary, start_run, wait_until_done
+from tests.integration.test_reliability import finish, read_summary, start_run
 
 pytestmark = pytest.mark.ray
 
-# Ray replaces 127.0.0.1 with the machine's outside address unless told not to (loadgen/ray_pool.connect)
+# Ray replaces 127.0.0.1 with the machine's outside address unless told not to (loadgen/engine/backends/ray_cluster.py)
 os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
 os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
 
@@ -28,7 +33,7 @@ def descendants() -> set[int]:
 
 
 @pytest.fixture(scope="module")
-def cluster():
+def ray_cluster():
     """Two Ray nodes on this machine (2 logical CPUs each); every process it started is gone afterwards."""
     from ray.cluster_utils import Cluster  # the `ray` extra
 
@@ -40,7 +45,7 @@ def cluster():
     try:
         started.add_node(num_cpus=2, node_ip_address="127.0.0.1")
         ours = descendants() - before
-        yield started.address
+        yield started
     finally:
         started.shutdown()
     ours |= descendants() - before  # workers the cluster started meanwhile
@@ -51,6 +56,12 @@ def cluster():
     for pid in left:  # do not leave them to the next test; then fail
         with_psutil(pid).kill()
     assert not left, f"Ray processes left after the cluster's shutdown: {left}"
+
+
+@pytest.fixture(scope="module")
+def cluster(ray_cluster):
+    """The address of the two-node cluster's head."""
+    return ray_cluster.address
 
 
 def zombie(pid: int) -> bool:
@@ -194,7 +205,6 @@ phases:
     # worker 1's actor process SIGKILLs itself 0.5 s into the scan (loadgen/faults.py)
     res = cli("run", path, "--results-dir", tmp_path / "results", env={"LOADGEN_FAULT": "1:scan:run:kill"})
     assert res.code == 1, res.stdout + res.stderr
-    assert res.seconds < 25  # the 30 s scan never runs to its end
     assert "error: worker 1 (on " in res.stderr and "died during phase scan" in res.stderr, res.stderr
     run_dir = only_run_dir(tmp_path / "results")
     status = json.loads((run_dir / "run.json").read_text())
@@ -203,6 +213,11 @@ phases:
     assert node in status["error"]
     rows = read_summary(run_dir)
     assert [(r["phase"], r["status"]) for r in rows] == [("load", "ok"), ("scan", "failed")]
+    # the 30 s scan never ran to its end, by the run's own clock (not the test's: a loaded machine starts slowly)
+    assert utc(status["finished_utc"]) - utc(rows[1]["started_utc"]) < 30
+    # worker 0 was stopped: what it measured until then is kept
+    scan = [r for r in read_csv(run_dir / "workers.csv")[1] if r["phase"] == "scan"]
+    assert [(r["worker"], r["status"]) for r in scan] == [("0", "failed")] and int(scan[0]["ops"]) > 0
 
 
 def test_sigint_ends_every_actor_and_the_cluster_the_run_started(tmp_path):
@@ -219,7 +234,8 @@ phases:
   - {name: scan, workload: query, shape: aggregation, method: arrow_stream, duration_s: 60}
 """,
     )
-    wait_until_done(tmp_path, "load", timeout=120)
+    # the scan has run a while: its progress line (a signal as load's row is written would come before the scan)
+    wait_for_output(proc, r"^scan: .* ops")
     run_dir = only_run_dir(tmp_path / "results")
     pids = [w["pid"] for w in json.loads((run_dir / "environment.json").read_text())["ray"]["workers"].values()]
     assert tagged_processes(tag)  # the cluster the run started: gcs, raylet, actors
@@ -230,9 +246,186 @@ phases:
     assert time.monotonic() - sent < 20
     assert "interrupted by SIGINT" in err
     assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
-    assert [(r["phase"], r["status"]) for r in read_summary(run_dir)] == [("load", "ok"), ("scan", "interrupted")]
+    rows = read_summary(run_dir)
+    assert [(r["phase"], r["status"]) for r in rows] == [("load", "ok"), ("scan", "interrupted")]
+    assert int(rows[1]["ops"]) > 0 and rows[1]["verified"] == "unchecked"  # what the stopped actors measured
     deadline = time.monotonic() + 15
     while time.monotonic() < deadline and (tagged_processes(tag) or any(psutil.pid_exists(p) for p in pids)):
         time.sleep(0.1)
     assert not tagged_processes(tag), tagged_processes(tag)
     assert not [p for p in pids if psutil.pid_exists(p)]
+
+
+def utc(text: str) -> float:
+    """Seconds since the epoch of a results timestamp (`2026-12-04 13:13:03.171`, UTC)."""
+    return datetime.fromisoformat(text).replace(tzinfo=timezone.utc).timestamp()
+
+
+def wait_for_output(proc, pattern: str, timeout: float = 120) -> re.Match:
+    """Read a run's stdout until a line matches (e.g. the progress line a running phase prints every 5 s when the
+    output is not a terminal): an event the run shows, not a guessed sleep. A timer ends a silent wait."""
+    timer = threading.Timer(timeout, proc.kill)
+    timer.start()
+    try:
+        for line in proc.stdout:
+            found = re.search(pattern, line)
+            if found:
+                return found
+    finally:
+        timer.cancel()
+    raise AssertionError(f"the run never printed {pattern!r}")
+
+
+LOCAL_MIX = """\
+name: ray_local_mix
+workers: 2
+backend: ray
+ray: {address: local}
+phases:
+  - name: users
+    workload: mix
+    sessions: 2
+    duration_s: 120
+    preload_rows: 1000
+    think_ms: 5
+    operations: {select_limit: 1}
+"""
+
+
+def test_sigterm_ends_a_ray_run_as_interrupted_with_what_it_measured(tmp_path):
+    proc, tag = start_run(tmp_path, LOCAL_MIX)
+    wait_for_output(proc, r"^users: .* ops")  # the phase has run a while (its progress line, every 5 s)
+    proc.send_signal(signal.SIGTERM)
+    code, _, err = finish(proc, timeout=60)
+    assert code == 130, err
+    assert "error: interrupted by SIGTERM" in err and "Traceback" not in err, err
+    run_dir = only_run_dir(tmp_path / "results")
+    assert json.loads((run_dir / "run.json").read_text())["status"] == "interrupted"
+    rows = read_summary(run_dir)
+    assert [(r["phase"], r["status"]) for r in rows] == [("users", "interrupted")]
+    assert int(rows[0]["ops"]) > 0  # what the stopped actors measured
+    _, history = read_csv(tmp_path / "results" / "history.csv")
+    assert [(r["phase"], r["status"]) for r in history] == [("users", "interrupted")]
+    assert_none_left(tag)
+
+
+def assert_none_left(tag: str, pids=(), within: float = 10) -> None:
+    """Until no process with the run's tag (the coordinator's, hyperd, every Ray process of a cluster it started)
+    and none of `pids` is running."""
+    deadline = time.monotonic() + within
+    while True:
+        left = tagged_processes(tag) + [with_psutil(p) for p in pids if psutil.pid_exists(p) and not zombie(p)]
+        if not left or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    assert not left, [(p.pid, safe_name(p)) for p in left]
+
+
+def safe_name(proc) -> str:
+    try:
+        return proc.name()
+    except (psutil.Error, AttributeError):
+        return "?"
+
+
+def test_sigint_while_the_cluster_starts_leaves_no_process_and_ends_at_once(tmp_path):
+    proc, tag = start_run(tmp_path, LOCAL_MIX)
+    deadline = time.monotonic() + 120
+    while not any(safe_name(p) == "gcs_server" for p in tagged_processes(tag)):  # Ray's first process: it starts
+        assert time.monotonic() < deadline and proc.poll() is None, "the run never started a Ray cluster"
+        time.sleep(0.02)
+    family = {p.pid for p in psutil.Process(proc.pid).children(recursive=True)}
+    proc.send_signal(signal.SIGINT)
+    sent = time.monotonic()
+    code, _, err = finish(proc, timeout=60)
+    took_s = time.monotonic() - sent
+    assert code == 130, err
+    assert "error: interrupted by SIGINT" in err
+    assert json.loads((only_run_dir(tmp_path / "results") / "run.json").read_text())["status"] == "interrupted"
+    # the start is cut short: not finished first (seconds), then stopped (on a quiet machine: ~1 s in all)
+    assert took_s < 5, took_s
+    # nothing of the cluster outlives the run, not even the raylet's agents (tagged: they inherit the environment;
+    # and every process that was the run's descendant when the signal came)
+    assert_none_left(tag, family, within=3)
+
+
+SMALL = """\
+name: ray_small
+workers: 2
+rows: 2000
+backend: ray
+phases:
+  - {name: load, workload: insert, method: arrow_stream}
+"""
+
+
+def test_a_coordinator_port_in_use_is_an_exit_2_naming_the_key(cli, tmp_path):
+    path = write_scenario(tmp_path / "s.yaml", SMALL)
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        res = cli("run", path, "--set", f"ray.coordinator_port={port}", "--results-dir", tmp_path / "r", timeout=60)
+    assert res.code == 2, res.stdout + res.stderr
+    assert f"error: ray.coordinator_port: cannot listen on port {port} on this machine: " in res.stderr, res.stderr
+    assert "cannot write results" not in res.stderr
+    assert not (tmp_path / "r").exists()  # refused before anything was created
+
+
+def test_an_address_that_is_not_a_ray_head_is_an_exit_2_naming_it(cli, tmp_path, ray_cluster):
+    # a raylet's port: gRPC, but not the cluster's GCS; Ray gives up after about 2 s (RAY_gcs_server_port_wait_time_s)
+    address = f"127.0.0.1:{ray_cluster.head_node.node_manager_port}"
+    path = write_scenario(tmp_path / "s.yaml", SMALL)
+    res = cli(
+        "run", path, "--set", f"ray.address={address}", "--results-dir", tmp_path / "r",
+        env={"RAY_gcs_server_port_wait_time_s": "2"}, timeout=90,
+    )  # fmt: skip
+    assert res.code == 2, res.stdout + res.stderr
+    assert f"error: ray.address {address}: cannot join the Ray cluster: " in res.stderr, res.stderr
+    assert "cannot write results" not in res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+class SpeaksHttp:
+    """A TCP server that is no Ray head (an HTTP server); `spoken` is set once a client sent it something."""
+
+    def __init__(self):
+        spoken = self.spoken = threading.Event()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, *args):
+                spoken.set()
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.address = f"127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self):
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def not_ray():
+    server = SpeaksHttp()
+    yield server
+    server.close()
+
+
+def test_an_address_that_never_answers_as_ray_ends_after_the_connect_timeout(cli, tmp_path, not_ray):
+    path = write_scenario(tmp_path / "s.yaml", SMALL)
+    res = cli(
+        "run", path, "--set", f"ray.address={not_ray.address}", "--set", "ray.connect_timeout_s=2",
+        "--results-dir", tmp_path / "r", timeout=60,
+    )  # fmt: skip
+    assert res.code == 2, res.stdout + res.stderr
+    assert f"error: ray.address {not_ray.address}: no Ray cluster answered within 2 s" in res.stderr, res.stderr
+    assert not (tmp_path / "r").exists()
+
+
+def test_ctrl_c_while_joining_a_cluster_is_honoured(tmp_path, not_ray):
+    proc, tag = start_run(tmp_path, SMALL, "--set", f"ray.address={not_ray.address}")
+    assert not_ray.spoken.wait(60), "the run never tried to join the cluster"
+    proc.send_signal(signal.SIGINT)
+    code, _, err = finish(proc, timeout=20)  # well within ray.connect_timeout_s (30 s): the signal ended it
+    assert code == 130, err
+    assert "error: interrupted by SIGINT" in err
+    assert_none_left(tag)

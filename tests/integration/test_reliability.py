@@ -73,6 +73,20 @@ def test_a_worker_that_dies_ends_the_run(cli, tmp_path, fault, message):
     assert not staged_leftovers()
 
 
+def test_a_run_that_ends_mid_phase_is_never_recorded_ok(cli, tmp_path):
+    # the coordinator raises SystemExit once the scan is released, as a signal handler not ours would (sys.exit)
+    path = write_scenario(tmp_path / "long.yaml", LONG)
+    env = {"LOADGEN_FAULT": "coordinator:scan:run:sysexit"}
+    res = cli("run", path, "--results-dir", tmp_path / "results", env=env, timeout=120)
+    assert res.code == 1 and "fault injected at run of phase scan" in res.stderr, res.stdout + res.stderr
+    run_dir = only_run_dir(tmp_path / "results")
+    status = json.loads((run_dir / "run.json").read_text())
+    assert status["status"] == "failed" and status["error"].startswith("the run ended before its phases completed")
+    assert [(r["phase"], r["status"]) for r in read_summary(run_dir)] == [("load", "ok"), ("scan", "failed")]
+    with open(tmp_path / "results" / "history.csv") as handle:
+        assert [r["status"] for r in csv.DictReader(handle)] == ["ok", "failed"]
+
+
 def coordinator_child(proc: subprocess.Popen, name: str, timeout: float = 30) -> psutil.Process:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -191,6 +191,9 @@ class Backend:
             self.errors.append(message)
         elif isinstance(message, protocol.Result):
             self.seen[(message.phase, number)] = message
+        elif isinstance(message, protocol.Lost):  # the worker is gone (its node was lost): a death, with its cause
+            self._note_death(number, message.cause)
+            return None
         else:
             self._on_message(number, message)
         return message

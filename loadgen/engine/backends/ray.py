@@ -13,10 +13,12 @@ loadgen/engine/backends/base.py stay as they are:
   parallelism and each worker's start offset are computed exactly as for local workers;
 - progress counters and psutil samples (the worker's process and its node's host) are shipped by a thread in the
   actor every SHIP_S;
-- supervision: a dead actor process closes its socket (EOF), and `ray.wait` on each actor's task notices what a
-  socket cannot tell (a node that vanished). Nothing is retried: max_restarts=0, max_task_retries=0.
+- supervision: a dead actor process closes its socket (EOF), an actor whose raylet ends says its node is lost, and
+  `ray.wait` on each actor's task notices what a socket cannot tell. Nothing is retried: max_restarts=0,
+  max_task_retries=0.
 
-Ray is imported only here, and only when a scenario says backend: ray.
+The cluster itself (joined or started, stopped, signals while Ray starts): loadgen/engine/backends/ray_cluster.py.
+Ray is imported only there and here, and only when a scenario says backend: ray.
 """
 
 import contextlib
@@ -32,10 +34,24 @@ from importlib import metadata
 from multiprocessing.connection import Client, Connection, answer_challenge, deliver_challenge
 from multiprocessing.connection import wait as wait_for_ready
 
+import psutil
+
 from loadgen.config import ray as ray_config
 from loadgen.engine import protocol, worker
-from loadgen.engine.backends.base import Backend
-from loadgen.errors import ScenarioError, WorkerError
+from loadgen.engine.backends.base import POLL_S, Backend
+from loadgen.engine.backends.ray_cluster import (
+    _ray,
+    _session,
+    cluster_nodes,
+    connect,
+    disconnect,
+    first_line,
+    listen_host,
+    local_addresses,
+    node_label,
+    signals_through_ray,
+)
+from loadgen.errors import LoadgenError, ScenarioError, WorkerError
 from loadgen.results.samples import Sample
 from loadgen.transfer import staging
 
@@ -43,91 +59,12 @@ SHIP_S = 0.25  # progress and samples from the actors
 SPIN_NS = 200_000  # the last 0.2 ms before a start instant are spun, not slept: sleep() overshoots (a longer spin
 # keeps a core from the other workers when they outnumber the cores, which delays their own wake-ups)
 HANDSHAKE_S = 10.0
+RAYLET_WATCH_S = 0.05  # an actor: how often it checks that its node's raylet is still its parent
 ENDED_GRACE_S = 2.0  # a task that returned normally: how long its last message may take to arrive
 # passed on to the actors (a cluster's workers have the environment of whoever started the cluster): fault
 # injection (loadgen/faults.py) and the tests' process tag
 FORWARDED_ENV = ("LOADGEN_FAULT", "LOADGEN_TEST_TAG")
 PACKAGES = ("loadgen", "tableauhyperapi", "pyarrow", "numpy", "psycopg", "psutil", "pydantic", "ray")
-_session = {"started": False}  # whether this run started the Ray cluster it uses (then it also stops it)
-
-
-def _ray():
-    import ray  # noqa: PLC0415 - the optional extra, loaded only for backend: ray
-
-    return ray
-
-
-def first_line(exc: BaseException, limit: int = 300) -> str:
-    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
-    text = lines[0] if lines else type(exc).__name__
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-# ------------------------------------------------------------------------------------------ the cluster
-
-
-def preflight(config) -> None:
-    """Refuse early (exit 2) when Ray is missing or an existing cluster's head does not answer."""
-    if not ray_config.ray_installed():
-        raise ScenarioError(f"backend: ray needs Ray, which is not installed: {ray_config.INSTALL_HINT}")
-    if config.address in ("local", "auto"):
-        return
-    rest = config.address.split("://", 1)[-1]
-    host, _, port = rest.rpartition(":")
-    try:
-        with socket.create_connection((host.strip("[]"), int(port)), timeout=5):
-            pass
-    except (OSError, ValueError) as exc:
-        raise ScenarioError(f"ray.address: cannot reach the Ray cluster at {config.address}: {exc}") from None
-
-
-def connect(config, workers: int) -> None:
-    """Join the cluster (or start a one-node cluster for this run). Once per run."""
-    if ray_config.on_this_machine(config):
-        # Ray otherwise replaces 127.0.0.1 with the machine's outside address, where a loopback cluster does not
-        # listen: this holds the driver (and a cluster it starts) to loopback.
-        os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_IGNORE_UNHANDLED_ERRORS", "1")  # a stopped actor's task is no news
-    ray = _ray()
-    if ray.is_initialized():
-        return
-    quiet = {"logging_level": "ERROR", "log_to_driver": False}
-    if config.address == "local":
-        # logical CPUs: one per worker even on a small machine (the placement group asks one per worker)
-        ray.init(address="local", num_cpus=max(workers, os.cpu_count() or 1), include_dashboard=False, **quiet)
-        _session["started"] = True
-    else:
-        ray.init(address=config.address, **quiet)
-
-
-def disconnect() -> None:
-    """Leave the cluster; a cluster this run started is stopped with it."""
-    if "ray" not in sys.modules:
-        return
-    ray = sys.modules["ray"]
-    if ray.is_initialized():
-        ray.shutdown()
-    _session["started"] = False
-
-
-def cluster_nodes() -> list[dict]:
-    """Every live node as Ray sees it."""
-    ray = _ray()
-    return [
-        {
-            "node_id": n["NodeID"],
-            "host": n.get("NodeManagerHostname", ""),
-            "ip": n.get("NodeManagerAddress", ""),
-            "cpus": n.get("Resources", {}).get("CPU", 0),
-        }
-        for n in ray.nodes()
-        if n.get("Alive")
-    ]
-
-
-def node_label(host: str, node_id: str) -> str:
-    return f"{host}/{node_id[:8]}"
 
 
 # ------------------------------------------------------------------------------------------ the coordinator
@@ -170,6 +107,7 @@ class RayBackend(Backend):
         connect(self.config, len(self.specs))
         host, port, key = self._listen()
         self._place()
+        self._refuse_other_hosts(_ray())
         from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy  # noqa: PLC0415
 
         actor_class = _ray().remote(WorkerActor)
@@ -188,10 +126,14 @@ class RayBackend(Backend):
 
     def _listen(self) -> tuple[str, int, bytes]:
         """The socket the actors connect back to (loopback only for a cluster on this machine)."""
-        local = ray_config.on_this_machine(self.config)
-        self._server = socket.create_server(("127.0.0.1" if local else "", self.config.coordinator_port))
+        try:
+            self._server = socket.create_server((listen_host(self.config), self.config.coordinator_port))
+        except OSError as exc:  # taken since the preflight looked
+            raise ScenarioError(
+                f"ray.coordinator_port: cannot listen on port {self.config.coordinator_port}: {exc.strerror or exc}"
+            ) from None
         self._server.settimeout(0.2)
-        host = "127.0.0.1" if local else _ray().util.get_node_ip_address()
+        host = listen_host(self.config) or _ray().util.get_node_ip_address()
         key = secrets.token_bytes(32)
         threading.Thread(target=self._accept, args=(key,), name="loadgen-ray-accept", daemon=True).start()
         return host, self._server.getsockname()[1], key
@@ -203,13 +145,48 @@ class RayBackend(Backend):
         ray, n = _ray(), len(self.specs)
         strategy = {"spread": "SPREAD", "pack": "PACK"}[self.config.placement]
         self._group = placement_group([{"CPU": 1}] * n, strategy=strategy)
-        ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
+        with signals_through_ray():
+            ready, _ = ray.wait([self._group.ready()], timeout=self.barrier_s)
         if not ready:
             cpus = ray.cluster_resources().get("CPU", 0)
             raise WorkerError(
                 f"Ray could not place {n} workers (one CPU each) within {self.barrier_s:g} s: the cluster has "
                 f"{cpus:g} CPUs"
             )
+
+    def _refuse_other_hosts(self, ray) -> None:
+        """Workers that Ray placed on another host where they cannot work: method arrow (hyperd reads the staged
+        files from its own disk) or a cluster joined through loopback (the coordinator, and a private hyperd,
+        listen on loopback). Validation can judge only the address; here Ray has said where each worker goes."""
+        arrow = [p.name for p in self.specs[0].phases if getattr(p, "method", None) == "arrow"]
+        loopback = ray_config.on_this_machine(self.config)
+        if not arrow and not loopback:
+            return
+        here = local_addresses()
+        nodes = {n["NodeID"]: n for n in ray.nodes()}
+        away = []
+        for number, node_id in sorted(ray.util.placement_group_table(self._group)["bundles_to_node_id"].items()):
+            node = nodes.get(node_id, {})
+            ip = node.get("NodeManagerAddress", "")
+            if ip and ip not in here:
+                away.append((number, f"{node_label(node.get('NodeManagerHostname', ''), node_id)} ({ip})"))
+        if not away:
+            return
+        number, where = away[0]
+        problems = []
+        if arrow:
+            problems.append(
+                f"phase {arrow[0]}: method arrow stages files that hyperd reads from its own disk, so its workers "
+                f"must run on hyperd's host, but Ray placed worker {number} on node {where}, another host; use "
+                "arrow_stream (or rows)"
+            )
+        if loopback:
+            problems.append(
+                f"ray.address {self.config.address} is a loopback address, but Ray placed worker {number} on node "
+                f"{where}, another host, which cannot reach this machine's loopback (the coordinator, a private "
+                "hyperd): give the address of the head that the other hosts use"
+            )
+        raise ScenarioError(problems)
 
     def _accept(self, key: bytes) -> None:
         while not self._closing.is_set():
@@ -253,7 +230,7 @@ class RayBackend(Backend):
     def node_of(self, number: int) -> str:
         facts = self.nodes.get(number)
         if facts:
-            return facts["label"]
+            return f"{facts['label']} ({facts['ip']})" if facts.get("ip") else facts["label"]
         with contextlib.suppress(Exception):  # not connected yet: where its placement group bundle is
             table = _ray().util.placement_group_table(self._group)
             return f"node {table['bundles_to_node_id'][number][:8]}"
@@ -337,7 +314,8 @@ class RayBackend(Backend):
         if not owed:
             return
         ray = _ray()
-        done, _ = ray.wait(list(owed), num_returns=len(owed), timeout=0)
+        with signals_through_ray():
+            done, _ = ray.wait(list(owed), num_returns=len(owed), timeout=0)
         for ref in done:
             number = owed[ref]
             link = self.links[number]
@@ -346,7 +324,10 @@ class RayBackend(Backend):
             if number in got:
                 continue
             try:
-                ray.get(ref, timeout=0)
+                with signals_through_ray():
+                    ray.get(ref, timeout=0)
+            except LoadgenError:  # a signal: the run's, not the actor's
+                raise
             except Exception as exc:  # noqa: BLE001 - RayActorError, a node that died, …: all are the cause
                 cause = f"Ray reports: {first_line(exc)}"
             else:
@@ -392,16 +373,19 @@ class RayBackend(Backend):
 
     # ------------------------------------------------------------------ shutdown
     def shutdown(self) -> list[str]:
-        """Ask, wait stop_s for the tasks, then kill every actor; remove the placement group."""
+        """Stop every actor in bounded time: ask, wait stop_s (reading what they send as they stop: a stopped
+        phase's result is what it measured), then kill; remove the placement group."""
         notes: list[str] = []
         self.stop_flag.set()
         self._send_all(protocol.Stop())
         if self._refs or self._group is not None:
             ray = _ray()
             if self._refs:
-                done, _ = ray.wait(self._refs, num_returns=len(self._refs), timeout=self.stop_s)
-                if len(done) < len(self._refs):
-                    notes.append(f"{len(self._refs) - len(done)} Ray actor(s) did not stop and were killed")
+                left = self._read_until_stopped(ray, time.monotonic() + self.stop_s)
+                if left:
+                    notes.append(f"{left} Ray actor(s) did not stop and were killed")
+            if self.running_phase:  # stopped in the middle of a phase: what each actor measured until then
+                self.partial = self.results_of(self.running_phase)
             self._kill_actors(ray)
         self._closing.set()
         if self._server is not None:
@@ -417,14 +401,33 @@ class RayBackend(Backend):
                 staging.remove_leftovers(pid, self.staging_dirs)
         return notes
 
+    def _read_until_stopped(self, ray, deadline: float) -> int:
+        """Until every actor's task has ended, or the deadline: read the links. Returns how many are still running."""
+        while True:
+            self._adopt()
+            for number in range(len(self.links)):
+                self._drain(number)
+            left = deadline - time.monotonic()
+            refs = self._live_refs()
+            running = ray.wait(refs, num_returns=len(refs), timeout=max(0.0, min(POLL_S, left)))[1] if refs else []
+            if not running or left <= 0:
+                for number in range(len(self.links)):
+                    self._drain(number)  # what arrived with the end of the tasks
+                return len(running)
+
+    def _live_refs(self) -> list:
+        """The tasks of actors not known to be gone: Ray may take long to say that an actor of a lost node is."""
+        return [ref for number, ref in enumerate(self._refs) if number not in self.deaths]
+
     def _kill_actors(self, ray) -> None:
         from ray.util.placement_group import remove_placement_group  # noqa: PLC0415
 
         for actor in self._actors:
             with contextlib.suppress(Exception):
                 ray.kill(actor, no_restart=True)
-        if self._refs:  # a killed actor's task resolves (with an error) once it is gone
-            ray.wait(self._refs, num_returns=len(self._refs), timeout=5)
+        refs = self._live_refs()
+        if refs:  # a killed actor's task resolves (with an error) once it is gone
+            ray.wait(refs, num_returns=len(refs), timeout=5)
         if self._group is not None:
             with contextlib.suppress(Exception):
                 remove_placement_group(self._group)
@@ -450,8 +453,6 @@ class WorkerActor:
 
 
 def node_facts() -> dict:
-    import psutil  # noqa: PLC0415
-
     ray = _ray()
     node_id = ray.get_runtime_context().get_node_id()
     host = socket.gethostname()
@@ -480,12 +481,24 @@ def serve(spec, host: str, port: int, key: bytes, sample_ms: int, coordinator_of
     link = ActorLink(conn, spec, coordinator_offset_ns, facts["label"], sample_ms)
     link.send(protocol.Hello(spec.worker, os.getpid(), facts))
     link.start()
+    threading.Thread(target=watch_raylet, args=(link, os.getppid()), name="loadgen-raylet-watch", daemon=True).start()
     try:
-        # worker.main exits when its parent goes: here that is the raylet; the coordinator's end is our EOF
-        worker.main(dataclasses.replace(spec, coordinator_pid=os.getppid()), link, link.stop_raw, link.progress)
+        # no orphan watch in worker.main (coordinator_pid 0): the coordinator's end is our EOF, the raylet's is
+        # watched above
+        worker.main(dataclasses.replace(spec, coordinator_pid=0), link, link.stop_raw, link.progress)
     finally:
         link.close()
     return os.getpid()
+
+
+def watch_raylet(link, raylet_pid: int) -> None:
+    """An actor's parent is its node's raylet: when the raylet ends, the node is lost to the cluster. Tell the
+    coordinator (it names the node), then end as an orphaned worker does."""
+    while os.getppid() == raylet_pid:
+        time.sleep(RAYLET_WATCH_S)
+    with contextlib.suppress(OSError):
+        link.send(protocol.Lost(f"its Ray node was lost: the node's raylet (pid {raylet_pid}) ended"))
+    os._exit(worker.EXIT_ORPHANED)
 
 
 _EOF = object()
