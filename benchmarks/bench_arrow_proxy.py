@@ -118,23 +118,27 @@ class HyperdLog:
         hyperd writes its log asynchronously: waits up to 5 s for the last COPY's end."""
         deadline = time.monotonic() + 5
         while True:
-            found = {"begun": None, "first_data": None, "gaps_ms": [], "ends": 0}
-            session, last_end = None, None
+            found = {"begun": None, "first_data": None, "gaps_ms": [], "ends": 0, "commit_ms": [], "messages": 0}
+            session, last_end, copying = None, None, False
             for ts, entry in self.lines_since(epoch_s):
                 kind, query = entry["k"], entry.get("v", {}).get("query", "")
                 if session is None:
                     if kind == "query-begin" and query.startswith(f"COPY {table}"):
-                        session, found["begun"] = entry.get("sess"), ts
+                        session, found["begun"], copying = entry.get("sess"), ts, True
                     continue
                 if entry.get("sess") != session:
                     continue
-                if kind == "request-header-received-during-copy" and found["first_data"] is None:
-                    found["first_data"] = ts
-                elif kind == "query-end":
+                if kind == "request-header-received-during-copy":
+                    found["messages"] += 1
+                    found["first_data"] = found["first_data"] or ts
+                elif kind == "query-end" and copying:  # the session's other statements (checks) are not COPYs
                     last_end = ts
                     found["ends"] += 1
-                elif kind == "query-begin" and query.startswith("COPY") and last_end is not None:
-                    found["gaps_ms"].append((ts - last_end) * 1e3)
+                    found["commit_ms"].append(entry["v"].get("commit-time", 0) * 1e3)
+                elif kind == "query-begin":
+                    copying = query.startswith("COPY")
+                    if copying and last_end is not None:
+                        found["gaps_ms"].append((ts - last_end) * 1e3)
             if found["ends"] >= expected or time.monotonic() > deadline:
                 return found
             time.sleep(0.1)
@@ -187,9 +191,9 @@ def prestaged(conn, table: str, rows: int) -> list[str]:
 
 
 def copy_prestaged(conn, table: str, paths: list[str]) -> None:
+    """As the many-core script measures the limit: one COPY after the other, the files removed after the clock."""
     for path in paths:
         conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
-        os.unlink(path)
 
 
 def hand_stream(pg, table: str, rows: int) -> None:
@@ -280,6 +284,8 @@ def hand_client(args) -> None:
             pg.close()
         wall_s = (time.perf_counter_ns() - t0) / 1e9
         used, hyperd_used = delta(usage(), before), delta(usage(args.hyperd_pid), hyperd_before)
+        for path in paths:
+            os.unlink(path)
         check_table(conn, table, args.rows)
         conn.execute_command(f"DROP TABLE {table}")
     print(json.dumps({"start_epoch": start_epoch, "wall_s": wall_s, "used": used, "hyperd_used": hyperd_used}))
@@ -338,6 +344,9 @@ def outcome(rows, wall_s, used, hyperd_used, copies, origin_epoch) -> dict:
         "first_copy_ms": (begun - origin_epoch) * 1e3 if begun else float("nan"),
         "first_data_ms": (first_data - origin_epoch) * 1e3 if first_data else float("nan"),
         "gap_ms": statistics.median(copies["gaps_ms"]) if copies["gaps_ms"] else float("nan"),
+        "copies": copies["ends"],
+        "commit_ms": statistics.median(copies["commit_ms"]) if copies["commit_ms"] else float("nan"),
+        "messages_per_m": copies["messages"] / m,
     }
 
 
@@ -391,8 +400,9 @@ def render(results: dict, args, load_before: tuple, load_after: tuple) -> str:
     lines += [
         "",
         "| per M rows (medians) | client CPU-s | user | system | minor faults | hyperd CPU-s | first COPY ms "
-        "| first data ms | gap between COPYs ms | rows/s (context only) |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| first data ms | gap between COPYs ms | COPYs | commit ms per COPY | CopyData messages | "
+        "rows/s (context only) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for side, method in SIDES:
         if (side, method) not in results:
@@ -406,6 +416,7 @@ def render(results: dict, args, load_before: tuple, load_after: tuple) -> str:
             f"{cell('system_per_m', '{:.3f}')} | {cell('minflt_per_m', '{:,.0f}')} | "
             f"{cell('hyperd_cpu_per_m', '{:.3f}')} ({spread(side, method, 'hyperd_cpu_per_m')}) | "
             f"{cell('first_copy_ms', '{:.1f}')} | {cell('first_data_ms', '{:.1f}')} | {cell('gap_ms', '{:.2f}')} | "
+            f"{cell('copies', '{:.0f}')} | {cell('commit_ms', '{:.1f}')} | {cell('messages_per_m', '{:.0f}')} | "
             f"{med(side, method, 'rows_per_s') / 1e6:.2f}M |"
         )
     return "\n".join(lines) + "\n"
