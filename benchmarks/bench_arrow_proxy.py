@@ -179,7 +179,7 @@ def hand_arrow(conn, table: str, rows: int) -> None:
 
 
 def prestaged(conn, table: str, rows: int) -> list[str]:
-    """The limit's files (as the many-core script stages them): every COPY's file written before the clock."""
+    """The limit's files: every COPY's file written before the clock (1M rows each, batches of 16,384)."""
     paths = []
     for n, (_, _, batches) in enumerate(chunks(rows)):
         path = os.path.join(SHM, f"bench-proxy-{os.getpid()}-{n}.arrows")
@@ -191,7 +191,8 @@ def prestaged(conn, table: str, rows: int) -> list[str]:
 
 
 def copy_prestaged(conn, table: str, paths: list[str]) -> None:
-    """As the many-core script measures the limit: one COPY after the other, the files removed after the clock."""
+    """The limit as it is measured on the 16-core machine: one COPY after the other, the files removed after the
+    clock."""
     for path in paths:
         conn.execute_command(f"COPY {table} FROM {escape_string_literal(path)} WITH (FORMAT arrowstream)")
 
