@@ -44,6 +44,7 @@ lint: venv
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py $(ARGS)
+	$(BIN)/python benchmarks/bench_arrow_proxy.py
 	$(BIN)/python benchmarks/bench_tpch.py
 	$(BIN)/python benchmarks/bench_sessions.py
 	$(BIN)/python benchmarks/bench_report.py
