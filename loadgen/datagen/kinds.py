@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
-from loadgen.config.fields import Count, NestedModel, excerpt
+from loadgen.config.fields import Count, StrictModel, excerpt
 from loadgen.datagen.sqltypes import MAX_INTERVAL_US, SqlType, interval_us, to_domain
 
 MAX_ZIPF_N = 10_000_000  # the cumulative distribution is kept in memory (8 bytes per key)
@@ -35,7 +35,7 @@ TIMES = ("date", "timestamp", "interval")
 EVERY_DOMAIN = (*NUMBERS, *TIMES, "bool", "text")
 
 
-class Kind(NestedModel):
+class Kind(StrictModel):
     fits: ClassVar[tuple[str, ...]] = ()  # the SQL domains whose columns it can fill
     repeats: ClassVar[bool] = False  # all its batches of one size are the same array (made once, without nulls)
 

@@ -26,6 +26,7 @@ from loadgen.config.fields import (
     check_placeholders,
     excerpt,
     not_bool,
+    suggestion,
 )
 from loadgen.config.phase import PhaseOptions
 from loadgen.datagen import canonical
@@ -157,6 +158,8 @@ class MixPhase(PhaseOptions):
         return list(names)
 
     def cross_check(self, scenario):
+        # first: names need no other key, so a misspelt operation is reported even when other keys are refused
+        yield from self._check_operation_names(getattr(scenario, "data", {}))
         if self.duration_s is not None and self.iterations is not None:
             yield ("iterations",), "give either duration_s or iterations, not both"
         yield from self._check_classes(scenario.workers)
@@ -175,7 +178,6 @@ class MixPhase(PhaseOptions):
                 yield loc, f"think time must be between 0 and {HOUR_MS} ms ({BOUND_MEANINGS[HOUR_MS]})"
         yield from self._check_rate_and_think()
         yield from self._check_stages(scenario.workers)
-        yield from self._check_operation_names(getattr(scenario, "data", {}))
         uses_custom = self.operations.get("custom", 0) > 0 or any(c.operations.get("custom", 0) for c in self.classes)
         if uses_custom and not self.custom_sql:
             yield ("custom_sql",), "the custom operation needs custom_sql"
@@ -237,7 +239,8 @@ class MixPhase(PhaseOptions):
         ]:
             for name in weights:
                 if name not in known:
-                    yield loc + (name,), f"unknown operation {excerpt(name)}; allowed: {allowed}"
+                    hint = suggestion(name, known)
+                    yield loc + (name,), f"unknown operation {excerpt(name)}{hint}; allowed: {allowed}"
         for name, op in self.sql_operations.items():
             if name in OPERATIONS:
                 yield ("sql_operations", name), f"{name} is a built-in operation; give yours another name"
@@ -245,7 +248,8 @@ class MixPhase(PhaseOptions):
                 if source not in self.sql_operations:
                     yield (
                         ("sql_operations", name),
-                        f"a parameter reads the result of {excerpt(source)}, which is not one of sql_operations",
+                        f"a parameter reads the result of {excerpt(source)}{suggestion(source, self.sql_operations)}"
+                        ", which is not one of sql_operations",
                     )
             for statement in op.statements():
                 try:
