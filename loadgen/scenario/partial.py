@@ -132,9 +132,9 @@ def mark_unknown(nodes: list, loc: tuple) -> None:
     fields = {field.alias or name: name for name, field in type(model).model_fields.items()}
     if key in fields:
         names = [fields[key]]
-    else:  # an unknown key: the keys it may be a misspelling of, left at their defaults, are not known either
-        unset = [k for k, name in fields.items() if name not in model.model_fields_set]
-        names = [fields[k] for k in difflib.get_close_matches(str(key), unset, n=3)]
+    else:  # an unknown key: read as the key its message suggests, written with a value not known
+        meant = difflib.get_close_matches(str(key), list(fields), n=1)
+        names = [fields[k] for k in meant if fields[k] not in model.model_fields_set]
     for name in names:
         model.__dict__[name] = UNKNOWN  # the model is frozen: its field is set past pydantic
 

@@ -117,6 +117,17 @@ phases:
     ]
 
 
+def test_a_misspelt_key_is_read_as_the_key_suggested_and_nothing_else(tmp_path):
+    # 'iteration' is close to iterations and to duration_s: only iterations is taken as written (with a value not
+    # known), so no "give either iterations or duration_s" follows from it
+    text = "name: t\nphases:\n  - {name: scan, workload: query, iteration: 10}\n"
+    assert problems_of(tmp_path, text) == [
+        "3: phases[0].iteration: unknown key 'iteration' (did you mean 'iterations'?); allowed: name, description, "
+        "timeout_s, workload, shape, sql, method, iterations, sessions, duration_s, warmup_iterations, staging_dir, "
+        "table",
+    ]
+
+
 def test_a_missing_name_does_not_hide_the_other_mistakes(tmp_path):
     problems = problems_of(tmp_path, "phases:\n  - {name: users, workload: mix, operations: {joinn: 1}}\n")
     assert problems[0] == "1: name: required key is missing"
