@@ -62,7 +62,7 @@ class TableDefinition(StrictModel):
         description="Table name; with {worker} one table per worker, without it one table all workers share. "
         "Default: KEY_{worker}.",
     )
-    columns: list[Column] = Field(min_length=1, max_length=1000)
+    columns: list[Column] = Field(min_length=1, max_length=1000, description="The table's columns, in order.")
 
     @field_validator("name")
     @classmethod

@@ -36,21 +36,30 @@ def build(phase_models: tuple[type, ...]) -> type:
     phase_union = Union[phase_models]  # noqa: UP007 - built from the registry at run time
 
     class Scenario(StrictModel):
-        name: str = Field(pattern=NAME_PATTERN)
-        description: str = ""
-        workers: Count = Field(default=1, ge=1, le=256)
+        name: str = Field(pattern=NAME_PATTERN, description="The scenario's name (in the results path).")
+        description: str = Field(default="", description="What it does, shown by `loadgen list`.")
+        workers: Count = Field(
+            default=1, ge=1, le=256, description="Worker processes, each with its own connection and table."
+        )
         rows: Count | None = Field(
             default=None,
             ge=1,
             le=MAX_ROWS,
             description="Default total rows for insert phases that do not set their own.",
         )
-        table: str = Field(default="measurements_{worker}", min_length=1, max_length=120)
-        server: ServerConfig = Field(default_factory=ServerConfig)
-        sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-        timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
-        output: OutputConfig = Field(default_factory=OutputConfig)
-        phases: list[Annotated[phase_union, Field(discriminator="workload")]] = Field(min_length=1)
+        table: str = Field(
+            default="measurements_{worker}",
+            min_length=1,
+            max_length=120,
+            description="Table name template; {worker} (e.g. {worker:03d}) is required when workers > 1.",
+        )
+        server: ServerConfig = Field(default_factory=ServerConfig, description="The hyperd the run uses.")
+        sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="CPU and memory sampling.")
+        timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="How long anything may wait.")
+        output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")
+        phases: list[Annotated[phase_union, Field(discriminator="workload")]] = Field(
+            min_length=1, description="Run in order by every worker, each starting at a barrier."
+        )
         seed: Count | None = Field(
             default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
         )
@@ -77,13 +86,12 @@ def build(phase_models: tuple[type, ...]) -> type:
         )
         data: dict[str, TableDefinition] = Field(
             default_factory=dict,
-            description="Table definitions by key; an insert phase writes one with `table: KEY` "
-            "(see docs/own_data.md).",
+            description="Table definitions by key; an insert phase writes one with `table: KEY` (see docs/data.md).",
         )
         backend: Literal["local", "ray"] = Field(
             default="local", description="local: one process per worker here; ray: one Ray actor per worker."
         )
-        ray: RayConfig = Field(default_factory=RayConfig)
+        ray: RayConfig = Field(default_factory=RayConfig, description="The Ray cluster (backend: ray only).")
 
         @field_validator("table")
         @classmethod

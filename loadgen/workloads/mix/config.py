@@ -48,14 +48,16 @@ Think = Annotated[float | tuple[float, float], BeforeValidator(not_bool)]
 
 
 class WorkerClass(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="The class's name.")
     workers: Count | None = Field(default=None, ge=1, description="An exact worker count (or weight:).")
     weight: Number | None = Field(
         default=None, ge=0, le=1_000_000, description="Share of the workers no class counts exactly (default 1)."
     )
     operations: dict[Operation, Number] = Field(min_length=1, description="Weights of this class's operations.")
-    think_ms: Think | None = None
-    rate_per_s: Number | None = Field(default=None, ge=MIN_RATE, le=MAX_RATE)
+    think_ms: Think | None = Field(default=None, description="This class's pause after each operation.")
+    rate_per_s: Number | None = Field(
+        default=None, ge=MIN_RATE, le=MAX_RATE, description="This class's open-loop rate, per worker."
+    )
 
 
 class Stage(StrictModel):
@@ -133,7 +135,7 @@ class MixPhase(PhaseOptions):
     )
     connect_per_operation: bool = Field(default=False, description="Open a new connection for every operation.")
     _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
-    arrivals: Literal["poisson", "uniform"] = "poisson"
+    arrivals: Literal["poisson", "uniform"] = Field(default="poisson", description="How a rate's arrivals are spaced.")
     bulk_rows: tuple[Count, Count] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
     preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
     max_error_rate: Number = Field(default=0.0, ge=0, le=1, description="Fraction of operations allowed to fail.")
