@@ -1,12 +1,18 @@
-"""A real run's CSVs as a spreadsheet reads them: a missed threshold shows in summary.csv and history.csv."""
+"""A real run's CSVs as a spreadsheet and pandas read them: time columns import as date-times in LibreOffice's
+default CSV import, a missed threshold shows in summary.csv and history.csv."""
 
 import csv
+import datetime as dt
 import os
+import shutil
 import subprocess
 import sys
 import time
 import uuid
+import xml.etree.ElementTree as ET
+from pathlib import Path
 
+import pandas as pd
 import pytest
 
 from loadgen import columns
@@ -81,3 +87,67 @@ def test_a_missed_threshold_shows_in_summary_and_history_appended_to_an_old_head
         *((summary[p]["run_id"], p, summary[p]["thresholds"]) for p in ("load", "agg", "scan")),
     ]
     assert history[0]["started_utc"] == OLD_STAMP  # rows of earlier versions are kept as they are
+
+
+def fods_rows(path) -> list[list[ET.Element]]:
+    """The cells of a flat ODF spreadsheet's first table, repeated cells and rows expanded."""
+    table = ET.parse(path).getroot().find(".//table:table", NS)
+    rows = []
+    for row in table.iter(f"{{{NS['table']}}}table-row"):
+        cells = []
+        for cell in row.findall("table:table-cell", NS):
+            cells += [cell] * int(cell.get(f"{{{NS['table']}}}number-columns-repeated", "1"))
+        rows += [cells] * int(row.get(f"{{{NS['table']}}}number-rows-repeated", "1"))
+    return rows
+
+
+def cell_text(cell) -> str:
+    return "\n".join("".join(p.itertext()) for p in cell.findall("text:p", NS))
+
+
+def test_every_time_column_imports_as_a_date_time_in_libreoffice_and_pandas(run, tmp_path):
+    results, run_dir = run
+    soffice = shutil.which("soffice")
+    assert soffice, "this test imports CSVs in LibreOffice: apt-get install libreoffice-calc-nogui (make test does)"
+    sheets = {p: p.relative_to(results) for p in [results / "history.csv", *run_dir.rglob("*.csv")]}
+    converted = tmp_path / "fods"
+    # each CSV under a name of its own (answers/q01.csv and a top-level one could share a name)
+    for number, path in enumerate(sheets):
+        (tmp_path / "csv").mkdir(exist_ok=True)
+        shutil.copy(path, tmp_path / "csv" / f"{number}.csv")
+    profile = (tmp_path / "profile").as_uri()  # its own: parallel runs of soffice must not share one
+    subprocess.run(
+        [soffice, f"-env:UserInstallation={profile}", "--headless", "--convert-to", "fods", "--outdir", converted,
+         *sorted((tmp_path / "csv").glob("*.csv"))],
+        capture_output=True, timeout=180, check=True,
+    )  # fmt: skip
+    checked = set()
+    for number, (path, name) in enumerate(sheets.items()):
+        header, rows = read(path)
+        time_columns = [c for c in header if c == "utc" or c.endswith("_utc")]
+        if not time_columns or not rows:
+            continue
+        cells = fods_rows(converted / f"{number}.fods")
+        assert [cell_text(c) for c in cells[0][: len(header)]] == header, name
+        for column in time_columns:
+            index = header.index(column)
+            for row, sheet_row in zip(rows, cells[1:], strict=False):
+                if not row[column] or row["run_id"] == "older-run":  # an earlier version's row, kept as it was
+                    continue
+                cell = sheet_row[index]
+                assert cell.get(f"{{{NS['office']}}}value-type") == "date", (name, column, row[column])
+                value = dt.datetime.fromisoformat(cell.get(f"{{{NS['office']}}}date-value"))
+                assert abs((value - dt.datetime.fromisoformat(row[column])).total_seconds()) < 0.01, (name, column)
+            checked.add((str(name), column))
+            # history.csv mixes this version's rows with the older row's form: pandas then needs to be told ISO 8601
+            iso = {"date_format": "ISO8601"} if name == Path("history.csv") else {}
+            parsed = pd.read_csv(path, parse_dates=[column], **iso)
+            assert pd.api.types.is_datetime64_any_dtype(parsed[column]), (name, column)
+    assert {
+        ("history.csv", "started_utc"),
+        (f"{run_dir.relative_to(results)}/summary.csv", "started_utc"),
+        (f"{run_dir.relative_to(results)}/samples.csv", "utc"),
+    } <= checked
+    summary = fods_rows(converted / f"{list(sheets.values()).index(run_dir.relative_to(results) / 'summary.csv')}.fods")
+    column = read(run_dir / "summary.csv")[0].index("thresholds")
+    assert cell_text(summary[2][column]).startswith("missed: query.p99_ms<1e-06 (was ")  # one cell, not split
