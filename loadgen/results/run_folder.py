@@ -9,6 +9,7 @@ from loadgen.errors import NotARunFolder
 from loadgen.results import files as results
 from loadgen.results import hyperlog, tables, thresholds
 from loadgen.results.aggregate import median_row
+from loadgen.results.samples import wide_rows
 from loadgen.results.timeseries import operation_timeseries_rows
 
 
@@ -188,6 +189,7 @@ class RunFolder:
             for s in samples
         )  # fmt: skip
         results.write_csv(self.dir / "samples.csv", tables.SAMPLE_COLUMNS, self.samples)
+        results.write_csv(self.dir / "samples_wide.csv", *wide_rows(self.samples))
 
     def write_status(self, status: str, error: str = "", exit_code: int | None = None) -> None:
         """run.json, atomically; on a full disk, in place (the file's block is already there), so a failed

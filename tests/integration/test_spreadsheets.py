@@ -1,5 +1,6 @@
 """A real run's CSVs as a spreadsheet and pandas read them: time columns import as date-times in LibreOffice's
-default CSV import, a missed threshold shows in summary.csv and history.csv."""
+default CSV import, a missed threshold shows in summary.csv and history.csv, samples_wide.csv is samples.csv
+pivoted to one row per instant."""
 
 import csv
 import datetime as dt
@@ -147,7 +148,31 @@ def test_every_time_column_imports_as_a_date_time_in_libreoffice_and_pandas(run,
         ("history.csv", "started_utc"),
         (f"{run_dir.relative_to(results)}/summary.csv", "started_utc"),
         (f"{run_dir.relative_to(results)}/samples.csv", "utc"),
+        (f"{run_dir.relative_to(results)}/samples_wide.csv", "utc"),
     } <= checked
     summary = fods_rows(converted / f"{list(sheets.values()).index(run_dir.relative_to(results) / 'summary.csv')}.fods")
     column = read(run_dir / "summary.csv")[0].index("thresholds")
     assert cell_text(summary[2][column]).startswith("missed: query.p99_ms<1e-06 (was ")  # one cell, not split
+
+
+def test_samples_wide_is_samples_with_a_row_per_instant_and_columns_per_process(run):
+    _, run_dir = run
+    _, long = read(run_dir / "samples.csv")
+    header, wide = read(run_dir / "samples_wide.csv")
+    roles = ["hyperd", "coordinator", "worker-0", "worker-1", "host"]
+    assert {r["process"] for r in long} == set(roles)
+    instant = ["run_id", "point", "t_s", "utc", "phase", "repetition"]
+    assert header == instant + [f"{r}_cpu_pct" for r in roles] + [f"{r}_rss_mib" for r in roles]
+    instants = list(dict.fromkeys((r["point"], r["t_s"]) for r in long))
+    assert len(wide) == len(instants)
+    assert [float(r["t_s"]) for r in wide] == sorted(float(t) for _, t in instants)
+    by_instant = {(r["point"], r["t_s"]): r for r in wide}
+    for sample in long:
+        row = by_instant[(sample["point"], sample["t_s"])]
+        assert [row[c] for c in instant] == [sample[c] for c in instant]
+        assert (row[f"{sample['process']}_cpu_pct"], row[f"{sample['process']}_rss_mib"]) == (
+            sample["cpu_pct"], sample["rss_mib"],
+        )  # fmt: skip
+    filled = sum(1 for r in wide for c in header if c.endswith("_cpu_pct") and r[c] != "")
+    assert filled == len(long)  # nothing made up: one cell pair per sample
+    assert "load" in {r["phase"] for r in wide}  # the 20,000-row load lasts several sampling intervals
