@@ -49,6 +49,13 @@ SUMMARY: tuple[Column, ...] = (
     Column("workers", "", "worker processes"),
     Column("sessions", "", "concurrent sessions (connections) in all: workers × sessions per worker (mix phases)"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),
+    Column(
+        "thresholds",
+        "",
+        "the scenario's bounds on the phase: `ok`, or `missed: ` and each missed bound with what was measured "
+        "(`missed: p99_ms<=50 (was 71.2)`); empty when the phase has none, on each repetition's row of a repeated "
+        "phase (its median row is judged) and when the run ended before the bounds were checked",
+    ),
     Column("started_utc", "UTC", "when the coordinator released the phase's barrier"),
     _m("wall_s", "s", "last worker end − first worker start", "lower", "span", "Wall (s)", ".3f", True),
     _m(
