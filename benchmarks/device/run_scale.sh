@@ -6,12 +6,14 @@
 #   OUT=/some/folder benchmarks/device/run_scale.sh [PER_W ...]      rows per worker; default 20000000 4000000
 #
 # WORKERS (default "1 4 12"), SESS (workers,sessions per worker,seconds; default 16,64,15) and BARE=0 (skip the
-# bare psycopg baseline) shrink it. With the defaults it takes ~6 minutes on 16 cores (2 to install and stage, 3
+# bare psycopg baseline) shrink it; SITE (default /tmp/site, emptied first), WHEELS (default .whl) and PYTHON
+# (default python3) say where. With the defaults it takes ~6 minutes on 16 cores (2 to install and stage, 3
 # for the inserts, 1 for the sessions). Everything is written under OUT (default /tmp/scale-out): scale.txt holds
 # the tables.
 set -euo pipefail
 OUT=${OUT:-/tmp/scale-out}
-SITE=/tmp/site
+SITE=${SITE:-/tmp/site}
+WHEELS=${WHEELS:-.whl}
 PY=${PYTHON:-python3}
 PER_W=("$@")
 [ ${#PER_W[@]} -gt 0 ] || PER_W=(20000000 4000000)
@@ -21,13 +23,13 @@ mkdir -p "$OUT"
 start=$SECONDS
 
 rm -rf "$SITE"
-"$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" .whl/*.whl
+PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$WHEELS"/*.whl
 # tableauhyperapi travels as a tar.xz of its unpacked wheel (hyperd compressed with xz's x86 filter)
 "$PY" -c 'import glob, sys, tarfile
-for path in glob.glob(".whl/tableauhyperapi-*.tar.xz"):
+for path in glob.glob(sys.argv[2] + "/tableauhyperapi-*.tar.xz"):
     with tarfile.open(path) as archive:
-        archive.extractall(sys.argv[1], filter="data")' "$SITE"
-export PYTHONPATH=$SITE:$PWD
+        archive.extractall(sys.argv[1], filter="data")' "$SITE" "$WHEELS"
+export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
 "$PY" -c 'import hdrh, psycopg, pydantic, tableauhyperapi, loadgen.engine.run, loadgen.workloads.insert.workload'
 {
   echo "host: $(nproc) cores, $(free -g | awk '/Mem:/ {print $2}') GiB, /dev/shm $(df -h /dev/shm | awk 'NR == 2 {print $4}') free;" \
