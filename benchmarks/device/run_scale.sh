@@ -8,8 +8,8 @@
 # WORKERS (default "1 4 12"), SESS (workers,sessions per worker,seconds; default 16,64,15) and BARE=0 (skip the
 # bare psycopg baseline) shrink it; SITE (default /tmp/site, emptied first), WHEELS (default .whl) and PYTHON
 # (default python3) say where. With the defaults it takes ~6 minutes on 16 cores (2 to install and stage, 3
-# for the inserts, 1 for the sessions). Everything is written under OUT (default /tmp/scale-out): scale.txt holds
-# the tables.
+# for the inserts, 1 for the sessions). OUT (default /tmp/scale-out) gets two files: scale.txt (the tables) and
+# runs.tar.gz (every run's summary, workers and samples CSVs).
 set -euo pipefail
 OUT=${OUT:-/tmp/scale-out}
 SITE=${SITE:-/tmp/site}
@@ -21,6 +21,8 @@ read -r -a WORKER_COUNTS <<<"${WORKERS:-1 4 12}"
 SESS=${SESS:-16,64,15}
 mkdir -p "$OUT"
 start=$SECONDS
+WORK=$(mktemp -d /tmp/scale-work.XXXXXX)
+trap 'tar -czf "$OUT/runs.tar.gz" -C "$WORK" . && rm -rf "$WORK"' EXIT
 
 rm -rf "$SITE"
 PIP_ROOT_USER_ACTION=ignore "$PY" -m pip install -q --no-index --no-deps --no-compile --target "$SITE" "$WHEELS"/*.whl
@@ -36,11 +38,11 @@ export PYTHONPATH=$SITE:$PWD${PYTHONPATH:+:$PYTHONPATH}
     "$("$PY" --version); ulimit -n $(ulimit -n); installed in $((SECONDS - start)) s"
 } | tee -a "$OUT/scale.txt"
 
-"$PY" benchmarks/device/scale.py "$OUT" --workers "${WORKER_COUNTS[@]}" --per-w "${PER_W[@]}" --sessions "$SESS"
+"$PY" benchmarks/device/scale.py "$OUT" --csv-dir "$WORK" --workers "${WORKER_COUNTS[@]}" --per-w "${PER_W[@]}" --sessions "$SESS"
 if [ "${BARE:-1}" != 0 ]; then
   IFS=, read -r sw sk ss <<<"$SESS"
   if [ "$sw" != 0 ]; then
-    "$PY" benchmarks/device/bare_sessions.py "$OUT/bare" "$sw" "$sk" "$ss" 2>&1 | tail -3 | tee -a "$OUT/scale.txt"
+    "$PY" benchmarks/device/bare_sessions.py "$WORK/bare" "$sw" "$sk" "$ss" 2>&1 | tail -3 | tee -a "$OUT/scale.txt"
   fi
 fi
 echo "run_scale.sh: done in $((SECONDS - start)) s" | tee -a "$OUT/scale.txt"

@@ -94,7 +94,7 @@ def prestaged_limit(files: list[str], workers: int, per_w: int, scratch: str) ->
 
 def run_loadgen(doc: dict, out: str, tag: str, log: Log):
     """(summary row, workers.csv rows, samples.csv rows, wall seconds of the whole `loadgen run`); None rows on
-    failure. The run folder (hyperd's logs: large) is left in the temp folder; its CSVs are copied to OUT/TAG."""
+    failure. The run folder (hyperd's logs: large) is removed; its CSVs are copied to OUT/TAG."""
     folder = tempfile.mkdtemp(prefix=f"scale-{tag}-")
     keep = os.path.join(out, tag)
     os.makedirs(keep, exist_ok=True)
@@ -152,13 +152,15 @@ def number(row: dict, key: str) -> float:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("out")
+    parser.add_argument("out", help="scale.txt goes here")
+    parser.add_argument("--csv-dir", help="each run's CSVs go here, a folder per run (default OUT)")
     parser.add_argument("--workers", type=int, nargs="+", default=[1, 4, 12])
     parser.add_argument("--per-w", type=int, nargs="+", default=[4_000_000])
     parser.add_argument("--sessions", default="16,64,15")
     args = parser.parse_args()
     os.makedirs(args.out, exist_ok=True)
     log = Log(args.out)
+    csvs = args.csv_dir or args.out
     log.say(f"cpus {os.cpu_count()} per_w {args.per_w} workers {args.workers} sessions {args.sessions}")
     most = max(args.workers) * max(-(-p // PER_FILE) * PER_FILE for p in args.per_w)
     shm = "/dev/shm" if os.path.isdir("/dev/shm") and shutil.disk_usage("/dev/shm").free > 2 * most * 24 else None
@@ -178,7 +180,7 @@ def main() -> int:
                 }
                 for method in ("arrow", "arrow_stream"):
                     doc, tag = insert_doc(workers, per_w, method), f"{method}-{workers}w-{per_w}"
-                    summary, _, _, wall = run_loadgen(doc, args.out, tag, log)
+                    summary, _, _, wall = run_loadgen(doc, csvs, tag, log)
                     if summary:
                         row[method] = number(summary, "rows_per_s")
                         row[f"{method}_verified"] = summary.get("verified")
@@ -203,7 +205,7 @@ def main() -> int:
     workers, sessions, seconds = (int(x) for x in args.sessions.split(","))
     if workers:
         doc = sessions_doc(workers, sessions, seconds)
-        summary, per_worker, samples, wall = run_loadgen(doc, args.out, "sess", log)
+        summary, per_worker, samples, wall = run_loadgen(doc, csvs, "sess", log)
         if summary:
             rss: dict = {}
             for sample in samples:
