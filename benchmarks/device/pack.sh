@@ -5,7 +5,9 @@
 #   - the wheels (manylinux x86_64, CPython 3.12) of loadgen's other runtime imports, at the versions installed
 #     in this checkout's venv;
 #   - tableauhyperapi as one tar.xz of its unpacked wheel: its wheel is ~91 MB, hyperd alone 261 MB unpacked;
-#     xz with the x86 filter brings the whole folder under 55 MiB (what travels to the machine is limited).
+#     xz with the x86 filter: 50.1 MiB (tableauhyperapi 0.0.26963), 57 MiB in all, above the 55 MiB this script
+#     checks (PACK_LIMIT_MIB=60 lets it pass): what travels to the device machine, the checkout included, must
+#     stay under 64 MiB.
 # Not packed: plotly, matplotlib, duckdb, tpchgen-cli, tpcgen-cli (reports, TPC-H/TPC-DS: a run of insert and mix
 # phases imports none of them). Compressing hyperd takes minutes on 2 cores (an hour on a crowded one): the result is
 # kept in PACK_CACHE (default ~/.cache/loadgen-device-pack) for the next run.
@@ -13,10 +15,11 @@
 set -euo pipefail
 DIR=${1:-.whl}
 PY=${PYTHON:-.venv/bin/python}
-LIMIT_MIB=55
+LIMIT_MIB=${PACK_LIMIT_MIB:-55}
 CACHE=${PACK_CACHE:-$HOME/.cache/loadgen-device-pack}
-PACKAGES=(cffi pycparser psycopg psycopg-binary pydantic pydantic-core annotated-types typing-inspection
-          typing_extensions hdrhistogram pbr)
+# (not pycparser: tableauhyperapi loads its precompiled cffi declarations; not pbr: hdrh needs it to install only)
+PACKAGES=(cffi psycopg psycopg-binary pydantic pydantic-core annotated-types typing-inspection typing_extensions
+          hdrhistogram)
 
 version() { "$PY" -c 'import importlib.metadata as m, sys; print(m.version(sys.argv[1]))' "$1"; }
 download() {
