@@ -4,9 +4,9 @@ A workload is two classes, named in the registry (loadgen/workloads/registry.py)
 
 - an options model, a PhaseOptions subclass (loadgen/config/phase.py) with `workload: Literal["NAME"]` and its own
   keys, validated with the scenario; it declares what the coordinator needs without running anything: the
-  terminal's columns (table_columns, table_labels), the summary columns its reports fill (summary_columns), its
-  error budget, whether it can end early, its operations, its nominal row width. pydantic only: validating a
-  scenario imports no runtime library.
+  terminal's columns (table_columns, table_labels; compact_columns for a narrow terminal), the summary columns its
+  reports fill (summary_columns), its error budget, whether it can end early, its operations, its nominal row width.
+  pydantic only: validating a scenario imports no runtime library.
 - a runtime class, a Workload subclass below, imported by a worker only when it runs a phase of it.
 
 Each worker runs a phase as: setup() (untimed) → the barrier → warmup(recorder) (untimed) → run(recorder) (timed) →

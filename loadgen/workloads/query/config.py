@@ -36,6 +36,7 @@ class QueryPhase(PhaseOptions):
         "p99_ms",
     )
     table_labels: ClassVar[dict[str, str]] = {"ops_per_s": "Queries/s"}
+    compact_columns: ClassVar[tuple[str, ...]] = ("rows_per_s", "ops_per_s", "p50_ms", "p99_ms", "parallelism")
     renamed_keys: ClassVar[dict[str, str]] = {"warmup": "warmup_iterations"}
     shape: Literal["full_scan", "filtered", "aggregation"] | None = None
     sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
