@@ -30,7 +30,8 @@ and its recorder (loadgen/results/recorder.py):
   recorder.record(name, ns, rows)      one completed operation (names with ":" are side records, e.g. q:warmup)
   with recorder.op(name) as op: …      times the block; op.rows = rows it wrote or read
   recorder.error(name, exc)            a failed operation: counted when the phase has an error budget, else raised
-  recorder.sending(rows)               rows of a statement still running, for the progress line
+  recorder.sending(rows)               rows handed to a statement still running: the progress line shows
+                                       them, the time series counts them there once the statement is recorded
 """
 
 from typing import TypedDict
