@@ -11,7 +11,7 @@ from rich.console import Console
 
 from loadgen import __version__
 from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
-from loadgen.report.terminal import clean, say
+from loadgen.report.terminal import clean, counted, say
 from loadgen.scenario.load import load_plan
 from loadgen.scenario.model import scenario_model
 
@@ -119,8 +119,9 @@ def cmd_validate(args, console: Console, errors: Console, _argv) -> int:
         finally:
             for notice in notices:
                 say(errors, f"warning: {notice}")
-        points = f", {len(plan)} matrix points" if scenario.matrix else ""
-        say(console, f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})")
+        points = f", {counted(len(plan), 'matrix point')}" if scenario.matrix else ""
+        shape = f"{counted(len(scenario.phases), 'phase')}, {counted(scenario.workers, 'worker')}{points}"
+        say(console, f"ok: {path} ({scenario.name}: {shape})")
     if problems:
         raise ScenarioError(problems)
     return EXIT_OK

@@ -24,6 +24,7 @@ class Bucket:
     ops: dict[str, Counts] = field(default_factory=dict)
     gauge_sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # active, target sessions, target rate
     gauges: int = 0
+    rated: bool = False  # a target rate was given (an open-loop phase); else its mean is None, not 0
 
     def op(self, name: str) -> Counts:
         entry = self.ops.get(name)
@@ -34,7 +35,8 @@ class Bucket:
     def encode(self) -> dict:
         out = {"ops": {name: counts.encode() for name, counts in self.ops.items()}}
         if self.gauges:
-            out["gauges"] = [g / self.gauges for g in self.gauge_sum]
+            active, sessions, rate = (g / self.gauges for g in self.gauge_sum)
+            out["gauges"] = [active, sessions, rate if self.rated else None]
         return out
 
 
@@ -95,13 +97,14 @@ class Recorder:
         if self.progress is not None:
             self.progress[4] = 0
 
-    def gauge(self, active: float, target_sessions: float, target_rate: float) -> None:
-        """Active sessions and the targets now (sessions, operations/s), averaged per interval; the progress line
-        shows the active sessions."""
+    def gauge(self, active: float, target_sessions: float, target_rate: float | None) -> None:
+        """Active sessions and the targets now (sessions, operations/s; None: the phase has no target rate),
+        averaged per interval; the progress line shows the active sessions."""
         bucket = self._bucket()
-        for i, value in enumerate((active, target_sessions, target_rate)):
+        for i, value in enumerate((active, target_sessions, target_rate or 0.0)):
             bucket.gauge_sum[i] += value
         bucket.gauges += 1
+        bucket.rated = bucket.rated or target_rate is not None
         if self.progress is not None:
             self.progress[4] = int(active)
 

@@ -119,6 +119,8 @@ class QueryPhase(PhaseOptions):
     def nominal_row_bytes(self) -> int:
         if self.table is not None and self._row_bytes:
             return self._row_bytes
+        if self.sql is not None:
+            return 0  # what a user's query returns has no known width: MiB/s is left empty
         return SHAPE_ROW_BYTES.get(self.shape or "", canonical.BYTES_PER_ROW)
 
     def query_text(self, table_sql: str, tables: dict[str, str]) -> str:
