@@ -135,14 +135,18 @@ class Recorder:
             if rows:  # the rows sent so far are counted now (an add_rows call, counting none, keeps them)
                 self.progress[3] = 0
         now = time.perf_counter_ns() - self.origin_ns
-        shares = self._take_sent(rows)
-        rest = spread(rows - sum(shares.values()), now - latency_ns, now, self.bucket_ns, self.sealed + 1)
-        for index, part in [*shares.items(), *rest.items()]:
-            self.buckets.setdefault(index, Bucket()).op(op).rows += part
         index = max(0, now // self.bucket_ns)
-        bucket = self.buckets.setdefault(index, Bucket())
-        self._close_before(index)  # the intervals before this one are over, with the rows they got just now
-        bucket.op(op).record(us)
+        if rows and (self.sent or now - latency_ns < index * self.bucket_ns):  # not all sent in this interval
+            shares = self._take_sent(rows)
+            rest = spread(rows - sum(shares.values()), now - latency_ns, now, self.bucket_ns, self.sealed + 1)
+            for at, part in [*shares.items(), *rest.items()]:
+                self.buckets.setdefault(at, Bucket()).op(op).rows += part
+            rows = 0
+        bucket = self.buckets.get(index)
+        if bucket is None or len(self.buckets) > 1:
+            bucket = self.buckets.setdefault(index, Bucket())
+            self._close_before(index)  # the intervals before this one are over, with the rows they got just now
+        bucket.op(op).record(us, rows)
 
     def sending(self, rows: int) -> None:
         """Rows handed to a statement that is still running (a streamed COPY, an Inserter's load): the progress line
