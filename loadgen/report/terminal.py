@@ -264,6 +264,17 @@ class Progress:
             text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
         return text
 
+    def narrow_line(self, rows: int, errors: int, elapsed: float, ops_rate: float) -> str:
+        """The line for a terminal too narrow for `line`: numbers in three digits, what matters most first (what is
+        cut off the end of a line that still does not fit matters least)."""
+        rate = rows / elapsed if elapsed > 0 else 0.0
+        text = f"{self.phase}: {short(rows)} rows"
+        if self.total_rows:
+            text += f" / {short(self.total_rows)} ({100 * rows / self.total_rows:.0f}%)"
+            if rate > 0:
+                text += f"  ETA {max(0.0, (self.total_rows - rows) / rate):.0f} s"
+        return text + f"  {errors:,} errors  {short(rate)} rows/s  {short(ops_rate)} ops/s"
+
     def tick(self, rows: int, ops: int, errors: int = 0, per_worker_ops: list[int] = (), sessions: int = 0) -> None:
         if self.quiet:
             return
@@ -272,13 +283,15 @@ class Progress:
         ops_rate = (ops - last_ops) / (now - last_t) if now > last_t else 0.0
         self._last = (ops, now)
         text = self.line(rows, ops, errors, now - self.started, ops_rate)
+        if self.live and len(text) >= self.console.width:  # a line that wraps is not rewritten in place
+            text = self.narrow_line(rows, errors, now - self.started, ops_rate)
         if sessions:
             text += f" | {sessions:,} active sessions"
         detail = "  | " + " ".join(f"w{i}:{n:,}" for i, n in enumerate(per_worker_ops))
         if per_worker_ops and len(text) + len(detail) <= self.console.width:  # a wide terminal: per worker too
             text += detail
         if self.live:
-            self.console.file.write("\r\x1b[2K" + text)
+            self.console.file.write("\r\x1b[2K" + text[: self.console.width - 1])
             self.console.file.flush()
         elif now - self._last_plain >= 5:
             self._last_plain = now

@@ -122,3 +122,16 @@ def test_compact_numbers_keep_three_digits():
 def test_the_full_table_shows_every_compact_column():
     for workload, options in registry.options_models().items():
         assert set(options.compact_columns) <= set(options.table_columns), workload
+
+
+def test_the_live_progress_line_stays_on_one_line_of_a_narrow_terminal():
+    for width in (80, 100, 200):
+        out = io.StringIO()
+        progress = terminal.Progress(Console(file=out, width=width, force_terminal=True))
+        progress.begin("insert_arrow", 20_000_000)
+        progress.started -= 2.0  # two seconds in, the last tick one second ago
+        progress._last = (12_000, progress._last[1] - 1.0)
+        progress.tick(9_756_098, 12_345, 0, [6_000, 6_345])
+        line = out.getvalue().split("\r\x1b[2K")[-1]
+        assert len(line) < width, (width, line)  # a line as wide as the terminal wraps, and is not rewritten in place
+        assert line.startswith("insert_arrow: ") and "(49%)" in line and "ETA 2 s" in line and "rows/s" in line
