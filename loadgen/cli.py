@@ -2,6 +2,7 @@
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from rich.console import Console
 
 from loadgen import __version__
 from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
-from loadgen.report.terminal import clean, say
+from loadgen.report.terminal import clean, counted, say
 from loadgen.scenario.load import load_plan
 from loadgen.scenario.model import scenario_model
 
@@ -37,6 +38,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     run.add_argument("--results-dir", help="parent folder for the run folder (overrides output.dir)")
     run.add_argument("--quiet", action="store_true", help="no live progress line")
+    run.add_argument(
+        "--wide", action="store_true", help="the full result tables even when they are wider than the terminal"
+    )
 
     validate = commands.add_parser("validate", help="check scenario files; report every mistake with file:line")
     validate.add_argument("scenarios", nargs="+", help="scenario YAML files")
@@ -74,8 +78,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
-    # a log file or CI gets the full-width table instead of rich's 80-column default
-    width = None if sys.stdout.isatty() else 200
+    # a log file or CI gets the full-width table instead of rich's 80-column default, unless COLUMNS says otherwise
+    width = None if sys.stdout.isatty() or os.environ.get("COLUMNS", "").isdigit() else 200
     # no rich markup anywhere: what loadgen prints holds paths, names and messages, in which [/] or [wip] are text
     console = Console(highlight=False, markup=False, soft_wrap=True, width=width)
     errors = Console(stderr=True, highlight=False, markup=False, soft_wrap=True, width=width)
@@ -100,7 +104,7 @@ def cmd_run(args, console: Console, errors: Console, argv) -> int:
     base, plan = load_plan(args.scenario, overrides, notices)
     for notice in notices:
         say(errors, f"warning: {notice}")
-    return run(plan, console, errors, ["loadgen", *argv], quiet=args.quiet, base=base)
+    return run(plan, console, errors, ["loadgen", *argv], quiet=args.quiet, base=base, wide=args.wide)
 
 
 def cmd_validate(args, console: Console, errors: Console, _argv) -> int:
@@ -115,8 +119,9 @@ def cmd_validate(args, console: Console, errors: Console, _argv) -> int:
         finally:
             for notice in notices:
                 say(errors, f"warning: {notice}")
-        points = f", {len(plan)} matrix points" if scenario.matrix else ""
-        say(console, f"ok: {path} ({scenario.name}: {len(scenario.phases)} phases, {scenario.workers} workers{points})")
+        points = f", {counted(len(plan), 'matrix point')}" if scenario.matrix else ""
+        shape = f"{counted(len(scenario.phases), 'phase')}, {counted(scenario.workers, 'worker')}{points}"
+        say(console, f"ok: {path} ({scenario.name}: {shape})")
     if problems:
         raise ScenarioError(problems)
     return EXIT_OK

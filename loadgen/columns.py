@@ -70,7 +70,8 @@ SUMMARY: tuple[Column, ...] = (
         "nominal_mib",
         "MiB",
         "rows × the nominal row width (insert and full scan 24 B, filtered 12 B, aggregation 20 B): the same for "
-        "every method, so MiB/s compare across methods",
+        "every method, so MiB/s compare across methods; empty (with mib_per_s) where rows have no known width: your "
+        "own SQL, TPC-H",
         "higher",
         "sum",
     ),

@@ -9,7 +9,9 @@ from pydantic import Field
 from loadgen.config.fields import PHASE_NAME_PATTERN, WEEK_S, Number, StrictModel
 
 # what the terminal's table of a workload shows when its options do not say (summary.csv column names)
-DEFAULT_TABLE_COLUMNS = ("wall_s", "seed_wall_s", "rows_per_s", "mib_per_s", "parallelism", "p99_ms")
+DEFAULT_TABLE_COLUMNS = ("wall_s", "seed_wall_s", "rows_per_s", "mib_per_s", "parallelism", "p50_ms", "p99_ms")
+# what a narrow terminal shows of a phase instead (its rates also make the phase's closing verdict line)
+DEFAULT_COMPACT_COLUMNS = ("rows_per_s", "p50_ms", "p99_ms", "parallelism")
 
 
 class PhaseOptions(StrictModel):
@@ -23,6 +25,9 @@ class PhaseOptions(StrictModel):
     # clearer headers for some of them
     table_columns: ClassVar[tuple[str, ...]] = DEFAULT_TABLE_COLUMNS
     table_labels: ClassVar[dict[str, str]] = {}
+    # the few summary.csv columns a terminal too narrow for the table shows (the rates among them also end the
+    # output, in one line per phase)
+    compact_columns: ClassVar[tuple[str, ...]] = DEFAULT_COMPACT_COLUMNS
     # summary.csv columns (of loadgen/columns.py) the workload's reports fill, through its runtime's summarize
     summary_columns: ClassVar[tuple[str, ...]] = ()
     # whether the scenario's top-level `rows` is the default of this workload's phases (a --set rows=N reaches them)

@@ -30,7 +30,7 @@ from loadgen.errors import (
     ScenarioError,
     ThresholdAborted,
 )
-from loadgen.report.terminal import Progress, clean, phase_tables, say
+from loadgen.report.terminal import Progress, clean, print_results, print_verdicts, say
 from loadgen.results import environment as run_environment
 from loadgen.results import files as results
 from loadgen.results import history, hyperlog, judge, tables, thresholds
@@ -94,10 +94,10 @@ def staging_dirs(scenario) -> list[str]:
     return [p.staging_folder() for p in scenario.phases if p.staging_folder()]
 
 
-def run(plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None) -> int:
+def run(plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None, wide: bool = False) -> int:
     """Run a validated plan: one point per matrix combination (one point without a matrix). Returns the exit
-    code; the run folder holds the outcome either way."""
-    return Run(plan, console, errors, argv, quiet, base).execute()
+    code; the run folder holds the outcome either way. `wide`: the full result tables even on a narrow terminal."""
+    return Run(plan, console, errors, argv, quiet, base, wide).execute()
 
 
 def run_all(*steps) -> list[BaseException]:
@@ -113,9 +113,9 @@ def run_all(*steps) -> list[BaseException]:
 
 
 class Run:
-    def __init__(self, plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None):
+    def __init__(self, plan, console: Console, errors: Console, argv=None, quiet: bool = False, base=None, wide=False):
         self.plan, self.base = plan, base or plan[0][1]
-        self.console, self.errors, self.quiet = console, errors, quiet
+        self.console, self.errors, self.quiet, self.wide = console, errors, quiet, wide
         self.argv = argv or sys.argv
         self.signals = Signals()
         self.files: RunFolder | None = None
@@ -256,12 +256,13 @@ class Run:
     def print_outcome(self) -> None:
         for note in self.notes:
             say(self.console, f"note: {note}")
-        for table in phase_tables(self.files.final_rows()):
-            self.console.print(table)
+        final = self.files.final_rows()
+        print_results(self.console, final, self.wide)
         for line in self.files.notes + self.files.threshold_lines:
             say(self.console, line)
-        for warning in judge.suspect_results(self.files.final_rows()):
+        for warning in judge.suspect_results(final):
             say(self.console, f"warning: {warning}")
+        print_verdicts(self.console, final)
         if self.error:
             say(self.errors, f"error: {self.error}")
         say(self.console, f"results: {self.files.dir}")

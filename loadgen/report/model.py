@@ -224,6 +224,11 @@ class RunCharts:
             panels.append(Panel("active sessions", active + target))
         panels[-1].x_title = "seconds since the run started"
         note = "Each point is one interval of timeseries.csv, divided by the measured time it covers."
+        if rows:  # loadgen/results/recorder.py: where rows are counted
+            note += (
+                " An operation counts in the interval it ended in, its rows where they were sent: a streamed COPY's"
+                " and the row API's as they were handed over, a staged COPY's spread over the seconds it ran."
+            )
         if active:
             note += " Active sessions: running an operation or thinking (dashed: the target)."
         return Chart("throughput", "Throughput over time", panels, note, self.bands())

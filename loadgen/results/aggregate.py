@@ -33,26 +33,36 @@ class PhaseTiming:
     wall_s: float
     rows: int
     rows_per_s: float
-    mib_per_s: float
+    mib_per_s: float | None  # None: the rows have no nominal width (user SQL, TPC-H)
     parallelism: float
     start_skew_ms: float
 
 
+def nominal_mib(rows: int, row_bytes: int) -> float | None:
+    """rows × the nominal row width; None when the rows have none (their MiB are not known)."""
+    return rows * row_bytes / MIB if row_bytes else None
+
+
+def mib_per_s(rows: int, row_bytes: int, seconds: float) -> float | None:
+    mib = nominal_mib(rows, row_bytes)
+    return None if mib is None else per_second(mib, seconds)
+
+
 def phase_timing(workers: list[WorkerTiming], row_bytes: int) -> PhaseTiming:
     if not workers:
-        return PhaseTiming(0.0, 0, 0.0, 0.0, 0.0, 0.0)
+        return PhaseTiming(0.0, 0, 0.0, mib_per_s(0, row_bytes, 0.0), 0.0, 0.0)
     first_start = min(w.start_ns for w in workers)
     wall_s = (max(w.end_ns for w in workers) - first_start) / 1e9
     rows = sum(w.rows for w in workers)
     busy = sum(w.busy_s for w in workers)
     skew_ms = (max(w.start_ns for w in workers) - first_start) / 1e6
     if wall_s <= 0:
-        return PhaseTiming(wall_s, rows, 0.0, 0.0, 0.0, skew_ms)
+        return PhaseTiming(wall_s, rows, 0.0, mib_per_s(rows, row_bytes, 0.0), 0.0, skew_ms)
     return PhaseTiming(
         wall_s=wall_s,
         rows=rows,
         rows_per_s=rows / wall_s,
-        mib_per_s=rows * row_bytes / MIB / wall_s,
+        mib_per_s=mib_per_s(rows, row_bytes, wall_s),
         parallelism=busy / wall_s,
         start_skew_ms=skew_ms,
     )
@@ -122,8 +132,9 @@ def aggregate_phase(run_id, scenario, phase, results, release_ns, samples, statu
         "run_id": run_id, "scenario": scenario.name, "phase": phase.name, "repetition": repetition,
         "workload": phase.workload, "method": phase.method_name(), "workers": scenario.workers,
         "sessions": scenario.workers * phase.sessions_per_worker() if phase.sessions_per_worker() else None,
-        "status": status, "wall_s": timing.wall_s, "rows": timing.rows, "nominal_mib": timing.rows * row_bytes / MIB,
-        "rows_per_s": timing.rows_per_s, "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
+        "status": status, "wall_s": timing.wall_s, "rows": timing.rows,
+        "nominal_mib": nominal_mib(timing.rows, row_bytes), "rows_per_s": timing.rows_per_s,
+        "mib_per_s": timing.mib_per_s, "parallelism": timing.parallelism,
         "start_skew_ms": timing.start_skew_ms, "seed_wall_s": seed_wall_s(results, release_ns),
         "ops": everyone.ops, "ops_per_s": per_second(everyone.ops, timing.wall_s), "errors": everyone.errors,
         "error_rate": everyone.error_rate,
@@ -147,7 +158,7 @@ def worker_row(run_id, phase, repetition, result, wt: WorkerTiming, counts: Coun
         "status": status if state != "failed" else "failed", "setup_s": result.setup_ns / 1e9,
         "start_offset_ms": (wt.start_ns - release_ns) / 1e6, "busy_s": busy, "close_s": result.close_ns / 1e9,
         "rows": wt.rows, "rows_per_s": per_second(wt.rows, busy),
-        "mib_per_s": per_second(wt.rows * row_bytes / MIB, busy), "ops": counts.ops, "errors": counts.errors,
+        "mib_per_s": mib_per_s(wt.rows, row_bytes, busy), "ops": counts.ops, "errors": counts.errors,
         "p50_ms": lat["p50_ms"], "p99_ms": lat["p99_ms"], "verified": state,
         "expected_rows": check.get("expected_rows"), "counted_rows": check.get("counted_rows"),
         "detail": check.get("detail", ""),

@@ -1,6 +1,13 @@
 """What one worker measures in one phase: per operation a latency histogram, its errors and first messages; rows;
 per interval a small histogram per operation for the time series; and the live progress counters the coordinator
-reads. Recorded on the worker, sent as plain data, merged on the coordinator (loadgen/results/aggregate.py)."""
+reads. Recorded on the worker, sent as plain data, merged on the coordinator (loadgen/results/aggregate.py).
+
+In the time series an operation counts, with its latency, in the interval in which it ended, and its rows where
+they were sent: rows handed to a statement as it ran (`sending`: a streamed COPY's batches, the Inserter's rows)
+count in the intervals they were handed over in; the others (a staged COPY: hyperd reads the file itself) are
+spread over the intervals the operation ran in, in proportion to its time in each. A COPY of 1M rows that ran 3 s
+was sending (or hyperd reading) its rows all along: counting them in its last second would draw a stall and a
+burst that did not happen."""
 
 import contextlib
 import time
@@ -17,6 +24,7 @@ class Bucket:
     ops: dict[str, Counts] = field(default_factory=dict)
     gauge_sum: list[float] = field(default_factory=lambda: [0.0, 0.0, 0.0])  # active, target sessions, target rate
     gauges: int = 0
+    rated: bool = False  # a target rate was given (an open-loop phase); else its mean is None, not 0
 
     def op(self, name: str) -> Counts:
         entry = self.ops.get(name)
@@ -27,7 +35,8 @@ class Bucket:
     def encode(self) -> dict:
         out = {"ops": {name: counts.encode() for name, counts in self.ops.items()}}
         if self.gauges:
-            out["gauges"] = [g / self.gauges for g in self.gauge_sum]
+            active, sessions, rate = (g / self.gauges for g in self.gauge_sum)
+            out["gauges"] = [active, sessions, rate if self.rated else None]
         return out
 
 
@@ -52,6 +61,10 @@ class Recorder:
         self.bucket_ns = bucket_ns
         self.buckets: dict[int, Bucket] = {}
         self.closed: dict[int, dict] = {}
+        self.sealed = -1  # the latest closed interval: rows of a long operation go to later ones only
+        # rows handed to statements still running, by the interval they were handed over in; they count there once
+        # an operation records them, so those intervals stay open until then
+        self.sent: dict[int, int] = {}
         self.on_interval = None  # called with each finished interval (plain data), e.g. to send it to the coordinator
         # the fraction of operations the phase allows to fail; None: a failed operation fails the phase (error raises)
         self.error_budget = error_budget
@@ -68,8 +81,10 @@ class Recorder:
         return bucket
 
     def _close_before(self, index: int) -> None:
-        for old in [i for i in self.buckets if i < index]:
+        index = min([index, *self.sent])  # an interval with rows sent but not recorded yet stays open
+        for old in sorted(i for i in self.buckets if i < index):
             self.closed[old] = self.buckets.pop(old).encode()
+            self.sealed = max(self.sealed, old)
             if self.on_interval is not None:
                 self.on_interval(old, self.closed[old])
 
@@ -82,13 +97,14 @@ class Recorder:
         if self.progress is not None:
             self.progress[4] = 0
 
-    def gauge(self, active: float, target_sessions: float, target_rate: float) -> None:
-        """Active sessions and the targets now (sessions, operations/s), averaged per interval; the progress line
-        shows the active sessions."""
+    def gauge(self, active: float, target_sessions: float, target_rate: float | None) -> None:
+        """Active sessions and the targets now (sessions, operations/s; None: the phase has no target rate),
+        averaged per interval; the progress line shows the active sessions."""
         bucket = self._bucket()
-        for i, value in enumerate((active, target_sessions, target_rate)):
+        for i, value in enumerate((active, target_sessions, target_rate or 0.0)):
             bucket.gauge_sum[i] += value
         bucket.gauges += 1
+        bucket.rated = bucket.rated or target_rate is not None
         if self.progress is not None:
             self.progress[4] = int(active)
 
@@ -118,12 +134,41 @@ class Recorder:
             self.progress[1] += 1
             if rows:  # the rows sent so far are counted now (an add_rows call, counting none, keeps them)
                 self.progress[3] = 0
-        self._bucket().op(op).record(us, rows)
+        now = time.perf_counter_ns() - self.origin_ns
+        index = max(0, now // self.bucket_ns)
+        if rows and (self.sent or now - latency_ns < index * self.bucket_ns):  # not all sent in this interval
+            shares = self._take_sent(rows)
+            rest = spread(rows - sum(shares.values()), now - latency_ns, now, self.bucket_ns, self.sealed + 1)
+            for at, part in [*shares.items(), *rest.items()]:
+                self.buckets.setdefault(at, Bucket()).op(op).rows += part
+            rows = 0
+        bucket = self.buckets.get(index)
+        if bucket is None or len(self.buckets) > 1:
+            bucket = self.buckets.setdefault(index, Bucket())
+            self._close_before(index)  # the intervals before this one are over, with the rows they got just now
+        bucket.op(op).record(us, rows)
 
     def sending(self, rows: int) -> None:
-        """Rows handed to a statement that is still running (a streamed COPY), for the progress line only."""
+        """Rows handed to a statement that is still running (a streamed COPY, an Inserter's load): the progress line
+        shows them now, and the time series counts them in this interval once the operation that commits them is
+        recorded."""
         if self.progress is not None:
             self.progress[3] += rows
+        index = self._index()
+        self.sent[index] = self.sent.get(index, 0) + rows
+
+    def _take_sent(self, rows: int) -> dict[int, int]:
+        """Up to `rows` of the rows sent so far, oldest first, by the interval they were sent in."""
+        taken = {}
+        for index in sorted(self.sent):
+            part = min(rows, self.sent[index])
+            if part <= 0:
+                break
+            taken[index], rows = part, rows - part
+            self.sent[index] -= part
+            if not self.sent[index]:
+                del self.sent[index]
+        return taken
 
     def error(self, op: str, failure) -> None:
         """A failed operation (an exception or its message): counted, with its first line kept, when the phase
@@ -134,6 +179,7 @@ class Recorder:
             failure = (str(failure).strip().splitlines() or [type(failure).__name__])[0]
         self._op(op).error(failure)
         if is_primary(op):
+            self.sent.clear()  # the failed statement's rows were never committed
             if self.progress is not None:
                 self.progress[2] += 1
             self._bucket().op(op).error()
@@ -160,6 +206,25 @@ class Recorder:
             ops={name: counts.encode() for name, counts in self.ops.items()},
             timeseries={**self.closed, **{index: b.encode() for index, b in self.buckets.items()}},
         )
+
+
+def spread(rows: int, start_ns: int, end_ns: int, width_ns: int, first: int = 0) -> dict[int, int]:
+    """An operation's rows by interval (index → rows, whole numbers that add up to `rows`): in proportion to its
+    time [start_ns, end_ns] (since the origin) in each interval of width_ns; what falls before interval `first`
+    (already closed and sent) goes to it."""
+    if not rows:
+        return {}
+    start_ns, end_ns = max(0, start_ns), max(0, end_ns)
+    if end_ns // width_ns == start_ns // width_ns or end_ns <= start_ns:
+        return {max(first, end_ns // width_ns): rows}
+    shares: dict[int, int] = {}
+    done = 0
+    for index in range(start_ns // width_ns, end_ns // width_ns + 1):
+        upto = rows * (min(end_ns, (index + 1) * width_ns) - start_ns) // (end_ns - start_ns)
+        if upto > done:
+            shares[max(first, index)] = shares.get(max(first, index), 0) + upto - done
+        done = upto
+    return shares
 
 
 @dataclass

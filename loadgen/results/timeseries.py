@@ -20,14 +20,24 @@ class Interval:
     """One interval of every worker together: Counts per operation, and the sums of the workers' session gauges."""
 
     by_op: dict[str, Counts] = field(default_factory=dict)
-    gauges: list[float] | None = None  # active sessions, target sessions, target rate (None: not a session phase)
+    # active sessions, target sessions, target rate (None: not a session phase; a target rate of None: no target)
+    gauges: list | None = None
 
     def add(self, bucket: dict) -> None:
         """One worker's encoded bucket (results.recorder.Bucket)."""
         for name, part in bucket["ops"].items():
             self.by_op.setdefault(name, Counts(BUCKET_DIGITS)).merge(Counts.decode(part, BUCKET_DIGITS))
         if "gauges" in bucket:
-            self.gauges = [a + g for a, g in zip(self.gauges or [0.0, 0.0, 0.0], bucket["gauges"], strict=True)]
+            self.gauges = [add(a, g) for a, g in zip(self.gauges or [None] * 3, bucket["gauges"], strict=True)]
+
+
+def add(a: float | None, b: float | None) -> float | None:
+    """A sum in which None is nothing known (not 0): None only when both are."""
+    return b if a is None else a if b is None else a + b
+
+
+def larger(a: float | None, b: float | None) -> float | None:
+    return b if a is None else a if b is None else max(a, b)
 
 
 class Window:
@@ -92,7 +102,7 @@ def series_row(parts: list[Interval], seconds: float) -> dict:
             by_op.setdefault(name, Counts(BUCKET_DIGITS)).merge(counts)
             total.merge(counts)
         if part.gauges is not None:  # a merged edge bucket keeps the larger (the time-weighted mean is not known)
-            gauges = [max(a, g) for a, g in zip(gauges or [0.0, 0.0, 0.0], part.gauges, strict=True)]
+            gauges = [larger(a, g) for a, g in zip(gauges or [None] * 3, part.gauges, strict=True)]
     lat = total.latency()
     return {
         "ops": total.ops, "ops_per_s": per_second(total.ops, seconds), "rows_per_s": per_second(total.rows, seconds),

@@ -4,9 +4,9 @@ A workload is two classes, named in the registry (loadgen/workloads/registry.py)
 
 - an options model, a PhaseOptions subclass (loadgen/config/phase.py) with `workload: Literal["NAME"]` and its own
   keys, validated with the scenario; it declares what the coordinator needs without running anything: the
-  terminal's columns (table_columns, table_labels), the summary columns its reports fill (summary_columns), its
-  error budget, whether it can end early, its operations, its nominal row width. pydantic only: validating a
-  scenario imports no runtime library.
+  terminal's columns (table_columns, table_labels; compact_columns for a narrow terminal), the summary columns its
+  reports fill (summary_columns), its error budget, whether it can end early, its operations, its nominal row width.
+  pydantic only: validating a scenario imports no runtime library.
 - a runtime class, a Workload subclass below, imported by a worker only when it runs a phase of it.
 
 Each worker runs a phase as: setup() (untimed) → the barrier → warmup(recorder) (untimed) → run(recorder) (timed) →
@@ -30,7 +30,8 @@ and its recorder (loadgen/results/recorder.py):
   recorder.record(name, ns, rows)      one completed operation (names with ":" are side records, e.g. q:warmup)
   with recorder.op(name) as op: …      times the block; op.rows = rows it wrote or read
   recorder.error(name, exc)            a failed operation: counted when the phase has an error budget, else raised
-  recorder.sending(rows)               rows of a statement still running, for the progress line
+  recorder.sending(rows)               rows handed to a statement still running: the progress line shows
+                                       them, the time series counts them there once the statement is recorded
 """
 
 from typing import TypedDict

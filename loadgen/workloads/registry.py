@@ -34,7 +34,11 @@ def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
         raise ValueError(f"workload {name}: runtime {runtime!r} must be 'package.module:Class'")
     if options.model_fields["workload"].annotation.__args__ != (name,):
         raise ValueError(f"workload {name}: {options.__name__}.workload must be Literal[{name!r}]")
-    unknown = [c for c in options.summary_columns + options.table_columns if c not in columns.SUMMARY_NAMES]
+    unknown = [
+        c
+        for c in options.summary_columns + options.table_columns + options.compact_columns
+        if c not in columns.SUMMARY_NAMES
+    ]
     if unknown:
         raise ValueError(f"workload {name}: {unknown} are not summary.csv columns (loadgen/columns.py)")
     _entries[name] = Entry(name, options, runtime)

@@ -82,6 +82,7 @@ def test_a_light_rate_limited_load_achieves_its_target(cli, tmp_path):
     assert seconds[0] == 0 and seconds[-1] >= 3  # the buckets cover the duration
     assert all(int(r["ops"]) > 0 for r in series[:4])
     assert sum(int(r["ops"]) for r in series) == int(summary["ops"])
+    assert all(abs(float(r["target_rate_per_s"]) - 50) < 1e-6 for r in series[:4])  # the target, per interval
 
 
 def test_a_stalled_server_shows_in_latency_from_the_intended_start(tmp_path):

@@ -100,6 +100,9 @@ def test_the_active_sessions_follow_the_stages(cli, tmp_path):
     # the ramp down ends near 0
     last = max(active)
     assert active[last] < 10 and target[last] < 10
+    # sessions, not a rate, are the target here: no target rate, in the time series as in the summary
+    assert {r["target_rate_per_s"] for r in series} == {""}
+    assert read(only_run_dir(tmp_path / "r") / "summary.csv")[0]["target_rate_per_s"] == ""
 
 
 VERBATIM = """\

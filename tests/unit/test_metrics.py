@@ -72,9 +72,11 @@ def test_aggregate_phase_adds_up_and_leaves_warmup_out():
         for _ in range(3):
             rec.record("query", 2_000_000, 1000)
         messages.append(Result(w, "scan", 100 + w, rec.measurement(), {"verified": "ok"}))
-    samples = [
+    samples = [  # a process's first sample of a phase measured its CPU partly before it: not in the mean
+        Sample(0, "scan", "hyperd", 9, 999.0, 200.0),
         Sample(1, "scan", "hyperd", 9, 150.0, 300.0),
         Sample(2, "scan", "hyperd", 9, 50.0, 400.0),
+        Sample(0, "scan", "worker-0", 100, 999.0, 80.0),
         Sample(1, "scan", "worker-0", 100, 90.0, 80.0),
         Sample(1, "other", "hyperd", 9, 999.0, 999.0),
     ]

@@ -70,7 +70,7 @@ def test_validate_prints_paths_with_brackets_as_they_are(tmp_path, capsys):
         path.parent.mkdir(exist_ok=True)
         path.write_text("name: demo\nrows: 100\nphases:\n  - {name: load, workload: insert}\n", encoding="utf-8")
     assert main(["validate", *map(str, paths)]) == 0
-    assert capsys.readouterr().out.splitlines() == [f"ok: {p} (demo: 1 phases, 1 workers)" for p in paths]
+    assert capsys.readouterr().out.splitlines() == [f"ok: {p} (demo: 1 phase, 1 worker)" for p in paths]
 
 
 def test_the_compare_table_shows_brackets_as_they_are(tmp_path, capsys):
@@ -79,3 +79,19 @@ def test_the_compare_table_shows_brackets_as_they_are(tmp_path, capsys):
     assert main(["compare", str(a), str(b)]) == 0
     out = capsys.readouterr().out
     assert "load [x[/]y [bold]]" in out and "a[wip]" in out
+
+
+def test_validate_counts_in_words_that_agree_with_the_number(tmp_path, capsys):
+    one = tmp_path / "one.yaml"
+    one.write_text("name: one\nrows: 100\nphases:\n  - {name: load, workload: insert}\n", encoding="utf-8")
+    two = tmp_path / "two.yaml"
+    two.write_text(
+        "name: two\nrows: 100\nworkers: 2\nmatrix: {workers: [1, 2]}\nphases:\n"
+        "  - {name: load, workload: insert}\n  - {name: scan, workload: query, shape: full_scan}\n",
+        encoding="utf-8",
+    )
+    assert main(["validate", str(one), str(two)]) == 0
+    assert capsys.readouterr().out.splitlines() == [
+        f"ok: {one} (one: 1 phase, 1 worker)",
+        f"ok: {two} (two: 2 phases, 2 workers, 2 matrix points)",
+    ]

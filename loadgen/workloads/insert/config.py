@@ -79,7 +79,7 @@ class FileSource(StrictModel):
 
 class InsertPhase(PhaseOptions):
     workload: Literal["insert"]
-    table_labels: ClassVar[dict[str, str]] = {"p99_ms": "p99 op (ms)"}
+    table_labels: ClassVar[dict[str, str]] = {"p50_ms": "p50 op (ms)", "p99_ms": "p99 op (ms)"}
     takes_scenario_rows: ClassVar[bool] = True
     set_replaces: ClassVar[dict[str, tuple[str, ...]]] = {"rows": ("rows_scale",)}
     method: Literal["rows", "arrow", "arrow_stream"] = Field(

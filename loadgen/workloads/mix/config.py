@@ -110,6 +110,7 @@ class MixPhase(PhaseOptions):
         "p99_ms",
         "rows_per_s",
     )
+    compact_columns: ClassVar[tuple[str, ...]] = ("ops_per_s", "p50_ms", "p99_ms", "errors")
     duration_s: Number | None = Field(default=None, gt=0, le=WEEK_S, description="How long the measured part runs.")
     iterations: Count | None = Field(default=None, ge=1, description="Operations per worker instead of a duration.")
     warmup_s: Number = Field(default=0, ge=0, le=WEEK_S, description="Run this long first; reported as OP:warmup.")

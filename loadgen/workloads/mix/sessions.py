@@ -309,7 +309,7 @@ class SessionPool:
             elif drive.rate_target is not None:
                 recorder.gauge(self.active, len(self.sessions), self.target)
             else:
-                recorder.gauge(self.awake, self.target, 0)
+                recorder.gauge(self.awake, self.target, None)  # closed loop: no target rate
             recorder.publish()
             if over:
                 await self._drain()

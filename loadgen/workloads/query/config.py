@@ -36,6 +36,7 @@ class QueryPhase(PhaseOptions):
         "p99_ms",
     )
     table_labels: ClassVar[dict[str, str]] = {"ops_per_s": "Queries/s"}
+    compact_columns: ClassVar[tuple[str, ...]] = ("rows_per_s", "ops_per_s", "p50_ms", "p99_ms", "parallelism")
     renamed_keys: ClassVar[dict[str, str]] = {"warmup": "warmup_iterations"}
     shape: Literal["full_scan", "filtered", "aggregation"] | None = Field(
         default=None, description="A query of the canonical table (default full_scan, unless sql or table)."
@@ -124,6 +125,8 @@ class QueryPhase(PhaseOptions):
     def nominal_row_bytes(self) -> int:
         if self.table is not None and self._row_bytes:
             return self._row_bytes
+        if self.sql is not None:
+            return 0  # what a user's query returns has no known width: MiB/s is left empty
         return SHAPE_ROW_BYTES.get(self.shape or "", canonical.BYTES_PER_ROW)
 
     def query_text(self, table_sql: str, tables: dict[str, str]) -> str:

@@ -181,6 +181,16 @@ class QueryWorkload(Workload):
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
 
+    @classmethod
+    def after_phase(cls, phase, outcome, output) -> list[str]:
+        """Queries that all returned nothing measured only their latency: a hint under the final tables."""
+        ops, rows = outcome.summary["ops"], outcome.summary["rows"]
+        if not ops or rows:
+            return []
+        queries = f"{ops:,} quer{'y' if ops == 1 else 'ies'}"
+        return [f"hint: {phase.name}: its {queries} returned no rows: is the table empty (no insert phase before "
+                "it?), or does the query match nothing?"]  # fmt: skip
+
     # ------------------------------------------------------------------ fetch methods
     def _fetch_rows(self, session: QuerySession) -> Digest:
         """Iterate every row in Python, as a row-API client does. The loop is kept bare (locals, no calls):
