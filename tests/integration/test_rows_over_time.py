@@ -26,7 +26,7 @@ def read(path):
 
 # the staged COPY's rows are spread over the statement: every interval has some. The row API's are counted as they
 # are added, so an interval in which a loaded machine stalled the worker may truly have none: half have some
-CASES = [("arrow", 600_000, "copy", 0.05, 1.0), ("rows", 150_000, "execute", 0.25, 0.5)]
+CASES = [("arrow", 600_000, "copy", 0.02, 1.0), ("rows", 200_000, "execute", 0.08, 0.5)]
 
 
 @pytest.mark.parametrize(("method", "rows", "operation", "interval_s", "share"), CASES)
