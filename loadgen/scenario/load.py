@@ -176,7 +176,9 @@ def validate(data: dict, source: Source, notices: list[str] | None = None) -> Ba
     if problems:
         raise ScenarioError(problems)
     try:
-        scenario = scenario_model().model_validate(data)
+        # the folder a python phase's module file is relative to
+        context = {"scenario_dir": str(Path(source.path).parent)}
+        scenario = scenario_model().model_validate(data, context=context)
     except ValidationError as exc:
         raise ScenarioError(sorted((format_error(err, source) for err in exc.errors()), key=line_order)) from None
     problems = sorted(

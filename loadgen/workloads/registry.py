@@ -13,6 +13,8 @@ from loadgen import columns
 from loadgen.config.phase import PhaseOptions
 from loadgen.workloads.insert.config import InsertPhase
 from loadgen.workloads.mix.config import MixPhase
+from loadgen.workloads.python.config import RUNTIME as PYTHON_RUNTIME
+from loadgen.workloads.python.config import PythonPhase, installed_plugins, plugin_phase
 from loadgen.workloads.query.config import QueryPhase
 from loadgen.workloads.tpch.config import TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase
 
@@ -22,13 +24,14 @@ class Entry:
     name: str  # the phase's `workload:` value; the options model's `workload` field is Literal[name]
     options: type[PhaseOptions]
     runtime: str  # "package.module:Class", a loadgen.workloads.contract.Workload subclass
+    origin: str = "built-in"  # where it comes from: built-in, or the installed distribution of a plugin
 
 
 _entries: dict[str, Entry] = {}
 _generation = [0]  # bumped by every registration: the scenario model is rebuilt for the new set of workloads
 
 
-def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
+def register(name: str, options: type[PhaseOptions], runtime: str, origin: str = "built-in") -> None:
     module, _, attribute = runtime.partition(":")
     if not module or not attribute:
         raise ValueError(f"workload {name}: runtime {runtime!r} must be 'package.module:Class'")
@@ -37,7 +40,7 @@ def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
     unknown = [c for c in options.summary_columns + options.table_columns if c not in columns.SUMMARY_NAMES]
     if unknown:
         raise ValueError(f"workload {name}: {unknown} are not summary.csv columns (loadgen/columns.py)")
-    _entries[name] = Entry(name, options, runtime)
+    _entries[name] = Entry(name, options, runtime, origin)
     _generation[0] += 1
 
 
@@ -74,3 +77,13 @@ register("mix", MixPhase, "loadgen.workloads.mix.workload:MixWorkload")
 register("tpch_generate", TpchGeneratePhase, "loadgen.workloads.tpch.generate:TpchGenerateWorkload")
 register("tpch_load", TpchLoadPhase, "loadgen.workloads.tpch.load:TpchLoadWorkload")
 register("tpch_query", TpchQueryPhase, "loadgen.workloads.tpch.query:TpchQueryWorkload")
+register("python", PythonPhase, PYTHON_RUNTIME)
+
+# Installed packages' workloads (entry-point group loadgen.workloads, "NAME = package.module:Class"): listed here,
+# their modules imported only when a phase uses them. A plugin cannot take a built-in's name.
+refused_plugins: list[str] = []
+for _name, _target, _dist in installed_plugins():
+    if _name in _entries or not _name.isidentifier():
+        refused_plugins.append(f"{_name} = {_target} ({_dist}): the name is taken or not an identifier")
+        continue
+    register(_name, plugin_phase(_name, _target), PYTHON_RUNTIME, origin=f"plugin {_dist} ({_target})")
