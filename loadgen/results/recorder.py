@@ -2,7 +2,6 @@
 per interval a small histogram per operation for the time series; and the live progress counters the coordinator
 reads. Recorded on the worker, sent as plain data, merged on the coordinator (loadgen/results/aggregate.py)."""
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -31,9 +30,27 @@ class Bucket:
         return out
 
 
-@dataclass
-class OpTiming:
-    rows: int = 0
+class TimedOp:
+    """`with recorder.op(name) as op:` — a class, not a contextlib generator: entering and leaving a generator cost
+    more than the recording itself (benchmarks/bench_api.py)."""
+
+    __slots__ = ("recorder", "name", "rows", "t0")
+
+    def __init__(self, recorder, name: str):
+        self.recorder, self.name, self.rows, self.t0 = recorder, name, 0, 0
+
+    def __enter__(self) -> "TimedOp":
+        self.t0 = time.perf_counter_ns()
+        return self
+
+    def __exit__(self, kind, exc, _tb) -> bool:
+        if kind is None:
+            self.recorder.record(self.name, time.perf_counter_ns() - self.t0, self.rows)
+            return False
+        if issubclass(kind, Exception):
+            self.recorder.error(self.name, exc)  # re-raises it unless the phase has an error budget
+            return True
+        return False  # KeyboardInterrupt, SystemExit: not an operation's failure
 
 
 class Recorder:
@@ -52,6 +69,8 @@ class Recorder:
         self.bucket_ns = bucket_ns
         self.buckets: dict[int, Bucket] = {}
         self.closed: dict[int, dict] = {}
+        self._current: Bucket | None = None  # the interval being filled, until _bucket_end (perf_counter_ns)
+        self._bucket_end = 0
         self.on_interval = None  # called with each finished interval (plain data), e.g. to send it to the coordinator
         # the fraction of operations the phase allows to fail; None: a failed operation fails the phase (error raises)
         self.error_budget = error_budget
@@ -60,11 +79,15 @@ class Recorder:
         return max(0, (time.perf_counter_ns() - self.origin_ns) // self.bucket_ns)
 
     def _bucket(self) -> Bucket:
-        index = self._index()
+        now = time.perf_counter_ns()
+        if now < self._bucket_end:  # still the interval of the last record: most records
+            return self._current
+        index = max(0, (now - self.origin_ns) // self.bucket_ns)
         bucket = self.buckets.get(index)
         if bucket is None:
             self._close_before(index)
             bucket = self.buckets[index] = Bucket()
+        self._current, self._bucket_end = bucket, self.origin_ns + (index + 1) * self.bucket_ns
         return bucket
 
     def _close_before(self, index: int) -> None:
@@ -138,18 +161,10 @@ class Recorder:
                 self.progress[2] += 1
             self._bucket().op(op).error()
 
-    @contextlib.contextmanager
-    def op(self, name: str):
+    def op(self, name: str) -> "TimedOp":
         """Time the block as one operation `name`; set `.rows` on what it yields to count the rows it wrote or read.
         An exception in it is a failed operation (see error)."""
-        timing = OpTiming()
-        t0 = time.perf_counter_ns()
-        try:
-            yield timing
-        except Exception as exc:  # noqa: BLE001 - error() re-raises it unless the phase has an error budget
-            self.error(name, exc)
-            return
-        self.record(name, time.perf_counter_ns() - t0, timing.rows)
+        return TimedOp(self, name)
 
     def measurement(self) -> "Measurement":
         """What was recorded, as plain data that crosses the process boundary."""
