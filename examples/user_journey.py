@@ -77,5 +77,5 @@ class Shopper(api.Users):
         orders = self.ctx.connection.execute_scalar_query(
             f"SELECT COUNT(*) FROM orders WHERE worker = {self.ctx.worker}"
         )
-        detail = f"{self.bought} purchases by {len(self._sessions)} shoppers, {orders} orders in the table"
+        detail = f"{self.bought} purchases by {len(self.sessions)} shoppers, {orders} orders in the table"
         return {"verified": "ok" if orders == self.bought else "failed", "detail": detail}

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -41,6 +42,7 @@ from loadgen.workloads.mix.config import MAX_RATE, MAX_SESSIONS, MIN_RATE, Stage
 from loadgen.workloads.mix.plan import OperationPlan
 
 API_VERSION = "1.0"
+BARRIER_MARGIN_S = 1.0  # sessions finish connecting this long before the coordinator's barrier timeout
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a statement that returned rows (psycopg is not imported here)
 
 __all__ = [
@@ -119,7 +121,9 @@ class Workload(_ContractWorkload):
 
     def __init__(self, phase, ctx):
         super().__init__(phase, ctx)
-        self.options = phase.validated_options()  # an instance of Options
+        # an instance of Options; a built-in's options are its phase itself (its keys at the phase's level)
+        validated = getattr(phase, "validated_options", None)
+        self.options = validated() if validated is not None else phase
 
     def run(self, recorder: Recorder) -> None:
         raise NotImplementedError(f"{type(self).__name__}.run")
@@ -179,10 +183,18 @@ def task(weight: float = 1):
 @dataclass
 class Session(_sessions.Session):
     """One concurrent session of a Users worker: `connection` (a psycopg AsyncConnection, autocommit), `random` (its
-    own seeded random.Random), `state` (a dict the session's tasks share), `number` (0 … sessions-1)."""
+    own seeded random.Random, made on first use), `state` (a dict the session's tasks share), `number` (0 …
+    sessions-1)."""
 
-    random: Any = None
     state: dict = field(default_factory=dict)
+    new_random: Any = None  # () → its random.Random
+    _random: Any = None
+
+    @property
+    def random(self):
+        if self._random is None:
+            self._random = self.new_random()
+        return self._random
 
     async def execute(self, sql: str, params=None) -> list:
         """Run one statement with %s parameters bound by the server; its rows ([] for a statement without)."""
@@ -211,31 +223,53 @@ class Users(Workload):
     async def on_start(self, session: Session) -> None:
         """Once per session after it connected, before the barrier (untimed): e.g. prepare session state."""
 
+    # What a subclass that chooses its operations itself may change (the built-in `workload: mix` does).
+    def weights(self) -> dict[str, float]:
+        """This worker's operations and their weights (default: the @task coroutines)."""
+        return self.tasks()
+
+    def think_ms(self):
+        """This worker's pause after each operation: ms or (min, max)."""
+        return self.options.think_ms
+
+    def rate_per_s(self) -> float | None:
+        """This worker's operations per second without stages (open loop), or None: closed loop."""
+        rate = self.options.rate_per_s
+        return rate / self.ctx.workers if rate else None
+
+    def new_session(self, number: int, weights: dict[str, float]) -> Session:
+        ctx, name = self.ctx, self.phase.name
+        plan = OperationPlan(ctx.seed, ctx.worker, name, weights, self.think_ms(), (1, 1), number)
+        return Session(number, plan, None, new_random=functools.partial(ctx.random, name, number))
+
+    def before_connect(self, sessions: int) -> None:
+        """Before the sessions connect (e.g. make room for their open files)."""
+
+    async def run_task(self, session: Session, name: str) -> int:
+        """Run operation `name` on `session`; returns the rows it read or wrote."""
+        return await self._tasks[name](session) or 0
+
     def setup(self) -> None:
         import psycopg  # noqa: PLC0415 - only a worker running sessions loads the driver, not validation
 
         ctx, options = self.ctx, self.options
-        weights = self.tasks()
-        self._tasks = {name: getattr(self, name) for name in weights}
-        self._sessions = [
-            Session(k, OperationPlan(ctx.seed, ctx.worker, self.phase.name, weights, options.think_ms, (1, 1), k), None,
-                    random=ctx.random(self.phase.name, k))
-            for k in range(options.sessions)
-        ]  # fmt: skip
+        weights = self.weights()
+        self._tasks = {name: getattr(self, name) for name in self.tasks()}
+        self.sessions = [self.new_session(k, weights) for k in range(options.sessions)]
+        self.before_connect(len(self.sessions))
         self.loop = asyncio.new_event_loop()
         self.pool = _sessions.SessionPool(
-            self._sessions, ctx.pg_connect_async, self._run_task, (psycopg.Error, *self.errors), ctx.stop, ctx.finish,
-            False, ctx.connect_timeout_s, ctx.connect_refused,
+            self.sessions, ctx.pg_connect_async, self.run_task, (psycopg.Error, *self.errors), ctx.stop, ctx.finish,
+            getattr(options, "connect_per_operation", False), ctx.connect_timeout_s, ctx.connect_refused,
         )  # fmt: skip
-        stage_s = ctx.barrier_by - time.monotonic() - 1.0  # connecting ends before the barrier does: say why in time
+        # the whole stage ends before the coordinator's barrier does, so that this worker says what held it up
+        stage_s = ctx.barrier_by - time.monotonic() - BARRIER_MARGIN_S
         self.loop.run_until_complete(self.pool.open_all(stage_s))
         self.loop.run_until_complete(self._start_all())
 
     async def _start_all(self) -> None:
-        await asyncio.gather(*(self.on_start(s) for s in self._sessions))
-
-    async def _run_task(self, session: Session, name: str) -> int:
-        return await self._tasks[name](session) or 0
+        if type(self).on_start is not Users.on_start:
+            await asyncio.gather(*(self.on_start(s) for s in self.sessions))
 
     def _drive(self, seconds, iterations, suffix) -> _sessions.Drive:
         ctx, options = self.ctx, self.options
@@ -248,8 +282,8 @@ class Users(Workload):
         elif stages:
             drive.rate_target = _sessions.Targets([_sessions.Stage(s.duration_s, s.rate_per_s) for s in stages])
             drive.share = lambda total: total / ctx.workers
-        elif options.rate_per_s:
-            drive.rate_target = _sessions.Targets([], start=options.rate_per_s / ctx.workers)
+        elif rate := self.rate_per_s():
+            drive.rate_target = _sessions.Targets([], start=rate)  # this worker's rate already
             drive.share = lambda rate: rate
         return drive
 
@@ -267,7 +301,7 @@ class Users(Workload):
     def verify(self) -> Verification:
         return {
             "verified": "unchecked",
-            "detail": f"{len(self._sessions)} session(s), {self.drive.counters.done} tasks",
+            "detail": f"{len(self.sessions)} session(s), {self.drive.counters.done} tasks",
         }
 
     def close(self) -> None:
