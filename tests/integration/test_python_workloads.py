@@ -101,3 +101,38 @@ def test_a_workload_that_raises_fails_the_run_naming_class_worker_and_line(tmp_p
     assert f"Flaky.run (worker 1) raised at {where}: KeyError: 'no such customer'" in run.stderr
     [summary] = read(run_folder(tmp_path / "r", "flaky") / "summary.csv")
     assert summary["status"] == "failed"
+
+
+STUCK = """\
+import time
+
+from loadgen import api
+
+
+class Stuck(api.Workload):
+    operations = ("tick",)
+
+    def run(self, rec):
+        with rec.op("tick"):
+            pass
+        while True:  # never returns, and swallows whatever would end it
+            try:
+                time.sleep(0.05)
+            except BaseException:
+                pass
+"""
+
+
+def test_a_workload_that_never_returns_and_ignores_the_stop_is_ended_by_the_phase_timeout(tmp_path):
+    (tmp_path / "stuck.py").write_text(STUCK, encoding="utf-8")
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: stuck\nworkers: 2\ntimeouts: {worker_stop_s: 1}\n"
+        "phases:\n  - {name: p, workload: python, module: stuck.py, class: Stuck, timeout_s: 2}\n",
+        encoding="utf-8",
+    )
+    run = loadgen("run", str(path), "--results-dir", str(tmp_path / "r"), "--quiet", timeout=120)
+    assert run.returncode == 1, run.stdout + run.stderr
+    assert "error: phase p: worker(s) [0, 1] did not finish within 2 s" in run.stderr
+    [summary] = read(run_folder(tmp_path / "r", "stuck") / "summary.csv")
+    assert summary["status"] == "failed"
