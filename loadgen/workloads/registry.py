@@ -45,19 +45,23 @@ def register(name: str, options: type[PhaseOptions], runtime: str, origin: str =
 
 
 def entries() -> dict[str, Entry]:
+    _discover()
     return dict(_entries)
 
 
 def generation() -> int:
+    _discover()
     return _generation[0]
 
 
 def options_models() -> dict[str, type[PhaseOptions]]:
+    _discover()
     return {name: entry.options for name, entry in _entries.items()}
 
 
 def runtime_paths() -> dict[str, str]:
     """Workload name → runtime class path: what a worker needs to run any phase (it imports only the ones it runs)."""
+    _discover()
     return {name: entry.runtime for name, entry in _entries.items()}
 
 
@@ -68,6 +72,7 @@ def load_runtime(path: str) -> type:
 
 
 def runtime_class(name: str) -> type:
+    _discover()
     return load_runtime(_entries[name].runtime)
 
 
@@ -79,11 +84,20 @@ register("tpch_load", TpchLoadPhase, "loadgen.workloads.tpch.load:TpchLoadWorklo
 register("tpch_query", TpchQueryPhase, "loadgen.workloads.tpch.query:TpchQueryWorkload")
 register("python", PythonPhase, PYTHON_RUNTIME)
 
-# Installed packages' workloads (entry-point group loadgen.workloads, "NAME = package.module:Class"): listed here,
-# their modules imported only when a phase uses them. A plugin cannot take a built-in's name.
+# Installed packages' workloads (entry-point group loadgen.workloads, "NAME = package.module:Class"), looked up the
+# first time the set of workloads is asked for: a worker, which only imports runtimes, never scans the installed
+# distributions (tens of ms). Their modules are imported only when a phase uses them. A plugin cannot take a
+# built-in's name.
 refused_plugins: list[str] = []
-for _name, _target, _dist in installed_plugins():
-    if _name in _entries or not _name.isidentifier():
-        refused_plugins.append(f"{_name} = {_target} ({_dist}): the name is taken or not an identifier")
-        continue
-    register(_name, plugin_phase(_name, _target), PYTHON_RUNTIME, origin=f"plugin {_dist} ({_target})")
+_discovered = [False]
+
+
+def _discover() -> None:
+    if _discovered[0]:
+        return
+    _discovered[0] = True
+    for name, target, dist in installed_plugins():
+        if name in _entries or not name.isidentifier():
+            refused_plugins.append(f"{name} = {target} ({dist}): the name is taken or not an identifier")
+            continue
+        register(name, plugin_phase(name, target), PYTHON_RUNTIME, origin=f"plugin {dist} ({target})")

@@ -148,3 +148,13 @@ def installed_plugins() -> list[tuple[str, str, str]]:
         dist = entry.dist.name if entry.dist is not None else "?"
         found.append((entry.name, entry.value, dist))
     return sorted(found)
+
+
+def __getattr__(name: str):
+    """A plugin's options model by its pickled name (Plugin_NAME), made on first use: a worker unpickles its phases
+    without having looked up every installed plugin."""
+    if name.startswith("Plugin_"):
+        for plugin, target, _dist in installed_plugins():
+            if f"Plugin_{plugin}" == name:
+                return plugin_phase(plugin, target)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
