@@ -75,7 +75,7 @@ class Recorder(Protocol):
         """One completed operation `name` that took `ns` nanoseconds (names with ':' are side records)."""
 
     def op(self, name: str):
-        """`with rec.op(name) as op: …; op.rows = n`: times the block as one operation (not recorded if it raises)."""
+        """`with rec.op(name) as op: …; op.rows = n`: times the block as one operation; an exception is error()."""
 
     def error(self, name: str, exc) -> None:
         """A failed operation: counted against the phase's error budget (options.max_error_rate), else raised."""
