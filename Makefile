@@ -64,6 +64,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_arrow_proxy.py
 	$(BIN)/python benchmarks/bench_tpch.py
 	$(BIN)/python benchmarks/bench_sessions.py
+	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/bench_report.py
 	$(BIN)/python benchmarks/bench_own_data.py
 	$(BIN)/python benchmarks/bench_ray.py

@@ -10,10 +10,13 @@ import yaml
 from rich.console import Console
 
 from loadgen import __version__
+from loadgen.config.phase import PhaseOptions
 from loadgen.errors import EXIT_OK, LoadgenError, ScenarioError
 from loadgen.report.terminal import clean, counted, say
 from loadgen.scenario.load import load_plan
 from loadgen.scenario.model import scenario_model
+from loadgen.workloads import registry
+from loadgen.workloads.python.loader import LoadProblem
 
 
 class Parser(argparse.ArgumentParser):
@@ -48,6 +51,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     listing = commands.add_parser("list", help="list the scenarios in a folder with their descriptions")
     listing.add_argument("folder", nargs="?", default="scenarios")
+    listing.add_argument(
+        "--workloads", action="store_true", help="list the workloads instead: built-in and installed plugins"
+    )
 
     reporting = commands.add_parser(
         "report", help="RUN/report.html: interactive charts (and RUN/charts/*.png); several runs: a comparison"
@@ -128,6 +134,8 @@ def cmd_validate(args, console: Console, errors: Console, _argv) -> int:
 
 
 def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
+    if args.workloads:
+        return list_workloads(console)
     folder = Path(args.folder)
     files = sorted(folder.glob("*.yaml")) + sorted(folder.glob("*.yml"))
     if not files:
@@ -139,6 +147,27 @@ def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
         except (yaml.YAMLError, OSError, AttributeError):
             description = ["(cannot read; run `loadgen validate` on it)"]
         say(console, f"{path.stem:24} {description[0] if description else ''}")
+    return EXIT_OK
+
+
+def list_workloads(console: Console) -> int:
+    """Every `workload:` value with where it comes from and its keys; a plugin's keys are its class's options."""
+    common = set(PhaseOptions.model_fields)
+    for name, entry in registry.entries().items():
+        say(console, f"{name:16} {entry.origin}")
+        fields = {k: f for k, f in entry.options.model_fields.items() if k not in common | {"workload"}}
+        if entry.origin.startswith("plugin"):
+            try:
+                fields = entry.options.model_validate({"name": "x", "workload": name}).user_class().Options.model_fields
+            except LoadProblem as problem:
+                say(console, f"{'':16}   cannot load: {problem}")
+                fields = {}
+            fields = {f"options.{k}": f for k, f in fields.items()}
+        for key, info in fields.items():
+            default = "required" if info.is_required() else f"default {info.get_default(call_default_factory=True)!r}"
+            say(console, f"{'':16}   {key}: {info.description or ''} ({default})")
+    for refused in registry.refused_plugins:
+        say(console, f"not used: {refused}")
     return EXIT_OK
 
 

@@ -9,7 +9,6 @@ spread over the intervals the operation ran in, in proportion to its time in eac
 was sending (or hyperd reading) its rows all along: counting them in its last second would draw a stall and a
 burst that did not happen."""
 
-import contextlib
 import time
 from dataclasses import dataclass, field
 
@@ -40,9 +39,27 @@ class Bucket:
         return out
 
 
-@dataclass
-class OpTiming:
-    rows: int = 0
+class TimedOp:
+    """`with recorder.op(name) as op:` — a class, not a contextlib generator: entering and leaving a generator cost
+    more than the recording itself (benchmarks/bench_api.py)."""
+
+    __slots__ = ("recorder", "name", "rows", "t0")
+
+    def __init__(self, recorder, name: str):
+        self.recorder, self.name, self.rows, self.t0 = recorder, name, 0, 0
+
+    def __enter__(self) -> "TimedOp":
+        self.t0 = time.perf_counter_ns()
+        return self
+
+    def __exit__(self, kind, exc, _tb) -> bool:
+        if kind is None:
+            self.recorder.record(self.name, time.perf_counter_ns() - self.t0, self.rows)
+            return False
+        if issubclass(kind, Exception):
+            self.recorder.error(self.name, exc)  # re-raises it unless the phase has an error budget
+            return True
+        return False  # KeyboardInterrupt, SystemExit: not an operation's failure
 
 
 class Recorder:
@@ -184,18 +201,10 @@ class Recorder:
                 self.progress[2] += 1
             self._bucket().op(op).error()
 
-    @contextlib.contextmanager
-    def op(self, name: str):
+    def op(self, name: str) -> "TimedOp":
         """Time the block as one operation `name`; set `.rows` on what it yields to count the rows it wrote or read.
         An exception in it is a failed operation (see error)."""
-        timing = OpTiming()
-        t0 = time.perf_counter_ns()
-        try:
-            yield timing
-        except Exception as exc:  # noqa: BLE001 - error() re-raises it unless the phase has an error budget
-            self.error(name, exc)
-            return
-        self.record(name, time.perf_counter_ns() - t0, timing.rows)
+        return TimedOp(self, name)
 
     def measurement(self) -> "Measurement":
         """What was recorded, as plain data that crosses the process boundary."""

@@ -176,7 +176,9 @@ def validate(data: dict, source: Source, notices: list[str] | None = None, probl
     problems = list(problems) + renaming
     scenario = None
     try:
-        scenario = scenario_model().model_validate(data)
+        # the folder a python phase's module file is relative to
+        context = {"scenario_dir": str(Path(source.path).parent)}
+        scenario = scenario_model().model_validate(data, context=context)
     except ValidationError as exc:
         problems += format_errors(exc.errors(), source)
         checks = cross_check_refused(data, exc.errors())

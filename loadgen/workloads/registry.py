@@ -13,6 +13,8 @@ from loadgen import columns
 from loadgen.config.phase import PhaseOptions
 from loadgen.workloads.insert.config import InsertPhase
 from loadgen.workloads.mix.config import MixPhase
+from loadgen.workloads.python.config import RUNTIME as PYTHON_RUNTIME
+from loadgen.workloads.python.config import PythonPhase, installed_plugins, plugin_phase
 from loadgen.workloads.query.config import QueryPhase
 from loadgen.workloads.tpch.config import TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase
 
@@ -22,13 +24,14 @@ class Entry:
     name: str  # the phase's `workload:` value; the options model's `workload` field is Literal[name]
     options: type[PhaseOptions]
     runtime: str  # "package.module:Class", a loadgen.workloads.contract.Workload subclass
+    origin: str = "built-in"  # where it comes from: built-in, or the installed distribution of a plugin
 
 
 _entries: dict[str, Entry] = {}
 _generation = [0]  # bumped by every registration: the scenario model is rebuilt for the new set of workloads
 
 
-def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
+def register(name: str, options: type[PhaseOptions], runtime: str, origin: str = "built-in") -> None:
     module, _, attribute = runtime.partition(":")
     if not module or not attribute:
         raise ValueError(f"workload {name}: runtime {runtime!r} must be 'package.module:Class'")
@@ -41,24 +44,28 @@ def register(name: str, options: type[PhaseOptions], runtime: str) -> None:
     ]
     if unknown:
         raise ValueError(f"workload {name}: {unknown} are not summary.csv columns (loadgen/columns.py)")
-    _entries[name] = Entry(name, options, runtime)
+    _entries[name] = Entry(name, options, runtime, origin)
     _generation[0] += 1
 
 
 def entries() -> dict[str, Entry]:
+    _discover()
     return dict(_entries)
 
 
 def generation() -> int:
+    _discover()
     return _generation[0]
 
 
 def options_models() -> dict[str, type[PhaseOptions]]:
+    _discover()
     return {name: entry.options for name, entry in _entries.items()}
 
 
 def runtime_paths() -> dict[str, str]:
     """Workload name → runtime class path: what a worker needs to run any phase (it imports only the ones it runs)."""
+    _discover()
     return {name: entry.runtime for name, entry in _entries.items()}
 
 
@@ -69,6 +76,7 @@ def load_runtime(path: str) -> type:
 
 
 def runtime_class(name: str) -> type:
+    _discover()
     return load_runtime(_entries[name].runtime)
 
 
@@ -78,3 +86,22 @@ register("mix", MixPhase, "loadgen.workloads.mix.workload:MixWorkload")
 register("tpch_generate", TpchGeneratePhase, "loadgen.workloads.tpch.generate:TpchGenerateWorkload")
 register("tpch_load", TpchLoadPhase, "loadgen.workloads.tpch.load:TpchLoadWorkload")
 register("tpch_query", TpchQueryPhase, "loadgen.workloads.tpch.query:TpchQueryWorkload")
+register("python", PythonPhase, PYTHON_RUNTIME)
+
+# Installed packages' workloads (entry-point group loadgen.workloads, "NAME = package.module:Class"), looked up the
+# first time the set of workloads is asked for: a worker, which only imports runtimes, never scans the installed
+# distributions (tens of ms). Their modules are imported only when a phase uses them. A plugin cannot take a
+# built-in's name.
+refused_plugins: list[str] = []
+_discovered = [False]
+
+
+def _discover() -> None:
+    if _discovered[0]:
+        return
+    _discovered[0] = True
+    for name, target, dist in installed_plugins():
+        if name in _entries or not name.isidentifier():
+            refused_plugins.append(f"{name} = {target} ({dist}): the name is taken or not an identifier")
+            continue
+        register(name, plugin_phase(name, target), PYTHON_RUNTIME, origin=f"plugin {dist} ({target})")

@@ -90,5 +90,5 @@ def test_validate_reports_every_file(cli, tmp_path):
     res = cli("validate", good, bad)
     assert res.code == 2
     assert f"ok: {good}" in res.stdout
-    allowed = "insert, query, mix, tpch_generate, tpch_load, tpch_query"
+    allowed = "insert, query, mix, tpch_generate, tpch_load, tpch_query, python"
     assert res.stderr.strip() == f"error: {bad}:3: phases[0].workload: unknown workload 'nope'; allowed: {allowed}"

@@ -429,3 +429,44 @@ def test_ctrl_c_while_joining_a_cluster_is_honoured(tmp_path, not_ray):
     assert code == 130, err
     assert "error: interrupted by SIGINT" in err
     assert_none_left(tag)
+
+
+USER_MODULE = """\
+from loadgen import api
+
+
+class Pinger(api.Users):
+    @api.task(1)
+    async def ping(self, session):
+        return len(await session.execute("SELECT %s::INT", (session.number,)))
+
+    def report(self):
+        return self.ctx.worker
+
+    @classmethod
+    def after_phase(cls, phase, outcome, output):
+        return [f"pinged from workers {sorted(outcome.reports)}"]
+"""
+
+
+def test_a_python_workload_runs_on_actors_from_the_validated_module(cli, tmp_path, cluster):
+    (tmp_path / "pinger.py").write_text(USER_MODULE, encoding="utf-8")
+    path = write_scenario(
+        tmp_path / "p.yaml",
+        f"""\
+name: ray_python
+workers: 2
+backend: ray
+ray: {{address: "{cluster}", placement: spread}}
+phases:
+  - {{name: ping, workload: python, module: pinger.py, class: Pinger, options: {{sessions: 2, iterations: 10}}}}
+thresholds:
+  ping.ping.count: "== 20"
+""",
+    )
+    res = cli("run", path, "--results-dir", tmp_path / "r", timeout=180)
+    assert res.code == 0, res.stdout + res.stderr
+    assert "pinged from workers [0, 1]" in res.stdout
+    assert "threshold ok     ping.ping.count == 20" in res.stdout
+    _, workers = read_csv(only_run_dir(tmp_path / "r") / "workers.csv")
+    assert len({w["node"] for w in workers}) == 2  # on both nodes

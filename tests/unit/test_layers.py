@@ -13,7 +13,10 @@ LAYERS = (
     ("loadgen.config",),  # field types, the sections every scenario has, threshold expressions, YAML with lines
     ("loadgen.datagen",),  # the canonical rows, data: definitions, generated rows and their facts
     ("loadgen.transfer",),  # moving rows into hyperd: staged Arrow, Arrow streams, the row API, files
-    ("loadgen.workloads",),  # the contract, the registry, one package per workload
+    (
+        "loadgen.workloads",
+        "loadgen.api",
+    ),  # the public API for users' workloads; the contract, the registry, one package per workload
     ("loadgen.scenario",),  # the scenario model assembled from the workloads' options; loading and planning
     ("loadgen.results",),  # recording, merging, the run folder, judging and comparing
     ("loadgen.report",),  # terminal, HTML and PNG views of results

@@ -1,20 +1,16 @@
 """Sustained mixed load, as a worker runs it: the sessions (loadgen/workloads/mix/sessions.py) run the built-in
 operations on the worker's own table and the shared dimension table, and your `sql_operations:` with their bound
-parameters (loadgen/workloads/mix/binder.py)."""
+parameters (loadgen/workloads/mix/binder.py). Written on the public API (loadgen.api.Users), like a user's
+workload: what it needs of the sessions machinery, the API gives."""
 
-import asyncio
-import contextlib
-import time
-
-import psycopg
 from psycopg import pq
 from tableauhyperapi import TableName, escape_name
 
 from loadgen import limits
+from loadgen.api import Users
 from loadgen.datagen import canonical
 from loadgen.datagen.canonical import RowRange
 from loadgen.errors import LimitError
-from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
 from loadgen.workloads.insert.state import CanonicalTable
 from loadgen.workloads.mix import sessions
 from loadgen.workloads.mix.binder import Binder, NoValue
@@ -22,7 +18,6 @@ from loadgen.workloads.mix.config import DIMENSION, FIRST_NEW_ID, LATE_MS, NEW_I
 from loadgen.workloads.mix.plan import OperationPlan
 
 SPARE_FILES = 16  # open files a worker keeps free besides its sessions' sockets
-BARRIER_MARGIN_S = 1.0  # connecting ends this long before the coordinator's barrier timeout, to say why in time
 
 
 def returns_rows(cursor) -> bool:
@@ -31,7 +26,13 @@ def returns_rows(cursor) -> bool:
     return result is not None and result.status == pq.ExecStatus.TUPLES_OK
 
 
-class MixWorkload(Workload):
+class MixWorkload(Users):
+    """The built-in mix on the public API: a loadgen.api.Users whose operations come from the options (the built-in
+    ones and `sql_operations:`) instead of @task coroutines, with the sessions, stages and open load of any Users
+    class. Its options are the phase itself (MixPhase has the keys of api.SessionOptions)."""
+
+    errors = (NoValue,)
+
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
         conn, table = ctx.connection, ctx.table_sql
@@ -51,13 +52,7 @@ class MixWorkload(Workload):
                     f"INSERT INTO {dim} SELECT i, 'sensor-' || i FROM generate_series(0, {canonical.SENSORS - 1}) g(i)"
                 )
         self.dimension_sql = str(escape_name(DIMENSION))
-        klass = phase.worker_class(ctx.worker)
-        weights = klass.operations if klass else phase.operations
-        think = klass.think_ms if klass and klass.think_ms is not None else phase.think_ms
-        rate = klass.rate_per_s if klass and klass.rate_per_s else phase.rate_per_s
-        if rate and phase.rate_scope == "total" and not (klass and klass.rate_per_s):
-            rate = rate / ctx.workers
-        self.rate = rate
+        self.klass = phase.worker_class(ctx.worker)
         self.next_id = FIRST_NEW_ID + ctx.worker * NEW_IDS_PER_WORKER
         self.temp_table = escape_name(f"loadgen_tmp_{ctx.worker}")
         self.statements = {name: (op.prepare, op.statements()) for name, op in phase.sql_operations.items()}
@@ -66,7 +61,7 @@ class MixWorkload(Workload):
             name: [st.server_sql().format(**names) for st in sts] for name, (_, sts) in self.statements.items()
         }
         self.custom_sql = phase.custom_sql.format(**names) if phase.custom_sql else None
-        self._open_sessions(weights, think)
+        super().setup()  # the sessions, connected (api.Users)
 
     def table_names(self) -> dict[str, str]:
         """{table} (the worker's own) and {KEY} for each data: definition, quoted, as SQL placeholders take them."""
@@ -74,75 +69,44 @@ class MixWorkload(Workload):
         names = {key: str(TableName(name.format(worker=ctx.worker))) for key, name in self.phase._tables.items()}
         return {**names, "table": ctx.table_sql}
 
-    def _open_sessions(self, weights, think) -> None:
+    # ------------------------------------------------------------------------- what api.Users asks of a subclass
+    def weights(self) -> dict[str, float]:
+        return self.klass.operations if self.klass else self.phase.operations
+
+    def think_ms(self):
+        klass = self.klass
+        return klass.think_ms if klass and klass.think_ms is not None else self.phase.think_ms
+
+    def rate_per_s(self) -> float | None:
+        klass, phase = self.klass, self.phase
+        if klass and klass.rate_per_s:
+            return klass.rate_per_s
+        if phase.rate_per_s and phase.rate_scope == "total":
+            return phase.rate_per_s / self.ctx.workers
+        return phase.rate_per_s
+
+    def new_session(self, number: int, weights: dict[str, float]) -> sessions.Session:
         ctx, phase = self.ctx, self.phase
         count = phase.sessions
-        self.sessions = []
-        for k in range(count):
-            plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows, session=k)
-            binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + k, ctx.workers * count)
-            binder.pick = lambda n, plan=plan: int(plan.param_rng.integers(n))
-            self.sessions.append(sessions.Session(k, plan, binder))
-        self.open_files_note = self._make_room(count)
-        self.loop = asyncio.new_event_loop()
-        self.pool = sessions.SessionPool(
-            self.sessions,
-            self._connect,
-            self._execute,
-            self._errors(),
-            ctx.stop,
-            ctx.finish,
-            phase.connect_per_operation,
-            ctx.connect_timeout_s,
-            ctx.connect_refused,
-        )
-        # the whole stage ends before the coordinator's barrier does, so that this worker says what held it up
-        stage_s = ctx.barrier_by - time.monotonic() - BARRIER_MARGIN_S
-        self.loop.run_until_complete(self.pool.open_all(stage_s))
+        think = self.think_ms()
+        plan = OperationPlan(ctx.seed, ctx.worker, phase.name, weights, think, phase.bulk_rows, session=number)
+        binder = Binder(phase.sql_operations, ctx.seed, ctx.worker * count + number, ctx.workers * count)
+        binder.pick = lambda n, plan=plan: int(plan.param_rng.integers(n))
+        return sessions.Session(number, plan, binder)
 
-    def _make_room(self, count: int) -> str | None:
+    def before_connect(self, count: int) -> None:
         """Open files for `count` sessions: the soft limit raised to the hard one if needed (a note), or a
         LimitError naming what to raise."""
         need = limits.open_now() + count + SPARE_FILES
         problem = limits.shortfall(need, f"worker {self.ctx.worker}", f"phase {self.phase.name}: {count:,} sessions")
         if problem:
             raise LimitError(problem)
-        return limits.raise_soft(need)
+        self.open_files_note = limits.raise_soft(need)
 
-    @staticmethod
-    def _errors() -> tuple:
-        return (psycopg.Error, NoValue)
-
-    def _connect(self, timeout_s: float):
-        return self.ctx.pg_connect_async(timeout_s)
-
-    # --------------------------------------------------------------------------------------- loop
-    def _drive(self, seconds: float | None, iterations: int | None, suffix: str) -> sessions.Drive:
-        phase, ctx = self.phase, self.ctx
-        deadline = time.perf_counter_ns() + int(seconds * 1e9) if seconds else None
-        drive = sessions.Drive(arrivals=phase.arrivals, deadline_ns=deadline, iterations=iterations, suffix=suffix)
-        stages = phase.stages
-        if stages and stages[0].sessions is not None:
-            drive.sessions_target = sessions.Targets([sessions.Stage(s.duration_s, s.sessions) for s in stages])
-            drive.share = lambda total: sessions.deal(total, ctx.workers, ctx.worker)
-        elif stages:
-            drive.rate_target = sessions.Targets([sessions.Stage(s.duration_s, s.rate_per_s) for s in stages])
-            drive.share = lambda total: total / ctx.workers
-        elif self.rate:
-            drive.rate_target = sessions.Targets([], start=self.rate)  # this worker's rate already
-            drive.share = lambda rate: rate
-        return drive
-
-    def warmup(self, recorder) -> None:
-        if self.phase.warmup_s:
-            drive = self._drive(self.phase.warmup_s, None, WARMUP_SUFFIX)
-            self.loop.run_until_complete(sessions.run_until_over(self.pool, recorder, drive))
-
-    def run(self, recorder) -> None:
-        phase = self.phase
-        seconds = sum(s.duration_s for s in phase.stages) if phase.stages else phase.duration_s
-        self.drive = self._drive(seconds, phase.iterations, "")
-        self.loop.run_until_complete(sessions.run_until_over(self.pool, recorder, self.drive))
+    async def run_task(self, session, op: str) -> int:
+        if op in OPERATIONS:
+            return await getattr(self, "_op_" + op)(session.connection, session)
+        return await self._sql_operation(session, op)
 
     def verify(self) -> dict:
         counters = self.drive.counters
@@ -163,7 +127,7 @@ class MixWorkload(Workload):
     def report(self) -> dict:
         """The schedule of an open-loop worker: its target rate and how far its operations fell behind."""
         counters = self.drive.counters
-        target = self.rate if self.drive.rate_target is not None and not self.phase.stages else 0
+        target = self.rate_per_s() if self.drive.rate_target is not None and not self.phase.stages else 0
         return {
             "target_rate_per_s": target or 0,
             "late_ops": counters.late,
@@ -171,11 +135,6 @@ class MixWorkload(Workload):
             "staged_rate": bool(self.phase.stages) and self.drive.rate_target is not None,
             "max_late_ms": counters.max_late_ns / 1e6,
         }
-
-    def close(self) -> None:
-        with contextlib.suppress(Exception):
-            self.loop.run_until_complete(asyncio.wait_for(self.pool.close_all(), self.ctx.connect_timeout_s))
-        self.loop.close()
 
     @classmethod
     def summarize(cls, phase, reports: list, ops: int) -> dict:
@@ -193,11 +152,6 @@ class MixWorkload(Workload):
         }
 
     # --------------------------------------------------------------------------------------- operations
-    async def _execute(self, session, op: str) -> int:
-        if op in OPERATIONS:
-            return await getattr(self, "_op_" + op)(session.connection, session)
-        return await self._sql_operation(session, op)
-
     async def _sql_operation(self, session, name: str) -> int:
         prepare, statements = self.statements[name]
         if len(statements) == 1:
