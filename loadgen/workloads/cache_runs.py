@@ -39,6 +39,8 @@ class CacheRuns:
         entry = {"statement": name, "labels": [], "seconds": [], "hyperd_pid": None, "page_cache": ""}
         entry["restart_s"] = None
         self.statements.append(entry)
+        if self.ctx.stop.is_set() or self.ctx.finish.is_set():
+            return []
         if self.phase.restarts():
             t0 = time.perf_counter_ns()
             restarted = self.ctx.fresh_server()
