@@ -422,6 +422,9 @@ def evict_page_cache(paths) -> str:
     if not hasattr(os, "posix_fadvise"):
         return "posix_fadvise is not available on this system"
     for path in paths:
+        kind = memory_backed(path)
+        if kind:  # its pages are the file itself: nothing to evict
+            return f"{path} is on {kind} (in memory)"
         try:
             fd = os.open(path, os.O_RDONLY)
         except OSError as exc:
@@ -434,6 +437,20 @@ def evict_page_cache(paths) -> str:
         finally:
             os.close(fd)
     return ""
+
+
+def memory_backed(path: str) -> str:
+    """The file system type when `path` lies on one kept in memory (tmpfs, ramfs), else ''."""
+    real = os.path.realpath(path)
+    mounts = [
+        p
+        for p in psutil.disk_partitions(all=True)
+        if real == p.mountpoint or real.startswith(p.mountpoint.rstrip("/") + "/")
+    ]
+    if not mounts:
+        return ""
+    fstype = max(mounts, key=lambda p: len(p.mountpoint)).fstype
+    return fstype if fstype in ("tmpfs", "ramfs") else ""
 
 
 def remove_socket_dir(own_dir: str) -> None:
