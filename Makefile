@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NAME   ?= parallel_insert
 ARGS   ?=
 
-.PHONY: venv browser scenario test lint bench clean sample_data
+.PHONY: venv browser scenario test lint bench clean sample_data docs
 
 venv: $(STAMP)
 
@@ -41,6 +41,10 @@ test: venv browser
 lint: venv
 	$(BIN)/ruff check loadgen tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check loadgen tests $(wildcard benchmarks)
+
+# docs/reference/*.md from the code (scenario models, metric registry); tests/unit/test_docs.py checks them.
+docs: venv
+	$(BIN)/python -m loadgen.report.reference
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py $(ARGS)

@@ -106,7 +106,9 @@ class TpchGeneratePhase(TpchPhaseBase):
 
 class TpchLoadPhase(TpchPhaseBase):
     workload: Literal["tpch_load"]
-    method: Literal["arrow", "arrow_stream", "rows", "external"] = "arrow"
+    method: Literal["arrow", "arrow_stream", "rows", "external"] = Field(
+        default="arrow", description="How the Parquet files reach hyperd; external: hyperd reads them itself."
+    )
     replace_existing: bool = Field(
         default=False, description="Drop TPC-H tables that exist already (never done otherwise)."
     )
@@ -130,7 +132,9 @@ class TpchQueryPhase(CacheOptions, TpchPhaseBase):
     renamed_keys: ClassVar[dict[str, str]] = {
         "streams": "sessions", "repetitions": "iterations", "warmup": "warmup_iterations",
     }  # fmt: skip
-    mode: Literal["power", "throughput"] = "power"
+    mode: Literal["power", "throughput"] = Field(
+        default="power", description="power: one stream, Q1…Q22; throughput: concurrent streams (sessions)."
+    )
     sessions: int | None = Field(
         default=None,
         ge=1,
@@ -144,7 +148,10 @@ class TpchQueryPhase(CacheOptions, TpchPhaseBase):
     warmup_iterations: int = Field(
         default=0, ge=0, le=100, description="Untimed rounds of the query list before measuring."
     )
-    parameters: Literal["validation", "random"] = "validation"
+    parameters: Literal["validation", "random"] = Field(
+        default="validation",
+        description="The substitution values: the specification's validation ones, or seeded random.",
+    )
     check_answers: bool | None = Field(
         default=None, description="Compare every answer with DuckDB's (default: with validation parameters)."
     )
