@@ -148,6 +148,9 @@ SUMMARY: tuple[Column, ...] = (
         "lower",
         "sum",
     ),  # fmt: skip
+    Column("cache", "", "query phases with `cache:`: the protocol (`cold`, `hot` or `both`); empty without it"),
+    _m("cold_s", "s", "cache cold/both: the statements' cold runs (fresh hyperd, pages evicted), summed", "lower", ""),
+    _m("hot_s", "s", "cache hot/both: each statement's best hot run, summed", "lower", ""),
     _m(
         "hyperd_cpu_pct_mean",
         "%",

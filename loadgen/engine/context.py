@@ -36,6 +36,7 @@ class WorkerContext:
     definitions: dict = field(default_factory=dict)  # the scenario's data: definitions, by key
     state: dict = field(default_factory=dict)  # what phases hand on to later phases of this worker: state(kind)
     exchange: object = None  # set by the worker: (value) → every worker's value (gather)
+    restarter: object = None  # set by the worker: () → protocol.Restarted, a fresh hyperd (fresh_server)
     _pg: object = None
 
     @property
@@ -105,6 +106,18 @@ class WorkerContext:
         if found is None:
             found = self.state[kind] = kind()
         return found
+
+    def fresh_server(self):
+        """A fresh hyperd on the same database (the cold protocol, loadgen/workloads/cache_runs.py): this worker's
+        connections are closed, the coordinator stops hyperd, evicts the database files from the OS page cache and
+        starts a new one; `connection` is then a new connection to it. Returns the coordinator's protocol.Restarted
+        (the new pid, whether the page cache was dropped). Raises Stopped when the run stops meanwhile."""
+        self.close()
+        self._pg = None
+        restarted = self.restarter()
+        self.endpoint = restarted.endpoint
+        self.connection = self.connect()
+        return restarted
 
     def gather(self, value) -> list:
         """Every worker's `value` of this exchange (the same list for all, by worker number), once every worker of

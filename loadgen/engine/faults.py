@@ -8,7 +8,8 @@ LOADGEN_FAULT="WORKER:PHASE:STEP:ACTION[,…]" — STEP is setup, barrier or run
   sleepN   sleep N seconds, then go on
   sysexit  raise SystemExit (what a foreign signal handler may do)
 `coordinator:run:cleanup:sleepN` makes the coordinator sleep at the start of a point's cleanup, so a test can
-signal it there; `coordinator:PHASE:run:ACTION` acts in the coordinator once it has released the phase. At
+signal it there; `coordinator:PHASE:run:ACTION` acts in the coordinator once it has released the phase;
+`coordinator:hyperd:restart:ACTION` once a fresh hyperd of the cold protocol has started, before loadgen holds it. At
 `barrier` and `run`, exit and kill happen 0.5 s after the step starts, from a timer thread, so the worker really
 is waiting at the barrier or in the middle of the phase. Unset in normal runs: the check is one dict lookup per
 phase.

@@ -2,9 +2,10 @@
 workers) or a TCP connection (Ray actors). Exceptions cross as text.
 
   coordinator → worker   Go (the start barrier), Stop (end the run), Finish (end the running phase now),
-                         Gathered (every worker's share of a Gather)
+                         Gathered (every worker's share of a Gather), Restarted (a fresh hyperd is up)
   worker → coordinator   Ready (at the barrier), Result (a phase's measurement, verification and report), Failure,
-                         Interval (a finished interval, for thresholds that act during the phase), Gather
+                         Interval (a finished interval, for thresholds that act during the phase), Gather,
+                         Restart (the worker closed its connections: start a fresh hyperd, cache: cold)
   actor → coordinator    Hello (once, with its node's facts), Progress and Samples (what shared memory carries
                          for a local worker), Lost (its node's raylet ended: the worker is gone with it)
 """
@@ -84,6 +85,27 @@ class Gathered:
     phase: str
     round: int
     values: list  # every worker's share, by worker number
+
+
+@dataclass(frozen=True)
+class Restart:
+    """A worker asks for a fresh hyperd on the same database (the cold protocol); its connections are closed."""
+
+    worker: int
+    phase: str
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The fresh hyperd: where to connect, its pid, what became of the page cache ('' when it was dropped, else
+    why not), the seconds the restart took; or why there is none (error)."""
+
+    phase: str
+    endpoint: str = ""
+    pid: int | None = None
+    page_cache: str = ""
+    seconds: float = 0.0
+    error: str = ""
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ from rich.text import Text
 
 from loadgen import limits
 from loadgen.config import thresholds as threshold_expressions
-from loadgen.engine import faults, hyperd_select, server
+from loadgen.engine import faults, hyperd_select, protocol, server
 from loadgen.engine.backends.local import LocalBackend
 from loadgen.engine.sampler import Sampler
 from loadgen.engine.signals import Signals
@@ -440,6 +440,7 @@ class PointRun:
         label = phase.name if self.scenario.repeat == 1 else f"{phase.name} ({repetition}/{self.scenario.repeat})"
         self.progress.begin(label, phase.progress_total())
         self.backend.on_interval = live.add if live else None
+        self.backend.on_restart = self.restart_hyperd
 
         def tick():
             check_hyperd(self.hyperd)
@@ -454,7 +455,18 @@ class PointRun:
             return self.backend.collect(phase.name, phase.timeout_s or self.scenario.timeouts.phase_s, tick)
         finally:
             self.backend.on_interval = None
+            self.backend.on_restart = None
             self.progress.end()
+
+    def restart_hyperd(self, message) -> protocol.Restarted:
+        """A fresh hyperd on the same database for a worker of the cold protocol (its connections are closed): on
+        this thread, so a signal ends it like any step of the phase and the cleanup finds whichever hyperd is up."""
+        hyperd = self.hyperd
+        t0 = time.perf_counter()
+        page_cache = hyperd.restart()
+        self.sampler.watch("hyperd", hyperd.pid)
+        seconds = time.perf_counter() - t0
+        return protocol.Restarted(message.phase, hyperd.descriptor, hyperd.pid, page_cache, seconds)
 
     def aggregate(self, phase, results_in, status: str, error: str, repetition: int):
         outcome = aggregate_phase(self.files.run_id, self.scenario, phase, results_in, self.release_ns,

@@ -24,6 +24,7 @@ from tableauhyperapi import (
     escape_name,
 )
 
+from loadgen.engine import faults
 from loadgen.errors import ScenarioError, ServerError, describe_exit
 from loadgen.transfer import staging
 
@@ -270,23 +271,54 @@ class Server:
             with open(os.path.join(self._own_dir, KEEP_NOTE), "w", encoding="utf-8") as note:
                 note.write("server.keep_database: true\n")
         if self.descriptor is None:
-            params = {"log_dir": self.log_dir, **HYPERD_LOG_LIMITS, **HYPERD_DATABASE_FORMAT, **self.config.parameters}
-            if self.config.transport == "tcp":
-                params.setdefault("listen_connection", "tab.tcp://localhost:auto")
-            os.makedirs(self.log_dir, exist_ok=True)
-            # (no signal mask here: hyperd would inherit it and ignore its own shutdown; an interrupt between the
-            # start and the assignment is covered by close(), which then looks the child up)
-            try:
-                telemetry = Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU
-                self.process = HyperProcess(telemetry, USER_AGENT, hyper_path=self.hyper_path, parameters=params)
-            except HyperException as exc:
-                raise ServerError(f"hyperd did not start: {first_line(exc)}") from None
-            self.pid = find_hyperd_pid()
-            self.descriptor = self.process.endpoint.connection_descriptor
-            if self.descriptor.startswith("tab.domain://"):
-                with open(os.path.join(self._own_dir, SOCKET_NOTE), "w", encoding="utf-8") as note:
-                    note.write(pg_params(self.descriptor)["host"])
+            self._start_private()
         self._create_databases()
+
+    def _start_private(self, step: str = "start") -> None:
+        params = {"log_dir": self.log_dir, **HYPERD_LOG_LIMITS, **HYPERD_DATABASE_FORMAT, **self.config.parameters}
+        if self.config.transport == "tcp":
+            params.setdefault("listen_connection", "tab.tcp://localhost:auto")
+        os.makedirs(self.log_dir, exist_ok=True)
+        # (no signal mask here: hyperd would inherit it and ignore its own shutdown; an interrupt between the
+        # start and the assignment is covered by close(), which then looks the child up)
+        try:
+            telemetry = Telemetry.DO_NOT_SEND_USAGE_DATA_TO_TABLEAU
+            process = HyperProcess(telemetry, USER_AGENT, hyper_path=self.hyper_path, parameters=params)
+        except HyperException as exc:
+            raise ServerError(f"hyperd did not start: {first_line(exc)}") from None
+        faults.inject("coordinator", "hyperd", step)  # a test's window: started, not yet held
+        self.process = process
+        self.pid = find_hyperd_pid()
+        self.descriptor = self.process.endpoint.connection_descriptor
+        if self.descriptor.startswith("tab.domain://"):
+            with open(os.path.join(self._own_dir, SOCKET_NOTE), "w", encoding="utf-8") as note:
+                note.write(pg_params(self.descriptor)["host"])
+
+    def _stop_private(self) -> None:
+        """Shut the private hyperd down, bounded; kill it if it does not go."""
+        process, self.process = self.process, None
+        try:  # bounded: a frozen (SIGSTOPped) hyperd never answers a shutdown request
+            if process is not None:
+                bounded(lambda: process.shutdown(timeout_ms=int(self.shutdown_s * 1000)), self.shutdown_s + 1, "stop")
+        except (HyperException, ServerError):
+            pass
+        finally:
+            kill_if_alive(self.pid, self.shutdown_s)
+        self.pid = None
+
+    def restart(self) -> str:
+        """A fresh private hyperd on the same database files, for the cold protocol (docs/cold_hot.md): stop this
+        one, evict the files from the OS page cache, start another (same binary, settings and log folder). Returns
+        '' when the page cache was dropped, else why not. An interrupt anywhere in between leaves close() a hyperd
+        it can find (held, or a child of ours) or none."""
+        if self.config.endpoint:
+            raise ServerError("cannot restart an external endpoint's hyperd")
+        self._stop_private()
+        remove_socket_dir(self._own_dir)  # the stopped hyperd's socket folder (a new one gets its own)
+        why = evict_page_cache(dict.fromkeys(self.databases))
+        self.descriptor = None
+        self._start_private("restart")
+        return why
 
     def _create_databases(self) -> None:
         directory = self.config.database_dir or self._own_dir
@@ -359,14 +391,8 @@ class Server:
         # Databases in a user-given database_dir are the user's: they stay.
         if self.process is None and self.pid is None and not self.config.endpoint:
             kill_if_alive(find_hyperd_pid(), 1.0)  # started, but interrupted before we held it
-        if self.process is not None:
-            process, self.process = self.process, None
-            try:  # bounded: a frozen (SIGSTOPped) hyperd never answers a shutdown request
-                bounded(lambda: process.shutdown(timeout_ms=int(self.shutdown_s * 1000)), self.shutdown_s + 1, "stop")
-            except (HyperException, ServerError):
-                pass
-            finally:
-                kill_if_alive(self.pid, self.shutdown_s)
+        if self.process is not None or self.pid is not None:  # (pid alone: a restart's stop was interrupted)
+            self._stop_private()
         if self._own_dir:
             remove_socket_dir(self._own_dir)
             if self.config.keep_database and not self.config.database_dir:
@@ -388,6 +414,43 @@ class Server:
             remove_socket_dir(self._own_dir)
             if not (self.config.keep_database and not self.config.database_dir):
                 shutil.rmtree(self._own_dir, ignore_errors=True)
+
+
+def evict_page_cache(paths) -> str:
+    """Drop the files' pages from the OS page cache (after fsync), which needs no privilege and touches no other
+    file (docs/cold_hot.md). Returns '' when it was done for every file, else why not."""
+    if not hasattr(os, "posix_fadvise"):
+        return "posix_fadvise is not available on this system"
+    for path in paths:
+        kind = memory_backed(path)
+        if kind:  # its pages are the file itself: nothing to evict
+            return f"{path} is on {kind} (in memory)"
+        try:
+            fd = os.open(path, os.O_RDONLY)
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+        try:
+            os.fsync(fd)
+            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+        except OSError as exc:
+            return f"{path}: {exc.strerror}"
+        finally:
+            os.close(fd)
+    return ""
+
+
+def memory_backed(path: str) -> str:
+    """The file system type when `path` lies on one kept in memory (tmpfs, ramfs), else ''."""
+    real = os.path.realpath(path)
+    mounts = [
+        p
+        for p in psutil.disk_partitions(all=True)
+        if real == p.mountpoint or real.startswith(p.mountpoint.rstrip("/") + "/")
+    ]
+    if not mounts:
+        return ""
+    fstype = max(mounts, key=lambda p: len(p.mountpoint)).fstype
+    return fstype if fstype in ("tmpfs", "ramfs") else ""
 
 
 def remove_socket_dir(own_dir: str) -> None:

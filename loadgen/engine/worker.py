@@ -151,7 +151,7 @@ class Worker:
             stop=self.stop, finish=self.finish, auth=auth, seed=spec.seed,
             owns_database=spec.server.database == "per_worker" or spec.worker == 0, run_dir=spec.run_dir,
             connect_timeout_s=spec.server.connect_timeout_s, definitions=spec.definitions, exchange=self.exchange,
-            database_is_new=spec.database_is_new,
+            database_is_new=spec.database_is_new, restarter=self.restart_server,
         )  # fmt: skip
         threading.Thread(target=cancel_on_stop, args=(self.ctx,), daemon=True).start()
 
@@ -248,6 +248,24 @@ class Worker:
                 if isinstance(message, protocol.Stop):
                     break
         raise Stopped(f"the run stopped while worker {self.spec.worker} waited for the other workers")
+
+    def restart_server(self) -> protocol.Restarted:
+        """WorkerContext.fresh_server: ask the coordinator for a fresh hyperd (this worker's connections are closed)
+        and wait for it, at most barrier_s; the wait ends when the coordinator stops the run."""
+        self.link.send(protocol.Restart(self.spec.worker, self.phase_name))
+        deadline = time.monotonic() + self.spec.barrier_s
+        while not self.stop.is_set():
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no fresh hyperd within {self.spec.barrier_s:g} s (timeouts.barrier_s)")
+            if self.link.poll(STOP_POLL_S):
+                message = self.link.recv()
+                if isinstance(message, protocol.Restarted):
+                    if message.error:
+                        raise RuntimeError(f"hyperd could not be restarted: {message.error}")
+                    return message
+                if isinstance(message, protocol.Stop):
+                    break
+        raise Stopped(f"the run stopped while worker {self.spec.worker} waited for a fresh hyperd")
 
     def fail(self, exc: BaseException) -> None:
         if self.stop.is_set():  # e.g. a statement cancelled because the run is ending: not the cause

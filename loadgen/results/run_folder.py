@@ -160,6 +160,13 @@ class RunFolder:
     def write_table(self, name: str, columns: list[str], rows: list[dict]) -> None:
         results.write_csv(self.dir / name, columns, rows)
 
+    def read_json(self, name: str) -> dict:
+        """A JSON object of the run folder a workload keeps itself (e.g. clickbench.json); {} if absent."""
+        return results.read_run_json(self.dir / name)
+
+    def write_json(self, name: str, payload: dict) -> None:
+        results.write_json(self.dir / name, payload)
+
     def write_rows(self, name: str, header: list[str], rows, replace: bool = True) -> None:
         """A CSV of a workload's own under the run folder (e.g. answers/q01.csv), rows of cells under a header;
         replace=False keeps one that is there already."""

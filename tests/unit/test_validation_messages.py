@@ -123,8 +123,8 @@ def test_a_misspelt_key_is_read_as_the_key_suggested_and_nothing_else(tmp_path):
     text = "name: t\nphases:\n  - {name: scan, workload: query, iteration: 10}\n"
     assert problems_of(tmp_path, text) == [
         "3: phases[0].iteration: unknown key 'iteration' (did you mean 'iterations'?); allowed: name, description, "
-        "timeout_s, workload, shape, sql, method, iterations, sessions, duration_s, warmup_iterations, staging_dir, "
-        "table",
+        "timeout_s, cache, hot_runs, workload, shape, sql, method, iterations, sessions, duration_s, "
+        "warmup_iterations, staging_dir, table",
     ]
 
 

@@ -37,6 +37,7 @@ class Backend:
         self.seen: dict[tuple[str, int], protocol.Result] = {}  # every result read: (phase, worker) → result
         self.running_phase = ""  # the phase released and not collected yet, whose results may come in late
         self.on_interval = None  # called with each worker's finished interval of the running phase
+        self.on_restart = None  # called with a worker's Restart (cache: cold); returns the Restarted to send back
         self.sampler = None  # the coordinator's Sampler (a backend whose workers sample themselves adds to it)
         self._gathers: dict[tuple[str, int], dict[int, object]] = {}
 
@@ -178,6 +179,8 @@ class Backend:
                 self.on_interval(message)
         elif isinstance(message, protocol.Gather):
             self._gather(message)
+        elif isinstance(message, protocol.Restart):
+            self._restart(number, message)
         elif isinstance(message, kind) and message.phase == phase:
             got[number] = message
 
@@ -207,6 +210,15 @@ class Backend:
             done = protocol.Gathered(message.phase, message.round, [shares[w] for w in sorted(shares)])
             for number in range(len(self.specs)):
                 self._send(number, done)
+
+    def _restart(self, number: int, message: protocol.Restart) -> None:
+        """A fresh hyperd for the worker that asked (its connections are closed). The restart runs here, on the
+        coordinator's main thread, where a signal ends it like any other step of the phase."""
+        if self.on_restart is None:
+            reply = protocol.Restarted(message.phase, error="this run cannot restart hyperd")
+        else:
+            reply = self.on_restart(message)
+        self._send(number, reply)
 
     def _drain(self, number: int) -> None:
         """Read what a worker sent before it exited (its failure, if any)."""

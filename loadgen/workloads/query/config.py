@@ -5,6 +5,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr
 
+from loadgen.config.cache import CacheOptions
 from loadgen.config.fields import WEEK_S, Count, Number, check_placeholders, folder_problem
 from loadgen.config.phase import PhaseOptions
 from loadgen.datagen import canonical
@@ -23,7 +24,7 @@ WARMUP_OP = "query" + WARMUP_SUFFIX
 MAX_QUERY_SESSIONS = 1000  # a thread each: query sessions read whole results, so a few per core make sense
 
 
-class QueryPhase(PhaseOptions):
+class QueryPhase(CacheOptions, PhaseOptions):
     workload: Literal["query"]
     table_columns: ClassVar[tuple[str, ...]] = (
         "wall_s",
@@ -101,6 +102,15 @@ class QueryPhase(PhaseOptions):
             yield ("duration_s",), "give either iterations or duration_s, not both"
         if self.staging_dir and folder_problem(self.staging_dir):
             yield ("staging_dir",), folder_problem(self.staging_dir)
+        yield from self.cache_problems(scenario)
+        if self.cache is not None:  # the protocol decides how often the statement runs, on one connection
+            for key in ("iterations", "duration_s", "warmup_iterations"):
+                if getattr(self, key):
+                    yield (key,), f"cache: {self.cache} runs the statement by its own protocol: leave out {key}"
+            if self.sessions != 1:
+                yield ("sessions",), f"cache: {self.cache} runs the statement on one connection: use sessions: 1"
+            if scenario.workers != 1 and not self.restarts():  # (a fresh hyperd's own check says so otherwise)
+                yield ("cache",), f"{self.cache} measures one statement alone: use workers: 1"
 
     def shadowed(self, key: str) -> str:
         if key == "staging_dir" and self.method != "arrow":

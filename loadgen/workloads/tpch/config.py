@@ -8,6 +8,7 @@ from typing import ClassVar, Literal
 
 from pydantic import Field, PrivateAttr, field_validator
 
+from loadgen.config.cache import CacheOptions
 from loadgen.config.phase import PhaseOptions
 from loadgen.workloads.tpch import layout
 from loadgen.workloads.tpch import queries as tqueries
@@ -126,7 +127,7 @@ class TpchLoadPhase(TpchPhaseBase):
         return self.staging_dir
 
 
-class TpchQueryPhase(TpchPhaseBase):
+class TpchQueryPhase(CacheOptions, TpchPhaseBase):
     workload: Literal["tpch_query"]
     renamed_keys: ClassVar[dict[str, str]] = {
         "streams": "sessions", "repetitions": "iterations", "warmup": "warmup_iterations",
@@ -180,6 +181,17 @@ class TpchQueryPhase(TpchPhaseBase):
         yield from super().cross_check(scenario)
         if self.mode == "power" and (self.sessions or 1) != 1:
             yield ("sessions",), "a power run is one stream; use mode: throughput for concurrent streams"
+        yield from self.cache_problems(scenario)
+        if self.cache is not None:
+            if self.mode != "power":
+                yield ("cache",), f"{self.cache} measures one stream of queries: use mode: power"
+            if self.iterations != 1:
+                yield ("iterations",), f"cache: {self.cache} runs each query by its own protocol: leave out iterations"
+            if self.restarts() and self.warmup_iterations:
+                yield (
+                    ("warmup_iterations",),
+                    f"cache: {self.cache} restarts hyperd before each query, which undoes a warmup: leave it out",
+                )
 
     def resolved(self, scenario):
         phase = super().resolved(scenario)

@@ -7,6 +7,7 @@ import statistics
 import threading
 import time
 
+from loadgen.workloads import cache_runs
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
 from loadgen.workloads.tpch import cache, layout, reference
 from loadgen.workloads.tpch import metrics as tmetrics
@@ -32,6 +33,7 @@ class TpchQueryWorkload(Workload):
         self.timings: dict[int, dict] = {}
         self.answers: dict[int, dict[int, tuple[list, list]]] = {s: {} for s in self.streams}
         self.lock = threading.Lock()
+        self.cache = cache_runs.CacheRuns(phase, ctx) if phase.cache else None
 
     def _prepare_references(self, all_streams: list[int]) -> None:
         """DuckDB's answers for every distinct query text of the phase, computed once (cached next to the data):
@@ -112,7 +114,9 @@ class TpchQueryWorkload(Workload):
         connection, keep = self.connections[stream], self.answers[stream]
         times = []
         start = time.perf_counter_ns()
-        for repetition in range(self.phase.iterations):
+        if self.cache is not None:
+            self._cache_stream(stream, recorder, times)
+        for repetition in range(self.phase.iterations if self.cache is None else 0):
             for q, sql in self.plans[stream]:
                 if self.ctx.stop.is_set():
                     return
@@ -125,6 +129,27 @@ class TpchQueryWorkload(Workload):
                 if repetition == 0:
                     keep[q] = (columns, rows)
         self.timings[stream] = {"start_ns": start, "end_ns": time.perf_counter_ns(), "queries": times}
+
+    def _cache_stream(self, stream: int, recorder, times: list) -> None:
+        """The power stream by the phase's cold/hot protocol: each query's first run is its time in the power run
+        (cold with cache: cold or both) and its answer."""
+
+        def reconnect():  # a fresh hyperd: the stream's connection is the worker's new one
+            self.connections[stream] = self.ctx.connection
+
+        for q, sql in self.plans[stream]:
+            if self.ctx.stop.is_set():
+                return
+            answers = self.cache.measure(
+                recorder, f"q{q:02d}", lambda q=q, sql=sql: self._answer(stream, q, sql), reconnect
+            )
+            if answers:
+                self.answers[stream][q] = answers[0]
+                times.append({"query": q, "repetition": 0, "seconds": self.cache.statements[-1]["seconds"][0]})
+
+    def _answer(self, stream: int, query: int, sql: str) -> tuple[tuple[list, list], int]:
+        columns, rows = self._execute(self.connections[stream], query, sql)
+        return (columns, rows), len(rows)
 
     def verify(self) -> dict:
         """After every worker's streams (an exchange, so that no worker starts the next phase's setup, e.g. DuckDB
@@ -154,7 +179,8 @@ class TpchQueryWorkload(Workload):
         """Each stream's timings, and the first stream's answers (with validation parameters) for answers/."""
         streams = [{"stream": s, **self.timings[s]} for s in self.streams if s in self.timings]
         first = self.first_stream in self.streams and self.phase.parameters == "validation"
-        return {"streams": streams, "answers": self.answers[self.first_stream] if first else {}}
+        answers = self.answers[self.first_stream] if first else {}
+        return {"streams": streams, "answers": answers, "cache": self.cache.report() if self.cache else None}
 
     def close(self) -> None:
         for connection in self.connections.values():
@@ -163,14 +189,19 @@ class TpchQueryWorkload(Workload):
                     connection.close()
 
     @classmethod
+    def summarize(cls, phase, reports: list, ops: int) -> dict:
+        return cache_runs.summary_values(phase, [r.get("cache") for r in reports if r])
+
+    @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:
         reports = [r for r in outcome.reports if r]
+        cache_lines = cache_runs.after_phase(phase, outcome, output, [r.get("cache") for r in reports])
         for report in reports:  # answers/qNN.csv: the first result of each query in this run (kept once there)
             for q, (columns, rows) in report["answers"].items():
                 output.write_rows(f"answers/q{q:02d}.csv", columns, reference.answer_cells(rows), replace=False)
         notes = sorted((stream for r in reports for stream in r["streams"]), key=lambda n: n["stream"])
         if not notes:
-            return []
+            return cache_lines
         sf = phase.scale_factor
         summary = outcome.summary
         full = sorted(phase.queries) == list(tqueries.QUERY_NUMBERS)
@@ -179,7 +210,9 @@ class TpchQueryWorkload(Workload):
             "repetition": summary.get("repetition", ""), "mode": phase.mode, "scale_factor": sf,
             "streams": len(notes), "queries": len(phase.queries), "repetitions": phase.iterations,
             "parameters": phase.parameters, "audited": "no",
-            "note": "no refresh functions; unrounded intervals" + ("" if full else "; query subset: not comparable"),
+            "note": "no refresh functions; unrounded intervals" + ("" if full else "; query subset: not comparable")
+            + (f"; cache {phase.cache}: each query's first run, restarts between queries" if phase.restarts() else "")
+            + ("; cache hot: each query's first run" if phase.cache == "hot" else ""),
         }  # fmt: skip
         span_s = (max(n["end_ns"] for n in notes) - min(n["start_ns"] for n in notes)) / 1e9
         if phase.mode == "power":
@@ -207,7 +240,7 @@ class TpchQueryWorkload(Workload):
                 row["qphh_at_size"] = tmetrics.qphh_at_size(float(power["power_at_size"]), row["throughput_at_size"])
         rows.append(row)
         output.write_table("tpch.csv", tmetrics.COLUMNS, rows)
-        return time_table(phase, notes) + [metrics_line(row)]
+        return (cache_lines or time_table(phase, notes)) + [metrics_line(row)]
 
 
 def time_table(phase, notes: list[dict]) -> list[str]:
