@@ -192,7 +192,7 @@ class QueryWorkload(Workload):
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:
-        return cache_runs.after_phase(phase, outcome, output, outcome.reports)
+        return cache_runs.after_phase(phase, outcome, output, outcome.reports) + cls.empty_result_hint(phase, outcome)
 
     def verify(self) -> dict:
         if self.phase.table is not None and not self.problem and self.first_read is not None:
@@ -208,8 +208,8 @@ class QueryWorkload(Workload):
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
 
-    @classmethod
-    def after_phase(cls, phase, outcome, output) -> list[str]:
+    @staticmethod
+    def empty_result_hint(phase, outcome) -> list[str]:
         """Queries that all returned nothing measured only their latency: a hint under the final tables."""
         ops, rows = outcome.summary["ops"], outcome.summary["rows"]
         if not ops or rows:
