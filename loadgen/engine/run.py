@@ -31,9 +31,9 @@ from loadgen.errors import (
     ThresholdAborted,
 )
 from loadgen.report.terminal import Progress, clean, phase_tables, say
+from loadgen.results import compare, history, hyperlog, judge, tables, thresholds
 from loadgen.results import environment as run_environment
 from loadgen.results import files as results
-from loadgen.results import history, hyperlog, judge, tables, thresholds
 from loadgen.results.aggregate import aggregate_phase
 from loadgen.results.run_folder import RunFolder
 from loadgen.scenario.load import dump_resolved
@@ -262,9 +262,21 @@ class Run:
             say(self.console, line)
         for warning in judge.suspect_results(self.files.final_rows()):
             say(self.console, f"warning: {warning}")
+        for line in self.points_compared():
+            say(self.console, line)
         if self.error:
             say(self.errors, f"error: {self.error}")
         say(self.console, f"results: {self.files.dir}")
+
+    def points_compared(self) -> list[str]:
+        """A repeated matrix: per phase and point, which is faster than the first point and by how much."""
+        if len(self.plan) < 2 or self.base.repeat < 2 or not self.files.summary:
+            return []
+        try:
+            lines = compare.compare([str(self.files.dir)]).phase_lines()
+        except LoadgenError:  # no phase every point completed: nothing to compare
+            return []
+        return [f"compared with {tables.describe_parameters(self.plan[0][0])}:"] + [f"  {x}" for x in lines]
 
     def force_exit(self, name: str) -> None:
         """A second signal: kill the children at once, remove what they staged and what we created, mark the run,
