@@ -47,7 +47,8 @@ def render_markdown(cmp: Comparison) -> str:
     for r in cmp.rows:
         cells = " | ".join(verdict_cell(v, r["resource"]) for v in r["judged"])
         lines.append(f"| {r['phase']} | {r['metric']} | {' | '.join(map(value, r['values']))} | {cells} |")
-    return "\n".join(lines + [""] + [f"- {line}" for line in cmp.phase_lines()] + ["", note(), ""])
+    said = [f"- {line}" for line in cmp.phase_lines()] + [f"- {line}" for line in cmp.plan_changes()]
+    return "\n".join(lines + [""] + said + ["", note(), ""])
 
 
 def render_csv(cmp: Comparison) -> str:
@@ -76,4 +77,4 @@ def render_table(cmp: Comparison) -> list:
     for r in cmp.rows:
         cells = [verdict_cell(v, r["resource"]) for v in r["judged"]]
         table.add_row(*map(shown, (r["phase"], r["metric"], *map(value, r["values"]), *cells)))
-    return [*map(shown, headers(cmp)), table, *map(shown, cmp.phase_lines())]
+    return [*map(shown, headers(cmp)), table, *map(shown, cmp.phase_lines()), *map(shown, cmp.plan_changes())]

@@ -204,7 +204,7 @@ def compare_table(cmp) -> str:
         f'<p class="meta"><b>{html.escape(name)}</b>: {html.escape(side.header())}</p>'
         for name, side in zip(names, cmp.sides, strict=True)
     )
-    lines = "".join(f'<p class="meta">{html.escape(line)}</p>' for line in cmp.phase_lines())
+    lines = "".join(f'<p class="meta">{html.escape(line)}</p>' for line in cmp.phase_lines() + cmp.plan_changes())
     return legend + table(columns, out, "compare") + lines + f'<p class="note">{html.escape(verdict_note())}</p>'
 
 

@@ -7,8 +7,10 @@ grouped by version (the baseline's first), and every side carries what a reader 
 number: its hyperd version, the run's status and its thresholds' verdict.
 """
 
+import json
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 from loadgen import columns
 from loadgen.errors import NotARunFolder, ScenarioError
@@ -34,6 +36,7 @@ class Side:
     thresholds: str = ""  # "" (none) | ok | missed: …
     final: dict = field(default_factory=dict)  # phase → its final row
     repetitions: dict = field(default_factory=dict)  # phase → its measured ok rows
+    plans: dict = field(default_factory=dict)  # (phase, statement) → its plan's shape (`explain: true`)
 
     @property
     def label(self) -> str:
@@ -61,6 +64,26 @@ class Comparison:
     @property
     def baseline(self) -> Side:
         return self.sides[0]
+
+    def plan_changes(self) -> list[str]:
+        """The statements whose plan shape differs from the baseline's (phases with `explain: true`)."""
+        out = []
+        for side in self.sides[1:]:
+            formats = {s.plans[k][0] for s in (self.baseline, side) for k in s.plans}
+            if len(formats) > 1:  # another release's EXPLAIN format: its operators have other names
+                out.append(f"plans of {name_of(side, self.baseline)} and {name_of(self.baseline, side)} are in "
+                           "different EXPLAIN formats: their shapes cannot be compared")  # fmt: skip
+                continue
+            for key, base_shape in self.baseline.plans.items():
+                theirs = side.plans.get(key)
+                if theirs is not None and theirs != base_shape:
+                    longest = max(len(base_shape), len(theirs))
+                    mine, other = (base_shape + [""] * longest)[:longest], (theirs + [""] * longest)[:longest]
+                    first = next(i for i, (a, b) in enumerate(zip(mine, other, strict=True)) if a != b)
+                    was, seen = mine[first].strip() or "nothing", other[first].strip() or "nothing"
+                    out.append(f"{key[0]} {key[1]}: plan changed on {name_of(side, self.baseline)} "
+                               f"(operator {first}: {was} → {seen})")  # fmt: skip
+        return out
 
     def phase_lines(self) -> list[str]:
         """Per phase and side: which is faster and by how much, in words, from the phase's speed metric."""
@@ -151,11 +174,26 @@ def sides_of(paths: list[str]) -> list[Side]:
             for r in rows:
                 if not is_aggregate(r) and r.get("status") == "ok":
                     side.repetitions.setdefault(label(r), []).append(r)
+            side.plans = plan_shapes(run.dir, final, label)
             sides.append(side)
     versions = list(dict.fromkeys(short_version(s.hyperd_version) for s in sides))
     if len(versions) > 1:  # grouped by version, the baseline's first; the order given within a version
         sides.sort(key=lambda s: versions.index(short_version(s.hyperd_version)))
     return sides
+
+
+def plan_shapes(folder: Path, final: list[dict], label) -> dict[tuple[str, str], list[str]]:
+    """(phase label, statement) → the shape saved by `explain: true` (plans/point-P/PHASE/STATEMENT.json)."""
+    out = {}
+    for row in final:
+        for path in sorted((folder / "plans" / f"point-{row.get('point', 0) or 0}" / row["phase"]).glob("*.json")):
+            try:
+                saved = json.loads(path.read_text(encoding="utf-8"))
+            except (OSError, ValueError):
+                raise NotARunFolder(f"{path}: not a plan loadgen saved (damaged?)") from None
+            if isinstance(saved, dict) and saved.get("shape"):  # the format first: shapes of two formats never match
+                out[(label(row), path.stem)] = [f"format {saved.get('format', 'tree')}", *saved["shape"]]
+    return out
 
 
 def compare(paths: list[str], judge_resources: bool = False) -> Comparison:

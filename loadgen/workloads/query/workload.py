@@ -20,6 +20,7 @@ from tableauhyperapi import TableName, escape_string_literal
 from loadgen.datagen import canonical
 from loadgen.transfer import staging
 from loadgen.transfer.copy_io import CopyReader
+from loadgen.workloads import plans as query_plans
 from loadgen.workloads.contract import Workload
 from loadgen.workloads.insert.state import CanonicalTable, LoadedTables
 from loadgen.workloads.query.config import KEEP_ROWS, WARMUP_OP
@@ -169,6 +170,9 @@ class QueryWorkload(Workload):
             session.close()
 
     def verify(self) -> dict:
+        # untimed: the plan of the phase's statement, by one worker (every worker runs the same text on a table of
+        # the same shape)
+        self.explained = query_plans.explain(self.ctx.connection, {"query": self.sql}) if self.explains() else {}
         if self.phase.table is not None and not self.problem and self.first_read is not None:
             table = self.tables[self.phase.table]
             self.problem = read_vs_server(self.ctx.connection, table, self.phase._first_column, self.first_read)
@@ -181,6 +185,19 @@ class QueryWorkload(Workload):
                 reason = "no read finished"
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
+
+    def explains(self) -> bool:
+        return self.phase.explain and self.ctx.worker == 0 and not self.ctx.stop.is_set()
+
+    def report(self):
+        return {"plans": self.explained} if self.explained else None
+
+    @classmethod
+    def after_phase(cls, phase, outcome, output) -> list[str]:
+        for report in outcome.reports:
+            if report and report.get("plans"):
+                query_plans.write(output, outcome.summary.get("point", 0), phase.name, report["plans"])
+        return []
 
     # ------------------------------------------------------------------ fetch methods
     def _fetch_rows(self, session: QuerySession) -> Digest:
