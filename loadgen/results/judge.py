@@ -154,7 +154,10 @@ def judge_change(metric, base: list[float], other: list[float], resource: bool =
         ratio = float(np.median(other) / np.median(base))
         large = ratio >= LARGE_FACTOR or ratio <= 1 / LARGE_FACTOR
         return Verdict(LARGE if large and not resource else TOO_FEW, 100 * (ratio - 1), None, better)
-    change, (low, high) = change_interval(base, other)
+    # the interval from every pair of repetitions; the change shown is the medians' (what the value columns show:
+    # with a wide spread, the pairwise estimate can even have the other sign)
+    low, high = change_interval(base, other)[1]
+    change = float(100 * (np.median(other) / np.median(base) - 1))
     if resource:
         return Verdict("resource", change, (low, high), better)
     if low <= 0 <= high or max(abs(low), abs(high)) < PRACTICAL_PCT:
