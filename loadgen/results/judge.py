@@ -67,6 +67,7 @@ LARGE_FACTOR = 2.0  # ×2 or ÷2: past any noise seen on this machine (rows/s va
 TOO_FEW = f"too few repetitions to judge (need {MIN_REPS}: --set repeat={MIN_REPS})"
 LARGE = "large change, unjudged"
 LEVEL = f"{100 * CONFIDENCE:.0f} %"
+ZERO = "unjudged (a repetition measured 0)"
 
 
 @dataclass(frozen=True)
@@ -74,7 +75,7 @@ class Verdict:
     """A judged change of `other` against `base`: the verdict, the estimated change and its interval in % of the
     baseline (None when there is no interval), and which way the metric improves."""
 
-    verdict: str  # better | worse | within noise | resource | TOO_FEW | LARGE
+    verdict: str  # better | worse | within noise | resource | TOO_FEW | LARGE | ZERO
     change_pct: float
     interval: tuple[float, float] | None
     better: str  # "higher" | "lower"
@@ -124,9 +125,10 @@ def rank_sum_tail(n: int, m: int) -> list[float]:
 def change_interval(base: list[float], other: list[float]) -> tuple[float, tuple[float, float]]:
     """The change of `other` against `base` in %, and its CONFIDENCE interval: the Hodges–Lehmann estimate of the
     shift of log(value) and its exact Mann–Whitney interval (the order statistics of the n·m pairwise differences),
-    turned into a ratio. Distribution-free: its coverage holds for any noise whose shape is the same on both sides
-    (a percentile bootstrap of the median, used before, covers much less than 95 % at 5 against 5). Positive values
-    only (rates, latencies, seconds)."""
+    turned into a ratio. Distribution-free: its coverage holds for any noise whose shape is the same on both sides,
+    at any number of repetitions (the percentile bootstrap of the median used before made as few false calls at 5
+    against 5, but promises nothing), and without resampling the same runs always get the same answer. Positive
+    values only (rates, latencies, seconds)."""
     a, b = np.log(np.asarray(base, dtype=float)), np.log(np.asarray(other, dtype=float))
     diffs = np.sort((b[None, :] - a[:, None]).ravel())
     tail = rank_sum_tail(a.size, b.size)
@@ -149,7 +151,7 @@ def judge_change(metric, base: list[float], other: list[float], resource: bool =
     if min(base + other) <= 0:  # a count of zero, a rate of nothing: no ratio; compare the medians' difference
         mid_a, mid_b = float(np.median(base)), float(np.median(other))
         change = 100 * (mid_b - mid_a) / mid_a if mid_a else 0.0
-        return Verdict(TOO_FEW if min(len(base), len(other)) < MIN_REPS else "within noise", change, None, better)
+        return Verdict(TOO_FEW if min(len(base), len(other)) < MIN_REPS else ZERO, change, None, better)
     if min(len(base), len(other)) < MIN_REPS:
         ratio = float(np.median(other) / np.median(base))
         large = ratio >= LARGE_FACTOR or ratio <= 1 / LARGE_FACTOR
