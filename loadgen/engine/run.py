@@ -173,10 +173,15 @@ class Run:
     def batches(self) -> list[tuple[int, list[int]]]:
         """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all
         its repetitions (fresh workers each time) unless fresh_server; a matrix interleaves its points repetition
-        by repetition, so that a drift of the machine spreads over every point instead of biasing one."""
+        by repetition, so that a drift of the machine spreads over every point instead of biasing one, and every
+        other repetition in reverse order (1 2, 2 1, 1 2, …): a point that always ran second paid for what the first
+        left behind (in an A/A run of one hyperd as two points, the second point's insert was called worse)."""
         if len(self.plan) == 1 and not self.base.fresh_server:
             return [(0, list(range(1, self.base.repeat + 1)))]
-        return [(index, [rep]) for rep in range(1, self.base.repeat + 1) for index in range(len(self.plan))]
+        points = list(range(len(self.plan)))
+        return [
+            (index, [rep]) for rep in range(1, self.base.repeat + 1) for index in (points[:: -1 if rep % 2 == 0 else 1])
+        ]
 
     def run_points(self) -> None:
         """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status
