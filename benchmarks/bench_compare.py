@@ -103,8 +103,13 @@ def main(argv=None) -> int:
         "|---|---|---|---|---|",
         f"| A/A (same hyperd both points, interleaved) | {len(judged)} | {len(false_calls)} | "
         f"{100 * len(false_calls) / max(len(judged), 1):.1f} % | ≤ 5 % over ≥ 20 |",
-        f"| planted slowdown (+25 % wall) called worse | {len(slowed)} | {len(caught)} | "
-        f"{100 * len(caught) / max(len(slowed), 1):.0f} % | 100 % |",
+    ]
+    if slowed:
+        lines.append(
+            f"| planted slowdown (+25 % wall) called worse | {len(slowed)} | {len(caught)} | "
+            f"{100 * len(caught) / len(slowed):.0f} % | 100 % |"
+        )
+    lines += [
         "",
         "False calls: " + ("; ".join(f"{p} {m} {v}" for p, m, v in false_calls) or "none"),
         "Planted: " + "; ".join(f"{p} {m} {v} ({c:+.1f} %)" for p, m, v, c in slowed),
