@@ -58,7 +58,7 @@ def test_a_shared_drift_between_interleaved_repetitions_does_not_make_false_call
 @pytest.mark.parametrize("drift", [0.0, 0.03])
 def test_a_planted_twenty_percent_slowdown_is_called_worse_every_time(drift):
     """On a quiet phase (CV 3 %, with or without a drift of the machine): 5 repetitions a side are enough.
-    (At CV 8 % they are not — about 93 % of the time: docs/hyper_versions.md says to add repetitions.)"""
+    (At CV 8 % they are not — 92 % of the time: docs/hyper_versions.md says to add repetitions.)"""
     for base, other in pairs(noise_shapes()["quiet"], -0.2, seed=13, drift=drift):
         assert judge_change(RATE, base, other).verdict == "worse"
         # the same slowdown seen as latency: 25 % longer (1 ÷ 0.8), lower is better
