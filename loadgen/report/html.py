@@ -22,7 +22,7 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from loadgen.errors import ScenarioError
+from loadgen.errors import LoadgenError, ScenarioError
 from loadgen.report.compare import note as verdict_note
 from loadgen.report.model import PALETTE, SPECTRUM, Chart, Panel, RunCharts, Trace, band_labels, num, r4, spectrum_x
 from loadgen.results import compare
@@ -571,8 +571,11 @@ def write_report(paths, output=None, png: bool = True, force: bool = False) -> P
             ("failures", "Errors", errors_table(runs)),
         ]
         if run.matrix:  # its points side by side: the first point is the baseline
-            cmp = compare.compare([str(run.dir)])
-            sections.insert(0, ("change", "Change per metric (first point = baseline)", compare_table(cmp)))
+            try:
+                shown = compare_table(compare.compare([str(run.dir)]))
+            except LoadgenError as exc:  # a garbled cell: the report still draws what it can, and says why not this
+                shown = f'<p class="note">No comparison of the points: {html.escape(str(exc))}</p>'
+            sections.insert(0, ("change", "Change per metric (first point = baseline)", shown))
         text = page(f"loadgen {run.run_id}", run_header(run), sections, charts)
         if png:
             from loadgen.report.png import save_pngs  # matplotlib: seconds to import, skipped with --no-png
