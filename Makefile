@@ -69,6 +69,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench_own_data.py
 	$(BIN)/python benchmarks/bench_ray.py
 	$(BIN)/python benchmarks/bench_hyperd.py
+	$(BIN)/python benchmarks/bench_compare.py
 
 clean:
 	rm -rf $(VENV) build dist *.egg-info .pytest_cache .ruff_cache

@@ -70,8 +70,13 @@ def build_parser() -> argparse.ArgumentParser:
     commands.add_parser("schema", help="print the JSON Schema of scenario files (for editor autocompletion)")
 
     comparing = commands.add_parser("compare", help="compare runs: each metric per phase and the %% change")
-    comparing.add_argument("runs", nargs="+", metavar="RUN", help="run folders; the first is the baseline")
+    comparing.add_argument(
+        "runs", nargs="+", metavar="RUN", help="run folders, the first is the baseline; or one run of a matrix"
+    )
     comparing.add_argument("--format", choices=("table", "markdown", "csv"), default="table")
+    comparing.add_argument(
+        "--judge-resources", action="store_true", help="call CPU, memory and parallelism better or worse too"
+    )
 
     hyperd = commands.add_parser("hyperd", help="hyperd versions in loadgen's cache (server.hyperd.version)")
     actions = hyperd.add_subparsers(dest="action", required=True, metavar="ACTION")
@@ -180,15 +185,14 @@ def cmd_compare(args, console: Console, _errors: Console, _argv) -> int:
     from loadgen.report import compare as compare_text  # numpy (the bootstrap): for compare only
     from loadgen.results import compare
 
-    if len(args.runs) < 2:
-        raise ScenarioError("compare needs at least two run folders")
-    ids, rows = compare.compare(args.runs)
+    comparison = compare.compare(args.runs, judge_resources=args.judge_resources)
     if args.format == "markdown":  # phase labels hold matrix values: control characters escaped, as on a table
-        console.file.write(clean(compare_text.render_markdown(ids, rows)))
+        console.file.write(clean(compare_text.render_markdown(comparison)))
     elif args.format == "csv":
-        console.file.write(clean(compare_text.render_csv(ids, rows)))
+        console.file.write(clean(compare_text.render_csv(comparison)))
     else:
-        console.print(compare_text.render_table(ids, rows))
+        for part in compare_text.render_table(comparison):
+            console.print(part)
     return EXIT_OK
 
 

@@ -253,3 +253,6 @@ WORKER_NAMES = names(WORKERS)
 METRIC_NAMES = [c.name for c in SUMMARY if c.is_metric]  # numeric, with a direction: thresholds may name them
 REPEATED_MEDIANS = [c.name for c in SUMMARY if c.over_repetitions == "median"]
 HEADLINE = [c.name for c in SUMMARY if c.headline]  # what `compare` judges
+# what a phase used rather than what it achieved: `compare` shows their change but calls them better or worse only
+# when asked (--judge-resources): a new hyperd using more cores for the same work is not worse by itself
+RESOURCE = ("parallelism", "hyperd_cpu_pct_mean", "hyperd_rss_mib_peak", "workers_cpu_pct_mean")

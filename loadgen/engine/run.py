@@ -31,9 +31,9 @@ from loadgen.errors import (
     ThresholdAborted,
 )
 from loadgen.report.terminal import Progress, clean, print_results, print_verdicts, say
+from loadgen.results import compare, history, hyperlog, judge, tables, thresholds
 from loadgen.results import environment as run_environment
 from loadgen.results import files as results
-from loadgen.results import history, hyperlog, judge, tables, thresholds
 from loadgen.results.aggregate import aggregate_phase
 from loadgen.results.run_folder import RunFolder
 from loadgen.scenario.load import dump_resolved
@@ -173,10 +173,15 @@ class Run:
     def batches(self) -> list[tuple[int, list[int]]]:
         """(point, repetitions) in the order they run, each on its own hyperd. One point keeps one hyperd for all
         its repetitions (fresh workers each time) unless fresh_server; a matrix interleaves its points repetition
-        by repetition, so that a drift of the machine spreads over every point instead of biasing one."""
+        by repetition, so that a drift of the machine spreads over every point instead of biasing one, and every
+        other repetition in reverse order (1 2, 2 1, 1 2, …): a point that always ran second paid for what the first
+        left behind (in an A/A run of one hyperd as two points, the second point's insert was called worse)."""
         if len(self.plan) == 1 and not self.base.fresh_server:
             return [(0, list(range(1, self.base.repeat + 1)))]
-        return [(index, [rep]) for rep in range(1, self.base.repeat + 1) for index in range(len(self.plan))]
+        points = list(range(len(self.plan)))
+        return [
+            (index, [rep]) for rep in range(1, self.base.repeat + 1) for index in (points[:: -1 if rep % 2 == 0 else 1])
+        ]
 
     def run_points(self) -> None:
         """Every point and repetition of the plan in order, then the medians and the thresholds; the run's status
@@ -262,10 +267,22 @@ class Run:
             say(self.console, line)
         for warning in judge.suspect_results(final):
             say(self.console, f"warning: {warning}")
+        for line in self.points_compared():
+            say(self.console, line)
         print_verdicts(self.console, final)
         if self.error:
             say(self.errors, f"error: {self.error}")
         say(self.console, f"results: {self.files.dir}")
+
+    def points_compared(self) -> list[str]:
+        """A repeated matrix: per phase and point, which is faster than the first point and by how much."""
+        if len(self.plan) < 2 or self.base.repeat < 2 or not self.files.summary:
+            return []
+        try:
+            lines = compare.compare([str(self.files.dir)]).phase_lines()
+        except LoadgenError:  # no phase every point completed: nothing to compare
+            return []
+        return [f"compared with {tables.describe_parameters(self.plan[0][0])}:"] + [f"  {x}" for x in lines]
 
     def force_exit(self, name: str) -> None:
         """A second signal: kill the children at once, remove what they staged and what we created, mark the run,

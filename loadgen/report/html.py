@@ -22,7 +22,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from loadgen.errors import ScenarioError
+from loadgen.errors import LoadgenError, ScenarioError
+from loadgen.report.compare import note as verdict_note
 from loadgen.report.model import PALETTE, SPECTRUM, Chart, Panel, RunCharts, Trace, band_labels, num, r4, spectrum_x
 from loadgen.results import compare
 from loadgen.results import files as results
@@ -185,21 +186,26 @@ def errors_table(runs: list[RunCharts]) -> str:
     return table(columns, rows, "errors")
 
 
-def compare_table(ids: list[str], rows: list[dict]) -> str:
-    """Values per run, then each run's change against the first with compare's verdict (direction and spread
-    from the metric registry and the repetitions) and the 95% interval of the change."""
-    columns = [("phase", "text"), ("metric", "text")] + [(i, "num") for i in ids]
-    for other in ids[1:]:
-        columns += [(f"change vs {ids[0]} ({other})", "num"), ("verdict", "text")]
+def compare_table(cmp) -> str:
+    """Each side's verdict against the baseline first (so that it is on screen whatever the width of the values and
+    the names), then each side's value. Sides are named baseline, B, C… (the legend above the table)."""
+    names = ["baseline"] + [chr(ord("B") + i) for i in range(len(cmp.sides) - 1)]
+    columns = [("phase", "text"), ("metric", "text")]
+    columns += [(f"{n} vs baseline", "text") for n in names[1:]] + [(n, "num") for n in names]
     out = []
-    for r in rows:
-        formatter = fmt_rate if r["metric"].endswith("_per_s") else fmt_sig
-        cells = [text_cell(r["phase"]), text_cell(r["metric"])] + [cell(v, formatter) for v in r["values"]]
-        for change, verdict, interval in zip(r["changes"], r["verdicts"], r["intervals"], strict=True):
-            shown = verdict + (f" [{interval[0]:+.1f}%, {interval[1]:+.1f}%]" if interval else "")
-            cells += [(f"{change:+.1f}%", change), text_cell(shown)]
+    for r in cmp.rows:
+        cells = [text_cell(r["phase"]), text_cell(r["metric"])]
+        for v in r["judged"]:
+            words = v.words() if not r["resource"] or v.verdict == "resource" else f"{v.words()} (resource)"
+            cells.append((words, v.change_pct))
+        cells += [(f"{v:,.2f}", v) for v in r["values"]]
         out.append(cells)
-    return table(columns, out, "compare")
+    legend = "".join(
+        f'<p class="meta"><b>{html.escape(name)}</b>: {html.escape(side.header())}</p>'
+        for name, side in zip(names, cmp.sides, strict=True)
+    )
+    lines = "".join(f'<p class="meta">{html.escape(line)}</p>' for line in cmp.phase_lines() + cmp.plan_changes())
+    return legend + table(columns, out, "compare") + lines + f'<p class="note">{html.escape(verdict_note())}</p>'
 
 
 # --------------------------------------------------------------------------------------------- charts
@@ -361,6 +367,7 @@ th,td{border:1px solid #ddd;padding:3px 7px;white-space:nowrap} th{background:#f
 th.asc::after{content:" ▲"} th.desc::after{content:" ▼"} td.num{text-align:right} td.text{text-align:left}
 tbody tr:nth-child(even){background:#fafafa} tbody tr:hover{background:#eef4fb}
 #errors td:nth-child(2),#errors td:nth-child(3){white-space:normal}
+#compare td.text{white-space:normal;min-width:8em}
 .chart{break-inside:avoid;page-break-inside:avoid;margin-bottom:1em}
 nav a{margin-right:1em} .scroll{overflow-x:auto;max-width:100%}
 @page{size:A4 landscape;margin:10mm}
@@ -563,14 +570,21 @@ def write_report(paths, output=None, png: bool = True, force: bool = False) -> P
             ("statistics", "Statistics per operation", statistics_table(runs)),
             ("failures", "Errors", errors_table(runs)),
         ]
+        if run.matrix:  # its points side by side: the first point is the baseline
+            try:
+                shown = compare_table(compare.compare([str(run.dir)]))
+            except LoadgenError as exc:  # a garbled cell: the report still draws what it can, and says why not this
+                shown = f'<p class="note">No comparison of the points: {html.escape(str(exc))}</p>'
+            sections.insert(0, ("change", "Change per metric (first point = baseline)", shown))
         text = page(f"loadgen {run.run_id}", run_header(run), sections, charts)
         if png:
             from loadgen.report.png import save_pngs  # matplotlib: seconds to import, skipped with --no-png
 
             save_pngs(charts, run.dir / "charts")
     else:
-        ids, rows = compare.compare([str(r.dir) for r in runs])
-        charts = overlay_charts(runs, ids, rows)
+        cmp = compare.compare([str(r.dir) for r in runs])
+        runs = [runs[[str(r.dir) for r in runs].index(side.source)] for side in cmp.sides]  # grouped by version
+        charts = overlay_charts(runs, cmp.ids, cmp.rows)
         header = "<h1>loadgen comparison</h1>" + "".join(
             f'<p class="meta"><b style="color:{PALETTE[i % len(PALETTE)]}">{html.escape(short(r))}</b> '
             f"{html.escape(r.run_id)} · {html.escape(r.status.get('status', ''))} · "
@@ -578,7 +592,7 @@ def write_report(paths, output=None, png: bool = True, force: bool = False) -> P
             for i, r in enumerate(runs)
         )
         sections = [
-            ("change", "Change per metric (first run = baseline)", compare_table(ids, rows)),
+            ("change", "Change per metric (first run = baseline)", compare_table(cmp)),
             ("phases", "Phases", phase_table(runs)),
             ("statistics", "Statistics per operation", statistics_table(runs)),
             ("failures", "Errors", errors_table(runs)),

@@ -176,6 +176,15 @@ class RunFolder:
         path.parent.mkdir(parents=True, exist_ok=True)
         results.write_atomic(path, results.csv_rows_text(header, rows))
 
+    def write_text(self, name: str, text: str, replace: bool = True) -> None:
+        """A file of a workload's own under the run folder (e.g. plans/…/q01.json); replace=False keeps one that is
+        there already."""
+        path = self.dir / name
+        if path.exists() and not replace:
+            return
+        path.parent.mkdir(parents=True, exist_ok=True)
+        results.write_atomic(path, text)
+
     def add_hyper_log(self, tail) -> None:
         """hyper_metrics.csv and query_stats.csv from this point's private hyperd log (nothing for an endpoint)."""
         if tail is None:

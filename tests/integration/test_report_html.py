@@ -172,11 +172,14 @@ def test_report_draws_every_chart_with_the_runs_data_in_chromium(cli, tmp_path, 
     assert "no_such_table_here" in text
 
 
+NAME = "compared_hyperd_releases_on_the_canonical_seed_workload"  # long, as real names are: wide headers
+
+
 def test_report_of_several_runs_overlays_them_and_shows_the_change(cli, tmp_path, chromium):
     path = write_scenario(
         tmp_path / "c.yaml",
+        f"name: {NAME}\n"
         """\
-name: compared
 workers: 2
 rows: 100000
 phases:
@@ -186,14 +189,14 @@ phases:
     )
     for workers in (1, 2):
         assert cli("run", path, "--set", f"workers={workers}", "--results-dir", tmp_path / "results").code == 0
-    run_a, run_b = sorted((tmp_path / "results" / "compared").iterdir())
+    run_a, run_b = sorted((tmp_path / "results" / NAME).iterdir())
     res = cli("report", run_a, run_b)
     assert res.code == 0, res.stderr
     report = run_a / "compare.html"
     assert res.stdout.strip() == f"report: {report}"
-    ids, rows = compare.compare([str(run_a), str(run_b)])
+    cmp = compare.compare([str(run_a), str(run_b)])
 
-    opened = open_report(report, evaluate=PAGE_COMPARE)
+    opened = open_report(report, evaluate=PAGE_COMPARE, width=1400)
     assert opened["problems"] == []
     drawn = opened["render"]["charts"]
     assert set(drawn) == {"chart-overlay_0", "chart-overlay_1", "chart-overlay_latency", "chart-overlay_metrics"}
@@ -201,17 +204,31 @@ phases:
     facts = opened["evaluated"]
     for chart in ("chart-overlay_0", "chart-overlay_latency"):  # each run's series, on the same chart
         assert {name.split(" · ")[0] for name in facts["names"][chart]} == {run_a.name, run_b.name}
-    # one row per phase and metric of `loadgen compare`, with its change and verdict
-    assert len(facts["change"]) == len(rows)
-    for shown, row in zip(facts["change"], rows, strict=True):
+    # one row per phase and metric of `loadgen compare`, its verdict in words, then the values in one format
+    assert len(facts["change"]) == len(cmp.rows)
+    for shown, row in zip(facts["change"], cmp.rows, strict=True):
         assert shown[:2] == [row["phase"], row["metric"]]
-        assert shown[-2] == f"{row['change_pct']:+.1f}%" and shown[-1].startswith(row["verdict"])
+        assert shown[2] == row["judged"][0].words() + (" (resource)" if row["resource"] else "")
+        assert shown[3:] == [f"{v:,.2f}" for v in row["values"]]
+    assert {r["judged"][0].verdict for r in cmp.rows} <= {"too few repetitions to judge (need 5: --set repeat=5)",
+                                                          "large change, unjudged", "resource"}  # fmt: skip
+    # the verdict column is on screen at 1,400 px, whole, on every row
+    assert facts["width"] == 1400 and facts["verdict_right"] <= facts["width"], facts
+    # the sides named: the baseline, each run's hyperd version and status
+    version = compare.short_version(cmp.baseline.hyperd_version)
+    assert version.startswith("0.0.")
+    assert facts["legend"][0] == f"baseline: {NAME}-{run_a.name} · hyperd {version} · ok"
+    assert facts["legend"][1] == f"B: {NAME}-{run_b.name} · hyperd {version} · ok"
 
 
 PAGE_COMPARE = """(() => ({
   names: Object.fromEntries([...document.querySelectorAll(".js-plotly-plot")].map(
     gd => [gd.id, gd.data.map(t => t.name)])),
   change: [...document.querySelectorAll("#compare tbody tr")].map(r => [...r.cells].map(c => c.textContent)),
+  width: document.documentElement.clientWidth,
+  verdict_right: Math.max(...[...document.querySelectorAll("#compare tbody tr")].map(
+    r => r.cells[2].getBoundingClientRect().right)),
+  legend: [...document.querySelectorAll("p.meta")].map(p => p.textContent).filter(t => /^(baseline|[B-Z]): /.test(t)),
 }))()"""
 
 

@@ -64,9 +64,15 @@ def test_repeat_thresholds_history_and_compare(cli, tmp_path):
     compared = cli("compare", run_a, run_b, "--format", "csv")
     assert compared.code == 0, compared.stderr
     lines = list(csv.reader(compared.stdout.splitlines()))
-    assert lines[0][:2] == ["phase", "metric"] and lines[0][4:6] == ["change_pct", "verdict"]
-    assert {row[5] for row in lines[1:]} == {"single run"}  # 3 repetitions each: too few to judge
+    head = lines[0]
+    assert head[:2] == ["phase", "metric"] and head[8:12] == ["status", "thresholds", "change_pct", "verdict"]
+    # 3 repetitions each: too few to judge (a change past ×2 is still flagged)
+    assert {row[11] for row in lines[1:]} <= {
+        "too few repetitions to judge (need 5: --set repeat=5)", "large change, unjudged",
+    }  # fmt: skip
     assert {row[0] for row in lines[1:]} == {"load", "agg"}
+    # the second run failed its threshold: compare says so on every row
+    assert {(row[8], row[9]) for row in lines[1:]} == {("failed", "missed: agg.p99_ms < 1e-06")}
 
 
 def test_schema_describes_the_scenario_format(cli):

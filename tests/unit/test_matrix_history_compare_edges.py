@@ -9,12 +9,13 @@ from pathlib import Path
 import pytest
 from rich.console import Console
 
+from loadgen import columns
 from loadgen.config.sections import ServerConfig
 from loadgen.engine import server
 from loadgen.errors import ScenarioError
 from loadgen.report import terminal
-from loadgen.results import compare
 from loadgen.results import history as results
+from loadgen.results.judge import judge_change
 from loadgen.scenario.load import load_plan
 
 
@@ -64,8 +65,9 @@ time.sleep(60)
 
 def test_a_tiny_change_with_a_tight_spread_is_within_noise():
     base = [10.000, 10.001, 10.000, 10.001, 10.000]
-    assert compare.verdict("wall_s", base, [v * 1.001 for v in base])[0] == "within noise"  # 0.1%
-    assert compare.verdict("wall_s", base, [v * 1.05 for v in base])[0] == "worse"  # 5% slower
+    wall = columns.by_name()["wall_s"]
+    assert judge_change(wall, base, [v * 1.001 for v in base]).verdict == "within noise"  # 0.1%
+    assert judge_change(wall, base, [v * 1.05 for v in base]).verdict == "worse"  # 5% slower
 
 
 def test_kept_databases_are_marked_from_the_start(tmp_path):

@@ -97,34 +97,27 @@ def test_compare_judges_each_metric_by_its_spread_and_direction(tmp_path):
     a = write_run(tmp_path / "a", "run-a", NOISY)
     b = write_run(tmp_path / "b", "run-b", [v + 2 for v in NOISY])  # +2%: inside the spread
     c = write_run(tmp_path / "c", "run-c", [v * 1.5 for v in NOISY], p99=20.0)  # faster, but a worse p99
-    ids, rows = compare.compare([str(a), str(b), str(c)])
-    assert ids == ["run-a", "run-b", "run-c"]
-    rate = next(r for r in rows if r["metric"] == "rows_per_s")
-    assert rate["verdicts"] == ["within noise", "better"]
-    assert rate["changes"][1] == pytest.approx(50.0)
-    low, high = rate["intervals"][1]
+    cmp = compare.compare([str(a), str(b), str(c)])
+    assert cmp.ids == ["run-a", "run-b", "run-c"] and cmp.baseline.run_id == "run-a"
+    rate = next(r for r in cmp.rows if r["metric"] == "rows_per_s")
+    assert [v.verdict for v in rate["judged"]] == ["within noise", "better"]
+    assert rate["judged"][1].change_pct == pytest.approx(50.0)
+    low, high = rate["judged"][1].interval
     assert 0 < low <= 50.0 <= high
-    p99 = next(r for r in rows if r["metric"] == "p99_ms")
-    assert p99["verdicts"][1] == "worse"  # lower is better for a latency
-    markdown = compare_text.render_markdown(ids, rows)
-    assert markdown.startswith("| phase | metric | run-a | run-b | run-c | vs run-b | vs run-c |")
-    assert "| load | rows_per_s | 100 | 102 | 150 | +2.0% within noise [" in markdown
-    parsed = list(csv.reader(compare_text.render_csv(ids, rows).splitlines()))
-    assert parsed[0][:7] == ["phase", "metric", "run-a", "run-b", "run-c", "change_pct", "verdict"]
+    p99 = next(r for r in cmp.rows if r["metric"] == "p99_ms")
+    assert p99["judged"][1].verdict == "worse"  # lower is better for a latency
+    markdown = compare_text.render_markdown(cmp)
+    assert "| phase | metric | baseline | B | C | B vs baseline | C vs baseline |" in markdown
+    assert "| load | rows_per_s | 100.00 | 102.00 | 150.00 | within noise: 2.0 % higher, 95 % interval -" in markdown
+    parsed = list(csv.reader(compare_text.render_csv(cmp).splitlines()))
+    assert parsed[0][:6] == ["phase", "metric", "resource", "baseline", "baseline_value", "side"]
+    assert [row[5] for row in parsed[1:3]] == ["run-b", "run-c"] and parsed[2][11] == "better"
 
 
 def test_the_same_runs_always_get_the_same_verdict(tmp_path):
     a = write_run(tmp_path / "a", "run-a", NOISY)
     b = write_run(tmp_path / "b", "run-b", [v * 1.04 for v in NOISY])
     assert compare.compare([str(a), str(b)]) == compare.compare([str(a), str(b)])
-
-
-def test_compare_without_repetitions_says_so(tmp_path):
-    a = write_run(tmp_path / "a", "run-a", [100.0])
-    b = write_run(tmp_path / "b", "run-b", [150.0])
-    _, rows = compare.compare([str(a), str(b)])
-    assert {r["verdict"] for r in rows} == {"single run"}
-    assert {r["noise"] for r in rows} == {"no repetitions"}
 
 
 def test_compare_rejects_a_folder_that_is_not_a_run(tmp_path):

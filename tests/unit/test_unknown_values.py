@@ -68,7 +68,7 @@ def test_a_longer_phase_leaves_out_only_the_sample_that_began_before_it():
 
 
 def phase_outcome(ops: int, rows: int):
-    return SimpleNamespace(summary={"ops": ops, "rows": rows})
+    return SimpleNamespace(summary={"ops": ops, "rows": rows}, reports=[None])  # a worker that reported nothing
 
 
 def test_a_query_phase_that_returned_no_rows_gets_a_hint():

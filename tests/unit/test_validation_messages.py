@@ -124,7 +124,7 @@ def test_a_misspelt_key_is_read_as_the_key_suggested_and_nothing_else(tmp_path):
     assert problems_of(tmp_path, text) == [
         "3: phases[0].iteration: unknown key 'iteration' (did you mean 'iterations'?); allowed: name, description, "
         "timeout_s, cache, hot_runs, workload, shape, sql, method, iterations, sessions, duration_s, "
-        "warmup_iterations, staging_dir, table",
+        "warmup_iterations, staging_dir, explain, table",
     ]
 
 

@@ -57,6 +57,10 @@ class QueryPhase(CacheOptions, PhaseOptions):
         default=0, ge=0, description="Queries per worker before measuring; reported separately."
     )
     staging_dir: str | None = Field(default=None, description="Folder for COPY TO files (arrow; default /dev/shm).")
+    explain: bool = Field(
+        default=False,
+        description="Save Hyper's plan of the query (EXPLAIN ANALYZE, run once after the timed part) in plans/.",
+    )
     table: str | None = Field(
         default=None,
         description="Instead of shape or sql: read every row of this data: definition's table (row count checked).",

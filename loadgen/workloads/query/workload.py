@@ -20,6 +20,7 @@ from loadgen.datagen import canonical
 from loadgen.transfer import staging
 from loadgen.transfer.copy_io import CopyReader
 from loadgen.workloads import cache_runs
+from loadgen.workloads import plans as query_plans
 from loadgen.workloads.contract import Workload
 from loadgen.workloads.insert.state import CanonicalTable, LoadedTables
 from loadgen.workloads.query.config import KEEP_ROWS, WARMUP_OP
@@ -184,17 +185,26 @@ class QueryWorkload(Workload):
             session.close()
 
     def report(self):
-        return self.cache.report() if self.cache is not None else None
+        cache = self.cache.report() if self.cache is not None else None
+        explained = getattr(self, "explained", None)
+        return {"cache": cache, "plans": explained} if cache or explained else None
 
     @classmethod
     def summarize(cls, phase, reports: list, ops: int) -> dict:
-        return cache_runs.summary_values(phase, reports)
+        return cache_runs.summary_values(phase, [r and r.get("cache") for r in reports])
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:
-        return cache_runs.after_phase(phase, outcome, output, outcome.reports) + cls.empty_result_hint(phase, outcome)
+        for report in outcome.reports:
+            if report and report.get("plans"):
+                query_plans.write(output, outcome.summary.get("point", 0), phase.name, report["plans"])
+        cache_lines = cache_runs.after_phase(phase, outcome, output, [r and r.get("cache") for r in outcome.reports])
+        return cache_lines + cls.empty_result_hint(phase, outcome)
 
     def verify(self) -> dict:
+        # untimed: the plan of the phase's statement, by one worker (every worker runs the same text on a table of
+        # the same shape)
+        self.explained = query_plans.explain(self.ctx.connection, {"query": self.sql}) if self.explains() else {}
         if self.phase.table is not None and not self.problem and self.first_read is not None:
             table = self.tables[self.phase.table]
             self.problem = read_vs_server(self.ctx.connection, table, self.phase._first_column, self.first_read)
@@ -207,6 +217,9 @@ class QueryWorkload(Workload):
                 reason = "no read finished"
             return {"verified": "unchecked", "detail": f"not checked: {reason}"}
         return {"verified": "ok", "detail": "", "expected_rows": "", "counted_rows": ""}
+
+    def explains(self) -> bool:
+        return self.phase.explain and self.ctx.worker == 0 and not self.ctx.stop.is_set()
 
     @staticmethod
     def empty_result_hint(phase, outcome) -> list[str]:

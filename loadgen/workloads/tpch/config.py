@@ -158,6 +158,10 @@ class TpchQueryPhase(CacheOptions, TpchPhaseBase):
     overrides: dict[int, str] = Field(
         default_factory=dict, description="Query number → SQL run by Hyper instead (checked against the standard)."
     )
+    explain: bool = Field(
+        default=False,
+        description="Save Hyper's plan of each query (EXPLAIN ANALYZE, run once after the timed part) in plans/.",
+    )
 
     @field_validator("queries")
     @classmethod

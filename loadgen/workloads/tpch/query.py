@@ -8,6 +8,7 @@ import threading
 import time
 
 from loadgen.workloads import cache_runs
+from loadgen.workloads import plans as query_plans
 from loadgen.workloads.contract import WARMUP_SUFFIX, Workload
 from loadgen.workloads.tpch import cache, layout, reference
 from loadgen.workloads.tpch import metrics as tmetrics
@@ -156,6 +157,10 @@ class TpchQueryWorkload(Workload):
         references, while another still measures): the answers against DuckDB's."""
         ctx, phase = self.ctx, self.phase
         ctx.gather(None)
+        self.explained = {}
+        if phase.explain and self.first_stream in self.streams and not ctx.stop.is_set():  # untimed, once per query
+            first = {f"q{q:02d}": sql for q, sql in self.plans[self.first_stream]}
+            self.explained = query_plans.explain(self.connections[self.first_stream], first)
         if not phase.check_answers:
             return {"verified": "unchecked", "detail": "answers not checked (random parameters)"}
         problems, checked = [], 0
@@ -180,7 +185,8 @@ class TpchQueryWorkload(Workload):
         streams = [{"stream": s, **self.timings[s]} for s in self.streams if s in self.timings]
         first = self.first_stream in self.streams and self.phase.parameters == "validation"
         answers = self.answers[self.first_stream] if first else {}
-        return {"streams": streams, "answers": answers, "cache": self.cache.report() if self.cache else None}
+        cache = self.cache.report() if self.cache else None
+        return {"streams": streams, "answers": answers, "cache": cache, "plans": getattr(self, "explained", {})}
 
     def close(self) -> None:
         for connection in self.connections.values():
@@ -199,6 +205,8 @@ class TpchQueryWorkload(Workload):
         for report in reports:  # answers/qNN.csv: the first result of each query in this run (kept once there)
             for q, (columns, rows) in report["answers"].items():
                 output.write_rows(f"answers/q{q:02d}.csv", columns, reference.answer_cells(rows), replace=False)
+            if report.get("plans"):
+                query_plans.write(output, outcome.summary.get("point", 0), phase.name, report["plans"])
         notes = sorted((stream for r in reports for stream in r["streams"]), key=lambda n: n["stream"])
         if not notes:
             return cache_lines
