@@ -19,6 +19,7 @@ or a local index works as it does for `pip install`; the wheel itself is not kep
 import collections
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import os
 import re
@@ -192,7 +193,7 @@ def download(version: str, work: Path, console, progress: bool) -> Path:
     pip_tmp.mkdir()
     command = [
         sys.executable, "-m", "pip", "download", f"{PACKAGE}=={version}", "--no-deps", "--only-binary=:all:",
-        "--dest", str(dest), "--progress-bar", "raw",
+        "--dest", str(dest), "--progress-bar", progress_bar_mode(),
         "-vv",  # pip tells why an index could not be read (no network) only in its debug lines
     ]  # fmt: skip
     console.print(f"hyperd {version}: downloading {PACKAGE} {version} with pip", highlight=False)
@@ -223,6 +224,18 @@ def download(version: str, work: Path, console, progress: bool) -> Path:
     if proc.returncode != 0 or len(wheels) != 1:
         raise ScenarioError(pip_failure(version, stderr, proc.returncode))
     return wheels[0]
+
+
+def progress_bar_mode(pip_version: str | None = None) -> str:
+    """pip's `--progress-bar raw` (lines loadgen turns into its own bar) exists from pip 24.1 on; an older pip (a
+    venv made without upgrading it) refuses the whole command for it, so it gets `off` and loadgen shows a spinner."""
+    if pip_version is None:
+        try:
+            pip_version = importlib.metadata.version("pip")  # the pip that `sys.executable -m pip` runs
+        except importlib.metadata.PackageNotFoundError:
+            return "off"  # no pip: the download fails and pip_failure says what to do
+    numbers = [int(part) for part in re.findall(r"\d+", pip_version)[:2]] + [0, 0]
+    return "raw" if tuple(numbers[:2]) >= (24, 1) else "off"
 
 
 def stop_pip(proc: subprocess.Popen) -> None:

@@ -43,3 +43,13 @@ def test_a_binary_is_hashed_once_until_its_mtime_or_size_changes(tmp_path, monke
     assert hyperd_select.facts(str(binary))["sha256"] == "0" * 64
     os.utime(binary, ns=(first["mtime_ns"] + 10**9, first["mtime_ns"] + 10**9))  # rebuilt in place: hashed again
     assert hyperd_select.facts(str(binary))["sha256"] == real
+
+
+def test_a_pip_without_raw_progress_gets_progress_off_instead_of_a_refused_download():
+    # pip before 24.1 refuses `--progress-bar raw` ("invalid choice"), which failed every download from a venv whose
+    # pip was never upgraded
+    assert hyperd_cache.progress_bar_mode("23.2.1") == "off"
+    assert hyperd_cache.progress_bar_mode("24.0") == "off"
+    assert hyperd_cache.progress_bar_mode("24.1") == "raw"
+    assert hyperd_cache.progress_bar_mode("25.3") == "raw"
+    assert hyperd_cache.progress_bar_mode("26.0.dev0") == "raw"
