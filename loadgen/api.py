@@ -42,7 +42,8 @@ from loadgen.workloads.mix.config import MAX_RATE, MAX_SESSIONS, MIN_RATE, Stage
 from loadgen.workloads.mix.plan import OperationPlan
 
 API_VERSION = "1.0"
-BARRIER_MARGIN_S = 1.0  # sessions finish connecting this long before the coordinator's barrier timeout
+BARRIER_MARGIN_S = 2.0  # sessions finish connecting this long before the coordinator's barrier timeout: time to
+# stop, close and report the limit to the coordinator on a loaded machine
 _TUPLES_OK = 2  # psycopg.pq.ExecStatus.TUPLES_OK: a statement that returned rows (psycopg is not imported here)
 
 __all__ = [

@@ -36,6 +36,7 @@ END_GRACE_S = 30.0  # at the end, operations still running get this long to fini
 CONNECT_CONCURRENCY = 32
 RETRY_FIRST_S = 0.005  # the first pause after a refused connect; it doubles up to RETRY_MAX_S, with jitter
 RETRY_MAX_S = 0.25
+CLOSE_ON_LIMIT_S = 0.5  # closing the sessions made, when a limit stopped the connecting (see open_all)
 
 
 @dataclass
@@ -166,8 +167,10 @@ class SessionPool:
         if failure is None and not pending:
             return
         connected = self.connected()
-        with contextlib.suppress(TimeoutError):  # what stopped the connecting is the error to report
-            await asyncio.wait_for(self.close_all(), self.connect_timeout_s)
+        # what stopped the connecting is the error to report, and it must reach the coordinator before its barrier
+        # times out: closing is bounded short (a worker that ends closes what is left with its process)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.close_all(), min(self.connect_timeout_s, CLOSE_ON_LIMIT_S))
         if failure is not None:
             raise failure
         need_s = self.connect_s * len(self.sessions) / max(connected, 1)
