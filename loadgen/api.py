@@ -28,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import inspect
 import time
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, Literal, Protocol
@@ -215,11 +216,16 @@ class Users(Workload):
 
     @classmethod
     def tasks(cls) -> dict[str, float]:
-        return {
+        """The @task coroutines and their weights; a class without any that defines `async def user(self, session)`
+        runs that one coroutine, a whole user's iteration (k6's default function), as operation `user`."""
+        marked = {
             name: member.loadgen_task_weight
             for name in dir(cls)
             if (member := getattr(cls, name, None)) is not None and hasattr(member, "loadgen_task_weight")
         }
+        if not marked and inspect.iscoroutinefunction(getattr(cls, "user", None)):
+            return {"user": 1.0}
+        return marked
 
     async def on_start(self, session: Session) -> None:
         """Once per session after it connected, before the barrier (untimed): e.g. prepare session state."""

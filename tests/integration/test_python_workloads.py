@@ -54,6 +54,34 @@ def test_the_user_journey_example_runs_weighted_tasks_in_sessions(tmp_path):
     assert "threshold ok     shop.browse.p99_ms" in run.stdout
 
 
+USER_FUNCTION = """\
+from loadgen import api
+
+
+class Visitor(api.Users):
+    async def user(self, session):
+        await session.execute("SELECT 1")
+        rows = await session.execute("SELECT generate_series(1, 3)")
+        return len(rows)
+"""
+
+
+def test_a_users_class_with_one_user_coroutine_runs_it_as_operation_user(tmp_path):
+    (tmp_path / "visitor.py").write_text(USER_FUNCTION, encoding="utf-8")
+    (tmp_path / "s.yaml").write_text(
+        "name: visit\nworkers: 1\nphases:\n  - {name: v, workload: python, module: visitor.py, class: Visitor,\n"
+        "     options: {sessions: 3, iterations: 30}}\n",
+        encoding="utf-8",
+    )
+    run = loadgen("run", str(tmp_path / "s.yaml"), "--results-dir", str(tmp_path / "r"), "--quiet")
+    assert run.returncode == 0, run.stdout + run.stderr
+    folder = run_folder(tmp_path / "r", "visit")
+    counts = {row["operation"]: int(row["count"]) for row in read(folder / "latency.csv")}
+    assert counts.get("user") == 30, counts  # each iteration is one whole user() call
+    [summary] = read(folder / "summary.csv")
+    assert int(summary["rows"]) == 90  # the rows user() returned
+
+
 def test_the_packaged_plugin_is_found_through_its_entry_point(tmp_path):
     target = tmp_path / "site"
     install = subprocess.run(

@@ -119,7 +119,11 @@ def test_a_module_with_a_syntax_error_is_named_with_its_line(tmp_path):
         ("Missing", "has no class 'Missing'; its workload classes: Future, NoTasks, Plain, Shop"),
         ("NotOne", ":NotOne is not a workload: subclass loadgen.api.Workload"),
         ("Future", ":Future: written for loadgen.api 2.0, this loadgen has 1.0: update one of them"),
-        ("NoTasks", "NoTasks has no @task coroutine: mark at least one with @api.task(weight)"),
+        (
+            "NoTasks",
+            "has no @task coroutine: mark at least one with @api.task(weight), or define one "
+            "`async def user(self, session)`",
+        ),
     ],
 )
 def test_a_class_that_cannot_run_is_named(tmp_path, klass, message):

@@ -71,7 +71,13 @@ class PythonPhase(PhaseOptions):
             yield (problem.key,), str(problem)
             return
         if issubclass(klass, Users) and not klass.tasks():
-            yield ("class",), f"{klass.__name__} has no @task coroutine: mark at least one with @api.task(weight)"
+            yield (
+                ("class",),
+                (
+                    f"{klass.__name__} has no @task coroutine: mark at least one with @api.task(weight), or define one "
+                    "`async def user(self, session)`"
+                ),
+            )
             return
         try:
             klass.Options.model_validate(self.options)
