@@ -3,7 +3,9 @@
 import argparse
 import json
 import os
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 import yaml
@@ -148,10 +150,15 @@ def cmd_list(args, console: Console, _errors: Console, _argv) -> int:
     for path in files:
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            description = str(data.get("description", "")).strip().splitlines()
+            description = " ".join(str(data.get("description", "")).split())
         except (yaml.YAMLError, OSError, AttributeError):
-            description = ["(cannot read; run `loadgen validate` on it)"]
-        say(console, f"{path.stem:24} {description[0] if description else ''}")
+            description = "(cannot read; run `loadgen validate` on it)"
+        # its first sentence, wrapped to the terminal under the name: `loadgen validate`/the file say the rest
+        first = re.split(r"(?<=[.?!])\s", description, maxsplit=1)[0]
+        lines = textwrap.wrap(first, max(console.width - 25, 30)) or [""]
+        say(console, f"{path.stem:24} {lines[0]}")
+        for line in lines[1:]:
+            say(console, f"{'':24} {line}")
     return EXIT_OK
 
 

@@ -95,3 +95,14 @@ def test_validate_counts_in_words_that_agree_with_the_number(tmp_path, capsys):
         f"ok: {one} (one: 1 phase, 1 worker)",
         f"ok: {two} (two: 2 phases, 2 workers, 2 matrix points)",
     ]
+
+
+def test_list_fits_its_descriptions_to_an_80_column_terminal(tmp_path, capsys, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "80")
+    long = " ".join(["a long description word"] * 30)
+    (tmp_path / "wordy.yaml").write_text(f"name: wordy\ndescription: {long}. Second sentence.\nphases: []\n")
+    assert main(["list", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert out.startswith("wordy") and "Second sentence" not in out
+    assert out.replace("word.", "word").split().count("word") == 30  # the first sentence whole, wrapped
