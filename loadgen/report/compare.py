@@ -9,7 +9,7 @@ from rich.table import Table
 from loadgen.report.terminal import shown
 from loadgen.results.compare import Comparison
 from loadgen.results.files import csv_rows_text
-from loadgen.results.judge import LARGE, LEVEL, MIN_REPS, TOO_FEW
+from loadgen.results.judge import LARGE, LEVEL, MIN_REPS, NOT_MEASURED, TOO_FEW
 
 
 def value(v: float) -> str:
@@ -22,6 +22,21 @@ def verdict_cell(v, resource: bool) -> str:
     return words if not resource or v.verdict == "resource" else f"{words} (resource)"
 
 
+SHORT = {TOO_FEW: "too few reps", LARGE: "large, unjudged"}
+
+
+def short_cell(v, resource: bool) -> str:
+    """The terminal's cell: `worse -23.0 % [-27.9, -18.1]`, `+16.0 % too few reps` (the note says each once)."""
+    if v.verdict == NOT_MEASURED:
+        return "not measured"
+    change = f"{v.change_pct:+.1f} %"
+    if v.interval is not None and v.verdict != "resource":
+        low, high = v.interval
+        return f"{v.verdict} {change} [{low:+.1f}, {high:+.1f}]"
+    kind = SHORT.get(v.verdict, v.verdict.split(" (")[0])
+    return f"{change} {kind}" + (" (resource)" if resource and v.verdict != "resource" else "")
+
+
 def headers(cmp: Comparison) -> list[str]:
     return [f"{'baseline' if i == 0 else chr(ord('B') + i - 1)}: {s.header()}" for i, s in enumerate(cmp.sides)]
 
@@ -29,7 +44,7 @@ def headers(cmp: Comparison) -> list[str]:
 def note() -> str:
     return (
         f"verdicts: the {LEVEL} interval of the change (Hodges–Lehmann, exact Mann–Whitney) over at least {MIN_REPS} "
-        f"measured repetitions on each side; fewer: `{TOO_FEW}`, or `{LARGE}` past ×2 or ÷2; "
+        f"measured repetitions on each side, [low, high] in %; fewer: `{TOO_FEW}`, or `{LARGE}` past ×2 or ÷2; "
         "resource metrics (CPU, memory, parallelism) are shown, not judged (--judge-resources)"
     )
 
@@ -71,10 +86,13 @@ def render_csv(cmp: Comparison) -> str:
 def render_table(cmp: Comparison) -> list:
     """What the terminal prints: the sides, the table, a line per phase."""
     names = side_names(cmp)
-    table = Table(title="compare", title_justify="left", caption=note(), caption_justify="left")
+    table = Table(title="compare", title_justify="left")
     for name in ("phase", "metric", *names, *(f"{n} vs baseline" for n in names[1:])):
-        table.add_column(shown(name), justify="left" if name in ("phase", "metric") else "right")
+        # names and verdicts whole (a row may wrap its numbers, never cut a metric's name)
+        table.add_column(shown(name), justify="left" if name in ("phase", "metric") else "right",
+                         no_wrap=name == "metric", overflow="fold")  # fmt: skip
     for r in cmp.rows:
-        cells = [verdict_cell(v, r["resource"]) for v in r["judged"]]
+        cells = [short_cell(v, r["resource"]) for v in r["judged"]]
         table.add_row(*map(shown, (r["phase"], r["metric"], *map(value, r["values"]), *cells)))
-    return [*map(shown, headers(cmp)), table, *map(shown, cmp.phase_lines()), *map(shown, cmp.plan_changes())]
+    tail = [note(), *cmp.phase_lines(), *cmp.plan_changes()]
+    return [*map(shown, headers(cmp)), table, *map(shown, tail)]

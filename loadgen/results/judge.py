@@ -68,6 +68,7 @@ TOO_FEW = f"too few repetitions to judge (need {MIN_REPS}: --set repeat={MIN_REP
 LARGE = "large change, unjudged"
 LEVEL = f"{100 * CONFIDENCE:.0f} %"
 ZERO = "unjudged (a repetition measured 0)"
+NOT_MEASURED = "not measured on both sides"
 
 
 @dataclass(frozen=True)
@@ -75,7 +76,7 @@ class Verdict:
     """A judged change of `other` against `base`: the verdict, the estimated change and its interval in % of the
     baseline (None when there is no interval), and which way the metric improves."""
 
-    verdict: str  # better | worse | within noise | resource | TOO_FEW | LARGE | ZERO
+    verdict: str  # better | worse | within noise | resource | TOO_FEW | LARGE | ZERO | NOT_MEASURED
     change_pct: float
     interval: tuple[float, float] | None
     better: str  # "higher" | "lower"
@@ -86,6 +87,8 @@ class Verdict:
 
     def words(self) -> str:
         """`worse: 23.0 % lower, 95 % interval 18.1–27.9 % lower` (the direction named once, magnitudes after)."""
+        if self.verdict == NOT_MEASURED:
+            return self.verdict
         return f"{self.verdict}: {describe_change(self.change_pct, self.interval)}"
 
 
@@ -146,16 +149,20 @@ def judge_change(metric, base: list[float], other: list[float], resource: bool =
     """The verdict on `other` against `base` (repetitions of one metric) for a metric of the registry (its
     direction). A resource metric (CPU, memory, parallelism) gets its change and interval, but no better/worse."""
     better = metric.better or "higher"
-    if not base or not other:
-        return Verdict(TOO_FEW, 0.0, None, better)
+    if not base or not other:  # e.g. CPU of a phase shorter than the sampling interval: more repetitions won't help
+        return Verdict(NOT_MEASURED, 0.0, None, better)
     if min(base + other) <= 0:  # a count of zero, a rate of nothing: no ratio; compare the medians' difference
         mid_a, mid_b = float(np.median(base)), float(np.median(other))
         change = 100 * (mid_b - mid_a) / mid_a if mid_a else 0.0
+        if resource:
+            return Verdict("resource", change, None, better)
         return Verdict(TOO_FEW if min(len(base), len(other)) < MIN_REPS else ZERO, change, None, better)
     if min(len(base), len(other)) < MIN_REPS:
         ratio = float(np.median(other) / np.median(base))
         large = ratio >= LARGE_FACTOR or ratio <= 1 / LARGE_FACTOR
-        return Verdict(LARGE if large and not resource else TOO_FEW, 100 * (ratio - 1), None, better)
+        if resource:  # shown, never judged: more repetitions would change nothing (and a phase shorter than the
+            return Verdict("resource", 100 * (ratio - 1), None, better)  # sampling interval may have no sample)
+        return Verdict(LARGE if large else TOO_FEW, 100 * (ratio - 1), None, better)
     # the interval from every pair of repetitions; the change shown is the medians' (what the value columns show:
     # with a wide spread, the pairwise estimate can even have the other sign)
     low, high = change_interval(base, other)[1]

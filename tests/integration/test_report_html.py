@@ -208,10 +208,13 @@ phases:
     assert len(facts["change"]) == len(cmp.rows)
     for shown, row in zip(facts["change"], cmp.rows, strict=True):
         assert shown[:2] == [row["phase"], row["metric"]]
-        assert shown[2] == row["judged"][0].words() + (" (resource)" if row["resource"] else "")
+        verdict = row["judged"][0]
+        tagged = row["resource"] and verdict.verdict != "resource"
+        assert shown[2] == verdict.words() + (" (resource)" if tagged else "")
         assert shown[3:] == [f"{v:,.2f}" for v in row["values"]]
     assert {r["judged"][0].verdict for r in cmp.rows} <= {"too few repetitions to judge (need 5: --set repeat=5)",
-                                                          "large change, unjudged", "resource"}  # fmt: skip
+                                                          "large change, unjudged", "resource",
+                                                          "not measured on both sides"}  # fmt: skip
     # the verdict column is on screen at 1,400 px, whole, on every row
     assert facts["width"] == 1400 and facts["verdict_right"] <= facts["width"], facts
     # the sides named: the baseline, each run's hyperd version and status

@@ -166,3 +166,33 @@ def test_one_run_of_one_point_is_refused(tmp_path):
     run = write_points(tmp_path / "a", [("", NEW, FIVE)])
     with pytest.raises(compare.ScenarioError, match="compare needs two runs or a run of a matrix"):
         compare.compare([str(run)])
+
+
+def test_the_terminal_comparison_fits_80_columns_and_says_too_few_repetitions_once():
+    from types import SimpleNamespace
+
+    from rich.console import Console
+
+    from loadgen.report.compare import render_table
+
+    side = SimpleNamespace(header=lambda: "run-1 (hyperd 0.0.1, ok)")
+    few = judge_change(columns.by_name()["rows_per_s"], [1.0, 1.1], [1.2, 1.1])  # too few repetitions
+    rows = [
+        {"phase": "insert_arrow", "metric": metric, "values": [1234567.89, 1432100.5], "judged": [few], "resource": res}
+        for metric, res in (("rows_per_s", False), ("workers_cpu_pct_mean", True), ("hyperd_rss_mib_peak", True))
+    ]
+    cmp = SimpleNamespace(sides=[side, side], rows=rows, phase_lines=lambda: [], plan_changes=lambda: [])
+    console = Console(width=80, record=True, color_system=None)
+    for part in render_table(cmp):
+        console.print(part)
+    out = console.export_text()
+    assert max(len(line) for line in out.splitlines()) <= 80, out
+    assert " ".join(out.split()).count("too few repetitions to judge") == 1, out  # in the note, not in every row
+    assert all(name in out for name in ("workers_cpu_pct_mean", "hyperd_rss_mib_peak")), out  # never cut
+    assert "…" not in out, out  # numbers and phase names wrap, never end in an ellipsis
+
+
+def test_a_resource_metric_with_few_values_is_shown_not_sent_to_more_repetitions():
+    rss = columns.by_name()["hyperd_rss_mib_peak"]
+    verdict = judge_change(rss, [100.0, 110.0], [120.0, 125.0, 130.0], resource=True)
+    assert verdict.verdict == "resource"
