@@ -7,7 +7,7 @@ Parquet files, compare the answers with the TPC-H rules, and print a markdown ta
 
 Each query runs `--runs` times on each engine (the table shows the fastest); Hyper runs its variant
 (loadgen/workloads/tpcds/queries/hyper/qNN.sql) where there is one, DuckDB always runs the standard text. Answers are
-compared with loadgen.workloads.tpch.reference.difference: integers and text exactly, decimals to the cent, inexact
+compared with loadgen.workloads.suites.reference.difference: integers and text exactly, decimals to the cent, inexact
 numbers to 1e-6 relative (or Hyper's last digit), rows whose ORDER BY keys tie in any order; DuckDB sorts NULLs
 as Hyper does.
 """

@@ -1,5 +1,5 @@
-"""tpch_load as a worker runs it: the parts of every table spread over the workers, loaded by arrow | arrow_stream |
-rows | external, then each table checked against the files' manifest and the specification."""
+"""<suite>_load as a worker runs it: the files of every table spread over the workers, loaded by arrow |
+arrow_stream | rows | external, then each table checked against the files' manifest and the specification."""
 
 from pathlib import Path
 
@@ -8,8 +8,8 @@ from tableauhyperapi import escape_string_literal
 
 from loadgen.transfer import staging, writers
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.tpch import cache, layout
-from loadgen.workloads.tpch.common import (
+from loadgen.workloads.suites import cache, layout
+from loadgen.workloads.suites.common import (
     blame_data,
     damage_found,
     load_parquet_reader,
@@ -17,19 +17,21 @@ from loadgen.workloads.tpch.common import (
     table_name,
     table_sql,
 )
-from loadgen.workloads.tpch.schema import (
-    CHECKSUM_COLUMNS,
-    TABLES,
-    cast_batch,
-    create_sql,
-    hyper_arrow_schema,
-    spec_rows,
-)
 
 
-class TpchLoadWorkload(Workload):
+def cast_batch(batch, target):
+    """`batch` with each column cast to the target schema's type where they differ (string_view → string)."""
+    import pyarrow as pa
+
+    pairs = zip(batch.columns, target, strict=True)
+    columns = [col if col.type == field.type else col.cast(field.type) for col, field in pairs]
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+class LoadWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
+        self.suite = phase.suite
         self.folder, self.manifest = require_data(ctx, phase)
         if ctx.owns_database:
             self._create_tables()
@@ -47,10 +49,10 @@ class TpchLoadWorkload(Workload):
             self.staging_dir = staging.choose_dir(phase.staging_dir, 4 * biggest)
 
     def _create_tables(self) -> None:
-        """The eight tables, created anew. Existing ones are dropped only when the run created the database (so
+        """The suite's tables, created anew. Existing ones are dropped only when the run created the database (so
         they are its own, e.g. an earlier repetition's) or the phase says replace_existing."""
-        connection = self.ctx.connection
-        existing = [t for t in TABLES if connection.catalog.has_table(table_name(t))]
+        connection, tables = self.ctx.connection, self.suite.tables
+        existing = [t for t in tables if connection.catalog.has_table(table_name(t))]
         if existing and not (self.ctx.database_is_new or self.phase.replace_existing):
             raise RuntimeError(
                 f"table(s) {', '.join(existing)} exist already in the database and were not created by this run; "
@@ -58,8 +60,8 @@ class TpchLoadWorkload(Workload):
             )
         for table in existing:
             connection.execute_command(f"DROP TABLE {table_sql(table)}")
-        for table in TABLES:
-            connection.execute_command(create_sql(table, table_sql(table)))
+        for table in tables:
+            connection.execute_command(self.suite.create_sql(table, table_sql(table)))
 
     def run(self, recorder) -> None:
         """Every file of this worker's share through the phase's method (loadgen/transfer/writers.py); each
@@ -68,7 +70,7 @@ class TpchLoadWorkload(Workload):
         try:
             self._load(recorder)
         except Exception as exc:
-            found = "" if self.ctx.stop.is_set() else damage_found(self.folder, self.phase.scale_factor)
+            found = "" if self.ctx.stop.is_set() else damage_found(self.suite, self.folder, self.phase.scale_factor)
             if found:
                 raise RuntimeError(f"{found} (the load failed: {type(exc).__name__}: {exc})") from exc
             raise
@@ -120,7 +122,7 @@ class TpchLoadWorkload(Workload):
         """Chunks of at most about rows_per_copy rows, each of one file (a statement goes into one table)."""
         for table, rel in self._files():
             path = self.folder / rel
-            target = hyper_arrow_schema(pq.read_schema(path))
+            target = self.suite.arrow_schema(table, pq.read_schema(path))
             batches = self._batches(path, target)
             for part in [batches] if whole_files else writers.cut(batches, self.phase.rows_per_copy):
                 yield writers.Chunk(table_name(table), target, part, name=table, label=rel)
@@ -137,13 +139,13 @@ class TpchLoadWorkload(Workload):
         ctx.gather(None)
         own_rows = sum(f[3] for f in self.files)
         if self.problems:
-            detail = blame_data("; ".join(self.problems), self.folder, self.phase.scale_factor)
+            detail = blame_data(self.suite, "; ".join(self.problems), self.folder, self.phase.scale_factor)
             return {"verified": "failed", "detail": detail}
         if not ctx.owns_database:
             return {"verified": "ok", "detail": "", "expected_rows": own_rows, "counted_rows": own_rows}
         checked = self._check_tables()
         if checked["verified"] == "failed":
-            checked["detail"] = blame_data(checked["detail"], self.folder, self.phase.scale_factor)
+            checked["detail"] = blame_data(self.suite, checked["detail"], self.folder, self.phase.scale_factor)
         return checked
 
     def report(self) -> dict:
@@ -154,7 +156,7 @@ class TpchLoadWorkload(Workload):
         """COUNT(*), SUM(key) and SUM(money) of each table against the files' (manifest) and the specification."""
         problems, expected_total, counted_total = [], 0, 0
         for table, info in self.manifest["tables"].items():
-            key, money = CHECKSUM_COLUMNS[table]
+            key, money = self.suite.checksum_columns(table)
             sums = f"SUM({key})" + (f", SUM({money})" if money else "")
             row = self.ctx.connection.execute_list_query(f"SELECT COUNT(*), {sums} FROM {table_sql(table)}")[0]
             count, sum_key = row[0], row[1] or 0
@@ -162,7 +164,7 @@ class TpchLoadWorkload(Workload):
             counted_total += count
             if count != info["rows"]:
                 problems.append(f"{table}: COUNT(*) = {count}, the files hold {info['rows']}")
-            spec = spec_rows(table, self.phase.scale_factor)
+            spec = self.suite.spec_rows(table, self.phase.scale_factor)
             if spec is not None and count != spec:
                 problems.append(f"{table}: COUNT(*) = {count}, the specification says {spec}")
             if sum_key != info["sum_key"]:
@@ -189,13 +191,15 @@ class TpchLoadWorkload(Workload):
             return []
         wall = outcome.summary["wall_s"]
         rows = sum(t["rows"] for t in tables.values())
+        sf = layout.sf_text(phase.scale_factor)
         lines = [
-            f"TPC-H load ({phase.method}, {len(notes)} workers, SF {layout.sf_text(phase.scale_factor)}): "
+            f"{phase.suite.label} load ({phase.method}, {len(notes)} workers, SF {sf}): "
             f"{rows:,} rows in {wall:.2f} s ({rows / wall / 1e6 if wall > 0 else 0:.2f}M rows/s); "
             "time per table summed over the workers:"
         ]
-        for table in TABLES:
+        width = max(map(len, phase.suite.tables))
+        for table in phase.suite.tables:
             if table in tables:
                 t = tables[table]
-                lines.append(f"  {table:<9} {t['rows']:>12,} rows {t['seconds']:>9.3f} s")
+                lines.append(f"  {table:<{width}} {t['rows']:>12,} rows {t['seconds']:>9.3f} s")
         return lines
