@@ -14,6 +14,7 @@ from loadgen.config.phase import PhaseOptions
 from loadgen.workloads.insert.config import InsertPhase
 from loadgen.workloads.mix.config import MixPhase
 from loadgen.workloads.query.config import QueryPhase
+from loadgen.workloads.ssb.config import SsbGeneratePhase, SsbLoadPhase, SsbQueryPhase
 from loadgen.workloads.tpcds.config import TpcdsGeneratePhase, TpcdsLoadPhase, TpcdsQueryPhase
 from loadgen.workloads.tpch.config import TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase
 
@@ -76,6 +77,7 @@ register("mix", MixPhase, "loadgen.workloads.mix.workload:MixWorkload")
 for _name, _options in (
     ("tpch", (TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase)),
     ("tpcds", (TpcdsGeneratePhase, TpcdsLoadPhase, TpcdsQueryPhase)),
+    ("ssb", (SsbGeneratePhase, SsbLoadPhase, SsbQueryPhase)),
 ):
     register(f"{_name}_generate", _options[0], "loadgen.workloads.suites.generate:GenerateWorkload")
     register(f"{_name}_load", _options[1], "loadgen.workloads.suites.load:LoadWorkload")

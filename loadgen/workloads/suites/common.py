@@ -10,13 +10,13 @@ from tableauhyperapi import TableName
 from loadgen.workloads.suites import cache, layout
 
 
-def table_name(table: str) -> TableName:
-    return TableName("public", table)
+def table_name(table: str, schema: str = "public") -> TableName:
+    return TableName(schema, table)
 
 
-def table_sql(table: str) -> str:
-    """public.<table>, quoted by tableauhyperapi."""
-    return str(TableName("public", table))
+def table_sql(table: str, schema: str = "public") -> str:
+    """<schema>.<table>, quoted by tableauhyperapi."""
+    return str(TableName(schema, table))
 
 
 POLL_S = 0.05

@@ -21,7 +21,7 @@ def install_hint(suite) -> str:
 
 def default_data_dir(suite) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "loadgen" / suite.name
+    return Path(base) / "loadgen" / suite.cache_name
 
 
 def sf_text(scale_factor: float) -> str:

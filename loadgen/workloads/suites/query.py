@@ -30,6 +30,8 @@ class QueryWorkload(Workload):
         self.connections = {}
         for i, s in enumerate(self.streams):
             self.connections[s] = ctx.connection if i == 0 else ctx.connect()
+            for statement in self.suite.session_sql():
+                self.connections[s].execute_command(statement)
         self.timings: dict[int, dict] = {}
         self.answers: dict[int, dict[int, tuple[list, list]]] = {s: {} for s in self.streams}
         self.errors: dict[int, dict[int, str]] = {s: {} for s in self.streams}  # Hyper's error per query
@@ -201,6 +203,9 @@ class QueryWorkload(Workload):
             if connection is not self.ctx.connection:
                 with contextlib.suppress(Exception):
                     connection.close()
+        if self.suite.session_sql() and self.ctx.connection in self.connections.values():
+            with contextlib.suppress(Exception):  # the worker's connection serves its later phases as it was
+                self.ctx.connection.execute_command("RESET ALL")
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:

@@ -48,10 +48,14 @@ def duckdb_connection(suite, data_dir: Path, threads: int | None = None):
         con.execute(f"SET threads = {int(threads)}")
     for setting in suite.duckdb_settings():
         con.execute(setting)
+    prefix = f"{suite.duckdb_views}." if suite.duckdb_views else ""
+    if prefix:
+        con.execute(f"CREATE SCHEMA {suite.duckdb_views}")
     for table in suite.tables:
         # DuckDB globs the whole path: the folder's own [, *, ? are escaped (glob.escape: [[], [*], [?])
         pattern = (glob.escape(str(Path(data_dir) / table)) + "/*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}')")
+        con.execute(f"CREATE VIEW {prefix}{table} AS SELECT * FROM read_parquet('{pattern}')")
+    suite.duckdb_prepare(con)
     return con
 
 

@@ -11,7 +11,10 @@ number of every table (TPC-H), or a group of whole tables (TPC-DS, whose generat
 at small scale factors).
 """
 
+import random
 from pathlib import Path
+
+STREAM_SEED = 20_260_418
 
 
 class Suite:
@@ -20,7 +23,9 @@ class Suite:
     generator = ""  # the generator's console script (a dependency in setup.cfg)
     folder_tag = ""  # the cache folder's name: sf<SF>-<tag>-<version>
     min_scale_factor = 0.0  # below it the generator makes no sensible data: refused at validation
-    tables: tuple[str, ...] = ()
+    tables: tuple[str, ...] = ()  # the tables generated and loaded
+    schema = "public"  # where the load puts them
+    derived_schema = "public"  # where the load builds its derived tables (derived_tables)
     query_numbers: tuple[int, ...] = ()
     units_are_parts = False  # a unit is a part number of every table (else a group of whole tables)
     random_parameters = False  # whether `parameters: random` is offered
@@ -34,8 +39,14 @@ class Suite:
         return (f"{self.name}_generate", f"{self.name}_load", f"{self.name}_query")
 
     @property
+    def cache_name(self) -> str:
+        """The cache's folder under ~/.cache/loadgen, and its marker's name: a suite built from another suite's
+        data (SSB from TPC-H) shares that suite's cache."""
+        return self.name
+
+    @property
     def marker(self) -> str:
-        return f".loadgen-{self.name}-cache"
+        return f".loadgen-{self.cache_name}-cache"
 
     # ------------------------------------------------------------------------------------------ generation
     def units(self, parts: int) -> list[str]:
@@ -88,7 +99,12 @@ class Suite:
         return f"q{query:02d}"
 
     def stream_order(self, stream: int, queries: list[int]) -> list[int]:
-        raise NotImplementedError
+        """The power stream (0) runs the queries in number order; throughput stream s a fixed permutation seeded
+        by s (a suite whose specification lists permutations overrides this)."""
+        order = [q for q in self.query_numbers if q in set(queries)]
+        if stream:
+            random.Random(STREAM_SEED + stream).shuffle(order)
+        return order
 
     def texts(self, query: int, stream: int, seed: int, scale_factor: float, random_values: bool) -> tuple[str, str]:
         """(what Hyper runs, what DuckDB runs) for `query` in `stream`."""
@@ -96,6 +112,20 @@ class Suite:
 
     def duckdb_settings(self) -> list[str]:
         """SET statements for the reference DuckDB (e.g. NULL ordering)."""
+        return []
+
+    duckdb_views = ""  # the DuckDB schema of the views over the Parquet files ("": the default one)
+
+    def duckdb_prepare(self, con) -> None:
+        """After the views: what else the reference DuckDB needs (SSB builds its tables from TPC-H's)."""
+
+    def derived_tables(self, loaded_rows: dict[str, int]) -> list[tuple[str, str, int]]:
+        """[(table, SQL that creates it from the loaded tables, the rows it must have)]: tables the load builds in
+        Hyper once every worker has loaded (SSB's from TPC-H's). None for most suites."""
+        return []
+
+    def session_sql(self) -> list[str]:
+        """Statements every query connection runs first (SSB: its schema on the search path)."""
         return []
 
     def difference(self, query: int, columns, rows, want_columns, want_rows) -> tuple[str, str]:

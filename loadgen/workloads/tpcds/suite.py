@@ -8,7 +8,6 @@ dsdgen makes the returns while it makes the sales. The files land as <table>/<ta
 --part 1`), the layout of every suite's cache.
 """
 
-import random
 from pathlib import Path
 
 from loadgen.workloads.suites.suite import Suite
@@ -17,7 +16,6 @@ from loadgen.workloads.tpcds.data import DUCKDB_NULL_ORDER
 
 # the returns table is generated with its sales table
 GROUPS = {"store_returns": "store_sales", "catalog_returns": "catalog_sales", "web_returns": "web_sales"}
-STREAM_SEED = 20_260_418
 
 
 class TpcdsSuite(Suite):
@@ -28,6 +26,10 @@ class TpcdsSuite(Suite):
     min_scale_factor = 0.01  # tpcgen-cli's smallest: below it dsdgen's dimensions are not scaled down further
     tables = tuple(schema.TABLES)
     query_numbers = queries.QUERY_NUMBERS
+    known_differences = {
+        12: "at small scale factors (0.01) an item class can have zero web revenue in the window: Hyper raises "
+        "'division by zero' in revenueratio, DuckDB returns NULL (at SF 1 it runs and matches)",
+    }
     metrics_note = (
         "query run times only: QphDS@SF needs the load test, two throughput runs and data maintenance; "
         "throughput stream orders are loadgen's, not dsqgen's"
@@ -77,14 +79,6 @@ class TpcdsSuite(Suite):
 
     def arrow_schema(self, table, file_schema):
         return schema.arrow_schema(table)
-
-    def stream_order(self, stream, wanted):
-        """The power stream runs q1…q99 in order; throughput stream s a fixed permutation seeded by s (not
-        dsqgen's: its permutations come from its own random streams, which loadgen does not reproduce)."""
-        order = [q for q in self.query_numbers if q in set(wanted)]
-        if stream:
-            random.Random(STREAM_SEED + stream).shuffle(order)
-        return order
 
     def texts(self, query, stream, seed, scale_factor, random_values):
         return queries.hyper_text(query), queries.standard_text(query)
