@@ -205,7 +205,7 @@ class QueryWorkload(Workload):
                     connection.close()
         if self.suite.session_sql() and self.ctx.connection in self.connections.values():
             with contextlib.suppress(Exception):  # the worker's connection serves its later phases as it was
-                self.ctx.connection.execute_command("RESET ALL")
+                self.ctx.connection.execute_command("RESET search_path")
 
     @classmethod
     def after_phase(cls, phase, outcome, output) -> list[str]:

@@ -125,7 +125,9 @@ class Suite:
         return []
 
     def session_sql(self) -> list[str]:
-        """Statements every query connection runs first (SSB: its schema on the search path)."""
+        """Statements every query connection runs first (SSB: its schema on the search path; the worker's own
+        connection gets `RESET search_path` when the phase closes, not RESET ALL: that would also reset the
+        settings tableauhyperapi made when it connected, and its results would then be decoded wrongly)."""
         return []
 
     def difference(self, query: int, columns, rows, want_columns, want_rows) -> tuple[str, str]:
