@@ -4,7 +4,9 @@ fails, naming it, unless the suite lists it as a known difference); the run says
 
 import contextlib
 import os
+import shutil
 import statistics
+import tempfile
 import threading
 import time
 
@@ -37,6 +39,22 @@ class QueryWorkload(Workload):
         self.errors: dict[int, dict[int, str]] = {s: {} for s in self.streams}  # Hyper's error per query
         self.checks: dict[int, dict[int, list[str]]] = {}  # stream → query → [outcome, text] (verify)
         self.lock = threading.Lock()
+        self.refresh = None  # (first set, RefreshPairs) on the worker that runs the refresh functions
+        self.refresh_note: dict = {}
+        if getattr(phase, "refresh", False) and ctx.worker == 0:
+            self._prepare_refresh()
+
+    def _prepare_refresh(self) -> None:
+        """Worker 0 runs the refresh functions: in a power run on the power stream's connection, in a throughput
+        run as a stream of its own. Their data sets are written now (untimed) and removed in close()."""
+        ctx, phase = self.ctx, self.phase
+        self.refresh_dir = tempfile.mkdtemp(prefix=f"loadgen-refresh-{os.getpid()}-")
+        pairs = 1 if phase.mode == "power" else phase.sessions
+        self.refresh_connection = ctx.connection if phase.mode == "power" else ctx.connect()
+        self.refresh = self.suite.refresh_pairs(
+            locate_data(ctx, phase), phase.scale_factor, self.refresh_connection, pairs, self.refresh_dir,
+            self.suite.schema,
+        )  # fmt: skip
 
     def _prepare_references(self, all_streams: list[int]) -> None:
         """DuckDB's answers for every distinct query text of the phase, computed once (cached next to the data):
@@ -98,29 +116,34 @@ class QueryWorkload(Workload):
                     )
 
     def run(self, recorder) -> None:
-        if len(self.streams) <= 1:
+        refresh_stream = self.refresh is not None and self.phase.mode == "throughput"
+        if len(self.streams) <= 1 and not refresh_stream:
             for s in self.streams:
                 self._stream(s, recorder)
             return
         errors = []
 
-        def body(stream):
+        def body(run, *args):
             try:
-                self._stream(stream, recorder)
+                run(*args)
             except BaseException as exc:  # noqa: BLE001 - re-raised in the worker's main thread
                 errors.append(exc)
 
-        threads = [threading.Thread(target=body, args=(s,), name=f"query-stream-{s}") for s in self.streams]
+        threads = [
+            threading.Thread(target=body, args=(self._stream, s, recorder), name=f"query-stream-{s}")
+            for s in self.streams
+        ]
+        if refresh_stream:
+            threads.append(threading.Thread(target=body, args=(self._refresh_stream, recorder), name="refresh"))
         for thread in threads:
             thread.start()
         cancelled = False
         while alive := [t for t in threads if t.is_alive()]:
             if self.ctx.stop.is_set() and not cancelled:  # the worker cancels its own connection; these are ours
                 cancelled = True
-                for connection in self.connections.values():
-                    if connection is not self.ctx.connection:
-                        with contextlib.suppress(Exception):
-                            connection.cancel()
+                for connection in self._own_connections():
+                    with contextlib.suppress(Exception):
+                        connection.cancel()
             alive[0].join(POLL_S)
         if errors:
             raise errors[0]
@@ -129,6 +152,9 @@ class QueryWorkload(Workload):
         connection, keep, failed = self.connections[stream], self.answers[stream], self.errors[stream]
         times = []
         start = time.perf_counter_ns()
+        power_refresh = self.refresh is not None and self.phase.mode == "power" and stream == self.streams[0]
+        if power_refresh:  # the power test: RF1, the query stream, RF2 (clause 5.3.3)
+            self._refresh_function("rf1", self.refresh[0], recorder)
         for repetition in range(self.phase.iterations):
             for q, sql, _duck in self.plans[stream]:
                 if self.ctx.stop.is_set():
@@ -149,7 +175,34 @@ class QueryWorkload(Workload):
                 times.append({"query": q, "repetition": repetition, "seconds": (t1 - t0) / 1e9})
                 if repetition == 0:
                     keep[q] = (columns, rows)
+        if power_refresh and not self.ctx.stop.is_set():
+            self._refresh_function("rf2", self.refresh[0], recorder)
         self.timings[stream] = {"start_ns": start, "end_ns": time.perf_counter_ns(), "queries": times}
+
+    def _refresh_function(self, name: str, set_number: int, recorder) -> None:
+        pairs = self.refresh[1]
+        run = pairs.rf1 if name == "rf1" else pairs.rf2
+        elapsed = run(self.refresh_connection, set_number)
+        with self.lock:
+            recorder.record(name, elapsed, 0)
+        self.refresh_note.setdefault("functions", []).append(
+            {"set": set_number, "name": name, "seconds": elapsed / 1e9}
+        )
+
+    def _refresh_stream(self, recorder) -> None:
+        """The throughput test's refresh stream: one RF1/RF2 pair per query stream, one after the other."""
+        start = time.perf_counter_ns()
+        for set_number in sorted(self.refresh[1].sets):
+            for name in ("rf1", "rf2"):
+                if self.ctx.stop.is_set():
+                    return
+                self._refresh_function(name, set_number, recorder)
+        self.refresh_note.update(start_ns=start, end_ns=time.perf_counter_ns())
+
+    def _own_connections(self) -> list:
+        """The connections this phase opened (the worker's own one it cancels itself)."""
+        extra = [self.refresh_connection] if self.refresh is not None else []
+        return [c for c in [*self.connections.values(), *extra] if c is not self.ctx.connection]
 
     def verify(self) -> dict:
         """After every worker's streams (an exchange, so that no worker starts the next phase's setup, e.g. DuckDB
@@ -180,8 +233,11 @@ class QueryWorkload(Workload):
                     problem = f"{label} ({where}) differs from DuckDB's answer: {difference}" if difference else ""
                 if problem and q not in suite.known_differences:
                     problems.append(problem)
+        if self.refresh is not None:
+            problems.extend(self.refresh[1].problems)
         if problems:
-            detail = blame_data(suite, "; ".join(problems[:5]), self.folder, phase.scale_factor)
+            folder = locate_data(ctx, phase)
+            detail = blame_data(suite, "; ".join(problems[:5]), folder, phase.scale_factor)
             return {"verified": "failed", "detail": detail}
         if not phase.check_answers:
             return {"verified": "unchecked", "detail": "answers not checked (random parameters)"}
@@ -194,15 +250,17 @@ class QueryWorkload(Workload):
         first = self.first_stream in self.streams and self.phase.parameters == "validation"
         return {
             "streams": streams,
+            "refresh": self.refresh_note,
             "answers": self.answers[self.first_stream] if first else {},
             "checks": {s: dict(self.checks.get(s, {})) for s in self.streams},
         }
 
     def close(self) -> None:
-        for connection in self.connections.values():
-            if connection is not self.ctx.connection:
-                with contextlib.suppress(Exception):
-                    connection.close()
+        for connection in self._own_connections():
+            with contextlib.suppress(Exception):
+                connection.close()
+        if self.refresh is not None:
+            shutil.rmtree(self.refresh_dir, ignore_errors=True)
         if self.suite.session_sql() and self.ctx.connection in self.connections.values():
             with contextlib.suppress(Exception):  # the worker's connection serves its later phases as it was
                 self.ctx.connection.execute_command("RESET search_path")
@@ -228,11 +286,21 @@ class QueryWorkload(Workload):
             "parameters": phase.parameters, "audited": "no",
             "note": suite.metrics_note + ("" if full else "; query subset: not comparable"),
         }  # fmt: skip
-        span_s = (max(n["end_ns"] for n in notes) - min(n["start_ns"] for n in notes)) / 1e9
+        refresh = next((r["refresh"] for r in reports if r.get("refresh")), {})
+        functions = refresh.get("functions", [])
+        spans = notes + ([refresh] if "start_ns" in refresh else [])  # the throughput test's refresh stream
+        span_s = (max(n["end_ns"] for n in spans) - min(n["start_ns"] for n in spans)) / 1e9
+        if functions:
+            sets = sorted({f["set"] for f in functions})
+            row["note"] = f"RF1/RF2 of refresh set(s) {sets[0]}–{sets[-1]}; " + row["note"]
+        elif getattr(phase, "refresh", None) is False:
+            row["note"] = "no refresh functions; " + row["note"]
         table = f"{suite.name}.csv"
         rows = output.read_table(table)
         if phase.mode == "power":
+            # Power@Size: the geometric mean over the 22 queries and, with refresh, RF1 and RF2 (24 intervals)
             first = [t["seconds"] for t in notes[0]["queries"] if t["repetition"] == 0]
+            first += [f["seconds"] for f in functions]
             row["power_run_s"] = span_s
             if suite.metrics_formulas:
                 row["power_at_size"] = tmetrics.power_at_size(first, sf)
@@ -248,7 +316,15 @@ class QueryWorkload(Workload):
         rows.append(row)
         output.write_table(table, tmetrics.COLUMNS, rows)
         checks = [c for r in reports for c in r.get("checks", {}).values()]
-        return time_table(phase, notes) + [metrics_line(suite, row, table)] + checks_lines(phase, checks)
+        lines = time_table(phase, notes) + refresh_lines(functions)
+        return lines + [metrics_line(suite, row, table)] + checks_lines(phase, checks)
+
+
+def refresh_lines(functions: list[dict]) -> list[str]:
+    if not functions:
+        return []
+    shown = ", ".join(f"{f['name'].upper()} of set {f['set']} {f['seconds']:.3f} s" for f in functions)
+    return [f"  refresh functions: {shown}"]
 
 
 def _error_text(exc: Exception) -> str:

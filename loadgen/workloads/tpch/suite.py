@@ -22,7 +22,7 @@ class TpchSuite(Suite):
     units_are_parts = True
     random_parameters = True
     metrics_formulas = True
-    metrics_note = "no refresh functions; unrounded intervals"
+    metrics_note = "unrounded intervals"
 
     def units(self, parts: int) -> list[str]:
         return [str(k) for k in range(1, parts + 1)]
@@ -80,6 +80,14 @@ class TpchSuite(Suite):
             values = queries.VALIDATION[query]
         text = queries.render(query, values, scale_factor)
         return text, text
+
+    def refresh_pairs(self, data_dir, scale_factor, connection, pairs: int, out_dir, schema: str):
+        """RF1/RF2 pairs of the sets that follow those the database has seen (loadgen/workloads/tpch/refresh.py)."""
+        from loadgen.workloads.tpch import refresh
+
+        tables = {t: f'"{schema}"."{t}"' for t in ("orders", "lineitem")}
+        first = refresh.next_set(connection, tables["orders"], scale_factor)
+        return first, refresh.RefreshPairs(data_dir, scale_factor, first, pairs, out_dir, tables)
 
 
 TPCH = TpchSuite()
