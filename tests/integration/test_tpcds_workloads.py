@@ -46,7 +46,7 @@ def test_generation_shares_whole_tables_between_workers_and_writes_a_manifest(ca
     assert len(tables) == 24 and "dbgen_version" not in tables
     assert all((made / t / f"{t}.1.parquet").is_file() for t in tables)
     assert (made / "manifest.json").is_file() and (made / ".loadgen-tpcds-cache").is_file()
-    assert "24 new files, 1 parts over 2 workers" in output
+    assert "24 new files, whole tables over 2 workers" in output
 
 
 def test_runs_report_how_many_ran_and_matched_duckdb_and_a_differing_answer_fails_naming_its_row(tmp_path, cache):

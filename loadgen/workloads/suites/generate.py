@@ -151,7 +151,8 @@ class GenerateWorkload(Workload):
         elif stale:
             lines.append(f"{label} SF {sf}: the cached copy was not used ({stale}): regenerated")
         lines.append(
-            f"{label} SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, {parts} parts "
-            f"over {len(workers)} workers, {summary['wall_s']:.1f} s"
+            f"{label} SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, "
+            f"{f'{parts} parts' if suite.units_are_parts else 'whole tables'} over {len(workers)} workers, "
+            f"{summary['wall_s']:.1f} s"
         )
         return lines

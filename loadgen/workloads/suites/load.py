@@ -57,7 +57,7 @@ class LoadWorkload(Workload):
         ours = [(t, suite.schema) for t in suite.tables] + derived
         existing = [(t, schema) for t, schema in ours if connection.catalog.has_table(table_name(t, schema))]
         if existing and not (self.ctx.database_is_new or self.phase.replace_existing):
-            shown = ", ".join(table_sql(t, schema) for t, schema in existing)
+            shown = ", ".join(t if schema == "public" else f"{schema}.{t}" for t, schema in existing)
             raise RuntimeError(
                 f"table(s) {shown} exist already in the database and were not created by this run; "
                 f"loadgen does not drop them unless phase {self.phase.name} sets replace_existing: true"
