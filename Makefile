@@ -6,7 +6,7 @@ STAMP  := $(VENV)/.installed
 NAME   ?= parallel_insert
 ARGS   ?=
 
-.PHONY: venv browser scenario test lint bench clean sample_data
+.PHONY: venv browser libreoffice scenario test lint bench clean sample_data docs
 
 venv: $(STAMP)
 
@@ -35,12 +35,29 @@ browser:
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; } || \
 	  { echo "make test needs Chromium for the HTML report test: apt-get install chromium"; exit 1; }
 
-test: venv browser
+# The spreadsheet test imports a run's CSVs in headless LibreOffice Calc, Debian's package; install it if it is
+# missing (as root, or through sudo when it needs no password).
+SOFFICE ?= soffice
+libreoffice:
+	@command -v $(SOFFICE) >/dev/null 2>&1 || { \
+	  command -v apt-get >/dev/null 2>&1 && \
+	  if [ "$$(id -u)" = 0 ]; then AS_ROOT=; elif sudo -n true 2>/dev/null; then AS_ROOT="sudo -n"; else false; fi && \
+	  echo "make test: installing Debian's libreoffice-calc-nogui with apt-get (the spreadsheet test imports CSVs in it)" && \
+	  $$AS_ROOT apt-get update -qq && \
+	  $$AS_ROOT env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+	    libreoffice-calc-nogui >/dev/null; } || \
+	  { echo "make test needs LibreOffice Calc for the spreadsheet test: apt-get install libreoffice-calc-nogui"; exit 1; }
+
+test: venv browser libreoffice
 	$(BIN)/python -m pytest -q
 
 lint: venv
 	$(BIN)/ruff check loadgen tests $(wildcard benchmarks)
 	$(BIN)/ruff format --check loadgen tests $(wildcard benchmarks)
+
+# docs/reference/*.md from the code (scenario models, metric registry); tests/unit/test_docs.py checks them.
+docs: venv
+	$(BIN)/python -m loadgen.report.reference
 
 bench: venv
 	$(BIN)/python benchmarks/bench.py $(ARGS)

@@ -49,9 +49,23 @@ SUMMARY: tuple[Column, ...] = (
     Column("workers", "", "worker processes"),
     Column("sessions", "", "concurrent sessions (connections) in all: workers × sessions per worker (mix phases)"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),
+    Column(
+        "thresholds",
+        "",
+        "the scenario's bounds on the phase: `ok`, or `missed: ` and each missed bound with what was measured "
+        "(`missed: p99_ms<=50 (was 71.2)`); empty when the phase has none, on each repetition's row of a repeated "
+        "phase (its median row is judged) and when the run ended before the bounds were checked",
+    ),
     Column("started_utc", "UTC", "when the coordinator released the phase's barrier"),
     _m("wall_s", "s", "last worker end − first worker start", "lower", "span", "Wall (s)", ".3f", True),
-    _m("rows", "rows", "rows written and committed (insert) or fetched (query) by all workers", "higher", "sum"),
+    _m(
+        "rows",
+        "rows",
+        "rows written and committed (insert; an interrupted phase counts only what its tables hold) or fetched "
+        "(query) by all workers",
+        "higher",
+        "sum",
+    ),
     _m(
         "nominal_mib",
         "MiB",
@@ -65,7 +79,7 @@ SUMMARY: tuple[Column, ...] = (
     _m(
         "parallelism",
         "",
-        "Σ worker busy time ÷ wall (as in the seed benchmark)",
+        "Σ worker busy time ÷ wall (as the hyperdb-api async parallel benchmark defines it)",
         "higher",
         "Σ busy ÷ wall",
         "Parallel",
@@ -76,9 +90,9 @@ SUMMARY: tuple[Column, ...] = (
     _m(
         "seed_wall_s",
         "s",
-        "the wall as the seed benchmark measures it: per worker its setup (connecting — first phase only — table "
-        "creation, psycopg connection) + end − release + closing its connections (last phase only); the slowest "
-        "worker's",
+        "the wall as the hyperdb-api async parallel benchmark measures it: per worker its setup (connecting — "
+        "first phase only — table creation, psycopg connection) + end − release + closing its connections (last "
+        "phase only); the slowest worker's",
         "lower",
         "max",
         "Seed wall (s)",
@@ -109,7 +123,7 @@ SUMMARY: tuple[Column, ...] = (
     _m(
         "target_rate_per_s",
         "operations/s",
-        "open-loop mix phases: the target rate",
+        "open-loop mix phases: the target rate (empty with rate stages)",
         "",
         "sum",
         "Target/s",
@@ -166,7 +180,9 @@ SUMMARY: tuple[Column, ...] = (
     _m("workers_rss_mib_peak", "MiB", "the largest worker RSS", "lower", "max"),
     _m("coordinator_cpu_pct_mean", "%", "the coordinator's mean CPU %", "lower", ""),
     _m("coordinator_rss_mib_peak", "MiB", "the coordinator's peak RSS", "lower", ""),
-    Column("verified", "", "`ok`, `failed` (data did not match), `unchecked` (nothing known to check against)"),
+    Column(
+        "verified", "", "`ok`, `failed` (data did not match), `unchecked` (user SQL, or nothing known to check against)"
+    ),
     Column("error", "", "why the phase failed"),
     _m(
         "rows_per_s_min", "rows/s", "on the median row: the lowest rows/s of the repetitions", "higher", "", repeat=""
@@ -191,7 +207,7 @@ WORKERS: tuple[Column, ...] = (
     Column("repetition", "", "1…N"),
     Column("worker", "", "the worker's number (0…workers−1)"),
     Column("method", "", "the phase's method"),
-    Column("sessions", "", "the worker's concurrent sessions (mix phases)"),
+    Column("sessions", "", "the worker's concurrent sessions (mix and query phases)"),
     Column("pid", "", "the worker's process id"),
     Column("node", "", "backend: ray: the Ray node the worker ran on (`host/node id`); empty for local workers"),
     Column("status", "", "`ok`, `failed` or `interrupted`"),

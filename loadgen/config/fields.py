@@ -6,7 +6,7 @@ import re
 import string
 from typing import Annotated
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, model_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict
 
 PHASE_NAME_PATTERN = r"^[A-Za-z][A-Za-z0-9_]*$"
 
@@ -34,6 +34,12 @@ def shorten(text: str, limit: int = EXCERPT_CHARS) -> str:
 def excerpt(value) -> str:
     """A value as messages echo it: its repr, cut short."""
     return shorten(repr(value))
+
+
+def suggestion(name: str, allowed) -> str:
+    """' (did you mean 'x'?)' for a name close to one of `allowed` (a misspelt key, operation, metric), else ''."""
+    hint = difflib.get_close_matches(str(name), [str(a) for a in allowed], n=1)
+    return f" (did you mean {hint[0]!r}?)" if hint else ""
 
 
 def _whole_number(value):
@@ -74,25 +80,6 @@ class StrictModel(BaseModel):
     """Unknown keys are errors and a validated scenario cannot be changed by accident."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class NestedModel(StrictModel):
-    """A model inside a mapping of the user's keys (`data:`): unknown keys are refused here, with this model's
-    allowed keys, because the scenario's generic message cannot name the keys of a model inside such a mapping."""
-
-    @model_validator(mode="before")
-    @classmethod
-    def _known_keys(cls, value):
-        if isinstance(value, dict):
-            unknown = [k for k in value if k not in cls.model_fields]
-            if unknown:
-                hint = difflib.get_close_matches(str(unknown[0]), list(cls.model_fields), n=1)
-                raise ValueError(
-                    f"unknown key {excerpt(unknown[0])}"
-                    + (f" (did you mean {hint[0]!r}?)" if hint else "")
-                    + f"; allowed: {', '.join(cls.model_fields)}"
-                )
-        return value
 
 
 MAX_NAME_CHARS = 120  # a table name as formatted for a worker (Hyper has none: it creates a 100,000-character name)

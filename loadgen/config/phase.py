@@ -14,7 +14,7 @@ DEFAULT_TABLE_COLUMNS = ("wall_s", "seed_wall_s", "rows_per_s", "mib_per_s", "pa
 
 class PhaseOptions(StrictModel):
     name: str = Field(pattern=PHASE_NAME_PATTERN, description="Unique phase name (letters, digits, _).")
-    description: str = ""
+    description: str = Field(default="", description="What the phase does, for people.")
     timeout_s: Number | None = Field(
         default=None, gt=0, le=WEEK_S, description="Maximum duration of this phase; defaults to timeouts.phase_s."
     )

@@ -52,8 +52,10 @@ class ServerConfig(StrictModel):
 
 
 class SamplingConfig(StrictModel):
-    enabled: bool = True
-    interval_ms: Count = Field(default=100, ge=10, le=60_000)
+    enabled: bool = Field(default=True, description="Sample CPU and memory (samples.csv).")
+    interval_ms: Count = Field(
+        default=100, ge=10, le=60_000, description="psutil sampling of hyperd, workers, coordinator and host."
+    )
     timeseries_interval_s: Number = Field(default=1.0, gt=0, le=HOUR_S, description="Bucket width of timeseries.csv.")
 
 

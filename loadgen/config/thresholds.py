@@ -16,7 +16,7 @@ import re
 from dataclasses import dataclass
 
 from loadgen import columns
-from loadgen.config.fields import WEEK_S, excerpt
+from loadgen.config.fields import WEEK_S, excerpt, suggestion
 
 METRICS = columns.METRIC_NAMES  # numeric summary.csv columns with a direction (loadgen/columns.py)
 OPERATION_METRICS = ["count", "errors", "error_rate", "ops_per_s", "min_ms", "p50_ms", "p90_ms", "p95_ms",
@@ -56,9 +56,10 @@ def split_key(key: str) -> tuple[str, str, str]:
         return parts[0], "", parts[1]
     if len(parts) == 3 and parts[0] and parts[1] and parts[2] in OPERATION_METRICS:
         return parts[0], parts[1], parts[2]
+    hint = suggestion(parts[-1], METRICS if len(parts) == 2 else OPERATION_METRICS) if len(parts) in (2, 3) else ""
     raise ValueError(
-        f"{excerpt(key)}: the key must be PHASE.METRIC with METRIC one of: {', '.join(METRICS)}; "
-        f"or PHASE.OPERATION.METRIC with METRIC one of: {', '.join(OPERATION_METRICS)}"
+        f"{excerpt(key)}: unknown metric{hint}; the key must be PHASE.METRIC with METRIC one of: "
+        f"{', '.join(METRICS)}; or PHASE.OPERATION.METRIC with METRIC one of: {', '.join(OPERATION_METRICS)}"
     )
 
 
@@ -67,7 +68,8 @@ def bounds_of(value) -> tuple[list[str], bool, float]:
     if isinstance(value, dict):
         unknown = sorted(set(value) - {"bounds", "abort", "delay_s"})
         if unknown:
-            raise ValueError(f"unknown key {excerpt(unknown[0])}; allowed: bounds, abort, delay_s")
+            hint = suggestion(unknown[0], ("bounds", "abort", "delay_s"))
+            raise ValueError(f"unknown key {excerpt(unknown[0])}{hint}; allowed: bounds, abort, delay_s")
         if "bounds" not in value:
             raise ValueError('give the bounds, e.g. {bounds: ["< 500"], abort: true}')
         abort, delay = value.get("abort", False), value.get("delay_s", 0)

@@ -126,7 +126,8 @@ class BoundedLoader(yaml.SafeLoader):
 
 
 def parse_yaml(text: str, path: str):
-    """Parse once into (data, node tree). Duplicate keys are errors (PyYAML would silently keep the last)."""
+    """Parse once into (data, node tree, problems). Duplicate keys are problems (PyYAML would silently keep the
+    last): returned, not raised, so that they are reported with the file's other mistakes."""
     try:
         loader = BoundedLoader(text, path)
         try:
@@ -134,8 +135,6 @@ def parse_yaml(text: str, path: str):
             if root is None:
                 raise ScenarioError(f"{path}:1: the file is empty; a scenario needs at least name and phases")
             problems = list(duplicate_keys(root, path))
-            if problems:
-                raise ScenarioError(problems)
             data = loader.construct_document(root)
         finally:
             loader.dispose()
@@ -151,7 +150,7 @@ def parse_yaml(text: str, path: str):
             f"{path}:{root.start_mark.line + 1}: a scenario must be a mapping of keys "
             f"(name, workers, phases, …), not a {type(data).__name__}"
         )
-    return data, root
+    return data, root, problems
 
 
 def duplicate_keys(node: yaml.Node, path: str):
@@ -173,7 +172,8 @@ def duplicate_keys(node: yaml.Node, path: str):
 
 
 def read_yaml(path: str):
-    """(data, node tree) of a scenario file; ScenarioError naming the file for what cannot be read."""
+    """(data, node tree, duplicate-key problems) of a scenario file; ScenarioError naming the file for what cannot
+    be read."""
     try:
         with open(path, "rb") as handle:
             raw = handle.read(MAX_FILE_BYTES + 1)

@@ -9,12 +9,12 @@ wherever the type allows: NUMERIC as scaled integers, DATE as days and TIMESTAMP
 
 from pydantic import Field, field_validator, model_validator
 
-from loadgen.config.fields import NestedModel, check_placeholders, excerpt, placeholders
+from loadgen.config.fields import StrictModel, check_placeholders, excerpt, placeholders
 from loadgen.datagen.kinds import Generator, fitting
 from loadgen.datagen.sqltypes import SQL_TYPES, SqlType, parse_sql_type
 
 
-class Column(NestedModel):
+class Column(StrictModel):
     name: str = Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,62}$", description="Column name (letters, digits, _).")
     type: str = Field(description=f"Hyper SQL type: {SQL_TYPES}.")
     nullable: bool = Field(default=True, description="false: NOT NULL.")
@@ -55,14 +55,14 @@ class Column(NestedModel):
         return gen
 
 
-class TableDefinition(NestedModel):
+class TableDefinition(StrictModel):
     name: str | None = Field(
         default=None,
         max_length=120,
         description="Table name; with {worker} one table per worker, without it one table all workers share. "
         "Default: KEY_{worker}.",
     )
-    columns: list[Column] = Field(min_length=1, max_length=1000)
+    columns: list[Column] = Field(min_length=1, max_length=1000, description="The table's columns, in order.")
 
     @field_validator("name")
     @classmethod

@@ -170,9 +170,9 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
         words[:, 0], words[:, 1] = unscaled, unscaled >> 63
         return pa.Array.from_buffers(arrow_type(sql), len(unscaled), [vector.validity(mask), pa.py_buffer(words)])
     if domain == "date":
-        return pa.array(values.astype(np.int32, copy=False), pa.int32(), mask=mask).view(arrow_type(sql))
+        return vector.from_numpy(values, pa.int32(), mask).view(arrow_type(sql))
     if domain == "timestamp":
-        return pa.array(values.astype(np.int64, copy=False), pa.int64(), mask=mask).view(arrow_type(sql))
+        return vector.from_numpy(values, pa.int64(), mask).view(arrow_type(sql))
     if domain == "interval":  # month_day_nano: int32 months, int32 days (both 0 here), int64 nanoseconds
         if len(values) and np.abs(values).max() > sqltypes.MAX_INTERVAL_US:  # ns would wrap around in int64
             raise ValueError(f"an INTERVAL value beyond ±100 years ({int(np.abs(values).max())} µs)")
@@ -180,7 +180,5 @@ def to_arrow(values: np.ndarray, sql, mask) -> pa.Array:
         words[:, 1] = values.astype(np.int64) * 1000
         return pa.Array.from_buffers(arrow_type(sql), len(values), [vector.validity(mask), pa.py_buffer(words)])
     if domain == "int":
-        return pa.array(values.astype(np.int64, copy=False), pa.int64(), mask=mask).cast(
-            arrow_type(sql)
-        )  # overflow raises
-    return pa.array(values, arrow_type(sql), mask=mask)
+        return vector.from_numpy(values, pa.int64(), mask).cast(arrow_type(sql))  # overflow raises
+    return vector.from_numpy(values, arrow_type(sql), mask)

@@ -14,7 +14,7 @@ from typing import Annotated, ClassVar, Literal
 
 from pydantic import BeforeValidator, Field
 
-from loadgen.config.fields import Count, NestedModel, excerpt
+from loadgen.config.fields import Count, StrictModel, excerpt
 from loadgen.datagen.sqltypes import MAX_INTERVAL_US, SqlType, interval_us, to_domain
 
 MAX_ZIPF_N = 10_000_000  # the cumulative distribution is kept in memory (8 bytes per key)
@@ -35,7 +35,7 @@ TIMES = ("date", "timestamp", "interval")
 EVERY_DOMAIN = (*NUMBERS, *TIMES, "bool", "text")
 
 
-class Kind(NestedModel):
+class Kind(StrictModel):
     fits: ClassVar[tuple[str, ...]] = ()  # the SQL domains whose columns it can fill
     repeats: ClassVar[bool] = False  # all its batches of one size are the same array (made once, without nulls)
 
@@ -71,8 +71,12 @@ class Kind(NestedModel):
 
 class Sequence(Kind):
     kind: Literal["sequence"]
-    start: Scalar = 0
-    step: int | float = 1  # DATE: days, TIMESTAMP: seconds
+    start: Scalar = Field(default=0, description="The first value (table-wide row 0).")
+    step: int | float = Field(
+        default=1,
+        description="Added per row (DATE: days, TIMESTAMP and INTERVAL: seconds): row i gets start + i·step, so no "
+        "two workers write the same key.",
+    )
     fits: ClassVar = (*NUMBERS, *TIMES)
 
     def check(self, sql: SqlType) -> None:
@@ -137,8 +141,8 @@ class Sequence(Kind):
 
 class Uniform(Kind):
     kind: Literal["uniform"]
-    low: Scalar
-    high: Scalar
+    low: Scalar = Field(description="The lowest value (inclusive).")
+    high: Scalar = Field(description="The highest value (inclusive for integers, dates, timestamps and intervals).")
     fits: ClassVar = (*NUMBERS, *TIMES)
 
     def check(self, sql: SqlType) -> None:
@@ -183,10 +187,10 @@ class _Bell(Kind):
 
 class Normal(_Bell):
     kind: Literal["normal"]
-    mean: float
-    stddev: float = Field(gt=0)
-    low: float | None = None  # values are clipped to [low, high]
-    high: float | None = None
+    mean: float = Field(description="The mean.")
+    stddev: float = Field(gt=0, description="The standard deviation.")
+    low: float | None = Field(default=None, description="Values below are clipped to it.")
+    high: float | None = Field(default=None, description="Values above are clipped to it.")
 
     def raw(self, draw):
         return draw.rng.normal(self.mean, self.stddev, draw.count)
@@ -194,10 +198,10 @@ class Normal(_Bell):
 
 class LogNormal(_Bell):
     kind: Literal["lognormal"]
-    mean: float = 0.0  # of the underlying normal
-    sigma: float = Field(default=1.0, gt=0)
-    low: float | None = None
-    high: float | None = None
+    mean: float = Field(default=0.0, description="The mean of the underlying normal.")
+    sigma: float = Field(default=1.0, gt=0, description="The standard deviation of the underlying normal.")
+    low: float | None = Field(default=None, description="Values below are clipped to it.")
+    high: float | None = Field(default=None, description="Values above are clipped to it.")
 
     def raw(self, draw):
         return draw.rng.lognormal(self.mean, self.sigma, draw.count)
@@ -206,7 +210,7 @@ class LogNormal(_Bell):
 class Zipf(Kind):
     kind: Literal["zipf"]
     n: Count = Field(ge=1, le=MAX_ZIPF_N, description="Keys 1..n; key k has weight k^-s.")
-    s: float = Field(default=1.1, ge=0, le=10)
+    s: float = Field(default=1.1, ge=0, le=10, description="The skew: key k has weight k^-s.")
     fits: ClassVar = NUMBERS
 
     def check(self, sql: SqlType) -> None:
@@ -221,8 +225,8 @@ class Zipf(Kind):
 
 class Choice(Kind):
     kind: Literal["choice"]
-    values: list[Scalar] = Field(min_length=1, max_length=100_000)
-    weights: list[float] | None = None
+    values: list[Scalar] = Field(min_length=1, max_length=100_000, description="The values to choose from.")
+    weights: list[float] | None = Field(default=None, description="One weight per value (default: equal).")
     fits: ClassVar = EVERY_DOMAIN
 
     def check(self, sql: SqlType) -> None:
@@ -268,7 +272,7 @@ class Bool(Kind):
 
 class Constant(Kind):
     kind: Literal["constant"]
-    value: Scalar
+    value: Scalar = Field(description="The one value every row gets.")
     fits: ClassVar = EVERY_DOMAIN
     repeats: ClassVar = True
 
@@ -290,8 +294,8 @@ class Constant(Kind):
 
 class Words(Kind):
     kind: Literal["words"]
-    min_words: Count = Field(default=1, ge=1, le=1000)
-    max_words: Count = Field(default=8, ge=1, le=1000)
+    min_words: Count = Field(default=1, ge=1, le=1000, description="The fewest words of a value.")
+    max_words: Count = Field(default=8, ge=1, le=1000, description="The most words of a value.")
     fits: ClassVar = ("text",)
 
     def check(self, sql: SqlType) -> None:
@@ -317,9 +321,9 @@ class Words(Kind):
 
 class RandomText(Kind):
     kind: Literal["random"]
-    min_length: Count = Field(default=1, ge=0, le=100_000)
-    max_length: Count = Field(default=16, ge=0, le=100_000)
-    alphabet: Literal["letters", "digits", "alnum"] = "alnum"
+    min_length: Count = Field(default=1, ge=0, le=100_000, description="The shortest value, in characters.")
+    max_length: Count = Field(default=16, ge=0, le=100_000, description="The longest value, in characters.")
+    alphabet: Literal["letters", "digits", "alnum"] = Field(default="alnum", description="The characters drawn.")
     fits: ClassVar = ("text",)
 
     def check(self, sql: SqlType) -> None:

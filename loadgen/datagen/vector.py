@@ -38,13 +38,37 @@ def choice_indices(cdf: np.ndarray | None, n: int, count: int, rng: np.random.Ge
     return indices
 
 
+# Arrays are built from their buffers (pa.Array.from_buffers), never with pa.array: pyarrow's conversion of numpy
+# arrays or Python lists imports pandas the first time in a process (0.2 CPU-s and ~50 MiB per worker, on the
+# critical path of a phase's first batch).
+
+
+def from_numpy(values: np.ndarray, arrow_type: pa.DataType, mask=None) -> pa.Array:
+    """The Arrow array of numpy values (integers, floats or booleans) as `arrow_type`'s storage, null where mask
+    is True; the values are converted to the type's width first (not checked: cast the result for that)."""
+    if pa.types.is_boolean(arrow_type):
+        data = np.packbits(np.asarray(values, dtype=bool), bitorder="little")
+    else:
+        data = np.ascontiguousarray(values, dtype=arrow_type.to_pandas_dtype())
+    return pa.Array.from_buffers(arrow_type, len(values), [validity(mask), pa.py_buffer(data)])
+
+
 def text_pool(values: list[str]) -> pa.Array:
-    return pa.array(np.array(values, dtype=object), pa.string())
+    encoded = [value.encode() for value in values]
+    offsets = np.zeros(len(encoded) + 1, dtype=np.int32)
+    np.cumsum([len(piece) for piece in encoded], out=offsets[1:])
+    return pa.Array.from_buffers(
+        pa.string(), len(encoded), [None, pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded))]
+    )
+
+
+def indices_array(indices: np.ndarray, mask=None) -> pa.Array:
+    return from_numpy(indices, pa.from_numpy_dtype(indices.dtype), mask)
 
 
 def take(pool: pa.Array, indices: np.ndarray, mask) -> pa.Array:
     """pool[indices], null where mask is True (the indices keep their own integer type)."""
-    return pool.take(pa.array(indices, mask=mask))
+    return pool.take(indices_array(indices, mask))
 
 
 @lru_cache(maxsize=16)
@@ -96,11 +120,7 @@ def _word_pieces() -> pa.Array:
     """Every word followed by a space, then every word alone, then the empty string: a row of words is the
     concatenation of pieces (its last word without the space; a null row's words all empty), so `take` of the
     pieces builds every row's bytes at once."""
-    pieces = [w + " " for w in WORDS] + list(WORDS) + [""]
-    offsets = np.zeros(len(pieces) + 1, dtype=np.int32)
-    np.cumsum([len(piece) for piece in pieces], out=offsets[1:])
-    body = "".join(pieces).encode()
-    return pa.Array.from_buffers(pa.string(), len(pieces), [None, pa.py_buffer(offsets), pa.py_buffer(body)])
+    return text_pool([w + " " for w in WORDS] + list(WORDS) + [""])
 
 
 _WORD_PIECES = _word_pieces()
@@ -109,7 +129,7 @@ _WORD_PIECES = _word_pieces()
 def word_slices(drawn: np.ndarray, first: np.ndarray, per_row: np.ndarray, mask) -> pa.Array:
     """Rows of words: the pool of the drawn words (each with its trailing space), each row the slice of the pool
     from its first word on, per_row words long, without its last space; a null row an empty slot."""
-    pool = _WORD_PIECES.take(pa.array(drawn))
+    pool = _WORD_PIECES.take(indices_array(drawn))
     word_starts = np.frombuffer(pool.buffers()[1], np.int32, len(pool) + 1)
     starts = word_starts[first]
     lengths = word_starts[first + per_row] - starts - 1

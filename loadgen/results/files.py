@@ -19,17 +19,18 @@ def utc_stamp(moment: dt.datetime | None = None) -> str:
     return (moment or dt.datetime.now(dt.timezone.utc)).strftime("%Y%m%dT%H%M%SZ")
 
 
-UTC_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
+UTC_FORMAT = "%Y-%m-%dT%H:%M:%S.%f"
 
 
 def iso_utc(epoch_s: float) -> str:
-    """`2026-11-27 21:30:17.123`: ISO 8601 with a space and no zone letter, the form LibreOffice and Excel read as
-    a date-time (a trailing `Z` makes them read text). The column names say the zone: UTC."""
+    """`2026-11-27T21:30:17.123`: ISO 8601 with a `T` and no zone suffix, the form LibreOffice's default CSV import
+    reads as a date-time (measured with 7.4: a space instead of the `T`, or a trailing `Z`, arrives as text), as
+    pandas does with parse_dates. The column names say the zone: UTC."""
     return dt.datetime.fromtimestamp(epoch_s, dt.timezone.utc).strftime(UTC_FORMAT)[:-3]
 
 
 def parse_utc(text: str) -> float:
-    """Epoch seconds of a timestamp written by iso_utc (or by loadgen before 0.2: `…T…Z`)."""
+    """Epoch seconds of a timestamp written by iso_utc (or by earlier loadgen versions: `… …` and `…T…Z`)."""
     moment = dt.datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
     return (moment if moment.tzinfo else moment.replace(tzinfo=dt.timezone.utc)).timestamp()
 

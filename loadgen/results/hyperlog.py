@@ -15,6 +15,8 @@ import datetime as dt
 import json
 from pathlib import Path
 
+from loadgen.results.files import iso_utc
+
 METRIC_COLUMNS = [
     "run_id", "point", "utc", "phase", "repetition", "process_memory_mib", "system_memory_mib", "tracked_memory_mib",
     "cpu_load", "overall_load", "memory_load",
@@ -93,7 +95,7 @@ class Tail:
             memory, load = v.get("memory", {}), v.get("load", {})
             tracked = v.get("mem-trackers", {}).get("memory_tracked_current_usage_mb", {})
             self.metrics.append({
-                "run_id": self.run_id, "utc": entry["ts"].replace("T", " ")[:23], "phase": phase,
+                "run_id": self.run_id, "utc": iso_utc(ts), "phase": phase,
                 "repetition": repetition,
                 "process_memory_mib": memory.get("process_physical_memory_mb", ""),
                 "system_memory_mib": memory.get("system_physical_memory_mb", ""),

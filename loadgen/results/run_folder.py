@@ -9,7 +9,14 @@ from loadgen.errors import NotARunFolder
 from loadgen.results import files as results
 from loadgen.results import hyperlog, tables, thresholds
 from loadgen.results.aggregate import median_row
+from loadgen.results.samples import wide_rows
 from loadgen.results.timeseries import operation_timeseries_rows
+
+
+def missed_bound(t, value: float | None) -> str:
+    """A missed bound in a phase's `thresholds` cell, e.g. `p99_ms<=50 (was 71.2)`: the row names the phase."""
+    bound = ".".join(p for p in (t.operation, t.metric) if p) + f"{t.op}{t.limit:g}"
+    return f"{bound} ({'no value' if value is None else f'was {value:g}'})"
 
 
 class RunFolder:
@@ -110,7 +117,8 @@ class RunFolder:
         return tables.final_rows(self.summary)
 
     def check_thresholds(self) -> list[str]:
-        """Evaluate each matrix point's own `thresholds:` against its rows; remember the printed lines; return the
+        """Evaluate each matrix point's own `thresholds:` against its rows; remember the printed lines and put the
+        verdict in each judged row's `thresholds` cell (summary.csv rewritten, history.csv gets it too); return the
         missed ones."""
         missed = []
         points = dict.fromkeys(r["point"] for r in self.final_rows())
@@ -120,13 +128,21 @@ class RunFolder:
             rows = [r for r in self.final_rows() if r["point"] == point]
             latency = [r for r in self.latency if r["point"] == point]
             where = f" [{rows[0]['parameters']}]" if rows and rows[0]["parameters"] else ""
+            missed_by_phase: dict[str, list[str]] = {}
             for t, value, passed in thresholds.evaluate(parsed, {r["phase"]: r for r in rows}, latency):
                 shown = "no value" if value is None else f"{value:g}"
                 text = f"{t.text}{where} (measured {shown})"
                 self.threshold_lines.append(f"threshold {'ok    ' if passed else 'MISSED'} {text}")
                 self.thresholds_result.append({"threshold": t.text + where, "measured": value, "passed": passed})
+                missed_by_phase.setdefault(t.phase, [])
                 if not passed:
                     missed.append(text)
+                    missed_by_phase[t.phase].append(missed_bound(t, value))
+            for row in rows:
+                if row["phase"] in missed_by_phase:
+                    bounds = missed_by_phase[row["phase"]]
+                    row["thresholds"] = "missed: " + "; ".join(bounds) if bounds else "ok"
+        self.write_tables()
         return missed
 
     def write_tables(self) -> None:
@@ -173,6 +189,7 @@ class RunFolder:
             for s in samples
         )  # fmt: skip
         results.write_csv(self.dir / "samples.csv", tables.SAMPLE_COLUMNS, self.samples)
+        results.write_csv(self.dir / "samples_wide.csv", *wide_rows(self.samples))
 
     def write_status(self, status: str, error: str = "", exit_code: int | None = None) -> None:
         """run.json, atomically; on a full disk, in place (the file's block is already there), so a failed

@@ -10,33 +10,30 @@ import copy
 import difflib
 import itertools
 import json
-import types
-import typing
 from pathlib import Path
-from typing import Annotated
 
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from loadgen.config.fields import BOUND_MEANINGS, PHASE_NAME_PATTERN, excerpt, shorten
-from loadgen.config.hyperd import VERSION_PATTERN
-from loadgen.config.sections import ENDPOINT_PATTERN
+from loadgen.config.fields import excerpt, shorten
 from loadgen.config.yaml_source import Source, dotted, line_order, read_yaml
 from loadgen.errors import ScenarioError
-from loadgen.scenario.model import NAME_PATTERN, cross_checks, resolve, scenario_model
+from loadgen.scenario.messages import format_errors
+from loadgen.scenario.model import cross_checks, resolve, scenario_model
+from loadgen.scenario.partial import cross_check_refused
 from loadgen.workloads import registry
 
 
 def read_data(path: str, overrides: list[str]):
-    data, root = read_yaml(path)
-    return data, root, apply_overrides(data, overrides, path)
+    data, root, problems = read_yaml(path)
+    return data, root, apply_overrides(data, overrides, path), problems
 
 
 def load_scenario(path: str | Path, overrides: list[str] = (), notices: list[str] | None = None) -> BaseModel:
     """The validated scenario of a file with its --set overrides. `notices` collects warnings (deprecated keys)."""
     path = str(path)
-    data, root, override_locs = read_data(path, list(overrides))
-    return validate(data, Source(path, root, override_locs), notices)
+    data, root, override_locs, problems = read_data(path, list(overrides))
+    return validate(data, Source(path, root, override_locs), notices, problems)
 
 
 MAX_POINTS = 100
@@ -49,8 +46,8 @@ def load_plan(path: str | Path, overrides: list[str] = (), notices: list[str] | 
     like the file. Without a matrix the plan is [({}, scenario)]. The seed is drawn once, so every point
     replays the same random choices. `notices` collects warnings (deprecated keys), each once."""
     path = str(path)
-    data, root, override_locs = read_data(path, list(overrides))
-    base = validate(data, Source(path, root, override_locs), notices)
+    data, root, override_locs, problems = read_data(path, list(overrides))
+    base = validate(data, Source(path, root, override_locs), notices, problems)
     if not base.matrix:
         return base, [({}, base)]
     keys = list(base.matrix)
@@ -161,6 +158,7 @@ def rename_deprecated(data: dict, source: Source) -> tuple[list[str], list[str]]
             where = source.where(("phases", i, old))
             if new in phase:
                 problems.append(f"{where}: {dotted(('phases', i, old))}: give only {new} ({old} is its old name)")
+                del phase[old]  # reported here: not again as an unknown key
                 continue
             phase[new] = phase.pop(old)
             source.renamed[("phases", i, new)] = ("phases", i, old)
@@ -169,23 +167,29 @@ def rename_deprecated(data: dict, source: Source) -> tuple[list[str], list[str]]
     return warnings, problems
 
 
-def validate(data: dict, source: Source, notices: list[str] | None = None) -> BaseModel:
-    warnings, problems = rename_deprecated(data, source)
+def validate(data: dict, source: Source, notices: list[str] | None = None, problems: list[str] = ()) -> BaseModel:
+    """The scenario of `data`, resolved; else ScenarioError with every mistake found (`problems`: those found
+    while reading the file), the cross-key rules included even when some values are refused."""
+    warnings, renaming = rename_deprecated(data, source)
     if notices is not None:
         notices.extend(w for w in warnings if w not in notices)
-    if problems:
-        raise ScenarioError(problems)
+    problems = list(problems) + renaming
+    scenario = None
     try:
         scenario = scenario_model().model_validate(data)
     except ValidationError as exc:
-        raise ScenarioError(sorted((format_error(err, source) for err in exc.errors()), key=line_order)) from None
-    problems = sorted(
-        (f"{source.where(loc)}: {dotted(source.original(loc))}: {msg}" for loc, msg in cross_checks(scenario)),
-        key=line_order,
-    )
-    problems += [
-        f"{source.path}: {text}: {why}" for loc, text in source.overrides.items() if (why := shadowed(scenario, loc))
-    ]
+        problems += format_errors(exc.errors(), source)
+        checks = cross_check_refused(data, exc.errors())
+    else:
+        checks = list(cross_checks(scenario))
+    problems += [f"{source.where(loc)}: {dotted(source.original(loc))}: {msg}" for loc, msg in checks]
+    problems = sorted(dict.fromkeys(problems), key=line_order)
+    if scenario is not None:
+        problems += [
+            f"{source.path}: {text}: {why}"
+            for loc, text in source.overrides.items()
+            if (why := shadowed(scenario, loc))
+        ]
     if problems:
         raise ScenarioError(problems)
     return resolve(scenario)
@@ -209,110 +213,6 @@ def shadowed(scenario, loc: tuple) -> str:
         phase = phases[loc[1]]
         return phase.shadowed(phase.renamed_keys.get(loc[2], loc[2]))
     return ""
-
-
-def format_error(err: dict, source: Source) -> str:
-    loc = tuple(err["loc"])
-    kind = err["type"]
-    # bounds of float fields read as 604800, not 604800.0
-    ctx = {k: int(v) if isinstance(v, float) and v.is_integer() else v for k, v in (err.get("ctx") or {}).items()}
-    # drop union tags (e.g. 'insert' in phases.0.insert.rows): they are not in the file
-    shown = tuple(p for p in loc if not (isinstance(p, str) and p in registry.options_models() and p != loc[-1]))
-    where = source.where(shown + ("workload",) if kind == "union_tag_invalid" else shown)
-    shown = source.original(shown)  # a key written under its deprecated name is named as written
-    if kind == "extra_forbidden":
-        allowed = allowed_keys(loc[:-1])
-        hint = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        msg = f"unknown key {excerpt(loc[-1])}" + (f" (did you mean {hint[0]!r}?)" if hint else "")
-        return f"{where}: {dotted(shown)}: {msg}; allowed: {', '.join(allowed)}"
-    if kind == "missing":
-        return f"{where}: {dotted(shown)}: required key is missing"
-    if kind == "union_tag_invalid":
-        return (
-            f"{where}: {dotted(shown)}.workload: unknown workload {excerpt(ctx.get('tag'))}; "
-            f"allowed: {', '.join(registry.options_models())}"
-        )
-    if kind == "union_tag_not_found":
-        allowed = ", ".join(registry.options_models())
-        return f"{where}: {dotted(shown)}: required key 'workload' is missing; allowed: {allowed}"
-    if kind == "literal_error":
-        return (
-            f"{where}: {dotted(shown)}: {excerpt(err['input'])} is not allowed; "
-            f"allowed: {ctx.get('expected', '').replace(chr(39), '')}"
-        )
-    if kind in ("model_type", "model_attributes_type", "dict_type"):
-        allowed = allowed_keys(loc)
-        keys = f" ({', '.join(allowed)})" if allowed else ""
-        return f"{where}: {dotted(shown)}: must be a mapping of keys{keys}, got {excerpt(err['input'])}"
-    if kind == "value_error":
-        return f"{where}: {dotted(shown)}: {ctx.get('error', err['msg'])} (got {excerpt(err['input'])})"
-    template = PLAIN_MESSAGES.get(kind)
-    if kind == "string_pattern_mismatch":
-        template = PATTERN_MEANINGS.get(ctx.get("pattern"), template)
-    message = template.format(**ctx) if template else err["msg"]
-    bound = ctx.get("le", ctx.get("lt"))
-    if bound in BOUND_MEANINGS:
-        message += f" ({BOUND_MEANINGS[bound]})"
-    return f"{where}: {dotted(shown)}: {message} (got {excerpt(err['input'])})"
-
-
-# pydantic's error kinds in the words of this tool
-PLAIN_MESSAGES = {
-    "greater_than_equal": "must be >= {ge}",
-    "greater_than": "must be > {gt}",
-    "less_than_equal": "must be <= {le}",
-    "less_than": "must be < {lt}",
-    "int_parsing": "must be a whole number",
-    "int_type": "must be a whole number",
-    "int_from_float": "must be a whole number",
-    "float_parsing": "must be a number",
-    "finite_number": "must be a finite number",
-    "float_type": "must be a number",
-    "bool_parsing": "must be true or false",
-    "bool_type": "must be true or false",
-    "string_type": "must be a string",
-    "list_type": "must be a list",
-    "too_short": "needs at least {min_length} item(s)",
-    "string_too_short": "must not be empty",
-    "string_too_long": "must be at most {max_length} characters",
-}
-PATTERN_MEANINGS = {
-    NAME_PATTERN: "must start with a letter or digit and use only letters, digits, _ . -",
-    PHASE_NAME_PATTERN: "must start with a letter and use only letters, digits and _",
-    ENDPOINT_PATTERN: "must be an endpoint like tab.tcp://host:port or tab.domain://DIR/domain/NAME",
-    VERSION_PATTERN: "must be a tableauhyperapi version like 0.0.24457",
-}
-
-
-def allowed_keys(loc: tuple) -> list[str]:
-    """The keys a mapping at `loc` accepts, for 'unknown key' messages."""
-    model: typing.Any = scenario_model()
-    for part in loc:
-        model = step_into(model, part)
-        if model is None:
-            return []
-    return list(model.model_fields) if isinstance(model, type) and issubclass(model, BaseModel) else []
-
-
-def step_into(model, part):
-    if isinstance(part, str) and part in registry.options_models():
-        return registry.options_models()[part]
-    if isinstance(model, type) and issubclass(model, BaseModel):
-        field = model.model_fields.get(part) if isinstance(part, str) else None
-        return unwrap(field.annotation) if field else None
-    if typing.get_origin(model) is list and isinstance(part, int):
-        return unwrap(typing.get_args(model)[0])
-    return None
-
-
-def unwrap(annotation):
-    while typing.get_origin(annotation) is Annotated:
-        annotation = typing.get_args(annotation)[0]
-    args = [a for a in typing.get_args(annotation) if a is not type(None)]
-    if typing.get_origin(annotation) in (typing.Union, types.UnionType):
-        if len(args) == 1:
-            return unwrap(args[0])
-    return annotation
 
 
 def dump_resolved(scenario) -> str:

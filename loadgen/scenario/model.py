@@ -9,7 +9,16 @@ from typing import Annotated, Any, Literal, Union
 from pydantic import Field, field_validator
 
 from loadgen.config import thresholds
-from loadgen.config.fields import MAX_ROWS, Count, StrictModel, check_placeholders, excerpt, name_problem, placeholders
+from loadgen.config.fields import (
+    MAX_ROWS,
+    Count,
+    StrictModel,
+    check_placeholders,
+    excerpt,
+    name_problem,
+    placeholders,
+    suggestion,
+)
 from loadgen.config.hyperd import cross_check as hyperd_cross_check
 from loadgen.config.ray import RayConfig
 from loadgen.config.ray import cross_check as ray_cross_check
@@ -27,21 +36,30 @@ def build(phase_models: tuple[type, ...]) -> type:
     phase_union = Union[phase_models]  # noqa: UP007 - built from the registry at run time
 
     class Scenario(StrictModel):
-        name: str = Field(pattern=NAME_PATTERN)
-        description: str = ""
-        workers: Count = Field(default=1, ge=1, le=256)
+        name: str = Field(pattern=NAME_PATTERN, description="The scenario's name (in the results path).")
+        description: str = Field(default="", description="What it does, shown by `loadgen list`.")
+        workers: Count = Field(
+            default=1, ge=1, le=256, description="Worker processes, each with its own connection and table."
+        )
         rows: Count | None = Field(
             default=None,
             ge=1,
             le=MAX_ROWS,
             description="Default total rows for insert phases that do not set their own.",
         )
-        table: str = Field(default="measurements_{worker}", min_length=1, max_length=120)
-        server: ServerConfig = Field(default_factory=ServerConfig)
-        sampling: SamplingConfig = Field(default_factory=SamplingConfig)
-        timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig)
-        output: OutputConfig = Field(default_factory=OutputConfig)
-        phases: list[Annotated[phase_union, Field(discriminator="workload")]] = Field(min_length=1)
+        table: str = Field(
+            default="measurements_{worker}",
+            min_length=1,
+            max_length=120,
+            description="Table name template; {worker} (e.g. {worker:03d}) is required when workers > 1.",
+        )
+        server: ServerConfig = Field(default_factory=ServerConfig, description="The hyperd the run uses.")
+        sampling: SamplingConfig = Field(default_factory=SamplingConfig, description="CPU and memory sampling.")
+        timeouts: TimeoutsConfig = Field(default_factory=TimeoutsConfig, description="How long anything may wait.")
+        output: OutputConfig = Field(default_factory=OutputConfig, description="Where results go.")
+        phases: list[Annotated[phase_union, Field(discriminator="workload")]] = Field(
+            min_length=1, description="Run in order by every worker, each starting at a barrier."
+        )
         seed: Count | None = Field(
             default=None, ge=0, description="Seed of every random choice; default: drawn at start and recorded."
         )
@@ -60,20 +78,20 @@ def build(phase_models: tuple[type, ...]) -> type:
             default_factory=dict,
             description="Sweep: one run per combination, e.g. {workers: [1, 2], load.method: [arrow, rows]}.",
         )
-        thresholds: dict[str, str | list[str] | dict[str, Any]] = Field(
+        # values are read by loadgen/config/thresholds.py, whose messages name the forms a value takes
+        thresholds: dict[str, Any] = Field(
             default_factory=dict,
             description='Pass/fail criteria, e.g. {"load.rows_per_s": ">= 5e6", "users.search.p99_ms": {bounds: '
             '["< 200"], abort: true}}; a miss exits 1.',
         )
         data: dict[str, TableDefinition] = Field(
             default_factory=dict,
-            description="Table definitions by key; an insert phase writes one with `table: KEY` "
-            "(see docs/own_data.md).",
+            description="Table definitions by key; an insert phase writes one with `table: KEY` (see docs/data.md).",
         )
         backend: Literal["local", "ray"] = Field(
             default="local", description="local: one process per worker here; ray: one Ray actor per worker."
         )
-        ray: RayConfig = Field(default_factory=RayConfig)
+        ray: RayConfig = Field(default_factory=RayConfig, description="The Ray cluster (backend: ray only).")
 
         @field_validator("table")
         @classmethod
@@ -103,68 +121,94 @@ def scenario_model() -> type:
 
 def cross_checks(scenario):
     """Rules that involve more than one key. Yields (location, message)."""
-    yield from _phase_checks(scenario)
-    yield from _threshold_checks(scenario)
-    if scenario.server.endpoint and scenario.server.parameters:
-        yield (
-            ("server", "parameters"),
-            "hyperd parameters apply only to the embedded server, not to an endpoint",
-        )
-    yield from _data_key_checks(scenario)
-    yield from ray_cross_check(scenario)
-    yield from hyperd_cross_check(scenario)
-    yield from _table_name_checks(scenario)
+    for group in CHECK_GROUPS:
+        for check in group(scenario, list(enumerate(scenario.phases))):
+            yield from check()
 
 
-def _phase_checks(scenario):
-    """Unique phase names, and each phase's own checks against the rest of the scenario."""
+def _phase_checks(scenario, phases):
+    """Each phase's own checks against the rest of the scenario, as one check per phase (`phases`: (index in the
+    file, phase))."""
+    for i, phase in phases:
+        yield lambda i=i, phase=phase: (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
+
+
+def _unique_phase_names(scenario, phases):
+    yield lambda: _duplicate_names(scenario.phases)
+
+
+def _duplicate_names(phases):
     seen = {}
-    for i, phase in enumerate(scenario.phases):
+    for i, phase in enumerate(phases):
         if phase.name in seen:
             yield (
                 ("phases", i, "name"),
                 f"duplicate phase name {excerpt(phase.name)} (also phases[{seen[phase.name]}])",
             )
         seen.setdefault(phase.name, i)
-        yield from (((("phases", i) + loc), msg) for loc, msg in phase.cross_check(scenario))
 
 
-def _threshold_checks(scenario):
-    """Each threshold names a phase (and an operation) that exists, and aborts only a phase that can end early."""
-    by_name = {p.name: p for p in scenario.phases}
+def _threshold_checks(scenario, phases):
     for key, expression in scenario.thresholds.items():
-        try:
-            threshold = thresholds.parse(key, expression)
-        except ValueError as exc:
-            yield ("thresholds", key), str(exc)
-            continue
-        phase = by_name.get(threshold.phase)
-        if phase is None:
+        yield lambda key=key, expression=expression: _threshold_check(scenario, key, expression)
+
+
+def _threshold_check(scenario, key, expression):
+    """A threshold names a metric and a phase (and an operation) that exist, and aborts only a phase that can end
+    early."""
+    try:
+        threshold = thresholds.parse(key, expression)
+    except ValueError as exc:
+        yield ("thresholds", key), str(exc)
+        return
+    by_name = {p.name: p for p in scenario.phases}
+    phase = by_name.get(threshold.phase)
+    if phase is None:
+        yield (
+            ("thresholds", key),
+            f"no phase named {excerpt(threshold.phase)}{suggestion(threshold.phase, by_name)}; "
+            f"phases: {', '.join(sorted(by_name))}",
+        )
+        return
+    if threshold.abort and not phase.ends_early():
+        yield (
+            ("thresholds", key),
+            f"abort: true needs a phase that can end early (mix or query); {threshold.phase} runs workload "
+            f"{phase.workload}: check it at the end (no abort)",
+        )
+    if threshold.operation:
+        known = phase.operation_names()
+        if known is None:
             yield (
                 ("thresholds", key),
-                f"no phase named {excerpt(threshold.phase)}; phases: {', '.join(sorted(by_name))}",
+                f"{threshold.phase} runs workload {phase.workload}: per-operation thresholds apply to mix and "
+                "query phases",
             )
-            continue
-        if threshold.abort and not phase.ends_early():
+        elif threshold.operation not in known:
             yield (
                 ("thresholds", key),
-                f"abort: true needs a phase that can end early (mix or query); {threshold.phase} runs workload "
-                f"{phase.workload}: check it at the end (no abort)",
+                f"{threshold.phase} has no operation {excerpt(threshold.operation)}"
+                f"{suggestion(threshold.operation, known)}; its operations: " + ", ".join(known),
             )
-        if threshold.operation:
-            known = phase.operation_names()
-            if known is None:
-                yield (
-                    ("thresholds", key),
-                    f"{threshold.phase} runs workload {phase.workload}: per-operation thresholds apply to mix and "
-                    "query phases",
-                )
-            elif threshold.operation not in known:
-                yield (
-                    ("thresholds", key),
-                    f"{threshold.phase} has no operation {excerpt(threshold.operation)}; its operations: "
-                    + ", ".join(known),
-                )
+
+
+def _server_checks(scenario, phases):
+    yield lambda: _endpoint_parameters(scenario)
+    yield lambda: ray_cross_check(scenario)
+    yield lambda: hyperd_cross_check(scenario)
+
+
+def _endpoint_parameters(scenario):
+    if scenario.server.endpoint and scenario.server.parameters:
+        yield (
+            ("server", "parameters"),
+            "hyperd parameters apply only to the embedded server, not to an endpoint",
+        )
+
+
+def _table_checks(scenario, phases):
+    yield lambda: _data_key_checks(scenario)
+    yield lambda: _table_name_checks(scenario)
 
 
 def _data_key_checks(scenario):
@@ -192,6 +236,11 @@ def _table_name_checks(scenario):
             ("table",),
             "with more than one worker the table name needs {worker} so that each has its own table",
         )
+
+
+# each group gives independent checks: a check that cannot run (it reads a value the scenario got wrong, see
+# loadgen/scenario/partial.py) does not keep the others from running
+CHECK_GROUPS = (_phase_checks, _unique_phase_names, _threshold_checks, _server_checks, _table_checks)
 
 
 def resolve(scenario):

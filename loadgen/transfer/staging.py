@@ -1,7 +1,8 @@
 """Staged Arrow files for the `arrow` method: where they go and how they are always removed.
 
 hyperd reads (COPY FROM) and writes (COPY TO) these files itself, so they must live on the hyperd's host.
-tmpfs (/dev/shm) keeps them out of the disk's way; the file exists only for the duration of one COPY.
+tmpfs (/dev/shm) keeps them out of the disk's way; a worker has at most two, for the duration of one phase
+(loadgen/transfer/writers.py: StagedFiles).
 """
 
 import contextlib

@@ -1,4 +1,5 @@
-"""The metric registry is the one list: CSV headers, thresholds, compare, the terminal tables and the README agree."""
+"""The metric registry is the one list: CSV headers, thresholds, compare, the terminal tables and the column
+reference (docs/reference/result_columns.md) agree."""
 
 import re
 from pathlib import Path
@@ -9,17 +10,17 @@ from loadgen.report import terminal
 from loadgen.results import aggregate, compare
 from loadgen.results import tables as run_tables
 
-README = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+REFERENCE = (Path(__file__).resolve().parents[2] / "docs" / "reference" / "result_columns.md").read_text("utf-8")
 
 
 def section(title: str) -> str:
-    start = README.index(f"### {title}\n")
-    end = README.index("\n### ", start + 1)
-    return README[start:end]
+    start = REFERENCE.index(f"## {title}\n")
+    end = REFERENCE.index("\n## ", start + 1)
+    return REFERENCE[start:end]
 
 
 def documented(title: str) -> set[str]:
-    """Column names in a README section: backticked names in the table's first column, or in its running text."""
+    """Column names in a section of the reference: backticked names in the table's first column, or in its text."""
     text = section(title)
     rows = [line.split("|")[1] for line in text.splitlines() if line.startswith("| `")]
     source = "\n".join(rows) if rows else text

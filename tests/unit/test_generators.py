@@ -309,3 +309,45 @@ def test_batch_rngs_are_the_streams_of_batch_rng(seed, key, worker, first_row, c
         expected = generate.batch_rng(seed, key, worker, first_row, column)
         assert rng.bit_generator.state == expected.bit_generator.state
         assert np.array_equal(rng.integers(0, 2**63, size=8), expected.integers(0, 2**63, size=8))
+
+
+NO_PANDAS_PROBE = """
+import sys
+from loadgen.datagen import canonical_batches, generate
+from loadgen.datagen.definitions import TableDefinition
+sys.path.insert(0, "tests/unit")
+from test_generators import ORDERS
+generate.record_batch(ORDERS, "orders", 1, 0, 0, 5000).validate(full=True)
+canonical_batches.record_batch(0, 5000).validate(full=True)
+print("PANDAS:", "pandas" in sys.modules)
+"""
+
+
+def test_generating_batches_never_imports_pandas():
+    """pyarrow's conversion of numpy arrays imports pandas (0.2 CPU-s, ~50 MiB) the first time in a process: the
+    generators build their arrays from buffers instead, so a worker never pays for it."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", NO_PANDAS_PROBE], cwd=root, capture_output=True, text=True, timeout=120)
+    assert out.stdout.splitlines()[-1:] == ["PANDAS: False"], out.stdout[-500:] + out.stderr[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("values", "arrow_type"),
+    [
+        (np.array([1, -2, 3], np.int64), pa.int64()),
+        (np.array([1, -2, 3], np.int64), pa.int32()),
+        (np.array([1, 2, 3], np.int16), pa.int16()),
+        (np.array([0.5, -1.25, 1e300]), pa.float64()),
+        (np.array([True, False, True, True, False, False, True, False, True]), pa.bool_()),
+    ],
+)
+@pytest.mark.parametrize("with_nulls", [False, True])
+def test_arrays_from_buffers_equal_pyarrows_conversion(values, arrow_type, with_nulls):
+    mask = np.arange(len(values)) % 2 == 1 if with_nulls else None
+    made = vector.from_numpy(values, arrow_type, mask)
+    made.validate(full=True)
+    assert made.equals(pa.array(values, arrow_type, mask=mask))

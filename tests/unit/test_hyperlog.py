@@ -49,4 +49,4 @@ def test_resource_metrics_rows_carry_phase_and_a_spreadsheet_timestamp(tmp_path)
     tail.poll()
     [row] = tail.metrics
     assert (row["phase"], row["repetition"], row["process_memory_mib"]) == ("scan", 2, 300)
-    assert row["utc"] == "2026-11-27 10:00:01.123"
+    assert row["utc"] == "2026-11-27T10:00:01.123"

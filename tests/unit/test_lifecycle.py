@@ -131,6 +131,14 @@ def test_make_test_says_before_it_installs_chromium():
     assert out.index("installing Debian's chromium") < out.index("apt-get update")
 
 
+def test_make_test_installs_libreoffice_calc_when_soffice_is_missing():
+    out = subprocess.run(["make", "-n", "-C", str(ROOT), "test"], capture_output=True, text=True, check=True).stdout
+    recipe = out[out.index("command -v soffice") :]  # make test depends on the libreoffice target
+    assert "make test: installing Debian's libreoffice-calc-nogui with apt-get" in recipe
+    assert recipe.index("installing Debian's libreoffice") < recipe.index("apt-get update")
+    assert "apt-get install -y -qq --no-install-recommends" in recipe and "libreoffice-calc-nogui >/dev/null" in recipe
+
+
 def test_sweep_keeps_a_folder_whose_databases_the_user_kept(tmp_path):
     kept = tmp_path / f"{server.DB_DIR_PREFIX}{dead_pid()}-kept"
     kept.mkdir()
@@ -146,9 +154,12 @@ def test_timestamps_are_a_form_spreadsheets_read_as_date_times():
     from loadgen.results import files as results
 
     text = results.iso_utc(1_795_000_000.25)
-    assert re.fullmatch(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{3}", text), text  # no T, no Z: LibreOffice, Excel
+    # a T, no zone suffix: LibreOffice's default import reads it as a date-time (tests/integration/test_spreadsheets)
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}", text), text
     assert results.parse_utc(text) == 1_795_000_000.25
+    # what earlier versions wrote still reads back
     assert results.parse_utc("2026-11-27T21:30:17.250Z") == results.parse_utc("2026-11-27 21:30:17.250")
+    assert results.parse_utc("2026-11-27 21:30:17.250") == results.parse_utc("2026-11-27T21:30:17.250")
 
 
 def test_a_ragged_start_is_not_flagged_on_a_phase_of_a_few_milliseconds():

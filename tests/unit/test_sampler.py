@@ -69,3 +69,26 @@ def test_sampler_thread_samples_at_its_interval_and_stops():
     # k intervals after the start; later is allowed on a loaded machine
     assert (samples[-1].t_ns - started_ns) / 1e6 >= 20 * len(samples) * 0.95
     assert not sampler._thread.is_alive()
+
+
+def test_the_wide_samples_have_a_row_per_instant_and_name_a_host_per_ray_node():
+    from loadgen.results.samples import wide_rows
+
+    def sample(t_s, process, cpu, node="", point=0):
+        return {"run_id": "r", "point": point, "t_s": t_s, "utc": f"u{t_s}", "phase": "load", "repetition": 1,
+                "process": process, "pid": 1, "cpu_pct": cpu, "rss_mib": 10 * cpu, "node": node}  # fmt: skip
+
+    columns, rows = wide_rows([
+        sample(0.2, "worker-10", 1.0, "b"), sample(0.2, "host", 2.0, "b"),  # a Ray node's samples, its own instant
+        sample(0.1, "host", 3.0), sample(0.1, "worker-2", 4.0, "a"), sample(0.1, "hyperd", 5.0),
+        sample(0.1, "coordinator", 6.0), sample(0.1, "host", 7.0, "a"),
+        sample(0.05, "hyperd", 8.0, point=1),  # ordered by point, then time
+    ])  # fmt: skip
+    roles = ["hyperd", "coordinator", "worker-2", "worker-10", "host", "host@a", "host@b"]
+    assert columns[6:] == [f"{r}_cpu_pct" for r in roles] + [f"{r}_rss_mib" for r in roles]
+    assert [(r["point"], r["t_s"]) for r in rows] == [(0, 0.1), (0, 0.2), (1, 0.05)]
+    assert {c: v for c, v in rows[0].items() if c.endswith("_cpu_pct")} == {
+        "host_cpu_pct": 3.0, "worker-2_cpu_pct": 4.0, "hyperd_cpu_pct": 5.0, "coordinator_cpu_pct": 6.0,
+        "host@a_cpu_pct": 7.0,
+    }  # fmt: skip
+    assert (rows[1]["host@b_rss_mib"], rows[1]["worker-10_rss_mib"], rows[1]["utc"]) == (20.0, 10.0, "u0.2")

@@ -63,7 +63,7 @@ def definition(**column):
         ({"type": "VARCHAR(3)", "generator": {"kind": "choice", "values": ["abcd"]}}, "longer than VARCHAR"),
         ({"type": "TEXT", "generator": {"kind": "choice", "values": [1]}}, "is not text"),
         ({"type": "DATE", "generator": {"kind": "constant", "value": "yesterday"}}, "is not a DATE"),
-        ({"type": "INT", "generator": {"kind": "sequence", "stepp": 2}}, "did you mean 'step'"),
+        ({"type": "INT", "generator": {"kind": "sequence", "stepp": 2}}, "stepp"),  # its message: scenario layer
         ({"type": "INT", "generator": {"start": 2}}, "generator needs a kind"),
         ({"type": "INT", "nullable": False, "null_fraction": 0.5, "generator": {"kind": "sequence"}}, "NOT NULL"),
         (
@@ -79,6 +79,23 @@ def definition(**column):
 def test_refused_columns(column, message):
     with pytest.raises(ValidationError, match=message):
         definition(**column)
+
+
+def test_a_misspelt_generator_key_gets_a_suggestion_in_the_scenario(tmp_path):
+    from loadgen.errors import ScenarioError
+    from loadgen.scenario.load import load_scenario
+
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: t\nphases: [{name: load, workload: insert, rows: 10, table: t}]\n"
+        "data: {t: {columns: [{name: c, type: INT, generator: {kind: sequence, stepp: 2}}]}}\n"
+    )
+    with pytest.raises(ScenarioError) as info:
+        load_scenario(path)
+    assert info.value.problems == [
+        f"{path}:3: data.t.columns[0].generator.stepp: unknown key 'stepp' (did you mean 'step'?); allowed: kind, "
+        "start, step"
+    ]
 
 
 def test_names_and_sharing():

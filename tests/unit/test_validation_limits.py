@@ -349,9 +349,9 @@ def test_describe_rate(tmp_path):
     )
 
 
-def test_the_readme_open_loop_example_is_valid():
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    args = re.search(r'make scenario NAME=stress_mixed ARGS="([^"]*rate_per_s[^"]*)"', readme).group(1)
+def test_the_documented_open_loop_example_is_valid():
+    page = (ROOT / "docs" / "workloads.md").read_text(encoding="utf-8")
+    args = re.search(r'make scenario NAME=stress_mixed ARGS="([^"]*rate_per_s[^"]*)"', page).group(1)
     overrides = [a for a in shlex.split(args) if a != "--set"]
     phase = load_scenario(ROOT / "scenarios" / "stress_mixed.yaml", overrides).phases[0]
     assert phase.rate_per_s and phase.think_ms == 0 and "open loop" in phase.describe_rate(4)

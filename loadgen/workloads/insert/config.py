@@ -82,7 +82,11 @@ class InsertPhase(PhaseOptions):
     table_labels: ClassVar[dict[str, str]] = {"p99_ms": "p99 op (ms)"}
     takes_scenario_rows: ClassVar[bool] = True
     set_replaces: ClassVar[dict[str, tuple[str, ...]]] = {"rows": ("rows_scale",)}
-    method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
+    method: Literal["rows", "arrow", "arrow_stream"] = Field(
+        default="arrow",
+        description="arrow: staged Arrow files + COPY FROM 'file' (hyperd on this host); arrow_stream: Arrow over "
+        "COPY FROM STDIN; rows: the row API (Inserter).",
+    )
     rows: Count | None = Field(
         default=None, ge=1, le=MAX_ROWS, description="Total rows over all workers (default: scenario rows)."
     )

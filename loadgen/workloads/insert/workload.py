@@ -40,6 +40,7 @@ class InsertWorkload(Workload):
         self.facts: dict = {}  # of the rows read from files (generated rows keep theirs in self.generated)
         self.facts_rows = 0  # rows the facts cover
         self.generated = None
+        self.staged = None  # method arrow: writers.StagedFiles
         if self.definition is None:
             ctx.shared(CanonicalTable).rows = None  # the table is about to hold something else
             self.table, self.table_sql, self.schema = ctx.table, ctx.table_sql, canonical_batches.ARROW_SCHEMA
@@ -66,7 +67,9 @@ class InsertWorkload(Workload):
             ctx.pg_connection()  # connect before the barrier so the timed part measures only the COPYs
         elif phase.method == "arrow":
             needed = min(phase.rows_per_copy, self.rows.count) * phase.nominal_row_bytes() * 2
-            self.staging_dir = staging.choose_dir(phase.staging_dir, needed)
+            self.staged = writers.StagedFiles(self._copy_chunks(), staging.choose_dir(phase.staging_dir, needed))
+            if self.definition is None:  # the first file staged before the barrier: the first COPY starts at once
+                self.staged.prepare()
 
     @property
     def state_key(self) -> str:
@@ -95,7 +98,7 @@ class InsertWorkload(Workload):
         elif method == "arrow_stream":
             sent = writers.stream_copies(self.ctx.pg_connection(), self._copy_chunks(), recorder)
         else:
-            sent = writers.staged_copies(connection, self._copy_chunks(), self.staging_dir)
+            sent = self.staged.copies(connection)
         for done in sent:
             if done.kind == "add":
                 recorder.record("add_rows", done.ns)
@@ -173,6 +176,10 @@ class InsertWorkload(Workload):
             merge_facts(self.facts, batch_facts(self.definition, batch))
             self.facts_rows += batch.num_rows
             yield batch
+
+    def close(self) -> None:
+        if self.staged is not None:
+            self.staged.close()
 
     def verify(self) -> dict:
         if self.definition is not None:

@@ -26,6 +26,7 @@ from loadgen.config.fields import (
     check_placeholders,
     excerpt,
     not_bool,
+    suggestion,
 )
 from loadgen.config.phase import PhaseOptions
 from loadgen.datagen import canonical
@@ -47,14 +48,16 @@ Think = Annotated[float | tuple[float, float], BeforeValidator(not_bool)]
 
 
 class WorkerClass(StrictModel):
-    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$")
+    name: str = Field(pattern=r"^[A-Za-z][A-Za-z0-9_]*$", description="The class's name.")
     workers: Count | None = Field(default=None, ge=1, description="An exact worker count (or weight:).")
     weight: Number | None = Field(
         default=None, ge=0, le=1_000_000, description="Share of the workers no class counts exactly (default 1)."
     )
     operations: dict[Operation, Number] = Field(min_length=1, description="Weights of this class's operations.")
-    think_ms: Think | None = None
-    rate_per_s: Number | None = Field(default=None, ge=MIN_RATE, le=MAX_RATE)
+    think_ms: Think | None = Field(default=None, description="This class's pause after each operation.")
+    rate_per_s: Number | None = Field(
+        default=None, ge=MIN_RATE, le=MAX_RATE, description="This class's open-loop rate, per worker."
+    )
 
 
 class Stage(StrictModel):
@@ -132,7 +135,7 @@ class MixPhase(PhaseOptions):
     )
     connect_per_operation: bool = Field(default=False, description="Open a new connection for every operation.")
     _tables: dict = PrivateAttr(default_factory=dict)  # data: key -> table name template, filled by resolved()
-    arrivals: Literal["poisson", "uniform"] = "poisson"
+    arrivals: Literal["poisson", "uniform"] = Field(default="poisson", description="How a rate's arrivals are spaced.")
     bulk_rows: tuple[Count, Count] = Field(default=(1000, 10000), description="Row-count range of bulk_insert.")
     preload_rows: Count = Field(default=100_000, ge=0, description="Canonical rows per worker when the table is empty.")
     max_error_rate: Number = Field(default=0.0, ge=0, le=1, description="Fraction of operations allowed to fail.")
@@ -157,6 +160,8 @@ class MixPhase(PhaseOptions):
         return list(names)
 
     def cross_check(self, scenario):
+        # first: names need no other key, so a misspelt operation is reported even when other keys are refused
+        yield from self._check_operation_names(getattr(scenario, "data", {}))
         if self.duration_s is not None and self.iterations is not None:
             yield ("iterations",), "give either duration_s or iterations, not both"
         yield from self._check_classes(scenario.workers)
@@ -175,7 +180,6 @@ class MixPhase(PhaseOptions):
                 yield loc, f"think time must be between 0 and {HOUR_MS} ms ({BOUND_MEANINGS[HOUR_MS]})"
         yield from self._check_rate_and_think()
         yield from self._check_stages(scenario.workers)
-        yield from self._check_operation_names(getattr(scenario, "data", {}))
         uses_custom = self.operations.get("custom", 0) > 0 or any(c.operations.get("custom", 0) for c in self.classes)
         if uses_custom and not self.custom_sql:
             yield ("custom_sql",), "the custom operation needs custom_sql"
@@ -237,7 +241,8 @@ class MixPhase(PhaseOptions):
         ]:
             for name in weights:
                 if name not in known:
-                    yield loc + (name,), f"unknown operation {excerpt(name)}; allowed: {allowed}"
+                    hint = suggestion(name, known)
+                    yield loc + (name,), f"unknown operation {excerpt(name)}{hint}; allowed: {allowed}"
         for name, op in self.sql_operations.items():
             if name in OPERATIONS:
                 yield ("sql_operations", name), f"{name} is a built-in operation; give yours another name"
@@ -245,7 +250,8 @@ class MixPhase(PhaseOptions):
                 if source not in self.sql_operations:
                     yield (
                         ("sql_operations", name),
-                        f"a parameter reads the result of {excerpt(source)}, which is not one of sql_operations",
+                        f"a parameter reads the result of {excerpt(source)}{suggestion(source, self.sql_operations)}"
+                        ", which is not one of sql_operations",
                     )
             for statement in op.statements():
                 try:

@@ -43,7 +43,7 @@ class Param(StrictModel):
     """A generated value (`type` + `generator`) or a value read from an earlier result (`from` + `column`)."""
 
     type: str | None = Field(default=None, description=f"SQL type of a generated value: {SQL_TYPES}.")
-    generator: Generator | None = None
+    generator: Generator | None = Field(default=None, description="How a generated value is made (a data: generator).")
     from_: str | None = Field(
         default=None, alias="from", pattern=OPERATION_NAME, description="An operation whose latest result feeds this."
     )
@@ -65,7 +65,7 @@ class Param(StrictModel):
 
 class Statement(StrictModel):
     sql: str = Field(min_length=1, max_length=100_000, description="SQL with %s placeholders; {table} = the table.")
-    params: list[Param] = Field(default_factory=list, max_length=1000)
+    params: list[Param] = Field(default_factory=list, max_length=1000, description="One parameter per %s, in order.")
 
     def server_sql(self) -> str:
         """The SQL as sent: the placeholder of each generated NUMERIC parameter becomes CAST(%s AS NUMERIC(p,s)),
@@ -92,9 +92,13 @@ class Statement(StrictModel):
 class SqlOperation(StrictModel):
     """One statement (`sql` + `params`) or a transaction (`transaction`: a list of statements)."""
 
-    sql: str | None = Field(default=None, min_length=1, max_length=100_000)
-    params: list[Param] = Field(default_factory=list, max_length=1000)
-    transaction: list[Statement] | None = Field(default=None, min_length=1, max_length=100)
+    sql: str | None = Field(
+        default=None, min_length=1, max_length=100_000, description="One statement with %s placeholders."
+    )
+    params: list[Param] = Field(default_factory=list, max_length=1000, description="One parameter per %s, in order.")
+    transaction: list[Statement] | None = Field(
+        default=None, min_length=1, max_length=100, description="Instead of sql: statements run as one transaction."
+    )
     prepare: bool = Field(default=False, description="Prepare the statement(s) on the server once per session.")
 
     @model_validator(mode="after")

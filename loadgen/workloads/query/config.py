@@ -37,9 +37,15 @@ class QueryPhase(PhaseOptions):
     )
     table_labels: ClassVar[dict[str, str]] = {"ops_per_s": "Queries/s"}
     renamed_keys: ClassVar[dict[str, str]] = {"warmup": "warmup_iterations"}
-    shape: Literal["full_scan", "filtered", "aggregation"] | None = None
+    shape: Literal["full_scan", "filtered", "aggregation"] | None = Field(
+        default=None, description="A query of the canonical table (default full_scan, unless sql or table)."
+    )
     sql: str | None = Field(default=None, min_length=1, description="Your own query; {table} is the worker's table.")
-    method: Literal["rows", "arrow", "arrow_stream"] = "arrow"
+    method: Literal["rows", "arrow", "arrow_stream"] = Field(
+        default="arrow",
+        description="rows: execute_query, row by row; arrow: COPY (q) TO a file, memory-mapped; arrow_stream: COPY "
+        "(q) TO STDOUT.",
+    )
     iterations: Count | None = Field(default=None, ge=1, description="Queries per worker (default 1).")
     sessions: Count = Field(
         default=1, ge=1, le=MAX_QUERY_SESSIONS, description="Concurrent sessions per worker, each its own connection."

@@ -1,16 +1,21 @@
 """What every fetch method sees of a result (a Digest), and the checks of a digest against the closed forms of the
 canonical rows or against the server's own count and checksum."""
 
+from __future__ import annotations
+
 import math
 from dataclasses import dataclass, field
 from decimal import Decimal
-
-import pyarrow as pa
-import pyarrow.compute as pc
+from typing import TYPE_CHECKING
 
 from loadgen.datagen import canonical
 from loadgen.datagen.definitions import quote
 from loadgen.workloads.query.config import FILTER_SENSOR, KEEP_ROWS
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+# pyarrow is imported by the Arrow fetch methods only: a worker that fetches rows never loads it (nor numpy)
 
 SUM_EVERY = 64  # first-column chunks summed in one pyarrow call: per-batch calls cost ~20% of a fast scan
 
@@ -51,9 +56,12 @@ class Digest:
             self.kept.extend(tuple(r.values()) for r in batch.to_pylist())
         self.rows += batch.num_rows
 
-    def finish(self) -> "Digest":
+    def finish(self) -> Digest:
         """Sum what add_batch has collected; call once the result is read."""
         if self.pending:
+            import pyarrow as pa
+            import pyarrow.compute as pc
+
             chunks = pa.chunked_array(self.pending)
             if self.first_kind == "text":
                 chunks = pc.utf8_length(pc.utf8_rtrim(chunks, characters=" ") if self.trim else chunks)
@@ -79,6 +87,8 @@ def hyper_kind(type_tag_name: str) -> str | None:
 
 
 def arrow_kind(arrow_type: pa.DataType) -> str | None:
+    import pyarrow as pa
+
     if pa.types.is_integer(arrow_type) or pa.types.is_floating(arrow_type) or pa.types.is_decimal(arrow_type):
         return "number"
     return "text" if pa.types.is_string(arrow_type) or pa.types.is_large_string(arrow_type) else None

@@ -14,7 +14,6 @@ import threading
 import time
 from dataclasses import dataclass
 
-import pyarrow as pa
 from tableauhyperapi import TableName, escape_string_literal
 
 from loadgen.datagen import canonical
@@ -209,6 +208,8 @@ class QueryWorkload(Workload):
         return digest
 
     def _fetch_arrow(self, session: QuerySession) -> Digest:
+        import pyarrow as pa  # the Arrow methods only: a worker fetching rows never loads pyarrow nor numpy
+
         digest = Digest(trim=self.phase._first_is_char)
         with staging.staged_file(self.staging_dir) as path:
             session.connection.execute_command(
@@ -221,6 +222,8 @@ class QueryWorkload(Workload):
         return digest
 
     def _fetch_arrow_stream(self, session: QuerySession) -> Digest:
+        import pyarrow as pa
+
         digest = Digest(trim=self.phase._first_is_char)
         with session.pg.cursor() as cursor:
             with cursor.copy(f"COPY ({self.sql}) TO STDOUT WITH (FORMAT arrowstream)") as copy:

@@ -116,7 +116,9 @@ class SuiteGeneratePhase(SuitePhaseBase):
 
 
 class SuiteLoadPhase(SuitePhaseBase):
-    method: Literal["arrow", "arrow_stream", "rows", "external"] = "arrow"
+    method: Literal["arrow", "arrow_stream", "rows", "external"] = Field(
+        default="arrow", description="How the Parquet files reach hyperd; external: hyperd reads them itself."
+    )
     replace_existing: bool = Field(
         default=False, description="Drop the suite's tables that exist already (never done otherwise)."
     )
@@ -139,7 +141,9 @@ class SuiteQueryPhase(SuitePhaseBase):
     renamed_keys: ClassVar[dict[str, str]] = {
         "streams": "sessions", "repetitions": "iterations", "warmup": "warmup_iterations",
     }  # fmt: skip
-    mode: Literal["power", "throughput"] = "power"
+    mode: Literal["power", "throughput"] = Field(
+        default="power", description="power: one stream, the queries in order; throughput: concurrent streams."
+    )
     sessions: int | None = Field(
         default=None,
         ge=1,
@@ -153,7 +157,10 @@ class SuiteQueryPhase(SuitePhaseBase):
     warmup_iterations: int = Field(
         default=0, ge=0, le=100, description="Untimed rounds of the query list before measuring."
     )
-    parameters: Literal["validation", "random"] = "validation"
+    parameters: Literal["validation", "random"] = Field(
+        default="validation",
+        description="The substitution values: the specification's validation ones, or seeded random (TPC-H).",
+    )
     check_answers: bool | None = Field(
         default=None, description="Compare every answer with DuckDB's (default: with validation parameters)."
     )
