@@ -63,6 +63,7 @@ bench: venv
 	$(BIN)/python benchmarks/bench.py $(ARGS)
 	$(BIN)/python benchmarks/bench_arrow_proxy.py
 	$(BIN)/python benchmarks/bench_tpch.py
+	$(BIN)/python benchmarks/bench_tpcds.py
 	$(BIN)/python benchmarks/bench_sessions.py
 	$(BIN)/python benchmarks/bench_api.py
 	$(BIN)/python benchmarks/bench_report.py

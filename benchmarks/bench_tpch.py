@@ -29,10 +29,12 @@ import common  # benchmarks/common.py (a script's own folder is on sys.path)
 import pyarrow.parquet as pq
 from tableauhyperapi import Connection, CreateMode, HyperProcess, Telemetry, escape_string_literal
 
-from loadgen.workloads.tpch import cache as tpch_cache
-from loadgen.workloads.tpch import data as tdata
+from loadgen.workloads.suites import layout as tdata
+from loadgen.workloads.suites import layout as tpch_cache
+from loadgen.workloads.suites.load import cast_batch
 from loadgen.workloads.tpch import queries
-from loadgen.workloads.tpch.schema import TABLES, cast_batch, hyper_arrow_schema
+from loadgen.workloads.tpch.schema import TABLES, hyper_arrow_schema
+from loadgen.workloads.tpch.suite import TPCH
 
 FLOORS = {"load_vs_external": 0.8, "load_vs_pantab": 1.5, "power_vs_loop": 0.97}
 
@@ -140,7 +142,7 @@ def pantab_load(folder: Path, cache: Path, manifest: dict) -> float:
 
 def one_process_generation(folder: Path, sf: float) -> float:
     out = folder / "one_process"
-    binary = tdata.find_generator()
+    binary = tdata.find_generator(TPCH)
     start = time.perf_counter()
     subprocess.run([binary, "parquet", "-s", tdata.sf_text(sf), "--output-dir", str(out), "-q"], check=True)
     seconds = time.perf_counter() - start
@@ -165,7 +167,7 @@ def main(argv=None) -> int:
     parser.add_argument("--skip-generation", action="store_true", help="do not time data generation")
     parser.add_argument("--write", help="also write the markdown report to this file")
     args = parser.parse_args(argv)
-    data_dir = Path(args.data_dir) if args.data_dir else tdata.default_data_dir()
+    data_dir = Path(args.data_dir) if args.data_dir else tdata.default_data_dir(TPCH)
     folder = Path(tempfile.mkdtemp(prefix="loadgen-bench-tpch-"))
     m: dict[str, list] = {}
 
@@ -176,7 +178,7 @@ def main(argv=None) -> int:
         for rep in range(args.reps):
             print(f"repetition {rep + 1}/{args.reps}", file=sys.stderr, flush=True)
             lg = loadgen_load_and_power(folder, args.sf, data_dir, args.workers)  # also generates on first use
-            cache = tdata.cache_dir(data_dir, args.sf, tdata.generator_version(tdata.find_generator()))
+            cache = tdata.cache_dir(TPCH, data_dir, args.sf, tdata.generator_version(tdata.find_generator(TPCH)))
             manifest = tpch_cache.read_manifest(cache)["tables"]
             add("rows", lg["rows"])
             add("lg_load", lg["load_s"])

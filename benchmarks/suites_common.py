@@ -1,5 +1,5 @@
 """What the TPC-DS, SSB and refresh scripts share: running a query on Hyper or DuckDB with a time limit, timing
-repeated runs, and comparing answers with the TPC-H rules (loadgen.workloads.tpch.reference)."""
+repeated runs, and comparing answers with the TPC-H rules (loadgen.workloads.suites.reference)."""
 
 import shutil
 import subprocess
@@ -8,7 +8,7 @@ import threading
 import time
 from pathlib import Path
 
-from loadgen.workloads.tpch.reference import difference, same
+from loadgen.workloads.suites.reference import difference, same
 
 QUERY_TIMEOUT_S = 300.0
 

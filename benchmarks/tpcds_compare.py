@@ -1,13 +1,13 @@
 """TPC-DS on Hyper vs DuckDB: load the 24 tables into a fresh hyperd, run the 99 queries on both over the same
 Parquet files, compare the answers with the TPC-H rules, and print a markdown table (docs/tpcds.md has one).
 
-    .venv/bin/python benchmarks/tpcds_compare.py                   # SF 1, generated into ~/.cache/loadgen/tpcds
+    .venv/bin/python benchmarks/tpcds_compare.py                   # SF 1, generated into ~/.cache/loadgen/tpcds-compare
     .venv/bin/python benchmarks/tpcds_compare.py --queries 1,14,77 --runs 1
     .venv/bin/python benchmarks/tpcds_compare.py --data DIR --write docs/tpcds_table.md --csv out.csv
 
 Each query runs `--runs` times on each engine (the table shows the fastest); Hyper runs its variant
 (loadgen/workloads/tpcds/queries/hyper/qNN.sql) where there is one, DuckDB always runs the standard text. Answers are
-compared with loadgen.workloads.tpch.reference.difference: integers and text exactly, decimals to the cent, inexact
+compared with loadgen.workloads.suites.reference.difference: integers and text exactly, decimals to the cent, inexact
 numbers to 1e-6 relative (or Hyper's last digit), rows whose ORDER BY keys tie in any order; DuckDB sorts NULLs
 as Hyper does.
 """
@@ -42,7 +42,8 @@ def ensure_data(data_dir: Path | None, sf: float) -> Path:
     """The Parquet folder: the given one, or a cached one generated once (in a temporary folder, then renamed)."""
     if data_dir:
         return data_dir
-    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loadgen" / "tpcds"
+    # beside loadgen's TPC-DS cache (~/.cache/loadgen/tpcds), not in it: that one's folders carry a manifest
+    cache = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "loadgen" / "tpcds-compare"
     target = cache / f"sf{sf:g}-tpcgen-{tool_version('tpcgen-cli')}"
     if not target.exists():
         cache.mkdir(parents=True, exist_ok=True)

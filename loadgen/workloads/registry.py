@@ -16,6 +16,8 @@ from loadgen.workloads.mix.config import MixPhase
 from loadgen.workloads.python.config import RUNTIME as PYTHON_RUNTIME
 from loadgen.workloads.python.config import PythonPhase, installed_plugins, plugin_phase
 from loadgen.workloads.query.config import QueryPhase
+from loadgen.workloads.ssb.config import SsbGeneratePhase, SsbLoadPhase, SsbQueryPhase
+from loadgen.workloads.tpcds.config import TpcdsGeneratePhase, TpcdsLoadPhase, TpcdsQueryPhase
 from loadgen.workloads.tpch.config import TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase
 
 
@@ -83,9 +85,15 @@ def runtime_class(name: str) -> type:
 register("insert", InsertPhase, "loadgen.workloads.insert.workload:InsertWorkload")
 register("query", QueryPhase, "loadgen.workloads.query.workload:QueryWorkload")
 register("mix", MixPhase, "loadgen.workloads.mix.workload:MixWorkload")
-register("tpch_generate", TpchGeneratePhase, "loadgen.workloads.tpch.generate:TpchGenerateWorkload")
-register("tpch_load", TpchLoadPhase, "loadgen.workloads.tpch.load:TpchLoadWorkload")
-register("tpch_query", TpchQueryPhase, "loadgen.workloads.tpch.query:TpchQueryWorkload")
+# the analytic suites: one set of workloads (loadgen/workloads/suites/), each phase's options name its suite
+for _name, _options in (
+    ("tpch", (TpchGeneratePhase, TpchLoadPhase, TpchQueryPhase)),
+    ("tpcds", (TpcdsGeneratePhase, TpcdsLoadPhase, TpcdsQueryPhase)),
+    ("ssb", (SsbGeneratePhase, SsbLoadPhase, SsbQueryPhase)),
+):
+    register(f"{_name}_generate", _options[0], "loadgen.workloads.suites.generate:GenerateWorkload")
+    register(f"{_name}_load", _options[1], "loadgen.workloads.suites.load:LoadWorkload")
+    register(f"{_name}_query", _options[2], "loadgen.workloads.suites.query:QueryWorkload")
 register("python", PythonPhase, PYTHON_RUNTIME)
 
 # Installed packages' workloads (entry-point group loadgen.workloads, "NAME = package.module:Class"), looked up the

@@ -90,5 +90,8 @@ def test_validate_reports_every_file(cli, tmp_path):
     res = cli("validate", good, bad)
     assert res.code == 2
     assert f"ok: {good}" in res.stdout
-    allowed = "insert, query, mix, tpch_generate, tpch_load, tpch_query, python"
+    allowed = (
+        "insert, query, mix, tpch_generate, tpch_load, tpch_query, tpcds_generate, tpcds_load, tpcds_query, "
+        "ssb_generate, ssb_load, ssb_query, python"
+    )
     assert res.stderr.strip() == f"error: {bad}:3: phases[0].workload: unknown workload 'nope'; allowed: {allowed}"

@@ -188,7 +188,7 @@ def test_a_table_loadgen_did_not_create_is_never_dropped(tmp_path, cache):
     from loadgen.engine.context import WorkerContext
     from loadgen.engine.worker import StopFlag
     from loadgen.scenario.load import load_scenario
-    from loadgen.workloads.tpch.load import TpchLoadWorkload
+    from loadgen.workloads.suites.load import LoadWorkload as TpchLoadWorkload
 
     data, _ = cache
     path = scenario(tmp_path, "tpch_existing", data, "  - {name: load, workload: tpch_load}\n")

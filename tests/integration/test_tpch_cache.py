@@ -15,8 +15,9 @@ import sys
 import pyarrow.parquet as pq
 import pytest
 
-from loadgen.workloads.tpch import cache as tpch_cache
-from loadgen.workloads.tpch import layout
+from loadgen.workloads.suites import cache as tpch_cache
+from loadgen.workloads.suites import layout
+from loadgen.workloads.tpch.suite import TPCH
 from tests.conftest import only_run_dir, write_scenario
 
 GENERATE = "  - {{name: generate, workload: tpch_generate, scale_factor: {sf}, data_dir: '{data}'}}\n"
@@ -85,7 +86,7 @@ def change_dictionary_value(path) -> None:
 
 # ------------------------------------------------------------------------------- never delete what is not ours
 def test_a_folder_named_like_the_cache_that_loadgen_did_not_create_exits_2_untouched(cli, tmp_path):
-    version = layout.generator_version(layout.find_generator())
+    version = layout.generator_version(layout.find_generator(TPCH))
     theirs = tmp_path / "cache" / f"sf0.01-tpchgen-{version}"
     (theirs / "lineitem").mkdir(parents=True)
     (theirs / "lineitem" / "mine.txt").write_text("the user's file")

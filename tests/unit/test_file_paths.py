@@ -62,12 +62,13 @@ def test_a_listed_file_that_does_not_exist_is_named(tmp_path, monkeypatch):
 
 
 def test_duckdb_reads_the_folder_it_is_given_even_with_glob_characters(tmp_path):
-    from loadgen.workloads.tpch.reference import duckdb_connection
+    from loadgen.workloads.suites.reference import duckdb_connection
     from loadgen.workloads.tpch.schema import TABLES
+    from loadgen.workloads.tpch.suite import TPCH
 
     for folder, rows in (("cache[1]", 3), ("cache1", 5)):  # cache[1] as a glob would match cache1
         for table in TABLES:
             (tmp_path / folder / table).mkdir(parents=True)
             write_parquet(tmp_path / folder / table / "part-1.parquet", rows)
-    con = duckdb_connection(tmp_path / "cache[1]", threads=1)
+    con = duckdb_connection(TPCH, tmp_path / "cache[1]", threads=1)
     assert con.sql("SELECT COUNT(*) FROM region").fetchall() == [(3,)]

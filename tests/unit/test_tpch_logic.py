@@ -15,7 +15,9 @@ import pytest
 from loadgen.errors import ScenarioError
 from loadgen.results.files import csv_rows_text
 from loadgen.scenario.load import load_scenario
-from loadgen.workloads.tpch import cache, layout, metrics, queries, reference, schema
+from loadgen.workloads.suites import cache, layout, reference
+from loadgen.workloads.tpch import metrics, queries, schema
+from loadgen.workloads.tpch.suite import TPCH
 
 D = decimal.Decimal
 
@@ -126,9 +128,9 @@ def test_files_are_spread_by_size_and_parts_by_worker():
     assert [sum(f[2] for f in s) for s in shares] == [201, 201]
     by_table = layout.assign_files(files, 2)  # a table's files stay with one worker
     assert [[f[1] for f in s] for s in by_table] == [["l0", "l1", "l2", "l3"], ["n", "r"]]
-    assert layout.parts_of_worker(1, 2, [1, 2, 3, 4, 5]) == [2, 4]
-    assert layout.parts_of_worker(0, 2, [3, 7]) == [3]
-    assert layout.default_parts(0.01, 2) == 2 and layout.default_parts(10, 2) == 10
+    assert TPCH.share(["1", "2", "3", "4", "5"], 1, 2) == ["2", "4"]
+    assert TPCH.share(["3", "7"], 0, 2) == ["3"]
+    assert TPCH.default_parts(0.01, 2) == 2 and TPCH.default_parts(10, 2) == 10
 
 
 def test_cache_folder_checks(tmp_path):
@@ -136,9 +138,9 @@ def test_cache_folder_checks(tmp_path):
     assert not list(tmp_path.iterdir())  # the probe leaves nothing behind
     (tmp_path / "f").write_text("")
     assert "is not a folder" in layout.writable_problem(tmp_path / "f" / "x")
-    assert "does not exist" in cache.cache_problem(tmp_path / "none", 0.01)
+    assert "does not exist" in cache.cache_problem(TPCH, tmp_path / "none", 0.01)
     (tmp_path / "empty").mkdir()
-    assert "manifest.json is missing" in cache.cache_problem(tmp_path / "empty", 0.01)
+    assert "manifest.json is missing" in cache.cache_problem(TPCH, tmp_path / "empty", 0.01)
     assert layout.sf_text(1.0) == "1" and layout.sf_text(0.01) == "0.01"
 
 
@@ -162,8 +164,8 @@ def test_later_phases_inherit_scale_factor_and_data_dir(tmp_path):
     assert scenario.phases[0].parts == 2
     assert power.sessions == 1 and power.check_answers is True and power.stream_ids() == [0]
     assert tp.sessions == 2 and tp.check_answers is False and tp.stream_ids() == [1, 2]
-    assert [q for q, _ in power.plan(0, 1)] == list(range(1, 23))
-    assert [q for q, _ in tp.plan(1, 1)] == list(queries.STREAM_ORDER[1])
+    assert [q for q, *_ in power.plan(0, 1)] == list(range(1, 23))
+    assert [q for q, *_ in tp.plan(1, 1)] == list(queries.STREAM_ORDER[1])
     assert tp.plan(1, 1) == tp.plan(1, 1) and tp.plan(1, 1) != tp.plan(2, 1)
 
 
@@ -192,7 +194,7 @@ def _load_workload(tmp_path, patch=setattr, **settings):
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from loadgen.workloads.tpch import load as tpch_load
+    from loadgen.workloads.suites import load as tpch_load
     from loadgen.workloads.tpch.config import TpchLoadPhase
 
     (tmp_path / "lineitem").mkdir()
@@ -203,7 +205,7 @@ def _load_workload(tmp_path, patch=setattr, **settings):
         worker=0, workers=1, endpoint="x", database="d", owns_database=False, run_dir=tmp_path,
         stop=threading.Event(), state={},
     )  # fmt: skip
-    workload = tpch_load.TpchLoadWorkload(phase, ctx)
+    workload = tpch_load.LoadWorkload(phase, ctx)
     patch(tpch_load, "require_data", lambda ctx, phase: (tmp_path, manifest))
     return workload
 
@@ -236,7 +238,7 @@ def test_a_folder_made_meanwhile_under_the_cache_name_is_not_replaced(tmp_path):
     final.mkdir()
     (final / "mine.txt").write_text("the user's file")
     with pytest.raises(OSError, match="loadgen did not create it"):
-        cache.finalize(temp, final, {"scale_factor": 0.01, "tables": {}})
+        cache.finalize(TPCH, temp, final, {"scale_factor": 0.01, "tables": {}})
     assert (final / "mine.txt").read_text() == "the user's file"
 
 
@@ -244,21 +246,23 @@ def test_only_folders_with_loadgens_marker_or_manifest_are_removed(tmp_path):
     theirs = tmp_path / "theirs"
     theirs.mkdir()
     (theirs / "manifest.json").write_text('{"generator": "something else", "tables": {}}')
-    cache.remove_folder(theirs)
+    cache.remove_folder(TPCH, theirs)
     assert (theirs / "manifest.json").exists()
     ours = tmp_path / "ours"
-    cache.make_folder(ours)
+    cache.make_folder(TPCH, ours)
     (ours / "part.parquet").write_text("")
-    cache.remove_folder(ours)
+    cache.remove_folder(TPCH, ours)
     assert not ours.exists()
-    assert "loadgen did not create it" in layout.not_ours(theirs) and layout.not_ours(tmp_path / "none") == ""
+    assert (
+        "loadgen did not create it" in layout.not_ours(TPCH, theirs) and layout.not_ours(TPCH, tmp_path / "none") == ""
+    )
 
 
 def _manifest(sf=0.01, parts=2, version="4.0.0", **changes) -> dict:
     """A manifest as build_manifest writes it, of files that need not exist."""
     entries = []
     for table in schema.TABLES:
-        paths = cache.expected_paths(table, parts)
+        paths = TPCH.expected_paths(table, parts)
         total = schema.spec_rows(table, sf) or 1000
         for i, path in enumerate(paths):
             rows = total // len(paths) + (total % len(paths) if i == 0 else 0)
@@ -267,33 +271,37 @@ def _manifest(sf=0.01, parts=2, version="4.0.0", **changes) -> dict:
                 {"path": path, "table": table, "bytes": 10, "rows": rows, "xxh3_128": f"{i:032x}", "sum_key": 1,
                  "sum_money": "1.00" if money else None}
             )  # fmt: skip
-    manifest = cache.build_manifest(Path("."), entries, sf, version, parts)
+    manifest = cache.build_manifest(TPCH, Path("."), entries, sf, version, parts)
     manifest.update(changes)
     return manifest
 
 
 def test_the_manifest_is_compared_with_what_the_run_asks_for(tmp_path):
     folder = tmp_path / "sf0.01-tpchgen-4.0.0"
-    assert cache.manifest_problem(folder, _manifest(), 0.01) == ""
-    assert cache.manifest_problem(folder, _manifest(), 0.01, parts=2) == ""
-    assert "says scale factor 0.1, the run asks for 0.01" in cache.manifest_problem(folder, _manifest(0.1), 0.01)
-    assert "which belongs in sf0.01-tpchgen-9.9.9" in cache.manifest_problem(folder, _manifest(version="9.9.9"), 0.01)
-    assert "has 2 parts per table, the phase asks for 3" in cache.manifest_problem(folder, _manifest(), 0.01, parts=3)
+    assert cache.manifest_problem(TPCH, folder, _manifest(), 0.01) == ""
+    assert cache.manifest_problem(TPCH, folder, _manifest(), 0.01, parts=2) == ""
+    assert "says scale factor 0.1, the run asks for 0.01" in cache.manifest_problem(TPCH, folder, _manifest(0.1), 0.01)
+    assert "which belongs in sf0.01-tpchgen-9.9.9" in cache.manifest_problem(
+        TPCH, folder, _manifest(version="9.9.9"), 0.01
+    )
+    assert "has 2 parts per table, the phase asks for 3" in cache.manifest_problem(
+        TPCH, folder, _manifest(), 0.01, parts=3
+    )
     other = _manifest(generator="something 1")
-    assert "is not a manifest of loadgen's" in cache.manifest_problem(folder, other, 0.01)
+    assert "is not a manifest of loadgen's" in cache.manifest_problem(TPCH, folder, other, 0.01)
     escaping = _manifest()
     escaping["tables"]["orders"]["files"][0]["path"] = "../../elsewhere/orders.1.parquet"
-    assert "orders's files are not its 2 parts" in cache.manifest_problem(folder, escaping, 0.01)
+    assert "orders's files are not its 2 parts" in cache.manifest_problem(TPCH, folder, escaping, 0.01)
     old = _manifest()
     del old["tables"]["region"]["files"][0]["xxh3_128"]
-    assert "no sizes, rows and xxh3_128 checksums" in cache.manifest_problem(folder, old, 0.01)
+    assert "no sizes, rows and xxh3_128 checksums" in cache.manifest_problem(TPCH, folder, old, 0.01)
     short = _manifest()
     short["tables"]["nation"]["rows"] = 24
-    assert "nation's files hold 25 rows, its total says 24" in cache.manifest_problem(folder, short, 0.01)
+    assert "nation's files hold 25 rows, its total says 24" in cache.manifest_problem(TPCH, folder, short, 0.01)
     summed = _manifest()
     summed["tables"]["orders"]["sum_money"] = "3.00"
-    assert "orders's sums are not those of its files" in cache.manifest_problem(folder, summed, 0.01)
-    assert "missing or unreadable" in cache.manifest_problem(folder, None, 0.01)
+    assert "orders's sums are not those of its files" in cache.manifest_problem(TPCH, folder, summed, 0.01)
+    assert "missing or unreadable" in cache.manifest_problem(TPCH, folder, None, 0.01)
 
 
 def test_a_reference_answer_is_keyed_by_the_datas_checksums(tmp_path):

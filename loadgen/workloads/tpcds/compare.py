@@ -1,4 +1,4 @@
-"""Hyper's TPC-DS answers against DuckDB's: the TPC-H comparison rules (loadgen.workloads.tpch.reference), plus the
+"""Hyper's TPC-DS answers against DuckDB's: the TPC-H comparison rules (loadgen.workloads.suites.reference), plus the
 differences known to be DuckDB's.
 
 q78's `round((ss_qty * 1.00) / (…), 2)` divides exact numbers: Hyper keeps them exact and rounds 23/40 = 0.575
@@ -9,8 +9,8 @@ place, and only there.
 
 import decimal
 
-from loadgen.workloads.tpch.reference import difference as tpch_difference
-from loadgen.workloads.tpch.reference import plain
+from loadgen.workloads.suites.reference import difference as tpch_difference
+from loadgen.workloads.suites.reference import plain
 
 # query → {column: the largest difference that a half-way rounding in DuckDB explains}
 ROUNDING = {78: {"ratio": decimal.Decimal("0.01")}}

@@ -23,8 +23,6 @@ schema to match the table exactly (`arrow_schema`).
 
 import re
 
-import pyarrow as pa
-
 N, ID, D, M = "INTEGER", "IDENTIFIER", "DATE", "DECIMAL(7,2)"  # IDENTIFIER: a 64-bit order/ticket number
 
 # table → [(column, type as the specification writes it)], in the specification's (and tpcgen-cli's) order
@@ -299,7 +297,9 @@ def create_sql(table: str, table_sql: str | None = None, assumed_keys: bool = Tr
     return f"CREATE TABLE {table_sql or table} ({', '.join(parts)})"
 
 
-def arrow_type(spec_type: str) -> pa.DataType:
+def arrow_type(spec_type: str):
+    import pyarrow as pa
+
     hyper = hyper_type(spec_type)
     if hyper.startswith("NUMERIC"):
         precision, scale = map(int, re.findall(r"\d+", hyper))
@@ -307,8 +307,10 @@ def arrow_type(spec_type: str) -> pa.DataType:
     return {"INT": pa.int32(), "BIGINT": pa.int64(), "DATE": pa.date32(), "TEXT": pa.string()}[hyper]
 
 
-def arrow_schema(table: str) -> pa.Schema:
+def arrow_schema(table: str):
     """The Arrow schema an Arrow COPY into the Hyper table must have (tpcgen-cli's, with string_view → string:
     Hyper's Arrow reader does not take string_view and does no implicit casts)."""
+    import pyarrow as pa
+
     required = set(NOT_NULL[table])
     return pa.schema([pa.field(n, arrow_type(k), nullable=n not in required) for n, k in TABLES[table]])

@@ -27,6 +27,7 @@ draws are uniform where dbgen's are too but from another generator.
 """
 
 import datetime as dt
+import time
 from pathlib import Path
 
 import numpy as np
@@ -218,3 +219,74 @@ def write_set(
         temp.replace(path)  # a reader sees a whole file or none
         paths[name] = path
     return paths
+
+
+# ------------------------------------------------------------------------------------------ RF1 / RF2 on Hyper
+def next_set(connection, orders_sql: str, scale_factor: float) -> int:
+    """The refresh set the database is at (clause 2.8: a run continues where the last refresh stopped), read from
+    its data: RF2 of sets 1 … u−1 deleted the base orders with indexes 1 … (u−1)·n, the oldest first, so the
+    smallest base key left (base keys are those whose key mod 32 < 8) gives u. Valid for sets below 1,000."""
+    key = connection.execute_scalar_query(f"SELECT MIN(o_orderkey) FROM {orders_sql} WHERE o_orderkey % 32 < 8")
+    if key is None:
+        raise RuntimeError(f"{orders_sql} holds no base orders: no refresh set can be chosen")
+    index = (key // 32) * 8 + key % 32  # sparse_key inverted (seq 0)
+    return (index - 1) // rows_per_set(scale_factor) + 1
+
+
+class RefreshPairs:
+    """RF1 and RF2 of consecutive refresh sets on one connection, each function one transaction that hyperd runs
+    from the set's Parquet files (INSERT … SELECT FROM external(), DELETE … WHERE key IN (SELECT … FROM external())).
+    The sets are written beforehand (untimed); each function's effect is checked by row counts outside its time."""
+
+    def __init__(self, data_dir: Path, scale_factor: float, first_set: int, pairs: int, out_dir: Path, tables: dict):
+        if first_set + pairs - 1 >= 1000:
+            raise RuntimeError(f"refresh sets {first_set} … {first_set + pairs - 1}: loadgen runs sets below 1,000")
+        self.scale_factor, self.tables = scale_factor, tables  # tables: orders / lineitem → quoted SQL name
+        base = read_base(data_dir)
+        self.sets = {
+            u: write_set(data_dir, scale_factor, u, out_dir, base) for u in range(first_set, first_set + pairs)
+        }
+        self.problems: list[str] = []
+
+    def _count(self, connection, table: str) -> int:
+        return connection.execute_scalar_query(f"SELECT COUNT(*) FROM {self.tables[table]}")
+
+    def rf1(self, connection, u: int) -> int:
+        """Insert set u's orders and lineitems; the nanoseconds the transaction took."""
+        paths, before = self.sets[u], {t: self._count(connection, t) for t in ("orders", "lineitem")}
+        t0 = time.perf_counter_ns()
+        connection.execute_command("BEGIN TRANSACTION")
+        for table in ("orders", "lineitem"):
+            source = _literal(paths[table])
+            connection.execute_command(f"INSERT INTO {self.tables[table]} SELECT * FROM external({source})")
+        connection.execute_command("COMMIT")
+        elapsed = time.perf_counter_ns() - t0
+        for table in ("orders", "lineitem"):
+            added = pq.read_metadata(paths[table]).num_rows
+            if self._count(connection, table) != before[table] + added:
+                self.problems.append(f"RF1 of set {u}: {table} did not grow by {added} rows")
+        return elapsed
+
+    def rf2(self, connection, u: int) -> int:
+        """Delete set u's old orders and their lineitems; the nanoseconds the transaction took."""
+        paths, before = self.sets[u], self._count(connection, "orders")
+        keys = f"(SELECT o_orderkey FROM external({_literal(paths['delete'])}))"
+        t0 = time.perf_counter_ns()
+        connection.execute_command("BEGIN TRANSACTION")
+        connection.execute_command(f"DELETE FROM {self.tables['lineitem']} WHERE l_orderkey IN {keys}")
+        connection.execute_command(f"DELETE FROM {self.tables['orders']} WHERE o_orderkey IN {keys}")
+        connection.execute_command("COMMIT")
+        elapsed = time.perf_counter_ns() - t0
+        gone = rows_per_set(self.scale_factor)
+        if self._count(connection, "orders") != before - gone:
+            self.problems.append(f"RF2 of set {u}: orders did not shrink by {gone} rows")
+        left = connection.execute_scalar_query(
+            f"SELECT COUNT(*) FROM {self.tables['lineitem']} WHERE l_orderkey IN {keys}"
+        )
+        if left:
+            self.problems.append(f"RF2 of set {u}: {left} lineitems of deleted orders are left")
+        return elapsed
+
+
+def _literal(path: Path) -> str:
+    return "'" + str(path).replace("'", "''") + "'"

@@ -8,8 +8,6 @@ column is NOT NULL, as the specification requires and as tpchgen-cli's Parquet f
 COPY needs the nullability of the Arrow schema and the table to agree.
 """
 
-import pyarrow as pa
-
 K, N, M, D, T = "BIGINT", "INT", "NUMERIC(15,2)", "DATE", "TEXT"  # key, integer, money, date, text
 
 # table → [(column, SQL type)] in the order of tpchgen-cli's files (and of the specification)
@@ -75,17 +73,13 @@ def create_sql(table: str, table_sql: str) -> str:
     return f"CREATE TABLE {table_sql} ({columns})"
 
 
-def hyper_arrow_schema(schema: pa.Schema) -> pa.Schema:
+def hyper_arrow_schema(schema):
     """The Arrow schema Hyper accepts for a tpchgen-cli file: string_view → string (Hyper does no implicit casts
     on Arrow input and does not read string_view), field metadata dropped."""
+    import pyarrow as pa
+
     fields = []
     for f in schema:
         kind = pa.string() if pa.types.is_string_view(f.type) or pa.types.is_large_string(f.type) else f.type
         fields.append(pa.field(f.name, kind, nullable=f.nullable))
     return pa.schema(fields)
-
-
-def cast_batch(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
-    pairs = zip(batch.columns, target, strict=True)
-    columns = [col if col.type == field.type else col.cast(field.type) for col, field in pairs]
-    return pa.RecordBatch.from_arrays(columns, schema=target)

@@ -1,14 +1,15 @@
-"""The TPC-H cache of tpchgen-cli's Parquet files (where it is and who made it: loadgen/workloads/tpch/layout.py).
+"""A suite's cache of its generator's Parquet files (where it is and who made it: loadgen/workloads/suites/layout.py).
 
-Layout: DATA_DIR/sf<SF>-tpchgen-<version>/<table>/<table>.<part>.parquet, manifest.json (the generator, scale
+Layout: DATA_DIR/sf<SF>-<tag>-<version>/<table>/<table>.<part>.parquet, manifest.json (the generator, scale
 factor and parts; per file its bytes, rows, xxh3_128 checksum and the sums the load checks) and the marker
-.loadgen-tpch-cache, which loadgen writes when it creates a folder, before anything else. Workers generate their
+.loadgen-<suite>-cache, which loadgen writes when it creates a folder, before anything else. Workers generate their
 parts into a temporary folder next to it (DATA_DIR/.sf<SF>-…tmp-<token>/); worker 0 writes the manifest and
 renames the folder into place (`finalize`), so a half-written cache is never seen under its final name.
 
 Every use compares the manifest with what the run asks for and each file's size, Parquet footer and rows with
 the manifest; the checksums are compared on request (`verify_cache`) and after a failure (`remove_damaged`).
-What does not match is regenerated: only the parts of damaged files when the manifest itself is sound. loadgen
+What does not match is regenerated: only the units (loadgen/workloads/suites/suite.py) of damaged files when
+the manifest itself is sound. loadgen
 deletes only what it made: a folder holding its marker or its manifest.
 """
 
@@ -27,37 +28,28 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import xxhash
 
-from loadgen.workloads.tpch.layout import (
-    GENERATOR,
-    MANIFEST,
-    MARKER,
-    cache_dir,
-    not_ours,
-    owned,
-    read_manifest,
-    sf_text,
-)
-from loadgen.workloads.tpch.schema import CHECKSUM_COLUMNS, TABLES, spec_rows
+from loadgen.workloads.suites.layout import MANIFEST, cache_dir, not_ours, owned, read_manifest, sf_text
 
 CHECKSUM = "xxh3_128"
 # what loadgen writes into a cache folder: the marker, the manifest, the Parquet parts, DuckDB's reference answers
 LOADGEN_FILE = re.compile(
-    r"\.loadgen-tpch-cache|\.?manifest\.json(\.tmp)?|(?P<table>[a-z]+)/(?P=table)\.[0-9]+\.parquet"
+    r"\.loadgen-[a-z]+-cache|\.?manifest\.json(\.tmp)?|(?P<table>[a-z_]+)/(?P=table)\.[0-9]+\.parquet"
     r"|reference/duckdb-[^/]+/\.?q[0-9]{2}-[0-9a-f]+\.parquet(\.[0-9]+\.tmp)?"
 )
-SINGLE_PART_TABLES = ("nation", "region")  # tpchgen-cli writes these whole into part 1
 
 
-def make_folder(folder: Path) -> None:
+def make_folder(suite, folder: Path) -> None:
     """Create `folder` (FileExistsError if it is there) and, before anything else, loadgen's marker in it."""
     Path(folder).parent.mkdir(parents=True, exist_ok=True)
     os.mkdir(folder)
-    (Path(folder) / MARKER).write_text("made by loadgen: TPC-H Parquet data (loadgen may delete this folder)\n")
+    (Path(folder) / suite.marker).write_text(
+        f"made by loadgen: {suite.label} Parquet data (loadgen may delete this folder)\n"
+    )
 
 
-def remove_folder(folder: Path) -> None:
+def remove_folder(suite, folder: Path) -> None:
     """Delete `folder` if loadgen made it; a folder it did not make is left alone."""
-    if Path(folder).is_dir() and owned(folder):
+    if Path(folder).is_dir() and owned(suite, folder):
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -83,10 +75,10 @@ def file_checksum(path: Path) -> str:
     return digest.hexdigest()
 
 
-def file_entry(root: Path, path: Path) -> dict:
+def file_entry(suite, root: Path, path: Path) -> dict:
     """What the manifest records of one file: bytes, rows, checksum and the sums the load checks."""
     table = path.parent.name
-    key, money = CHECKSUM_COLUMNS[table]
+    key, money = suite.checksum_columns(table)
     columns = [key] + ([money] if money else [])
     data = pq.read_table(path, columns=columns)
     return {
@@ -100,31 +92,22 @@ def file_entry(root: Path, path: Path) -> dict:
     }
 
 
-def part_of(path: str) -> int:
-    """The part a cache file belongs to: 3 for lineitem/lineitem.3.parquet."""
-    return int(path.rsplit(".", 2)[1])
-
-
-def expected_paths(table: str, parts: int) -> list[str]:
-    return sorted(f"{table}/{table}.{k}.parquet" for k in range(1, (1 if table in SINGLE_PART_TABLES else parts) + 1))
-
-
-def build_manifest(root: Path, entries: list[dict], scale_factor: float, version: str, parts: int) -> dict:
+def build_manifest(suite, root: Path, entries: list[dict], scale_factor: float, version: str, parts: int) -> dict:
     """The manifest of a complete generated folder; raises ValueError naming what is missing or wrong."""
-    by_table: dict[str, list[dict]] = {t: [] for t in TABLES}
+    by_table: dict[str, list[dict]] = {t: [] for t in suite.tables}
     for entry in entries:
         by_table[entry["table"]].append(entry)
     problems = []
     tables = {}
     for table, files in by_table.items():
-        want_parts = 1 if table in SINGLE_PART_TABLES else parts
+        want_parts = len(suite.expected_paths(table, parts))
         if len(files) != want_parts:
             problems.append(f"{table}: {len(files)} files, expected {want_parts}")
         rows = sum(f["rows"] for f in files)
-        expected = spec_rows(table, scale_factor)
+        expected = suite.spec_rows(table, scale_factor)
         if expected is not None and rows != expected and not files == []:
             problems.append(f"{table}: {rows} rows in the files, the specification says {expected}")
-        money = CHECKSUM_COLUMNS[table][1]
+        money = suite.checksum_columns(table)[1]
         tables[table] = {
             "rows": rows,
             "sum_key": sum(f["sum_key"] for f in files),
@@ -134,7 +117,7 @@ def build_manifest(root: Path, entries: list[dict], scale_factor: float, version
     if problems:
         raise ValueError("; ".join(problems))
     return {
-        "generator": f"{GENERATOR} {version}",
+        "generator": f"{suite.generator} {version}",
         "scale_factor": scale_factor,
         "parts": parts,
         "created_utc": dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M:%S"),
@@ -156,7 +139,7 @@ def data_digest(manifest: dict) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()
 
 
-def manifest_problem(folder: Path, manifest, scale_factor: float, parts: int | None = None) -> str:
+def manifest_problem(suite, folder: Path, manifest, scale_factor: float, parts: int | None = None) -> str:
     """'' when `manifest` is loadgen's, complete and describes `folder` as the run asks for it: the scale factor
     and the generator's version (both in the folder's name too), `parts` when the phase sets it, every table's
     files (exactly one per part), their checksums, and rows that add up (to the specification's where it has
@@ -165,32 +148,34 @@ def manifest_problem(folder: Path, manifest, scale_factor: float, parts: int | N
     if not isinstance(manifest, dict) or not isinstance(manifest.get("tables"), dict):
         return f"{where} is missing or unreadable"
     generator, made_parts = str(manifest.get("generator", "")), manifest.get("parts")
-    if not generator.startswith(f"{GENERATOR} ") or not isinstance(made_parts, int) or made_parts < 1:
-        return f"{where} is not a manifest of loadgen's TPC-H data (generator {generator!r}, parts {made_parts!r})"
+    if not generator.startswith(f"{suite.generator} ") or not isinstance(made_parts, int) or made_parts < 1:
+        return (
+            f"{where} is not a manifest of loadgen's {suite.label} data (generator {generator!r}, parts {made_parts!r})"
+        )
     made_sf = manifest.get("scale_factor")
     if not isinstance(made_sf, (int, float)) or made_sf != scale_factor:
         return f"{where} says scale factor {made_sf}, the run asks for {sf_text(scale_factor)} (a copied folder?)"
-    named = cache_dir(Path(folder).parent, scale_factor, generator.removeprefix(f"{GENERATOR} ")).name
+    named = cache_dir(suite, Path(folder).parent, scale_factor, generator.removeprefix(f"{suite.generator} ")).name
     if Path(folder).name != named:
         return f"{where} says {generator} at SF {sf_text(made_sf)}, which belongs in {named}, not {Path(folder).name}"
     if parts is not None and made_parts != parts:
         return f"it has {made_parts} parts per table, the phase asks for {parts}"
-    if set(manifest["tables"]) != set(TABLES):
-        return f"{where} lists the tables {sorted(manifest['tables'])}, expected {sorted(TABLES)}"
+    if set(manifest["tables"]) != set(suite.tables):
+        return f"{where} lists the tables {sorted(manifest['tables'])}, expected {sorted(suite.tables)}"
     for table, info in manifest["tables"].items():
         files = info.get("files") if isinstance(info, dict) else None
         if not isinstance(files, list) or not all(isinstance(f, dict) for f in files):
             return f"{where}: {table} has no list of files"
-        if sorted(str(f.get("path")) for f in files) != expected_paths(table, made_parts):
+        if sorted(str(f.get("path")) for f in files) != suite.expected_paths(table, made_parts):
             return f"{where}: {table}'s files are not its {made_parts} parts"
         if not all(isinstance(f.get(k), t) for f in files for k, t in ((CHECKSUM, str), ("bytes", int), ("rows", int))):
             return f"{where}: {table}'s files have no sizes, rows and {CHECKSUM} checksums (made by an older loadgen?)"
-        rows, spec = sum(f["rows"] for f in files), spec_rows(table, scale_factor)
+        rows, spec = sum(f["rows"] for f in files), suite.spec_rows(table, scale_factor)
         if rows != info.get("rows") or (spec is not None and rows != spec):
             total = info.get("rows")
             return f"{where}: {table}'s files hold {rows} rows, its total says {total}, the specification {spec}"
         try:  # the sums the load compares Hyper's with: those of the files, as build_manifest adds them up
-            money = CHECKSUM_COLUMNS[table][1]
+            money = suite.checksum_columns(table)[1]
             sums = (
                 sum(f["sum_key"] for f in files),
                 str(sum(_decimal(f["sum_money"]) for f in files)) if money else None,
@@ -234,37 +219,37 @@ def describe(problems: list[tuple[str, str]], shown: int = 3) -> str:
     return text + (f"; and {len(problems) - shown} more files" if len(problems) > shown else "")
 
 
-def cache_problem(folder: Path, scale_factor: float, checksums: bool = False, parts: int | None = None) -> str:
+def cache_problem(suite, folder: Path, scale_factor: float, checksums: bool = False, parts: int | None = None) -> str:
     """'' when the cached folder is complete, is what the run asks for and its files match the manifest (sizes,
     Parquet footers, rows; with `checksums`, checksums too), else what is wrong."""
     folder = Path(folder)
     if not folder.is_dir():
         return f"{folder} does not exist"
     manifest = read_manifest(folder)
-    problem = manifest_problem(folder, manifest, scale_factor, parts)
+    problem = manifest_problem(suite, folder, manifest, scale_factor, parts)
     return problem or describe(file_problems(folder, manifest, checksums))
 
 
-def regeneration(folder: Path, scale_factor: float, parts: int, parts_asked: int | None, checksums: bool):
+def regeneration(suite, folder: Path, scale_factor: float, parts: int, parts_asked: int | None, checksums: bool):
     """What a generate phase makes: (why the cached folder cannot be used as it is, '' when it can; the sound
-    manifest whose undamaged files are kept, None when everything is made anew; the parts to make)."""
+    manifest whose undamaged files are kept, None when everything is made anew; the units to make)."""
     folder = Path(folder)
     if not folder.is_dir():
-        return f"{folder} does not exist", None, list(range(1, parts + 1))
+        return f"{folder} does not exist", None, suite.units(parts)
     manifest = read_manifest(folder)
-    problem = manifest_problem(folder, manifest, scale_factor, parts_asked)
+    problem = manifest_problem(suite, folder, manifest, scale_factor, parts_asked)
     if problem:
-        return problem, None, list(range(1, parts + 1))
+        return problem, None, suite.units(parts)
     damaged = file_problems(folder, manifest, checksums)
-    return describe(damaged), manifest, sorted({part_of(path) for path, _ in damaged})
+    return describe(damaged), manifest, sorted({suite.unit_of(path) for path, _ in damaged}, key=suite.unit_order)
 
 
-def remove_damaged(folder: Path, scale_factor: float) -> list[tuple[str, str]]:
+def remove_damaged(suite, folder: Path, scale_factor: float) -> list[tuple[str, str]]:
     """After a failure: every file of a sound cache checked against its checksum; the damaged ones are deleted
-    (they are loadgen's: listed in its manifest), so that the next tpch_generate phase regenerates their parts.
+    (they are loadgen's: listed in its manifest), so that the next generate phase regenerates their units.
     Returns them, with what is wrong."""
     manifest = read_manifest(folder)
-    if manifest_problem(folder, manifest, scale_factor):
+    if manifest_problem(suite, folder, manifest, scale_factor):
         return []
     damaged = file_problems(folder, manifest, checksums=True)
     for path, _ in damaged:
@@ -283,10 +268,10 @@ def link_or_copy(source: Path, target: Path) -> None:
         shutil.copy2(source, target, follow_symlinks=False)
 
 
-def link_kept(final: Path, temp: Path, manifest: dict, remade: list[int]) -> list[dict]:
-    """Link into `temp` the files of the cache `final` whose parts are not remade; their manifest entries. The
+def link_kept(suite, final: Path, temp: Path, manifest: dict, remade: list[str]) -> list[dict]:
+    """Link into `temp` the files of the cache `final` whose units are not remade; their manifest entries. The
     new folder then replaces the old one whole, as after a full generation."""
-    kept = [f for f in manifest_files(manifest) if part_of(f["path"]) not in remade]
+    kept = [f for f in manifest_files(manifest) if suite.unit_of(f["path"]) not in remade]
     for f in kept:
         link_or_copy(Path(final) / f["path"], Path(temp) / f["path"])
     return kept
@@ -298,7 +283,7 @@ def write_manifest(folder: Path, manifest: dict) -> None:
     os.replace(temp, Path(folder) / MANIFEST)
 
 
-def finalize(temp: Path, final: Path, manifest: dict, stale: dict | None = None) -> str:
+def finalize(suite, temp: Path, final: Path, manifest: dict, stale: dict | None = None) -> str:
     """Write the manifest into `temp` and rename it to `final`. The `final` this run found wanting (its manifest
     `stale`), or any other that is not sound, is replaced: it is moved aside, the files in it that loadgen does
     not write there are linked into the new folder, and only once that is in place is the old one deleted (if
@@ -307,12 +292,12 @@ def finalize(temp: Path, final: Path, manifest: dict, stale: dict | None = None)
     write_manifest(temp, manifest)
     sf = manifest["scale_factor"]
     kept = f"another run completed {final} meanwhile: kept that one"
-    if final.exists() and read_manifest(final) != stale and not cache_problem(final, sf):
-        remove_folder(temp)
+    if final.exists() and read_manifest(final) != stale and not cache_problem(suite, final, sf):
+        remove_folder(suite, temp)
         return kept
     aside = old = None
     if final.exists():
-        problem = not_ours(final)
+        problem = not_ours(suite, final)
         if problem:
             raise OSError(problem)
         aside = Path(tempfile.mkdtemp(prefix=f".{final.name}.replaced-", dir=final.parent))
@@ -327,8 +312,8 @@ def finalize(temp: Path, final: Path, manifest: dict, stale: dict | None = None)
         if old is not None and not final.exists():
             os.rename(old, final)  # the old folder back in place, with the user's files
             made.rmdir()
-        if final.exists() and not cache_problem(final, sf):
-            remove_folder(temp)
+        if final.exists() and not cache_problem(suite, final, sf):
+            remove_folder(suite, temp)
             return kept
         raise
     finally:

@@ -19,8 +19,6 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from loadgen.workloads.tpch.schema import TABLES
-
 RELATIVE = 1e-6
 CENT = decimal.Decimal("0.005")
 
@@ -41,17 +39,23 @@ def reference_path(data_dir: Path, data_digest: str, query: int, sql: str) -> Pa
     return reference_dir(data_dir) / f"q{query:02d}-{digest}.parquet"
 
 
-def duckdb_connection(data_dir: Path, threads: int | None = None):
-    """An in-memory DuckDB with one view per table over the cached Parquet files."""
+def duckdb_connection(suite, data_dir: Path, threads: int | None = None):
+    """An in-memory DuckDB with one view per table of the suite over the cached Parquet files."""
     import duckdb
 
     con = duckdb.connect(":memory:")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
-    for table in TABLES:
+    for setting in suite.duckdb_settings():
+        con.execute(setting)
+    prefix = f"{suite.duckdb_views}." if suite.duckdb_views else ""
+    if prefix:
+        con.execute(f"CREATE SCHEMA {suite.duckdb_views}")
+    for table in suite.tables:
         # DuckDB globs the whole path: the folder's own [, *, ? are escaped (glob.escape: [[], [*], [?])
         pattern = (glob.escape(str(Path(data_dir) / table)) + "/*.parquet").replace("'", "''")
-        con.execute(f"CREATE VIEW {table} AS SELECT * FROM read_parquet('{pattern}')")
+        con.execute(f"CREATE VIEW {prefix}{table} AS SELECT * FROM read_parquet('{pattern}')")
+    suite.duckdb_prepare(con)
     return con
 
 

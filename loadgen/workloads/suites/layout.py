@@ -1,11 +1,10 @@
-"""TPC-H data from tpchgen-cli: where it is cached (per scale factor and generator version), which generator runs,
-how the parts and files are shared out among the workers, and whether loadgen made a cache folder (it deletes only
-what it made). Light (no pyarrow): validation uses it. The cache's manifest and its checks:
-loadgen/workloads/tpch/cache.py.
+"""A suite's generated data: where it is cached (per suite, scale factor and generator version), which generator
+runs, how the files are shared out among the loading workers, and whether loadgen made a cache folder (it deletes
+only what it made). Light (no pyarrow): validation uses it. The cache's manifest and its checks:
+loadgen/workloads/suites/cache.py.
 """
 
 import json
-import math
 import os
 import shutil
 import subprocess
@@ -13,30 +12,31 @@ import sys
 import tempfile
 from pathlib import Path
 
-GENERATOR = "tpchgen-cli"
 MANIFEST = "manifest.json"
-MARKER = ".loadgen-tpch-cache"
-INSTALL_HINT = f"install it with: {sys.executable} -m pip install {GENERATOR}"
 
 
-def default_data_dir() -> Path:
+def install_hint(suite) -> str:
+    return f"install it with: {sys.executable} -m pip install {suite.generator}"
+
+
+def default_data_dir(suite) -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
-    return Path(base) / "loadgen" / "tpch"
+    return Path(base) / "loadgen" / suite.cache_name
 
 
 def sf_text(scale_factor: float) -> str:
     return f"{scale_factor:g}"
 
 
-def find_generator(configured: str | None = None) -> str | None:
-    """The tpchgen-cli to run: the configured path or name, else the one next to this Python (a venv's bin),
-    else the first on PATH."""
+def find_generator(suite, configured: str | None = None) -> str | None:
+    """The suite's generator to run: the configured path or name, else the one next to this Python (a venv's
+    bin), else the first on PATH."""
     if configured:
         return shutil.which(configured) or (configured if os.access(configured, os.X_OK) else None)
-    beside = Path(sys.executable).parent / GENERATOR
+    beside = Path(sys.executable).parent / suite.generator
     if beside.exists() and os.access(beside, os.X_OK):
         return str(beside)
-    return shutil.which(GENERATOR)
+    return shutil.which(suite.generator)
 
 
 def generator_version(binary: str) -> str:
@@ -45,8 +45,8 @@ def generator_version(binary: str) -> str:
     return out.strip().split()[-1]
 
 
-def cache_dir(data_dir: Path, scale_factor: float, version: str) -> Path:
-    return Path(data_dir) / f"sf{sf_text(scale_factor)}-tpchgen-{version}"
+def cache_dir(suite, data_dir: Path, scale_factor: float, version: str) -> Path:
+    return Path(data_dir) / f"sf{sf_text(scale_factor)}-{suite.folder_tag}-{version}"
 
 
 def writable_problem(folder: Path) -> str:
@@ -67,48 +67,28 @@ def writable_problem(folder: Path) -> str:
     return ""
 
 
-def default_parts(scale_factor: float, workers: int) -> int:
-    """Parts per table: at least one per worker, and about one per unit of scale factor (≤ ~1 GB files)."""
-    return max(workers, math.ceil(scale_factor))
-
-
-def parts_of_worker(worker: int, workers: int, parts: list[int]) -> list[int]:
-    return [k for i, k in enumerate(sorted(parts)) if i % workers == worker]
-
-
-def generate_command(binary: str, scale_factor: float, parts: int, part: int, out: Path, threads: int) -> list[str]:
-    return [
-        binary, "parquet", "--scale-factor", sf_text(scale_factor), "--parts", str(parts), "--part", str(part),
-        "--output-dir", str(out), "--num-threads", str(threads), "--quiet",
-    ]  # fmt: skip
-
-
-def files_of_part(folder: Path, part: int) -> list[Path]:
-    return sorted(Path(folder).glob(f"*/*.{part}.parquet"))
-
-
 # ---------------------------------------------------------------------------------------------- ownership
-def owned(folder: Path) -> bool:
+def owned(suite, folder: Path) -> bool:
     """Whether loadgen made `folder`: it holds loadgen's marker, or a manifest of loadgen's (caches made before
     the marker existed)."""
     folder = Path(folder)
-    if (folder / MARKER).is_file():
+    if (folder / suite.marker).is_file():
         return True
     manifest = read_manifest(folder)
     return (
         isinstance(manifest, dict)
-        and str(manifest.get("generator", "")).startswith(f"{GENERATOR} ")
+        and str(manifest.get("generator", "")).startswith(f"{suite.generator} ")
         and isinstance(manifest.get("tables"), dict)
     )
 
 
-def not_ours(folder: Path) -> str:
+def not_ours(suite, folder: Path) -> str:
     """'' unless `folder` exists and loadgen did not make it; then what the user can do about it."""
     folder = Path(folder)
-    if not folder.exists() or (folder.is_dir() and owned(folder)):
+    if not folder.exists() or (folder.is_dir() and owned(suite, folder)):
         return ""
     return (
-        f"{folder} exists and loadgen did not create it (it holds no {MARKER} and no {MANIFEST} of loadgen's): "
+        f"{folder} exists and loadgen did not create it (it holds no {suite.marker} and no {MANIFEST} of loadgen's): "
         "loadgen deletes only what it created; move that folder elsewhere, or set data_dir to another folder"
     )
 

@@ -1,5 +1,6 @@
-"""tpch_generate as a worker runs it: tpchgen-cli writes this worker's Parquet parts; worker 0 writes the manifest
-from every worker's and moves the folder into the cache (reused by later runs)."""
+"""<suite>_generate as a worker runs it: the suite's generator writes this worker's units (loadgen/workloads/suites/
+suite.py) as Parquet; worker 0 writes the manifest from every worker's files and moves the folder into the cache
+(reused by later runs)."""
 
 import os
 import subprocess
@@ -9,35 +10,35 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.tpch import cache, layout
-from loadgen.workloads.tpch.common import POLL_S, TpchData, token
+from loadgen.workloads.suites import cache, layout
+from loadgen.workloads.suites.common import POLL_S, SuiteData, token
 
 
-class TpchGenerateWorkload(Workload):
+class GenerateWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
-        binary = layout.find_generator(phase.generator)
+        self.suite = suite = phase.suite
+        binary = layout.find_generator(suite, phase.generator)
         if binary is None:
-            raise RuntimeError(f"{phase.generator or layout.GENERATOR} not found; {layout.INSTALL_HINT}")
+            raise RuntimeError(f"{phase.generator or suite.generator} not found; {layout.install_hint(suite)}")
         self.binary = binary
         self.version = layout.generator_version(binary)
-        self.final = layout.cache_dir(Path(phase.data_dir), phase.scale_factor, self.version)
-        foreign = layout.not_ours(self.final)  # checked before the run too; this catches one made since
+        self.final = layout.cache_dir(suite, Path(phase.data_dir), phase.scale_factor, self.version)
+        foreign = layout.not_ours(suite, self.final)  # checked before the run too; this catches one made since
         if foreign:
             raise RuntimeError(foreign)
         self.stale_manifest = layout.read_manifest(self.final)
         self.problem, self.keep, remake = cache.regeneration(
-            self.final, phase.scale_factor, phase.parts, phase.parts_asked(), phase.verify_cache
+            suite, self.final, phase.scale_factor, phase.parts, phase.parts_asked(), phase.verify_cache
         )
         self.stale = self.problem if self.final.exists() else ""
         self.remake = remake if self.problem else []
         self.total = self.keep["parts"] if self.keep else phase.parts  # a repair keeps the cache's layout
         self.temp = self.final.with_name(f".{self.final.name}.tmp-{token(ctx.run_dir, ctx.endpoint, phase.name)}")
-        self.parts = layout.parts_of_worker(ctx.worker, ctx.workers, self.remake)
+        self.units = suite.share(self.remake, ctx.worker, ctx.workers)
         self.threads = phase.threads or max(1, (os.cpu_count() or 1) // ctx.workers)
-        self.generated: list[int] = []
-        data = ctx.shared(TpchData)
-        data.dir, data.scale_factor = str(self.final), phase.scale_factor
+        self.generated: list[str] = []
+        ctx.shared(SuiteData).dirs[suite.name] = (str(self.final), phase.scale_factor)
         self._make_temp()
 
     def _make_temp(self) -> None:
@@ -45,24 +46,24 @@ class TpchGenerateWorkload(Workload):
         waits for that (an exchange) before it generates parts into it."""
         if self.ctx.worker == 0 and self.problem:
             try:
-                cache.make_folder(self.temp)
+                cache.make_folder(self.suite, self.temp)
             except FileExistsError:
                 raise RuntimeError(f"{self.temp} exists already; loadgen does not reuse it: delete it") from None
         self.ctx.gather(None)
 
     def run(self, recorder) -> None:
-        for part in self.parts:
+        commands = self.suite.commands(
+            self.binary, self.phase.scale_factor, self.total, self.units, self.temp, self.threads
+        )
+        for cmd, units in commands:
             if self.ctx.stop.is_set():
                 return
-            cmd = layout.generate_command(
-                self.binary, self.phase.scale_factor, self.total, part, self.temp, self.threads
-            )
             t0 = time.perf_counter_ns()
             self._run_generator(cmd)
             elapsed = time.perf_counter_ns() - t0
-            rows = sum(pq.read_metadata(p).num_rows for p in layout.files_of_part(self.temp, part))
+            rows = sum(pq.read_metadata(p).num_rows for p in self.suite.files_of(self.temp, units))
             recorder.record("generate", elapsed, rows)
-            self.generated.append(part)
+            self.generated.extend(units)
 
     def _run_generator(self, cmd: list[str]) -> None:
         with subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True) as proc:
@@ -83,8 +84,9 @@ class TpchGenerateWorkload(Workload):
         next phase's setup."""
         ctx = self.ctx
         entries = []
-        for part in self.generated:
-            entries.extend(cache.file_entry(self.temp, p) for p in layout.files_of_part(self.temp, part))
+        entries.extend(
+            cache.file_entry(self.suite, self.temp, p) for p in self.suite.files_of(self.temp, self.generated)
+        )
         self.note = {
             "final": str(self.final), "temp": str(self.temp), "version": self.version, "cached": not self.problem,
             "stale": self.stale, "entries": entries, "what": "", "remade": self.remake, "parts": self.total,
@@ -101,18 +103,18 @@ class TpchGenerateWorkload(Workload):
     def _finalize(self, entries: list[dict]) -> dict | None:
         """Worker 0: the manifest of every worker's files (and, for a repair, of the undamaged ones kept), then the
         folder moved into place. A failed verification, or None."""
-        phase = self.phase
+        phase, suite = self.phase, self.suite
         try:
-            if self.keep is not None:  # a repair: the undamaged files join the regenerated parts
-                entries = entries + cache.link_kept(self.final, self.temp, self.keep, self.remake)
-            manifest = cache.build_manifest(self.temp, entries, phase.scale_factor, self.version, self.total)
-            self.note["what"] = cache.finalize(self.temp, self.final, manifest, self.stale_manifest)
+            if self.keep is not None:  # a repair: the undamaged files join the regenerated units
+                entries = entries + cache.link_kept(suite, self.final, self.temp, self.keep, self.remake)
+            manifest = cache.build_manifest(suite, self.temp, entries, phase.scale_factor, self.version, self.total)
+            self.note["what"] = cache.finalize(suite, self.temp, self.final, manifest, self.stale_manifest)
         except ValueError as exc:
-            cache.remove_folder(self.temp)
-            return {"verified": "failed", "detail": f"generated TPC-H data is incomplete: {exc}"}
+            cache.remove_folder(suite, self.temp)
+            return {"verified": "failed", "detail": f"generated {suite.label} data is incomplete: {exc}"}
         except OSError as exc:
-            cache.remove_folder(self.temp)
-            return {"verified": "failed", "detail": f"cannot put the generated TPC-H data in place: {exc}"}
+            cache.remove_folder(suite, self.temp)
+            return {"verified": "failed", "detail": f"cannot put the generated {suite.label} data in place: {exc}"}
         return None
 
     def report(self) -> dict:
@@ -124,17 +126,17 @@ class TpchGenerateWorkload(Workload):
         workers = [r for r in outcome.reports if r]
         if not workers:
             return []
-        summary = outcome.summary
+        summary, suite, label = outcome.summary, phase.suite, phase.suite.label
         final, temp = Path(workers[0]["final"]), Path(workers[0]["temp"])
         sf = layout.sf_text(phase.scale_factor)
         if summary["status"] == "failed":
-            cache.remove_folder(temp)
+            cache.remove_folder(suite, temp)
             return []
         if all(n["cached"] for n in workers):
             manifest = layout.read_manifest(final) or {}
             rows = sum(t["rows"] for t in manifest.get("tables", {}).values())
             checked = "sizes and checksums" if phase.verify_cache else "sizes"
-            return [f"TPC-H SF {sf}: cached data reused, {rows:,} rows, {checked} checked ({final})"]
+            return [f"{label} SF {sf}: cached data reused, {rows:,} rows, {checked} checked ({final})"]
         entries = [e for n in workers for e in n["entries"]]
         first = workers[0]
         what = first["what"] or f"generated {final}"
@@ -144,11 +146,13 @@ class TpchGenerateWorkload(Workload):
         stale, remade, parts = next((n["stale"] for n in workers if n["stale"]), ""), first["remade"], first["parts"]
         if stale and first["repair"]:
             shown = ", ".join(map(str, remade))
-            lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated part {shown} of {parts}")
+            what_units = f"part {shown} of {parts}" if suite.units_are_parts else f"the tables of {shown}"
+            lines.append(f"{label} SF {sf}: the cached copy was not used ({stale}): regenerated {what_units}")
         elif stale:
-            lines.append(f"TPC-H SF {sf}: the cached copy was not used ({stale}): regenerated")
+            lines.append(f"{label} SF {sf}: the cached copy was not used ({stale}): regenerated")
         lines.append(
-            f"TPC-H SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, {parts} parts "
-            f"over {len(workers)} workers, {summary['wall_s']:.1f} s"
+            f"{label} SF {sf}: {what}: {rows:,} rows, {size:.1f} MiB in {len(entries)} new files, "
+            f"{f'{parts} parts' if suite.units_are_parts else 'whole tables'} over {len(workers)} workers, "
+            f"{summary['wall_s']:.1f} s"
         )
         return lines

@@ -1,15 +1,16 @@
-"""tpch_load as a worker runs it: the parts of every table spread over the workers, loaded by arrow | arrow_stream |
-rows | external, then each table checked against the files' manifest and the specification."""
+"""<suite>_load as a worker runs it: the files of every table spread over the workers, loaded by arrow |
+arrow_stream | rows | external, then each table checked against the files' manifest and the specification."""
 
+import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
-from tableauhyperapi import escape_string_literal
+from tableauhyperapi import SchemaName, escape_string_literal
 
 from loadgen.transfer import staging, writers
 from loadgen.workloads.contract import Workload
-from loadgen.workloads.tpch import cache, layout
-from loadgen.workloads.tpch.common import (
+from loadgen.workloads.suites import cache, layout
+from loadgen.workloads.suites.common import (
     blame_data,
     damage_found,
     load_parquet_reader,
@@ -17,19 +18,21 @@ from loadgen.workloads.tpch.common import (
     table_name,
     table_sql,
 )
-from loadgen.workloads.tpch.schema import (
-    CHECKSUM_COLUMNS,
-    TABLES,
-    cast_batch,
-    create_sql,
-    hyper_arrow_schema,
-    spec_rows,
-)
 
 
-class TpchLoadWorkload(Workload):
+def cast_batch(batch, target):
+    """`batch` with each column cast to the target schema's type where they differ (string_view → string)."""
+    import pyarrow as pa
+
+    pairs = zip(batch.columns, target, strict=True)
+    columns = [col if col.type == field.type else col.cast(field.type) for col, field in pairs]
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+class LoadWorkload(Workload):
     def setup(self) -> None:
         ctx, phase = self.ctx, self.phase
+        self.suite = phase.suite
         self.folder, self.manifest = require_data(ctx, phase)
         if ctx.owns_database:
             self._create_tables()
@@ -47,19 +50,24 @@ class TpchLoadWorkload(Workload):
             self.staging_dir = staging.choose_dir(phase.staging_dir, 4 * biggest)
 
     def _create_tables(self) -> None:
-        """The eight tables, created anew. Existing ones are dropped only when the run created the database (so
+        """The suite's tables, created anew. Existing ones are dropped only when the run created the database (so
         they are its own, e.g. an earlier repetition's) or the phase says replace_existing."""
-        connection = self.ctx.connection
-        existing = [t for t in TABLES if connection.catalog.has_table(table_name(t))]
+        connection, suite = self.ctx.connection, self.suite
+        derived = [(t, suite.derived_schema) for t, _sql, _rows in suite.derived_tables({})]
+        ours = [(t, suite.schema) for t in suite.tables] + derived
+        existing = [(t, schema) for t, schema in ours if connection.catalog.has_table(table_name(t, schema))]
         if existing and not (self.ctx.database_is_new or self.phase.replace_existing):
+            shown = ", ".join(t if schema == "public" else f"{schema}.{t}" for t, schema in existing)
             raise RuntimeError(
-                f"table(s) {', '.join(existing)} exist already in the database and were not created by this run; "
+                f"table(s) {shown} exist already in the database and were not created by this run; "
                 f"loadgen does not drop them unless phase {self.phase.name} sets replace_existing: true"
             )
-        for table in existing:
-            connection.execute_command(f"DROP TABLE {table_sql(table)}")
-        for table in TABLES:
-            connection.execute_command(create_sql(table, table_sql(table)))
+        for table, schema in existing:
+            connection.execute_command(f"DROP TABLE {table_sql(table, schema)}")
+        for schema in {schema for _t, schema in ours}:
+            connection.catalog.create_schema_if_not_exists(SchemaName(schema))
+        for table in suite.tables:
+            connection.execute_command(suite.create_sql(table, table_sql(table, suite.schema)))
 
     def run(self, recorder) -> None:
         """Every file of this worker's share through the phase's method (loadgen/transfer/writers.py); each
@@ -67,8 +75,12 @@ class TpchLoadWorkload(Workload):
         commit). A failure that damaged data would explain names the damage (and deletes the damaged files)."""
         try:
             self._load(recorder)
+            if self.suite.derived_tables({}):
+                self.ctx.gather(None)  # every worker's load is in
+                if self.ctx.owns_database:
+                    self._derive(recorder)
         except Exception as exc:
-            found = "" if self.ctx.stop.is_set() else damage_found(self.folder, self.phase.scale_factor)
+            found = "" if self.ctx.stop.is_set() else damage_found(self.suite, self.folder, self.phase.scale_factor)
             if found:
                 raise RuntimeError(f"{found} (the load failed: {type(exc).__name__}: {exc})") from exc
             raise
@@ -95,6 +107,18 @@ class TpchLoadWorkload(Workload):
             if done.reported is not None and done.reported != rows:
                 self.problems.append(f"{table}: {rel} inserted {done.reported} rows, expected {rows}")
 
+    def _derive(self, recorder) -> None:
+        """Build the suite's derived tables from the loaded ones (SSB's from TPC-H's), each an operation."""
+        loaded = {t: info["rows"] for t, info in self.manifest["tables"].items()}
+        self.derived = []
+        for table, sql, rows in self.suite.derived_tables(loaded):
+            if self.ctx.stop.is_set():
+                return
+            t0 = time.perf_counter_ns()
+            self.ctx.connection.execute_command(sql)
+            self._note(f"{self.suite.derived_schema}.{table}", rows, time.perf_counter_ns() - t0, recorder)
+            self.derived.append((table, rows))
+
     def _note(self, table: str, rows: int, elapsed_ns: int, recorder) -> None:
         recorder.record(table, elapsed_ns, rows)
         entry = self.loaded.setdefault(table, {"rows": 0, "seconds": 0.0})
@@ -120,16 +144,17 @@ class TpchLoadWorkload(Workload):
         """Chunks of at most about rows_per_copy rows, each of one file (a statement goes into one table)."""
         for table, rel in self._files():
             path = self.folder / rel
-            target = hyper_arrow_schema(pq.read_schema(path))
+            target = self.suite.arrow_schema(table, pq.read_schema(path))
             batches = self._batches(path, target)
             for part in [batches] if whole_files else writers.cut(batches, self.phase.rows_per_copy):
-                yield writers.Chunk(table_name(table), target, part, name=table, label=rel)
+                yield writers.Chunk(table_name(table, self.suite.schema), target, part, name=table, label=rel)
 
     def _reads(self):
         for table, rel in self._files():
             path = str(self.folder / rel)
-            sql = f"INSERT INTO {table_sql(table)} SELECT * FROM external({escape_string_literal(path)})"
-            yield writers.ServerRead(table_name(table), path, sql, name=table, label=rel)
+            name, quoted = table_name(table, self.suite.schema), table_sql(table, self.suite.schema)
+            sql = f"INSERT INTO {quoted} SELECT * FROM external({escape_string_literal(path)})"
+            yield writers.ServerRead(name, path, sql, name=table, label=rel)
 
     def verify(self) -> dict:
         """After every worker's load (an exchange): the worker that created the tables checks them all."""
@@ -137,13 +162,13 @@ class TpchLoadWorkload(Workload):
         ctx.gather(None)
         own_rows = sum(f[3] for f in self.files)
         if self.problems:
-            detail = blame_data("; ".join(self.problems), self.folder, self.phase.scale_factor)
+            detail = blame_data(self.suite, "; ".join(self.problems), self.folder, self.phase.scale_factor)
             return {"verified": "failed", "detail": detail}
         if not ctx.owns_database:
             return {"verified": "ok", "detail": "", "expected_rows": own_rows, "counted_rows": own_rows}
         checked = self._check_tables()
         if checked["verified"] == "failed":
-            checked["detail"] = blame_data(checked["detail"], self.folder, self.phase.scale_factor)
+            checked["detail"] = blame_data(self.suite, checked["detail"], self.folder, self.phase.scale_factor)
         return checked
 
     def report(self) -> dict:
@@ -154,21 +179,27 @@ class TpchLoadWorkload(Workload):
         """COUNT(*), SUM(key) and SUM(money) of each table against the files' (manifest) and the specification."""
         problems, expected_total, counted_total = [], 0, 0
         for table, info in self.manifest["tables"].items():
-            key, money = CHECKSUM_COLUMNS[table]
+            key, money = self.suite.checksum_columns(table)
             sums = f"SUM({key})" + (f", SUM({money})" if money else "")
-            row = self.ctx.connection.execute_list_query(f"SELECT COUNT(*), {sums} FROM {table_sql(table)}")[0]
+            quoted = table_sql(table, self.suite.schema)
+            row = self.ctx.connection.execute_list_query(f"SELECT COUNT(*), {sums} FROM {quoted}")[0]
             count, sum_key = row[0], row[1] or 0
             expected_total += info["rows"]
             counted_total += count
             if count != info["rows"]:
                 problems.append(f"{table}: COUNT(*) = {count}, the files hold {info['rows']}")
-            spec = spec_rows(table, self.phase.scale_factor)
+            spec = self.suite.spec_rows(table, self.phase.scale_factor)
             if spec is not None and count != spec:
                 problems.append(f"{table}: COUNT(*) = {count}, the specification says {spec}")
             if sum_key != info["sum_key"]:
                 problems.append(f"{table}: SUM({key}) = {sum_key}, the files' is {info['sum_key']}")
             if money and str(row[2]) != str(cache._decimal(info["sum_money"])):
                 problems.append(f"{table}: SUM({money}) = {row[2]}, the files' is {info['sum_money']}")
+        for table, rows in getattr(self, "derived", []):
+            quoted = table_sql(table, self.suite.derived_schema)
+            count = self.ctx.connection.execute_scalar_query(f"SELECT COUNT(*) FROM {quoted}")
+            if count != rows:
+                problems.append(f"{quoted}: COUNT(*) = {count}, built from the loaded tables it must have {rows}")
         return {
             "verified": "failed" if problems else "ok",
             "detail": "; ".join(problems),
@@ -189,13 +220,15 @@ class TpchLoadWorkload(Workload):
             return []
         wall = outcome.summary["wall_s"]
         rows = sum(t["rows"] for t in tables.values())
+        sf = layout.sf_text(phase.scale_factor)
         lines = [
-            f"TPC-H load ({phase.method}, {len(notes)} workers, SF {layout.sf_text(phase.scale_factor)}): "
+            f"{phase.suite.label} load ({phase.method}, {len(notes)} workers, SF {sf}): "
             f"{rows:,} rows in {wall:.2f} s ({rows / wall / 1e6 if wall > 0 else 0:.2f}M rows/s); "
             "time per table summed over the workers:"
         ]
-        for table in TABLES:
+        width = max(map(len, tables))
+        for table in [*phase.suite.tables, *(t for t in tables if t not in phase.suite.tables)]:
             if table in tables:
                 t = tables[table]
-                lines.append(f"  {table:<9} {t['rows']:>12,} rows {t['seconds']:>9.3f} s")
+                lines.append(f"  {table:<{width}} {t['rows']:>12,} rows {t['seconds']:>9.3f} s")
         return lines

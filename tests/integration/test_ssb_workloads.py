@@ -1,0 +1,40 @@
+"""The SSB workloads end to end at SF 0.01 with real tpchgen-cli, hyperd and DuckDB: TPC-H's data (from TPC-H's
+cache), SSB's five tables built in Hyper from the loaded TPC-H tables, the 13 queries in a power run and in two
+throughput streams, every answer compared with DuckDB's over tables it builds from the same Parquet files."""
+
+import csv
+import subprocess
+import sys
+
+from tests.conftest import only_run_dir, write_scenario
+
+SCENARIO = """name: ssb
+workers: 2
+timeouts: {{barrier_s: 300}}
+phases:
+  - {{name: generate, workload: ssb_generate, scale_factor: 0.01, data_dir: '{data}'}}
+  - {{name: load, workload: ssb_load, method: arrow}}
+  - {{name: power, workload: ssb_query}}
+  - {{name: streams, workload: ssb_query, mode: throughput, sessions: 2, queries: [1, 7, 13]}}
+"""
+
+
+def test_ssb_builds_its_tables_from_tpch_data_and_every_answer_matches_duckdb(tmp_path):
+    path = write_scenario(tmp_path / "ssb.yaml", SCENARIO.format(data=tmp_path / "cache"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(tmp_path / "results")],
+        cwd=tmp_path, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    out = " ".join(proc.stdout.split())
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert list((tmp_path / "cache").glob("sf0.01-tpchgen-*/.loadgen-tpch-cache"))  # TPC-H's own cache
+    assert "ssb.lineorder 60,175 rows" in out and "ssb.dwdate 2,557 rows" in out
+    assert "SSB: 13 of 13 ran, 13 matched DuckDB" in out
+    assert "SSB: 3 of 3 ran, 3 matched DuckDB" in out
+    assert "q1.1" in out and "q4.3" in out
+    with open(only_run_dir(tmp_path / "results") / "ssb.csv", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    assert [(r["phase"], r["mode"], r["streams"], r["audited"]) for r in rows] == [
+        ("power", "power", "1", "no"),
+        ("streams", "throughput", "2", "no"),
+    ]
