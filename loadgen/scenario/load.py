@@ -26,7 +26,8 @@ from loadgen.workloads import registry
 
 def read_data(path: str, overrides: list[str]):
     data, root, problems = read_yaml(path)
-    return data, root, apply_overrides(data, overrides, path), problems
+    # a --set that cannot apply is one mistake among the file's: validation reports them all at once
+    return data, root, apply_overrides(data, overrides, path, found=problems), problems
 
 
 def load_scenario(path: str | Path, overrides: list[str] = (), notices: list[str] | None = None) -> BaseModel:
@@ -86,13 +87,16 @@ def load_plan(path: str | Path, overrides: list[str] = (), notices: list[str] | 
     return base, plan
 
 
-def apply_overrides(data: dict, overrides: list[str], path: str, label: str = "--set") -> dict[tuple, str]:
+def apply_overrides(
+    data: dict, overrides: list[str], path: str, label: str = "--set", found: list[str] | None = None
+) -> dict[tuple, str]:
     """Apply `key.path=value` overrides in place; the first key may name a phase (`insert_arrow.rows=10`).
 
     Values are parsed as YAML scalars, so `--set workers=8` gives an int. Returns the data location of
     each override so that validation errors point at the --set, not at a line of the file, and so that an
     override that changes nothing can be reported (`shadowed`). A first key that is neither a phase nor a
-    scenario key is an error with a suggestion (it would otherwise become an unknown top-level key).
+    scenario key is an error with a suggestion (it would otherwise become an unknown top-level key). The mistakes
+    go to `found` when given (a --set that cannot apply changes nothing), else raise ScenarioError.
     """
     locs: dict[tuple, str] = {}
     problems = []
@@ -139,8 +143,10 @@ def apply_overrides(data: dict, overrides: list[str], path: str, label: str = "-
         else:
             target[parts[-1]] = value
             locs[loc + (parts[-1],)] = shown
-    if problems:
+    if problems and found is None:
         raise ScenarioError(problems)
+    if found is not None:
+        found.extend(problems)
     return locs
 
 

@@ -83,8 +83,9 @@ def test_overrides_change_values_and_are_validated(tmp_path):
     assert scenario.server.transport == "tcp"
     with pytest.raises(ScenarioError) as info:
         load_scenario(path, ["load.rows=zero", "workers"])
-    assert info.value.problems == [
-        f"{path}: --set workers: expected KEY=VALUE, e.g. workers=4 or insert_arrow.rows=1000"
+    assert info.value.problems == [  # both at once: the --set that cannot apply and the refused value
+        f"{path}: --set workers: expected KEY=VALUE, e.g. workers=4 or insert_arrow.rows=1000",
+        f"{path}: --set load.rows=zero: phases[0].rows: must be a whole number (got 'zero')",
     ]
     with pytest.raises(ScenarioError) as info:
         load_scenario(path, ["load.rows=zero"])

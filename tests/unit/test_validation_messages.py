@@ -298,3 +298,15 @@ def test_the_union_of_a_number_and_a_range_is_said_in_words(tmp_path):
 def test_a_value_of_the_right_type_breaking_one_branch_s_bound_gets_that_bound(tmp_path):
     text = "name: t\nphases:\n  - {name: a, workload: insert, source: {path: ''}}\n"
     assert problems_of(tmp_path, text) == ["3: phases[0].source.path: must not be empty (got '')"]
+
+
+def test_a_set_that_cannot_apply_and_a_bad_set_value_are_reported_together(tmp_path):
+    path = tmp_path / "s.yaml"
+    path.write_text(
+        "name: t\nworkers: 2\nphases:\n  - {name: scan, workload: query, shape: full_scan, iterations: 2}\n"
+    )
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path, ["scna.iterations=3", "workers=two"])
+    problems = caught.value.problems
+    assert any("--set scna.iterations=3" in p and "did you mean scan?" in p for p in problems), problems
+    assert any("--set workers=two" in p and "must be a whole number" in p for p in problems), problems
