@@ -142,7 +142,9 @@ def parse_yaml(text: str, path: str):
         mark = getattr(exc, "problem_mark", None) or getattr(exc, "context_mark", None)
         line = mark.line + 1 if mark else 1
         problem = getattr(exc, "problem", None) or str(exc)
-        raise ScenarioError(f"{path}:{line}: YAML syntax error: {shorten(problem)}") from None
+        plain = next((words for start, words in YAML_PROBLEMS if problem.startswith(start)), "")
+        said = f"{plain} (YAML: {shorten(problem)})" if plain else shorten(problem)
+        raise ScenarioError(f"{path}:{line}: YAML syntax error: {said}") from None
     except RecursionError:
         raise ScenarioError(f"{path}: values are nested too deeply to be a scenario") from None
     if not isinstance(data, dict):
@@ -169,6 +171,19 @@ def duplicate_keys(node: yaml.Node, path: str):
     elif isinstance(node, yaml.SequenceNode):
         for item in node.value:
             yield from duplicate_keys(item, path)
+
+
+# PyYAML's words for the mistakes people make most, said plainly (its own text follows in parentheses)
+YAML_PROBLEMS = (
+    ("expected <block end>", "this line is indented differently from the keys around it: line up the keys of one "
+     "mapping (spaces only)"),
+    ("mapping values are not allowed here", "a key where none can start: it is indented deeper than the key above it "
+     "(line them up), or a value holding ': ' needs quotes"),
+    ("found character '\\t' that cannot start any token", "a tab: YAML indents with spaces only"),
+    ("could not find expected ':'", "a line without `key: value` inside a mapping (a missing ':' or an unclosed "
+     "quote)"),
+    ("found undefined alias", "`*name` refers to no `&name` anchor: quote a value that starts with '*'"),
+)  # fmt: skip
 
 
 def read_yaml(path: str):

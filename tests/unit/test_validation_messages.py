@@ -310,3 +310,20 @@ def test_a_set_that_cannot_apply_and_a_bad_set_value_are_reported_together(tmp_p
     problems = caught.value.problems
     assert any("--set scna.iterations=3" in p and "did you mean scan?" in p for p in problems), problems
     assert any("--set workers=two" in p and "must be a whole number" in p for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("text", "line", "words"),
+    [
+        ("name: t\nphases:\n  - name: a\n    workload: insert\n      method: arrow\n", 5, "indented deeper"),
+        ("name: t\nphases:\n\t- name: a\n", 3, "YAML indents with spaces only"),
+        ("name: t\nphases:\n  - name: a\n   workload: insert\n", 4, "line up the keys of one mapping"),
+    ],
+)
+def test_a_yaml_syntax_error_is_said_in_plain_words_at_its_line(tmp_path, text, line, words):
+    path = tmp_path / "s.yaml"
+    path.write_text(text)
+    with pytest.raises(ScenarioError) as caught:
+        load_scenario(path)
+    [problem] = caught.value.problems
+    assert problem.startswith(f"{path}:{line}: YAML syntax error: ") and words in problem, problem
