@@ -51,5 +51,8 @@ def test_an_unregistered_workload_is_refused_with_the_known_ones(tmp_path):
         [sys.executable, "-m", "loadgen", "validate", str(path)], cwd=ROOT, capture_output=True, text=True, timeout=60
     )
     assert check.returncode == 2
-    known = "insert, query, mix, tpch_generate, tpch_load, tpch_query, python"
+    known = (
+        "insert, query, mix, tpch_generate, tpch_load, tpch_query, tpcds_generate, tpcds_load, tpcds_query, "
+        "ssb_generate, ssb_load, ssb_query, python"
+    )
     assert f"unknown workload 'trivial'; allowed: {known}" in check.stderr

@@ -160,8 +160,8 @@ class SessionPool:
         done, pending = await asyncio.wait(openers, timeout=max(stage_s, 0), return_when=asyncio.FIRST_EXCEPTION)
         for task in pending:
             task.cancel()
-        if pending:
-            await asyncio.wait(pending)
+        if pending:  # a cancelled connect ends at once; bounded all the same, the limit must reach the coordinator
+            await asyncio.wait(pending, timeout=CLOSE_ON_LIMIT_S)
         self.connect_s = time.monotonic() - started
         failure = next((t.exception() for t in done if not t.cancelled() and t.exception() is not None), None)
         if failure is None and not pending:
