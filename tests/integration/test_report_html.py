@@ -240,8 +240,9 @@ def test_report_of_a_repeated_matrix_run_draws_every_metric_across_points_and_th
         tmp_path / "m.yaml",
         """\
 name: swept
-rows: 40000
+rows: 200000
 repeat: 2
+sampling: {interval_ms: 10}  # CPU figures need two samples inside the phase (the first began before it)
 matrix:
   workers: [1, 2]
 phases:
