@@ -155,8 +155,8 @@ def test_sessions_that_cannot_connect_within_the_connect_timeout_exit_2_with_the
 
 def test_connecting_ends_before_the_start_barrier_times_out_and_says_how_far_it_got(cli, tmp_path, hyperd):
     endpoint, _ = hyperd
-    with NarrowDoor(endpoint, backlog=4, pace_s=0.25) as door:  # 100 sessions would take 25 s
-        path = write_scenario(tmp_path / "s.yaml", scenario(door.endpoint, 100, barrier_s=8))
+    with NarrowDoor(endpoint, backlog=4, pace_s=0.5) as door:  # 100 sessions would take 50 s
+        path = write_scenario(tmp_path / "s.yaml", scenario(door.endpoint, 100, barrier_s=15))
         res = cli("run", path, "--results-dir", tmp_path / "r")
     assert res.code == 2, res.stdout + res.stderr
     assert "of 100 sessions connected in" in res.stderr and "raise timeouts.barrier_s" in res.stderr, res.stderr
