@@ -21,12 +21,16 @@ phases:
 """
 
 
-def test_ssb_builds_its_tables_from_tpch_data_and_every_answer_matches_duckdb(tmp_path):
-    path = write_scenario(tmp_path / "ssb.yaml", SCENARIO.format(data=tmp_path / "cache"))
-    proc = subprocess.run(
+def run_loadgen(path, tmp_path) -> subprocess.CompletedProcess:
+    return subprocess.run(
         [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(tmp_path / "results")],
         cwd=tmp_path, capture_output=True, text=True, timeout=300,
     )  # fmt: skip
+
+
+def test_ssb_builds_its_tables_from_tpch_data_and_every_answer_matches_duckdb(tmp_path):
+    path = write_scenario(tmp_path / "ssb.yaml", SCENARIO.format(data=tmp_path / "cache"))
+    proc = run_loadgen(path, tmp_path)
     out = " ".join(proc.stdout.split())
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert list((tmp_path / "cache").glob("sf0.01-tpchgen-*/.loadgen-tpch-cache"))  # TPC-H's own cache
@@ -56,10 +60,7 @@ phases:
   - {{name: cold, workload: ssb_query, queries: [1, 13], cache: cold}}
 """
     path = write_scenario(tmp_path / "cold.yaml", text)
-    proc = subprocess.run(
-        [sys.executable, "-m", "loadgen", "run", str(path), "--results-dir", str(tmp_path / "results")],
-        cwd=tmp_path, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run_loadgen(path, tmp_path)
     out = " ".join(proc.stdout.split())
     # each query on a new hyperd: its connection set up again (SSB's tables live in schema ssb)
     assert proc.returncode == 0, proc.stdout + proc.stderr
