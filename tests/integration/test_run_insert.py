@@ -17,8 +17,8 @@ def read_csv(path):
 
 def test_parallel_insert_end_to_end(cli, tmp_path):
     res = cli("run", ROOT / "scenarios" / "parallel_insert.yaml", "--results-dir", tmp_path / "results",
-              "--set", "insert_arrow.rows=40000", "--set", "insert_arrow.rows_per_copy=7000",
-              "--set", "insert_rows.rows=8000", "--set", "sampling.interval_ms=20")  # fmt: skip
+              "--set", "insert_arrow.rows=2000000", "--set", "insert_arrow.rows_per_copy=350000",
+              "--set", "insert_rows.rows=80000", "--set", "sampling.interval_ms=20")  # fmt: skip
     assert res.code == 0, res.stderr
     run_dir = only_run_dir(tmp_path / "results")
     assert run_dir.parent.name == "parallel_insert"
@@ -32,7 +32,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     assert [r["phase"] for r in summary] == ["insert_arrow", "insert_rows"]
     assert [r["method"] for r in summary] == ["arrow", "rows"]
     assert all(r["status"] == "ok" and r["verified"] == "ok" for r in summary)
-    assert [int(r["rows"]) for r in summary] == [40000, 8000]
+    assert [int(r["rows"]) for r in summary] == [2000000, 80000]
     assert all(float(r["rows_per_s"]) > 0 and float(r["wall_s"]) > 0 for r in summary)
     assert len({r["run_id"] for r in summary}) == 1
 
@@ -43,7 +43,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     )
     assert all(r["verified"] == "ok" and r["expected_rows"] == r["counted_rows"] for r in workers)
     arrow_ops = [int(r["ops"]) for r in workers if r["phase"] == "insert_arrow"]
-    assert arrow_ops == [2] * 4  # 10,000 rows per worker in COPYs of at most 7,000
+    assert arrow_ops == [2] * 4  # 500,000 rows per worker in COPYs of at most 350,000
 
     columns, latency = read_csv(run_dir / "latency.csv")
     assert columns == run_tables.LATENCY_COLUMNS
@@ -52,6 +52,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
 
     columns, samples = read_csv(run_dir / "samples.csv")
     assert columns == run_tables.SAMPLE_COLUMNS
+    # each phase lasts several 20 ms sampling intervals (2M arrow rows ~0.25 s, 80,000 API rows ~0.17 s, quiet)
     seen = {(r["phase"], r["process"]) for r in samples}
     for phase in ("insert_arrow", "insert_rows"):
         for process in ("hyperd", "coordinator", "host", *(f"worker-{w}" for w in range(4))):
@@ -64,7 +65,7 @@ def test_parallel_insert_end_to_end(cli, tmp_path):
     status = json.loads((run_dir / "run.json").read_text())
     assert status["status"] == "ok" and status["exit_code"] == 0
     resolved = yaml.safe_load((run_dir / "scenario.yaml").read_text())
-    assert resolved["phases"][0]["rows"] == 40000
+    assert resolved["phases"][0]["rows"] == 2000000
     assert list((run_dir / "hyperd").glob("hyperd*.log"))
 
 
