@@ -337,9 +337,9 @@ def test_hyperd_log_is_bounded_and_read_while_it_rotates(cli, tmp_path):
     assert res.code == 0, res.stdout + res.stderr
     run_dir = only_run_dir(tmp_path / "results")
     logs = list((run_dir / "hyperd").glob("hyperd*.log"))
-    assert 1 <= len(logs) <= 4, logs  # hyperd keeps log_file_max_count files
-    rotations = [int(p.stem.split("_")[7]) for p in logs if len(p.stem.split("_")) > 7]  # hyperd_Y_M_D_h_m_s_N
-    assert rotations and max(rotations) >= 1, logs  # it rotated while the run went on
+    # it rotated while the run went on (a second file; a `_N` suffix only tells two files begun in one second
+    # apart, which a slow machine may never have), and hyperd keeps log_file_max_count files
+    assert 2 <= len(logs) <= 4, logs
     with open(run_dir / "latency.csv") as handle:
         ops = sum(int(r["count"]) for r in csv.DictReader(handle) if r["operation"] == "select_limit")
     with open(run_dir / "query_stats.csv") as handle:

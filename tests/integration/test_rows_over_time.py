@@ -26,7 +26,10 @@ def read(path):
 
 # the staged COPY's rows are spread over the statement: every interval has some. The row API's are counted as they
 # are added, so an interval in which a loaded machine stalled the worker may truly have none: half have some
-CASES = [("arrow", 600_000, "copy", 0.02, 1.0), ("rows", 200_000, "execute", 0.08, 0.5)]
+# sized so that even a quiet, fast machine spends over ten intervals on each load (3M staged rows ~0.3 s, 200,000
+# API rows, one Inserter load, ~0.45 s here): the assertions need two whole intervals inside the statement and none
+# holding half the rows
+CASES = [("arrow", 3_000_000, "copy", 0.01, 1.0), ("rows", 200_000, "execute", 0.02, 0.5)]
 
 
 @pytest.mark.parametrize(("method", "rows", "operation", "interval_s", "share"), CASES)

@@ -56,7 +56,7 @@ def test_every_interval_is_sent_once_with_the_rows_it_got():
     recorder.record("copy", 2 * SECOND, 900)  # 0.5 s … 2.5 s
     assert sorted(sent) == [0, 1] and all(len(b) == 1 for b in sent.values())
     before = sent[0][0]["ops"]["copy"]["rows"] + sent[1][0]["ops"]["copy"]["rows"]
-    assert before == pytest.approx(675, abs=2)  # the 1.5 s of its 2 s before the current interval
+    assert before == pytest.approx(675, abs=10)  # the 1.5 s of its 2 s before the current interval (22 ms slack)
 
 
 def test_rows_handed_over_while_a_statement_ran_count_where_they_were_sent():
